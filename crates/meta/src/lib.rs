@@ -1,0 +1,21 @@
+//! The metadata store of coffer: the [`MetaStore`] trait, the records it holds and a conformance
+//! suite ([`conformance`]) that every backend's tests run.
+//!
+//! A backend stores buckets, object records, multipart uploads and their parts, and the set of
+//! blobs that are live or waiting to be deleted. It never sees object data: records only name blobs.
+//! Every method is one atomic transaction; that is what makes a PUT visible all at once.
+//!
+//! This crate knows nothing of HTTP, of encryption internals (an object's encryption envelope is
+//! opaque bytes here) or of any concrete database.
+
+pub mod conformance;
+mod error;
+mod record;
+mod store;
+
+pub use error::{Error, Result};
+pub use record::{
+    Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
+    Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_record, encode_record,
+};
+pub use store::{MetaStore, PutCondition, UploadCursor};

@@ -1,0 +1,12 @@
+//! The small shared vocabulary of coffer: validated bucket names and object keys, opaque ids and
+//! secret wrappers. Everything here is validated once, at the edge, and trusted afterwards.
+//!
+//! This crate does no I/O and knows nothing of HTTP or of any storage backend.
+
+mod id;
+mod name;
+mod secret;
+
+pub use id::{BlobId, RequestId, UploadId};
+pub use name::{BucketName, NameError, ObjectKey};
+pub use secret::AccessKeySecret;
