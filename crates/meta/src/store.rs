@@ -81,7 +81,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Stores a part, replacing one with the same number (whose blob becomes garbage).
     /// `Error::NoSuchUpload` if the upload is gone (then the caller deletes the part's blob).
     async fn put_part(&self, bucket: &BucketName, id: &UploadId, part: PartRecord) -> Result<()>;
-    /// Up to `limit` parts with numbers greater than `after`, ascending.
+    /// Up to `limit` parts with numbers greater than `after`, ascending. `Error::NoSuchUpload` if
+    /// the upload is gone (read in the same transaction, so a completed upload is never listed as
+    /// having no parts).
     async fn parts(
         &self,
         bucket: &BucketName,

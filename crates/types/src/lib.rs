@@ -8,5 +8,5 @@ mod name;
 mod secret;
 
 pub use id::{BlobId, RequestId, UploadId};
-pub use name::{BucketName, NameError, ObjectKey};
+pub use name::{BucketName, MAX_KEY_LEN, NameError, ObjectKey};
 pub use secret::AccessKeySecret;

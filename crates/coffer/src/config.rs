@@ -1,0 +1,128 @@
+//! Server configuration: CLI flag > `COFFER_*` environment variable > TOML file > default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde::Deserialize;
+
+/// Flags of `coffer server`. Every flag can also come from its environment variable or from the
+/// TOML file given by `--config`.
+#[derive(Args, Debug)]
+pub(crate) struct ServerArgs {
+    /// Address of the OSS API listener [default: 127.0.0.1:9000].
+    #[arg(long, env = "COFFER_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Directory holding metadata and object data [default: ./coffer-data].
+    #[arg(long, env = "COFFER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Region served, as clients name it for V4 signatures [default: cn-hangzhou].
+    #[arg(long, env = "COFFER_REGION")]
+    region: Option<String>,
+    /// Extra base domains for virtual-hosted addressing (`bucket.<domain>`), comma-separated.
+    #[arg(long, env = "COFFER_VIRTUAL_HOST_DOMAINS", value_delimiter = ',')]
+    virtual_host_domains: Option<Vec<String>>,
+    /// TOML file with any of the settings above (keys as the flags, with underscores).
+    #[arg(long, env = "COFFER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Once listening, write `{"oss": "ADDR"}` to this file (for tests and supervisors).
+    #[arg(long, env = "COFFER_READY_FILE")]
+    ready_file: Option<PathBuf>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, env = "COFFER_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, clap::ValueEnum, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The TOML file's layout.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    /// See `--listen`.
+    listen: Option<SocketAddr>,
+    /// See `--data-dir`.
+    data_dir: Option<PathBuf>,
+    /// See `--region`.
+    region: Option<String>,
+    /// See `--virtual-host-domains`.
+    virtual_host_domains: Option<Vec<String>>,
+    /// See `--ready-file`.
+    ready_file: Option<PathBuf>,
+    /// See `--log-format`.
+    log_format: Option<LogFormat>,
+}
+
+/// The resolved configuration of `coffer server`.
+#[derive(Debug)]
+pub(crate) struct ServerConfig {
+    pub(crate) listen: SocketAddr,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) region: String,
+    pub(crate) virtual_host_domains: Vec<String>,
+    pub(crate) ready_file: Option<PathBuf>,
+    pub(crate) log_format: LogFormat,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            data_dir: PathBuf::from("coffer-data"),
+            region: "cn-hangzhou".into(),
+            virtual_host_domains: vec!["localhost".into()],
+            ready_file: None,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parse config file {}", path.display()))
+}
+
+impl ServerConfig {
+    /// Merges flags and environment (already merged by clap) over the file over the defaults.
+    pub(crate) fn load(args: ServerArgs) -> Result<Self> {
+        let file = match &args.config {
+            Some(p) => read_file(p)?,
+            None => FileConfig::default(),
+        };
+        let d = Self::default();
+        let region = args.region.or(file.region).unwrap_or(d.region);
+        anyhow::ensure!(
+            !region.is_empty()
+                && region
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            "region: {region:?} is not a region name"
+        );
+        let mut domains = d.virtual_host_domains;
+        for extra in args
+            .virtual_host_domains
+            .or(file.virtual_host_domains)
+            .unwrap_or_default()
+        {
+            let extra = extra.trim().to_ascii_lowercase();
+            if !extra.is_empty() && !domains.contains(&extra) {
+                domains.push(extra);
+            }
+        }
+        Ok(Self {
+            listen: args.listen.or(file.listen).unwrap_or(d.listen),
+            data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
+            region,
+            virtual_host_domains: domains,
+            ready_file: args.ready_file.or(file.ready_file),
+            log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
+        })
+    }
+}

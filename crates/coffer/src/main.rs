@@ -1,0 +1,39 @@
+//! The `coffer` binary: command line, configuration, wiring of the concrete backends, signals and
+//! logging. Everything else lives in the library crates.
+
+mod config;
+mod credentials;
+mod server;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "coffer",
+    version,
+    about = "An object store speaking the Alibaba Cloud OSS API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Server(config::ServerArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Server(args) => {
+            let config = config::ServerConfig::load(args)?;
+            server::init_tracing(&config);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(server::run(config))
+        }
+    }
+}

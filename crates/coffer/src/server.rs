@@ -1,0 +1,108 @@
+//! `coffer server`: opens the embedded backends, recovers from any crash, and serves until
+//! SIGTERM or SIGINT.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use coffer_core::Store;
+use coffer_iam::Iam;
+use coffer_oss::OssService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::info;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogFormat, ServerConfig};
+use crate::credentials;
+
+/// Logs go to stderr; `RUST_LOG` overrides the default level (info).
+pub(crate) fn init_tracing(config: &ServerConfig) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the server can still be stopped by SIGKILL.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM received"),
+        _ = int.recv() => info!("SIGINT received"),
+    }
+}
+
+pub(crate) async fn run(config: ServerConfig) -> Result<()> {
+    let started = SystemTime::now();
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
+    let root = credentials::load_or_create(
+        &config.data_dir,
+        std::env::var("COFFER_ROOT_ACCESS_KEY_ID").ok(),
+        std::env::var("COFFER_ROOT_ACCESS_KEY_SECRET").ok(),
+    )?;
+    let meta = coffer_meta_redb::RedbMetaStore::open(&config.data_dir.join("meta.redb"))
+        .context("open metadata store")?;
+    let blobs = coffer_blob_fs::FsBlobStore::open(&config.data_dir.join("blobs"))
+        .context("open blob store")?;
+    let store = Arc::new(Store::new(
+        Arc::new(meta),
+        Arc::new(blobs),
+        coffer_core::Config {
+            owner_id: root.account_id.clone(),
+            ..Default::default()
+        },
+    ));
+    let collector = store.collector();
+    collector
+        .recover(started)
+        .await
+        .context("recover from interrupted writes")?;
+    let iam = Arc::new(Iam::new(root.account_id, root.access_key_id, root.secret));
+    let service = Arc::new(OssService::new(
+        store,
+        iam,
+        coffer_oss::Config {
+            region: config.region.clone(),
+            hosts: coffer_oss::router::HostConfig {
+                base_domains: config.virtual_host_domains.clone(),
+            },
+        },
+    ));
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    info!(oss = %addr, data_dir = %config.data_dir.display(), region = %config.region, "coffer listening");
+    if let Some(path) = &config.ready_file {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::json!({ "oss": addr.to_string() }).to_string(),
+        )
+        .context("write ready file")?;
+        std::fs::rename(&tmp, path).context("write ready file")?;
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut gc_stop = stop_rx.clone();
+    let gc = tokio::spawn(collector.run(async move {
+        let _ = gc_stop.wait_for(|stop| *stop).await;
+    }));
+    coffer_oss::serve(listener, service, shutdown_signal()).await?;
+    let _ = stop_tx.send(true);
+    let _ = gc.await;
+    info!("stopped");
+    Ok(())
+}

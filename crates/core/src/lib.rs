@@ -1,0 +1,44 @@
+//! The object store's operations, free of any wire protocol: buckets, objects, listing, ranges,
+//! copy, append and multipart uploads, over a [`coffer_meta::MetaStore`] and a
+//! [`coffer_blob::BlobStore`].
+//!
+//! Every operation acting for a caller takes a [`coffer_iam::Grant`], so it cannot run without an
+//! authorization decision. Object data flows as streams through [`data`], the one place where bytes
+//! enter and leave the blob store (and where encryption sits), so memory does not grow with object
+//! size. This crate knows nothing of HTTP: no headers, status codes or XML.
+
+mod bucket;
+mod checksum;
+mod conditions;
+mod context;
+pub mod data;
+mod error;
+mod gc;
+mod list;
+mod multipart;
+mod object;
+mod range;
+mod store;
+
+pub use bucket::{BucketSettings, CreateBucket};
+pub use checksum::{Crc64, crc64_combine, multipart_etag};
+pub use conditions::Preconditions;
+pub use context::RequestContext;
+pub use data::BodyStream;
+pub use error::{Error, Result};
+pub use gc::Collector;
+pub use list::{ListEntry, ListPage, ListQuery, UploadListPage, UploadListQuery};
+pub use multipart::{
+    CompletePart, CompleteUpload, InitiateUpload, MAX_PART_NUMBER, PartOutput, PartsPage,
+};
+pub use object::{
+    AppendObject, CopyObject, GetObjectOutput, GetOptions, MetadataDirective, ObjectMetadata,
+    PutObject, PutOutput,
+};
+pub use range::{ByteRange, RangeBehavior};
+pub use store::{Config, Store};
+
+pub use coffer_meta::{
+    Acl, BucketRecord, EncryptionRule, ObjectRecord, ObjectType, PartRecord, SseAlgorithm,
+    StorageClass, UnixMillis, UploadRecord,
+};

@@ -1,0 +1,406 @@
+//! Multipart uploads: initiate, upload parts (also by copy), complete, abort, list.
+
+use coffer_iam::{Action, Grant};
+use coffer_meta::{
+    Acl, ObjectRecord, ObjectType, PartRecord, PutCondition, StorageClass, UploadRecord,
+};
+use coffer_types::{BucketName, ObjectKey, UploadId};
+
+use crate::checksum::{crc64_combine, multipart_etag};
+use crate::data::{self, BodyStream};
+use crate::store::{in_bucket, object_resource, require};
+use crate::{
+    ByteRange, Error, ObjectMetadata, Preconditions, PutOutput, RangeBehavior, RequestContext,
+    Result, Store,
+};
+
+/// Highest part number OSS allows.
+pub const MAX_PART_NUMBER: u32 = 10_000;
+
+/// Input of InitiateMultipartUpload.
+#[derive(Debug, Clone)]
+pub struct InitiateUpload {
+    /// Target bucket.
+    pub bucket: BucketName,
+    /// Target key.
+    pub key: ObjectKey,
+    /// Metadata of the final object.
+    pub metadata: ObjectMetadata,
+    /// ACL of the final object.
+    pub acl: Acl,
+    /// Storage class of the final object.
+    pub storage_class: Option<StorageClass>,
+}
+
+/// What UploadPart / UploadPartCopy return.
+#[derive(Debug, Clone)]
+pub struct PartOutput {
+    /// ETag without quotes.
+    pub etag: String,
+    /// CRC-64 of the part.
+    pub crc64: u64,
+    /// MD5 of the part.
+    pub md5: [u8; 16],
+    /// The stored part.
+    pub part: PartRecord,
+}
+
+/// One entry of a CompleteMultipartUpload part list.
+#[derive(Debug, Clone)]
+pub struct CompletePart {
+    /// The part number.
+    pub part_number: u32,
+    /// The ETag the client got for it (quotes and case do not matter).
+    pub etag: String,
+}
+
+/// Input of CompleteMultipartUpload.
+#[derive(Debug, Clone)]
+pub struct CompleteUpload {
+    /// Target bucket.
+    pub bucket: BucketName,
+    /// Target key.
+    pub key: ObjectKey,
+    /// The upload.
+    pub upload_id: UploadId,
+    /// The parts to assemble; `None` means all uploaded parts in order (`x-oss-complete-all`).
+    pub parts: Option<Vec<CompletePart>>,
+    /// `x-oss-forbid-overwrite`.
+    pub forbid_overwrite: bool,
+}
+
+/// A page of ListParts.
+#[derive(Debug, Clone)]
+pub struct PartsPage {
+    /// The upload.
+    pub upload: UploadRecord,
+    /// Parts in ascending order.
+    pub parts: Vec<PartRecord>,
+    /// More follow.
+    pub truncated: bool,
+}
+
+fn normalize_etag(etag: &str) -> String {
+    etag.trim().trim_matches('"').to_ascii_uppercase()
+}
+
+impl Store {
+    async fn existing_upload(
+        &self,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        id: &UploadId,
+    ) -> Result<UploadRecord> {
+        match self.meta.upload(bucket, id).await? {
+            Some(u) if &u.key == key => Ok(u),
+            _ => {
+                self.existing_bucket(bucket).await?;
+                Err(Error::NoSuchUpload)
+            }
+        }
+    }
+
+    /// InitiateMultipartUpload.
+    pub async fn initiate_upload(
+        &self,
+        _ctx: &RequestContext,
+        grant: &Grant,
+        input: InitiateUpload,
+    ) -> Result<UploadRecord> {
+        require(
+            grant,
+            Action::PutObject,
+            object_resource(&input.bucket, &input.key),
+        )?;
+        let bucket = self.existing_bucket(&input.bucket).await?;
+        let upload = UploadRecord {
+            upload_id: UploadId::random(),
+            key: input.key,
+            initiated: Self::now(),
+            content_type: input.metadata.content_type,
+            headers: input.metadata.headers,
+            user_meta: input.metadata.user_meta,
+            acl: input.acl,
+            storage_class: input.storage_class.unwrap_or(bucket.storage_class),
+            encryption: None,
+        };
+        self.meta
+            .create_upload(&input.bucket, upload.clone())
+            .await
+            .map_err(in_bucket(&input.bucket))?;
+        Ok(upload)
+    }
+
+    async fn store_part(
+        &self,
+        bucket: &BucketName,
+        upload_id: &UploadId,
+        part_number: u32,
+        written: data::Written,
+    ) -> Result<PartOutput> {
+        let part = PartRecord {
+            part_number,
+            size: written.segment.len,
+            etag: written.etag(),
+            crc64: written.crc64,
+            last_modified: Self::now(),
+            segment: written.segment,
+        };
+        match self.meta.put_part(bucket, upload_id, part.clone()).await {
+            Ok(()) => {
+                self.garbage_produced();
+                Ok(PartOutput {
+                    etag: part.etag.clone(),
+                    crc64: part.crc64,
+                    md5: written.md5,
+                    part,
+                })
+            }
+            Err(e) => {
+                self.blobs.delete(&part.segment.blob).await.ok();
+                Err(in_bucket(bucket)(e))
+            }
+        }
+    }
+
+    fn check_part_number(part_number: u32) -> Result<()> {
+        if (1..=MAX_PART_NUMBER).contains(&part_number) {
+            Ok(())
+        } else {
+            Err(Error::invalid_argument(
+                "partNumber",
+                part_number.to_string(),
+                "Part number must be an integer between 1 and 10000, inclusive.",
+            ))
+        }
+    }
+
+    /// UploadPart.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part(
+        &self,
+        _ctx: &RequestContext,
+        grant: &Grant,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        upload_id: &UploadId,
+        part_number: u32,
+        body: BodyStream,
+        content_md5: Option<[u8; 16]>,
+    ) -> Result<PartOutput> {
+        require(grant, Action::PutObject, object_resource(bucket, key))?;
+        Self::check_part_number(part_number)?;
+        self.existing_upload(bucket, key, upload_id).await?;
+        let written = data::write_segment(
+            self.blobs.as_ref(),
+            body,
+            self.config.max_object_size,
+            content_md5,
+        )
+        .await?;
+        self.store_part(bucket, upload_id, part_number, written)
+            .await
+    }
+
+    /// UploadPartCopy: a part made of (a range of) an existing object.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part_copy(
+        &self,
+        _ctx: &RequestContext,
+        source_grant: &Grant,
+        grant: &Grant,
+        source_bucket: &BucketName,
+        source_key: &ObjectKey,
+        source_range: Option<ByteRange>,
+        source_preconditions: &Preconditions,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        upload_id: &UploadId,
+        part_number: u32,
+    ) -> Result<PartOutput> {
+        require(
+            source_grant,
+            Action::GetObject,
+            object_resource(source_bucket, source_key),
+        )?;
+        require(grant, Action::PutObject, object_resource(bucket, key))?;
+        Self::check_part_number(part_number)?;
+        self.existing_upload(bucket, key, upload_id).await?;
+        let source = self.existing_object(source_bucket, source_key).await?;
+        source_preconditions.check(&source)?;
+        let range = match source_range {
+            Some(r) => r
+                .resolve(source.size, RangeBehavior::Standard)?
+                .unwrap_or(0..source.size),
+            None => 0..source.size,
+        };
+        let body = data::read_range(self.blobs.clone(), &source, range).await?;
+        let written =
+            data::write_segment(self.blobs.as_ref(), body, self.config.max_object_size, None)
+                .await?;
+        self.store_part(bucket, upload_id, part_number, written)
+            .await
+    }
+
+    async fn all_parts(
+        &self,
+        bucket: &BucketName,
+        upload_id: &UploadId,
+    ) -> Result<Vec<PartRecord>> {
+        Ok(self
+            .meta
+            .parts(bucket, upload_id, 0, MAX_PART_NUMBER as usize)
+            .await
+            .map_err(in_bucket(bucket))?)
+    }
+
+    /// CompleteMultipartUpload: checks the part list and makes the object visible atomically.
+    pub async fn complete_upload(
+        &self,
+        _ctx: &RequestContext,
+        grant: &Grant,
+        input: CompleteUpload,
+    ) -> Result<PutOutput> {
+        require(
+            grant,
+            Action::PutObject,
+            object_resource(&input.bucket, &input.key),
+        )?;
+        let upload = self
+            .existing_upload(&input.bucket, &input.key, &input.upload_id)
+            .await?;
+        let uploaded = self.all_parts(&input.bucket, &input.upload_id).await?;
+        let chosen: Vec<PartRecord> = match &input.parts {
+            None => uploaded,
+            Some(list) => {
+                if list.is_empty() {
+                    return Err(Error::InvalidPart(
+                        "The part list must not be empty.".into(),
+                    ));
+                }
+                let mut chosen = Vec::with_capacity(list.len());
+                let mut previous = 0u32;
+                for wanted in list {
+                    if wanted.part_number <= previous {
+                        return Err(Error::InvalidPartOrder);
+                    }
+                    previous = wanted.part_number;
+                    let found = uploaded
+                        .binary_search_by_key(&wanted.part_number, |p| p.part_number)
+                        .ok()
+                        .map(|i| &uploaded[i])
+                        .filter(|p| p.etag == normalize_etag(&wanted.etag));
+                    match found {
+                        Some(p) => chosen.push(p.clone()),
+                        None => {
+                            return Err(Error::InvalidPart(format!(
+                                "One or more of the specified parts could not be found or the \
+                                 specified entity tag might not have matched the part's entity \
+                                 tag (part {}).",
+                                wanted.part_number
+                            )));
+                        }
+                    }
+                }
+                chosen
+            }
+        };
+        if chosen.is_empty() {
+            return Err(Error::InvalidPart("The upload has no parts.".into()));
+        }
+        if let Some((_, init)) = chosen.split_last() {
+            if init.iter().any(|p| p.size < self.config.min_part_size) {
+                return Err(Error::EntityTooSmall);
+            }
+        }
+        let mut crc = 0u64;
+        let mut size = 0u64;
+        for p in &chosen {
+            crc = crc64_combine(crc, p.crc64, p.size);
+            size += p.size;
+        }
+        let record = ObjectRecord {
+            key: input.key.clone(),
+            generation: rand::random(),
+            size,
+            etag: multipart_etag(chosen.iter().map(|p| p.etag.as_str())),
+            crc64: crc,
+            last_modified: Self::now(),
+            object_type: ObjectType::Multipart,
+            storage_class: upload.storage_class,
+            acl: upload.acl,
+            content_type: upload.content_type,
+            headers: upload.headers,
+            user_meta: upload.user_meta,
+            segments: chosen.into_iter().map(|p| p.segment).collect(),
+            encryption: upload.encryption,
+        };
+        let condition = if input.forbid_overwrite {
+            PutCondition::IfAbsent
+        } else {
+            PutCondition::None
+        };
+        self.meta
+            .complete_upload(&input.bucket, &input.upload_id, record.clone(), condition)
+            .await
+            .map_err(in_bucket(&input.bucket))?;
+        self.garbage_produced();
+        Ok(PutOutput {
+            etag: record.etag.clone(),
+            crc64: record.crc64,
+            md5: None,
+            record,
+        })
+    }
+
+    /// AbortMultipartUpload.
+    pub async fn abort_upload(
+        &self,
+        _ctx: &RequestContext,
+        grant: &Grant,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        upload_id: &UploadId,
+    ) -> Result<()> {
+        require(
+            grant,
+            Action::AbortMultipartUpload,
+            object_resource(bucket, key),
+        )?;
+        self.existing_upload(bucket, key, upload_id).await?;
+        self.meta
+            .abort_upload(bucket, upload_id)
+            .await
+            .map_err(in_bucket(bucket))?;
+        self.garbage_produced();
+        Ok(())
+    }
+
+    /// ListParts.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn list_parts(
+        &self,
+        _ctx: &RequestContext,
+        grant: &Grant,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        upload_id: &UploadId,
+        after: u32,
+        max_parts: usize,
+    ) -> Result<PartsPage> {
+        require(grant, Action::ListParts, object_resource(bucket, key))?;
+        let upload = self.existing_upload(bucket, key, upload_id).await?;
+        let mut parts = self
+            .meta
+            .parts(bucket, upload_id, after, max_parts + 1)
+            .await
+            .map_err(in_bucket(bucket))?;
+        let truncated = parts.len() > max_parts;
+        parts.truncate(max_parts);
+        Ok(PartsPage {
+            upload,
+            parts,
+            truncated,
+        })
+    }
+}

@@ -1,0 +1,46 @@
+//! The encrypted-object format of coffer: per-segment data keys, a segmented AEAD (AES-256-GCM via
+//! aws-lc, SM4-GCM via RustCrypto) in fixed-size chunks, the segment header codec, the length and
+//! range arithmetic of the format, and the wrapping of data keys under a master key.
+//!
+//! It deliberately does no I/O, no async, knows nothing of buckets, objects or HTTP, and does not
+//! decide which key or cipher an object gets: callers pass bytes, a [`DataKey`] and an opaque
+//! `context` (the segment's identity, see [`encode_context`]) and get bytes back. The byte layout and
+//! the reasoning behind it are in `docs/encryption-format.md`.
+//!
+//! A *segment* is one independently keyed stream: an object's data, one part of a multipart upload,
+//! one append. Writing one:
+//!
+//! 1. [`DataKey::generate`], and [`wrap_key`] it under the master key for the metadata record;
+//! 2. [`Encryptor::new`] with the data key, a [`Cipher`], [`DEFAULT_CHUNK_LEN`] and the context;
+//!    store [`SegmentHeader::encode`] (at the start of the blob, in the record, or both);
+//! 3. [`Encryptor::push`] the plaintext in any pieces, then [`Encryptor::finish`].
+//!
+//! Reading a range of one: [`SegmentHeader::decode`], [`unwrap_key`], then
+//! [`SegmentHeader::ciphertext_range_for`] says which ciphertext bytes to fetch, and a
+//! [`Decryptor`] turns them into exactly the requested plaintext, or [`Error::Decrypt`].
+//!
+//! **Invariant:** no function of this crate returns plaintext that has not been authenticated under
+//! the data key, the context and the header it was written with, at the position it was written at.
+
+#![warn(missing_docs)]
+
+mod chunk;
+mod context;
+mod decryptor;
+mod encryptor;
+mod envelope;
+mod error;
+mod header;
+mod key;
+mod random;
+
+pub use context::encode_context;
+pub use decryptor::{Decryptor, decrypt_segment};
+pub use encryptor::{Encryptor, encrypt_segment};
+pub use envelope::{WRAPPED_KEY_LEN, unwrap_key, wrap_key};
+pub use error::{Error, Result};
+pub use header::{
+    Cipher, CiphertextRange, DEFAULT_CHUNK_LEN, HEADER_LEN, MAX_CHUNK_LEN, MIN_CHUNK_LEN,
+    SegmentHeader, TAG_LEN, chunk_count, ciphertext_len, plaintext_len,
+};
+pub use key::{DataKey, KEY_LEN, MasterKey};

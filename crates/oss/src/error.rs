@@ -1,0 +1,262 @@
+//! OSS error codes: the one table of codes and HTTP statuses, and the translation of every lower
+//! layer's error into a row of it.
+
+use http::StatusCode;
+
+/// One row of the OSS error table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    /// The `<Code>` string.
+    pub code: &'static str,
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The `<EC>` value (informational for clients).
+    pub ec: &'static str,
+}
+
+macro_rules! codes {
+    ($($name:ident => ($code:literal, $status:ident, $ec:literal);)*) => {
+        /// Every OSS error code coffer returns.
+        pub mod codes {
+            use super::*;
+            $(
+                #[allow(missing_docs)]
+                pub const $name: ErrorCode =
+                    ErrorCode { code: $code, status: StatusCode::$status, ec: $ec };
+            )*
+            /// All rows, for tests and documentation.
+            pub const ALL: &[ErrorCode] = &[$($name),*];
+        }
+    };
+}
+
+// Status per the spec's table (§3.3); EC values follow OSS where known, else a coffer range.
+codes! {
+    ACCESS_DENIED => ("AccessDenied", FORBIDDEN, "0003-00000001");
+    INVALID_ACCESS_KEY_ID => ("InvalidAccessKeyId", FORBIDDEN, "0002-00000902");
+    SIGNATURE_DOES_NOT_MATCH => ("SignatureDoesNotMatch", FORBIDDEN, "0002-00000040");
+    REQUEST_TIME_TOO_SKEWED => ("RequestTimeTooSkewed", FORBIDDEN, "0002-00000070");
+    NO_SUCH_BUCKET => ("NoSuchBucket", NOT_FOUND, "0015-00000101");
+    NO_SUCH_KEY => ("NoSuchKey", NOT_FOUND, "0026-00000001");
+    NO_SUCH_UPLOAD => ("NoSuchUpload", NOT_FOUND, "0042-00000002");
+    BUCKET_ALREADY_EXISTS => ("BucketAlreadyExists", CONFLICT, "0015-00000104");
+    BUCKET_NOT_EMPTY => ("BucketNotEmpty", CONFLICT, "0015-00000301");
+    INVALID_BUCKET_NAME => ("InvalidBucketName", BAD_REQUEST, "0015-00000001");
+    INVALID_OBJECT_NAME => ("InvalidObjectName", BAD_REQUEST, "0016-00000001");
+    INVALID_ARGUMENT => ("InvalidArgument", BAD_REQUEST, "0016-00000002");
+    INVALID_DIGEST => ("InvalidDigest", BAD_REQUEST, "0016-00000004");
+    MALFORMED_XML => ("MalformedXML", BAD_REQUEST, "0016-00000301");
+    MISSING_ARGUMENT => ("MissingArgument", BAD_REQUEST, "0016-00000005");
+    ENTITY_TOO_LARGE => ("EntityTooLarge", BAD_REQUEST, "0016-00000006");
+    ENTITY_TOO_SMALL => ("EntityTooSmall", BAD_REQUEST, "0042-00000203");
+    INVALID_PART => ("InvalidPart", BAD_REQUEST, "0042-00000204");
+    INVALID_PART_ORDER => ("InvalidPartOrder", BAD_REQUEST, "0042-00000205");
+    POSITION_NOT_EQUAL_TO_LENGTH => ("PositionNotEqualToLength", CONFLICT, "0026-00000016");
+    OBJECT_NOT_APPENDABLE => ("ObjectNotAppendable", CONFLICT, "0026-00000015");
+    FILE_ALREADY_EXISTS => ("FileAlreadyExists", CONFLICT, "0026-00000017");
+    INVALID_RANGE => ("InvalidRange", RANGE_NOT_SATISFIABLE, "0026-00000021");
+    PRECONDITION_FAILED => ("PreconditionFailed", PRECONDITION_FAILED, "0026-00000003");
+    NOT_MODIFIED => ("", NOT_MODIFIED, "0026-00000004");
+    INCOMPLETE_BODY => ("IncompleteBody", BAD_REQUEST, "0016-00000007");
+    REQUEST_HEADER_TOO_LARGE => ("RequestHeaderTooLarge", BAD_REQUEST, "0016-00000008");
+    INVALID_ENCRYPTION_ALGORITHM => ("InvalidEncryptionAlgorithmError", BAD_REQUEST, "0005-00000003");
+    NO_SUCH_SSE_RULE => ("NoSuchServerSideEncryptionRule", NOT_FOUND, "0005-00000004");
+    NOT_IMPLEMENTED => ("NotImplemented", NOT_IMPLEMENTED, "0016-00000501");
+    METHOD_NOT_ALLOWED => ("MethodNotAllowed", METHOD_NOT_ALLOWED, "0016-00000405");
+    DATA_CORRUPTED => ("InternalError", INTERNAL_SERVER_ERROR, "0099-00000002");
+    INTERNAL_ERROR => ("InternalError", INTERNAL_SERVER_ERROR, "0099-00000001");
+}
+
+/// An error on its way to the client: a row of the table, a message, and extra XML elements.
+#[derive(Debug)]
+pub struct OssError {
+    /// The row.
+    pub code: ErrorCode,
+    /// `<Message>`.
+    pub message: String,
+    /// Extra child elements (`BucketName`, `Key`, `ArgumentName`, ...), in order.
+    pub details: Vec<(&'static str, String)>,
+    /// Extra response headers (`x-oss-next-append-position`).
+    pub headers: Vec<(&'static str, String)>,
+    /// The cause, logged once where the error is answered; never sent to the client.
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl OssError {
+    /// An error with this code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            headers: Vec::new(),
+            cause: None,
+        }
+    }
+
+    /// Adds a child element to the error XML.
+    pub fn detail(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.details.push((name, value.into()));
+        self
+    }
+
+    /// `InvalidArgument` naming the argument, as oss2 exposes it (`e.name`, `e.value`).
+    pub fn invalid_argument(name: &str, value: &str, message: impl Into<String>) -> Self {
+        Self::new(codes::INVALID_ARGUMENT, message)
+            .detail("ArgumentName", name)
+            .detail("ArgumentValue", value)
+    }
+
+    /// `MalformedXML` with a reason.
+    pub fn malformed_xml(reason: impl std::fmt::Display) -> Self {
+        Self::new(
+            codes::MALFORMED_XML,
+            format!(
+                "The XML you provided was not well-formed or did not validate against our published schema: {reason}"
+            ),
+        )
+    }
+
+    /// `InternalError` carrying a cause for the log.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let mut e = Self::new(
+            codes::INTERNAL_ERROR,
+            "We encountered an internal error. Please try again.",
+        );
+        e.cause = Some(cause.into());
+        e
+    }
+}
+
+impl From<coffer_core::Error> for OssError {
+    fn from(e: coffer_core::Error) -> Self {
+        use coffer_core::Error as E;
+        let message = e.to_string();
+        match e {
+            E::NoSuchBucket { bucket } => {
+                OssError::new(codes::NO_SUCH_BUCKET, message).detail("BucketName", bucket)
+            }
+            E::BucketAlreadyExists => OssError::new(codes::BUCKET_ALREADY_EXISTS, message),
+            E::BucketNotEmpty => OssError::new(codes::BUCKET_NOT_EMPTY, message),
+            E::NoSuchKey { key } => OssError::new(codes::NO_SUCH_KEY, message).detail("Key", key),
+            E::NoSuchUpload => OssError::new(codes::NO_SUCH_UPLOAD, message),
+            E::InvalidBucketName(_) => OssError::new(codes::INVALID_BUCKET_NAME, message),
+            E::InvalidObjectName(_) => OssError::new(codes::INVALID_OBJECT_NAME, message),
+            E::InvalidArgument {
+                name,
+                value,
+                reason,
+            } => OssError::invalid_argument(&name, &value, reason),
+            E::InvalidDigest => OssError::new(codes::INVALID_DIGEST, message),
+            E::EntityTooLarge => OssError::new(codes::ENTITY_TOO_LARGE, message),
+            E::EntityTooSmall => OssError::new(codes::ENTITY_TOO_SMALL, message),
+            E::InvalidPart(_) => OssError::new(codes::INVALID_PART, message),
+            E::InvalidPartOrder => OssError::new(codes::INVALID_PART_ORDER, message),
+            E::PreconditionFailed { condition } => {
+                OssError::new(codes::PRECONDITION_FAILED, message).detail("Condition", condition)
+            }
+            E::NotModified => OssError::new(codes::NOT_MODIFIED, message),
+            E::InvalidRange => OssError::new(codes::INVALID_RANGE, message),
+            E::PositionNotEqualToLength { next_position } => {
+                let mut e = OssError::new(codes::POSITION_NOT_EQUAL_TO_LENGTH, message);
+                e.headers.push((
+                    crate::headers::X_OSS_NEXT_APPEND_POSITION,
+                    next_position.to_string(),
+                ));
+                e
+            }
+            E::ObjectNotAppendable => OssError::new(codes::OBJECT_NOT_APPENDABLE, message),
+            E::FileAlreadyExists => OssError::new(codes::FILE_ALREADY_EXISTS, message),
+            E::AccessDenied => OssError::new(codes::ACCESS_DENIED, message),
+            E::IncompleteBody => OssError::new(codes::INCOMPLETE_BODY, message),
+            E::Corrupt(what) => {
+                let mut e = OssError::new(
+                    codes::DATA_CORRUPTED,
+                    "The stored object is damaged and cannot be served.",
+                );
+                e.cause = Some(what.into());
+                e
+            }
+            E::Internal(cause) => OssError::internal(cause),
+        }
+    }
+}
+
+impl From<coffer_iam::Error> for OssError {
+    fn from(e: coffer_iam::Error) -> Self {
+        match e {
+            coffer_iam::Error::InvalidAccessKeyId => OssError::new(
+                codes::INVALID_ACCESS_KEY_ID,
+                "The OSS Access Key Id you provided does not exist in our records.",
+            ),
+            coffer_iam::Error::AccessDenied { .. } => OssError::new(
+                codes::ACCESS_DENIED,
+                "You have no right to access this object.",
+            ),
+        }
+    }
+}
+
+impl From<coffer_types::NameError> for OssError {
+    fn from(e: coffer_types::NameError) -> Self {
+        let code = match e {
+            coffer_types::NameError::Bucket(_) => codes::INVALID_BUCKET_NAME,
+            coffer_types::NameError::Object(_) => codes::INVALID_OBJECT_NAME,
+        };
+        OssError::new(code, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_the_documented_status() {
+        let expected: &[(&str, u16)] = &[
+            ("AccessDenied", 403),
+            ("InvalidAccessKeyId", 403),
+            ("SignatureDoesNotMatch", 403),
+            ("RequestTimeTooSkewed", 403),
+            ("NoSuchBucket", 404),
+            ("NoSuchKey", 404),
+            ("NoSuchUpload", 404),
+            ("NoSuchServerSideEncryptionRule", 404),
+            ("BucketAlreadyExists", 409),
+            ("BucketNotEmpty", 409),
+            ("InvalidBucketName", 400),
+            ("InvalidObjectName", 400),
+            ("InvalidArgument", 400),
+            ("InvalidDigest", 400),
+            ("MalformedXML", 400),
+            ("EntityTooLarge", 400),
+            ("EntityTooSmall", 400),
+            ("InvalidPart", 400),
+            ("InvalidPartOrder", 400),
+            ("PositionNotEqualToLength", 409),
+            ("ObjectNotAppendable", 409),
+            ("InvalidRange", 416),
+            ("PreconditionFailed", 412),
+            ("InvalidEncryptionAlgorithmError", 400),
+            ("NotImplemented", 501),
+            ("MethodNotAllowed", 405),
+        ];
+        for (code, status) in expected {
+            let row = codes::ALL
+                .iter()
+                .find(|r| r.code == *code)
+                .unwrap_or_else(|| panic!("{code} missing"));
+            assert_eq!(row.status.as_u16(), *status, "{code}");
+        }
+    }
+
+    #[test]
+    fn append_conflict_carries_the_next_position() {
+        let e = OssError::from(coffer_core::Error::PositionNotEqualToLength { next_position: 7 });
+        assert_eq!(e.code, codes::POSITION_NOT_EQUAL_TO_LENGTH);
+        assert_eq!(
+            e.headers,
+            vec![(crate::headers::X_OSS_NEXT_APPEND_POSITION, "7".to_string())]
+        );
+    }
+}

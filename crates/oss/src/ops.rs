@@ -1,0 +1,234 @@
+//! The operations: each endpoint's handler reads its inputs from the request, obtains a grant,
+//! calls `coffer_core` and renders the reply.
+
+mod bucket;
+mod list;
+mod multipart;
+mod object;
+
+use bytes::Bytes;
+use coffer_core::{Acl, BodyStream, RequestContext};
+use coffer_iam::{Action, Grant, Principal, PublicAccess, Resource};
+use coffer_types::{BucketName, ObjectKey};
+use futures::TryStreamExt;
+use http::HeaderMap;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::error::{OssError, codes};
+use crate::request;
+use crate::response::Reply;
+use crate::router::Endpoint;
+use crate::server::{OssService, Parts};
+use crate::xml::MAX_XML_BODY;
+
+/// Runs the endpoint's handler.
+pub(crate) async fn run(
+    svc: &OssService,
+    ctx: &RequestContext,
+    parts: Parts,
+    body: Incoming,
+) -> Result<Reply, OssError> {
+    match parts.endpoint {
+        Endpoint::ListBuckets => bucket::list_buckets(svc, ctx, &parts).await,
+        Endpoint::PutBucket => bucket::put_bucket(svc, ctx, &parts, body).await,
+        Endpoint::DeleteBucket => bucket::delete_bucket(svc, ctx, &parts).await,
+        Endpoint::GetBucketInfo => bucket::bucket_info(svc, ctx, &parts).await,
+        Endpoint::GetBucketLocation => bucket::bucket_location(svc, ctx, &parts).await,
+        Endpoint::ListObjects => list::list_objects(svc, ctx, &parts, false).await,
+        Endpoint::ListObjectsV2 => list::list_objects(svc, ctx, &parts, true).await,
+        Endpoint::ListMultipartUploads => list::list_uploads(svc, ctx, &parts).await,
+        Endpoint::DeleteMultipleObjects => object::delete_objects(svc, ctx, &parts, body).await,
+        Endpoint::PutObject => object::put_object(svc, ctx, &parts, body).await,
+        Endpoint::CopyObject => object::copy_object(svc, ctx, &parts).await,
+        Endpoint::AppendObject => object::append_object(svc, ctx, &parts, body).await,
+        Endpoint::GetObject => object::get_object(svc, ctx, &parts).await,
+        Endpoint::HeadObject => object::head_object(svc, ctx, &parts).await,
+        Endpoint::GetObjectMeta => object::object_meta(svc, ctx, &parts).await,
+        Endpoint::DeleteObject => object::delete_object(svc, ctx, &parts).await,
+        Endpoint::InitiateMultipartUpload => multipart::initiate(svc, ctx, &parts).await,
+        Endpoint::UploadPart => multipart::upload_part(svc, ctx, &parts, body).await,
+        Endpoint::UploadPartCopy => multipart::upload_part_copy(svc, ctx, &parts).await,
+        Endpoint::CompleteMultipartUpload => multipart::complete(svc, ctx, &parts, body).await,
+        Endpoint::AbortMultipartUpload => multipart::abort(svc, ctx, &parts).await,
+        Endpoint::ListParts => multipart::list_parts(svc, ctx, &parts).await,
+    }
+}
+
+/// The bucket of a bucket or object endpoint (the router guarantees it).
+pub(crate) fn bucket_of(parts: &Parts) -> Result<&BucketName, OssError> {
+    parts
+        .target
+        .bucket
+        .as_ref()
+        .ok_or_else(crate::server::method_not_allowed)
+}
+
+/// The key of an object endpoint (the router guarantees it).
+pub(crate) fn key_of(parts: &Parts) -> Result<&ObjectKey, OssError> {
+    parts
+        .target
+        .key
+        .as_ref()
+        .ok_or_else(crate::server::method_not_allowed)
+}
+
+fn public_access(acl: Acl) -> PublicAccess {
+    match acl {
+        Acl::PublicRead => PublicAccess::Read,
+        Acl::PublicReadWrite => PublicAccess::ReadWrite,
+        Acl::Default | Acl::Private => PublicAccess::None,
+    }
+}
+
+/// Authorizes `action` on `resource` for the request's principal. Anonymous callers are judged
+/// by the object's ACL, falling back to the bucket's.
+pub(crate) async fn grant(
+    svc: &OssService,
+    principal: &Principal,
+    action: Action,
+    bucket: Option<&BucketName>,
+    key: Option<&ObjectKey>,
+) -> Result<Grant, OssError> {
+    let resource = match (bucket, key) {
+        (Some(b), Some(k)) => Resource::Object {
+            bucket: b.to_string(),
+            key: k.to_string(),
+        },
+        (Some(b), None) => Resource::Bucket(b.to_string()),
+        _ => Resource::Account,
+    };
+    let public = match (principal, bucket) {
+        (Principal::Anonymous, Some(b)) => {
+            let object_acl = match key {
+                Some(k) => svc.store.object_acl(b, k).await?,
+                None => None,
+            };
+            match object_acl {
+                Some(acl) if acl != Acl::Default => public_access(acl),
+                _ => svc
+                    .store
+                    .bucket_acl(b)
+                    .await?
+                    .map_or(PublicAccess::None, public_access),
+            }
+        }
+        _ => PublicAccess::None,
+    };
+    Ok(svc.iam.authorize(principal, action, resource, public)?)
+}
+
+/// The grant for the request's own endpoint and target.
+pub(crate) async fn endpoint_grant(svc: &OssService, parts: &Parts) -> Result<Grant, OssError> {
+    grant(
+        svc,
+        &parts.principal,
+        parts.endpoint.action(),
+        parts.target.bucket.as_ref(),
+        parts.target.key.as_ref(),
+    )
+    .await
+}
+
+/// The request body as a stream of bytes for core.
+pub(crate) fn body_stream(body: Incoming) -> BodyStream {
+    let frames =
+        TryStreamExt::map_err(http_body_util::BodyStream::new(body), std::io::Error::other)
+            .try_filter_map(|frame| async move { Ok(frame.into_data().ok()) });
+    Box::pin(frames)
+}
+
+/// Reads a small (XML) body whole, refusing more than [`MAX_XML_BODY`] bytes and checking
+/// `Content-MD5` when given (`required_md5` makes its absence an error).
+pub(crate) async fn small_body(
+    body: Incoming,
+    headers: &HeaderMap,
+    required_md5: bool,
+) -> Result<Bytes, OssError> {
+    let expected = request::content_md5(headers)?;
+    if required_md5 && expected.is_none() {
+        return Err(OssError::new(
+            codes::MISSING_ARGUMENT,
+            "The Content-MD5 header is required for this request.",
+        )
+        .detail("ArgumentName", "Content-MD5"));
+    }
+    let bytes = http_body_util::Limited::new(body, MAX_XML_BODY)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                OssError::invalid_argument(
+                    "body",
+                    "",
+                    format!("The request body exceeds {MAX_XML_BODY} bytes."),
+                )
+            } else {
+                OssError::new(
+                    codes::INCOMPLETE_BODY,
+                    "The request body could not be read.",
+                )
+            }
+        })?
+        .to_bytes();
+    if let Some(md5) = expected {
+        use md5::Digest;
+        let actual: [u8; 16] = md5::Md5::digest(&bytes).into();
+        if actual != md5 {
+            return Err(OssError::new(
+                codes::INVALID_DIGEST,
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+    }
+    Ok(bytes)
+}
+
+/// Whether the request asked for URL-encoded names in the listing.
+pub(crate) fn url_encoding(parts: &Parts) -> Result<bool, OssError> {
+    match parts.query.get("encoding-type") {
+        None | Some("") => Ok(false),
+        Some("url") => Ok(true),
+        Some(other) => Err(OssError::invalid_argument(
+            "encoding-type",
+            other,
+            "The encoding type must be url.",
+        )),
+    }
+}
+
+/// Encodes a name for a listing with `encoding-type=url`.
+pub(crate) fn encode_name(s: &str, url: bool) -> String {
+    if url {
+        coffer_signature::uri_encode(s)
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Parses a numeric query parameter within `range`, with a default when absent.
+pub(crate) fn number_param(
+    parts: &Parts,
+    name: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, OssError> {
+    match parts.query.get(name) {
+        None | Some("") => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                OssError::invalid_argument(
+                    name,
+                    v,
+                    format!(
+                        "The {name} must be an integer between {} and {}.",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            }),
+    }
+}

@@ -1,0 +1,262 @@
+//! Reading OSS request headers into core's typed inputs.
+
+use base64::Engine;
+use coffer_core::{Acl, ByteRange, ObjectMetadata, Preconditions, StorageClass, UnixMillis};
+use http::HeaderMap;
+
+use crate::error::{OssError, codes};
+use crate::headers::*;
+
+/// Largest total size of `x-oss-meta-*` names and values, in bytes (OSS documents 8 KB).
+const MAX_USER_META: usize = 8 * 1024;
+
+/// A header as UTF-8 text; a header that is not text is refused rather than ignored.
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, OssError> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some).map_err(|_| {
+            OssError::invalid_argument(name, "", format!("The {name} header is not valid text."))
+        }),
+    }
+}
+
+/// `Content-MD5`, decoded; malformed → `InvalidDigest`.
+pub(crate) fn content_md5(headers: &HeaderMap) -> Result<Option<[u8; 16]>, OssError> {
+    let Some(v) = header(headers, "content-md5")? else {
+        return Ok(None);
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v.trim())
+        .map_err(|_| {
+            OssError::new(
+                codes::INVALID_DIGEST,
+                "The Content-MD5 you specified is not valid.",
+            )
+        })?;
+    <[u8; 16]>::try_from(bytes.as_slice())
+        .map(Some)
+        .map_err(|_| {
+            OssError::new(
+                codes::INVALID_DIGEST,
+                "The Content-MD5 you specified is not valid.",
+            )
+        })
+}
+
+/// Content-Type, stored standard headers and `x-oss-meta-*` of a write.
+pub(crate) fn object_metadata(headers: &HeaderMap) -> Result<ObjectMetadata, OssError> {
+    let content_type = header(headers, "content-type")?
+        .unwrap_or_default()
+        .to_owned();
+    let mut stored = Vec::new();
+    for name in STORED_STANDARD_HEADERS {
+        if let Some(v) = header(headers, name)? {
+            stored.push(((*name).to_owned(), v.to_owned()));
+        }
+    }
+    let mut user_meta = Vec::new();
+    let mut total = 0usize;
+    for (name, value) in headers {
+        if let Some(meta) = name.as_str().strip_prefix(X_OSS_META_PREFIX) {
+            let value = value.to_str().map_err(|_| {
+                OssError::invalid_argument(name.as_str(), "", "User metadata must be text.")
+            })?;
+            total += meta.len() + value.len();
+            user_meta.push((meta.to_owned(), value.to_owned()));
+        }
+    }
+    if total > MAX_USER_META {
+        return Err(OssError::invalid_argument(
+            "x-oss-meta-*",
+            "",
+            "The user metadata exceeds the 8 KB limit.",
+        ));
+    }
+    user_meta.sort();
+    Ok(ObjectMetadata {
+        content_type,
+        headers: stored,
+        user_meta,
+    })
+}
+
+/// A canned ACL header (`x-oss-acl` / `x-oss-object-acl`).
+pub(crate) fn acl(headers: &HeaderMap, name: &str) -> Result<Acl, OssError> {
+    match header(headers, name)? {
+        None => Ok(Acl::Default),
+        Some("default") => Ok(Acl::Default),
+        Some("private") => Ok(Acl::Private),
+        Some("public-read") => Ok(Acl::PublicRead),
+        Some("public-read-write") => Ok(Acl::PublicReadWrite),
+        Some(other) => Err(OssError::invalid_argument(
+            name,
+            other,
+            "The ACL is not valid.",
+        )),
+    }
+}
+
+/// Parses a storage class name.
+pub(crate) fn parse_storage_class(name: &str, value: &str) -> Result<StorageClass, OssError> {
+    match value {
+        "Standard" => Ok(StorageClass::Standard),
+        "IA" => Ok(StorageClass::Ia),
+        "Archive" => Ok(StorageClass::Archive),
+        "ColdArchive" => Ok(StorageClass::ColdArchive),
+        "DeepColdArchive" => Ok(StorageClass::DeepColdArchive),
+        other => Err(OssError::invalid_argument(
+            name,
+            other,
+            "The storage class is not valid.",
+        )),
+    }
+}
+
+/// `x-oss-storage-class`.
+pub(crate) fn storage_class(headers: &HeaderMap) -> Result<Option<StorageClass>, OssError> {
+    header(headers, X_OSS_STORAGE_CLASS)?
+        .map(|v| parse_storage_class(X_OSS_STORAGE_CLASS, v))
+        .transpose()
+}
+
+/// A boolean header such as `x-oss-forbid-overwrite`.
+pub(crate) fn flag(headers: &HeaderMap, name: &str) -> Result<bool, OssError> {
+    match header(headers, name)? {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(OssError::invalid_argument(
+            name,
+            v,
+            "The value must be true or false.",
+        )),
+    }
+}
+
+fn http_date(headers: &HeaderMap, name: &'static str) -> Result<Option<UnixMillis>, OssError> {
+    // Unparsable dates are ignored, as HTTP says for conditional headers.
+    Ok(header(headers, name)?
+        .and_then(coffer_signature::parse_rfc1123)
+        .map(|t| UnixMillis(t.unix_timestamp() * 1000)))
+}
+
+/// If-Match and friends; `copy_source` reads the `x-oss-copy-source-if-*` forms instead.
+pub(crate) fn preconditions(
+    headers: &HeaderMap,
+    copy_source: bool,
+) -> Result<Preconditions, OssError> {
+    let names = if copy_source {
+        [
+            X_OSS_COPY_SOURCE_IF_MATCH,
+            X_OSS_COPY_SOURCE_IF_NONE_MATCH,
+            X_OSS_COPY_SOURCE_IF_MODIFIED_SINCE,
+            X_OSS_COPY_SOURCE_IF_UNMODIFIED_SINCE,
+        ]
+    } else {
+        [
+            "if-match",
+            "if-none-match",
+            "if-modified-since",
+            "if-unmodified-since",
+        ]
+    };
+    Ok(Preconditions {
+        if_match: header(headers, names[0])?.map(str::to_owned),
+        if_none_match: header(headers, names[1])?.map(str::to_owned),
+        if_modified_since: http_date(headers, names[2])?,
+        if_unmodified_since: http_date(headers, names[3])?,
+    })
+}
+
+/// Parses a `Range` value; only the first range of a list is served, and a malformed value is
+/// ignored (`None`), as OSS does.
+pub(crate) fn parse_range(value: &str) -> Option<ByteRange> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    let first = spec.split(',').next()?.trim();
+    let (a, b) = first.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() {
+        return b.parse().ok().map(ByteRange::Suffix);
+    }
+    let first: u64 = a.parse().ok()?;
+    let last = if b.is_empty() {
+        None
+    } else {
+        Some(b.parse().ok()?)
+    };
+    Some(ByteRange::From { first, last })
+}
+
+/// Parses `x-oss-copy-source` (`/bucket/url-encoded-key[?versionId=..]`) into bucket and key.
+pub(crate) fn copy_source(
+    value: &str,
+) -> Result<(coffer_types::BucketName, coffer_types::ObjectKey), OssError> {
+    let value = value.split_once('?').map_or(value, |(v, _)| v);
+    let value = value.strip_prefix('/').unwrap_or(value);
+    let invalid =
+        || OssError::invalid_argument(X_OSS_COPY_SOURCE, value, "The copy source is not valid.");
+    let (bucket, key) = value.split_once('/').ok_or_else(invalid)?;
+    let key = percent_encoding::percent_decode_str(key)
+        .decode_utf8()
+        .map_err(|_| invalid())?;
+    Ok((
+        coffer_types::BucketName::parse(bucket)?,
+        coffer_types::ObjectKey::parse(&key)?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_like_oss() {
+        assert_eq!(
+            parse_range("bytes=0-499"),
+            Some(ByteRange::From {
+                first: 0,
+                last: Some(499)
+            })
+        );
+        assert_eq!(
+            parse_range("bytes=500-"),
+            Some(ByteRange::From {
+                first: 500,
+                last: None
+            })
+        );
+        assert_eq!(parse_range("bytes=-500"), Some(ByteRange::Suffix(500)));
+        assert_eq!(
+            parse_range("bytes=0-1,5-6"),
+            Some(ByteRange::From {
+                first: 0,
+                last: Some(1)
+            })
+        );
+        assert_eq!(parse_range("byte=0-1"), None);
+        assert_eq!(parse_range("bytes=a-b"), None);
+        assert_eq!(parse_range("bytes=-"), None);
+    }
+
+    #[test]
+    fn copy_sources_of_every_sdk() {
+        for v in [
+            "/bkt/dir%2Fa%20b.txt",
+            "/bkt/dir/a%20b.txt",
+            "bkt/dir/a%20b.txt?versionId=x",
+        ] {
+            let (b, k) = copy_source(v).unwrap();
+            assert_eq!((b.as_str(), k.as_str()), ("bkt", "dir/a b.txt"), "{v}");
+        }
+        assert!(copy_source("/bkt").is_err());
+        assert!(copy_source("/bkt/..").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn range_parser_never_panics(s in "\\PC{0,40}") {
+            let _ = parse_range(&s);
+            let _ = copy_source(&s);
+        }
+    }
+}
