@@ -88,6 +88,11 @@ def delete_bucket_with_contents(bucket: oss2.Bucket) -> None:
 # -- alibabacloud-oss-v2 ---------------------------------------------------------------------
 
 
+class _NeverRetry(oss.retry.ErrorRetryable):
+    def is_error_retryable(self, error: Exception) -> bool:
+        return False
+
+
 def v2_client_for(server, signature_version: str = "v4", endpoint: str | None = None, **cfg) -> oss.Client:
     config = oss.config.load_default()
     config.credentials_provider = oss.credentials.StaticCredentialsProvider(
@@ -98,8 +103,9 @@ def v2_client_for(server, signature_version: str = "v4", endpoint: str | None = 
     config.signature_version = signature_version
     config.connect_timeout = CLIENT_TIMEOUT_S
     config.readwrite_timeout = CLIENT_TIMEOUT_S
-    # One attempt: retries would hide server errors.
-    config.retry_max_attempts = 1
+    # Never retry (retries would hide server errors), but report 2 attempts: v2's
+    # get_object_to_file loops `range(1, attempts)` and downloads nothing with 1.
+    config.retryer = oss.retry.StandardRetryer(max_attempts=2, error_retryables=[_NeverRetry()])
     for k, v in cfg.items():
         setattr(config, k, v)
     return oss.Client(config)

@@ -253,6 +253,25 @@ def test_raw_v1_presigned_url(raw, coffer, bucket, bucket_name):
     assert (r.status, r.body) == (200, b"raw presigned"), r
 
 
+def test_presigned_get_url_cannot_be_used_to_put(bucket):
+    bucket.put_object("g", b"original")
+    url = bucket.sign_url("GET", "g", 300)
+    r = requests.put(url, data=b"overwritten", timeout=60)
+    assert r.status_code == 403
+    assert "<Code>SignatureDoesNotMatch</Code>" in r.text, r.text
+    assert bucket.get_object("g").read() == b"original"
+
+
+def test_v4_presigned_url_longer_than_seven_days_is_rejected(raw, coffer, bucket, bucket_name):
+    bucket.put_object("long", b"x")
+    q = osssign.v4_presign_query(
+        "GET", bucket_name, "long", coffer.access_key_id, coffer.access_key_secret, REGION, NOW(), 604801
+    )
+    r = raw.send("GET", path_for(bucket_name, "long") + query_string(q), {})
+    assert r.status in (400, 403), r
+    assert r.code, r
+
+
 def test_tampered_presigned_url_is_signature_does_not_match(bucket):
     bucket.put_object("t", b"x")
     bucket.put_object("u", b"y")

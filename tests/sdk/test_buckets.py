@@ -10,7 +10,7 @@ import alibabacloud_oss_v2 as oss
 import oss2
 import pytest
 
-from sdkutil import oss2_bucket_for, unique_bucket_name, v2_service_error
+from sdkutil import oss2_bucket_for, unique_bucket_name, v2_client_for, v2_service_error
 
 LOCATION = "oss-cn-hangzhou"
 TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000Z")
@@ -190,3 +190,13 @@ def test_object_ops_on_missing_bucket_are_no_such_bucket(coffer):
     with pytest.raises(oss2.exceptions.NoSuchBucket) as e:
         b.head_object("k")
     assert e.value.code == "NoSuchBucket", "HEAD errors must carry the code in x-oss-err"
+
+
+def test_localhost_endpoint_is_path_style_for_oss2_and_v2(coffer, bucket_name):
+    """oss2 treats `localhost` like an IP (path style); v2 needs use_path_style there."""
+    b = oss2_bucket_for(coffer, bucket_name, endpoint=coffer.localhost_endpoint)
+    b.put_object("lh", b"localhost")
+    assert b.get_object("lh").read() == b"localhost"
+    client = v2_client_for(coffer, "v4", endpoint=coffer.localhost_endpoint, use_path_style=True)
+    got = client.get_object(oss.GetObjectRequest(bucket=bucket_name, key="lh"))
+    assert got.body.read() == b"localhost"

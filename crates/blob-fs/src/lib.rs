@@ -39,10 +39,17 @@
 //!
 //! # Memory and threads
 //!
-//! All file I/O runs on Tokio's blocking threads, never on the async workers. A writer copies
-//! writes smaller than 1 MiB into a buffer and hands it to the disk once about 1 MiB has gathered;
-//! larger writes go to the disk without a copy. A read streams its range in chunks of at most
-//! 1 MiB with positioned reads, one chunk read ahead, so its memory does not depend on the range.
+//! File I/O never runs on the async worker threads (except the single best-effort unlink of a
+//! writer dropped without commit or abort). Writes smaller than 1 MiB are copied into a buffer that
+//! goes to the disk in 1 MiB pieces; larger writes go as they are, without a copy. Once a blob
+//! outgrows one buffer, its pieces go through a bounded queue to a thread of its own, so a writer
+//! holds a few MiB at most and the disk write of one piece overlaps the caller's preparation of
+//! the next; a smaller blob reaches the disk in one write at commit, on a Tokio blocking thread.
+//! A read streams its range in chunks of at most 1 MiB with positioned reads on Tokio's blocking
+//! threads, one chunk read ahead, so its memory does not depend on the range's length.
+//!
+//! Measured on the development machine (2 cores, ext4, a 1 GiB blob in 1 MiB chunks, commit
+//! included): see `examples/write_throughput.rs` for the command.
 
 mod layout;
 mod reader;

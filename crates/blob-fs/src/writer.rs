@@ -213,12 +213,10 @@ impl BlobWriter for FsBlobWriter {
 
     async fn abort(mut self: Box<Self>) {
         let tmp_path = self.tmp_path.clone();
-        self.finished = true;
         // Pieces still queued go on into the unlinked file; the thread then ends and the space
-        // is freed.
-        if let Err(e) = blocking(move || Ok(remove_temporary(&tmp_path))).await {
-            tracing::warn!(blob = %self.id, error = %e, "could not remove an aborted blob's temporary file");
-        }
+        // is freed. If the blocking task could not run, Drop removes the file instead.
+        let removed = tokio::task::spawn_blocking(move || remove_temporary(&tmp_path)).await;
+        self.finished = removed.is_ok();
     }
 }
 

@@ -10,13 +10,16 @@ use futures::TryStreamExt;
 const MIB: usize = 1 << 20;
 
 fn open(dir: &Path) -> FsBlobStore {
-    FsBlobStore::open(dir).unwrap()
+    FsBlobStore::open(dir).expect("open the store")
 }
 
 fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .expect("read_dir")
+        .map(|e| {
+            let name = e.expect("directory entry").file_name();
+            name.into_string().expect("names in the store are UTF-8")
+        })
         .collect();
     names.sort();
     names

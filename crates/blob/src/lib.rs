@@ -32,7 +32,8 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn create(&self) -> Result<Box<dyn BlobWriter>>;
 
     /// Streams `range` (byte offsets, end exclusive) of a committed blob. A range past the end is
-    /// cut at the end. `Error::NotFound` if there is no such blob. Memory use does not depend on
+    /// cut at the end, so one that starts at or past the end, like an empty one (`start >= end`),
+    /// yields no bytes. `Error::NotFound` if there is no such blob. Memory use does not depend on
     /// the range's length.
     async fn read(&self, id: &BlobId, range: Range<u64>) -> Result<ByteStream>;
 
@@ -56,7 +57,8 @@ pub trait BlobWriter: Send {
     /// The id the blob will have.
     fn id(&self) -> &BlobId;
 
-    /// Appends bytes.
+    /// Appends bytes. An `Ok` means they were accepted, not stored: a failure to store them may
+    /// be reported by a later `write` or by `commit`.
     async fn write(&mut self, data: Bytes) -> Result<()>;
 
     /// Makes the blob durable (data synced to stable storage) and readable under its id; returns

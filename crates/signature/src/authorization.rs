@@ -9,8 +9,9 @@ const SCHEME_V1: &str = "OSS";
 
 /// A parsed `Authorization` header.
 ///
-/// `Debug` leaves the signature out: signatures are never logged.
-#[derive(Clone, PartialEq, Eq)]
+/// `Debug` leaves the signature out: signatures are never logged. There is no `PartialEq`, so
+/// that signatures are only ever compared in constant time, by [`verify`](crate::verify).
+#[derive(Clone)]
 pub enum AuthHeader {
     /// `OSS <ak>:<signature>`.
     V1 {

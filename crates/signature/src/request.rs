@@ -91,10 +91,10 @@ impl<'a> SignedRequest<'a> {
     }
 }
 
-fn single<'a>(
-    pairs: &'a [(String, String)],
+fn single(
+    pairs: &[(String, String)],
     mut matches: impl FnMut(&str) -> bool,
-) -> Result<Option<&'a str>, ()> {
+) -> Result<Option<&str>, ()> {
     let mut found = None;
     for (n, v) in pairs {
         if matches(n) {

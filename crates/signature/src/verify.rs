@@ -90,13 +90,11 @@ fn check_time(presented: &Presented, now: OffsetDateTime) -> Result<()> {
             });
         }
     }
-    if let Some(expires_at) = presented.expires_at {
-        if now > expires_at {
-            return Err(Error::Expired {
-                expires_at,
-                server_time: now,
-            });
-        }
+    if let Some(expires_at) = presented.expires_at.filter(|e| now > *e) {
+        return Err(Error::Expired {
+            expires_at,
+            server_time: now,
+        });
     }
     Ok(())
 }

@@ -26,8 +26,30 @@ fn v4(additional: &[&str]) -> AuthHeader {
     }
 }
 
+/// The fields of a header, signature included, for comparison in tests only.
+fn fields(h: AuthHeader) -> (Option<Credential>, String, Vec<String>, String) {
+    match h {
+        AuthHeader::V1 {
+            access_key_id,
+            signature,
+        } => (None, access_key_id, Vec::new(), signature),
+        AuthHeader::V4 {
+            credential,
+            additional_headers,
+            signature,
+        } => {
+            let ak = credential.access_key_id.clone();
+            (Some(credential), ak, additional_headers, signature)
+        }
+    }
+}
+
 fn check(header: &str, expected: Result<AuthHeader, Error>) {
-    assert_eq!(parse_authorization(header), expected, "{header:?}");
+    assert_eq!(
+        parse_authorization(header).map(fields),
+        expected.map(fields),
+        "{header:?}"
+    );
 }
 
 fn check_malformed(header: &str) {
@@ -207,7 +229,8 @@ fn v1_signed() -> Req {
     let secret = secret();
     let mut req = example_put();
     req.set_headers(
-        coffer_signature::sign_request_v1(&req.signed(), &credentials(&secret), NOW).unwrap(),
+        coffer_signature::sign_request_v1(&req.signed(), &credentials(&secret), NOW)
+            .expect("the example request signs"),
     );
     req
 }
@@ -216,7 +239,8 @@ fn v4_signed() -> Req {
     let secret = secret();
     let mut req = example_put();
     req.set_headers(
-        sign_request_v4(&req.signed(), &credentials(&secret), REGION, NOW, &[]).unwrap(),
+        sign_request_v4(&req.signed(), &credentials(&secret), REGION, NOW, &[])
+            .expect("the example request signs"),
     );
     req
 }

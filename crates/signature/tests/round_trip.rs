@@ -21,15 +21,19 @@ fn sign_with(scheme: Scheme, req: &Req, credentials: &Credentials<'_>, additiona
     let mut signed = req.clone();
     let r = req.signed();
     match scheme {
-        Scheme::V1Header => signed.set_headers(sign_request_v1(&r, credentials, NOW).unwrap()),
-        Scheme::V4Header => {
-            signed.set_headers(sign_request_v4(&r, credentials, REGION, NOW, additional).unwrap())
-        }
-        Scheme::V1Query => signed
-            .query
-            .extend(presign_v1(&r, credentials, NOW + Duration::hours(1)).unwrap()),
+        Scheme::V1Header => signed
+            .set_headers(sign_request_v1(&r, credentials, NOW).expect("the example request signs")),
+        Scheme::V4Header => signed.set_headers(
+            sign_request_v4(&r, credentials, REGION, NOW, additional)
+                .expect("the example request signs"),
+        ),
+        Scheme::V1Query => signed.query.extend(
+            presign_v1(&r, credentials, NOW + Duration::hours(1))
+                .expect("the example request signs"),
+        ),
         Scheme::V4Query => signed.query.extend(
-            presign_v4(&r, credentials, REGION, NOW, Duration::hours(1), additional).unwrap(),
+            presign_v4(&r, credentials, REGION, NOW, Duration::hours(1), additional)
+                .expect("the example request signs"),
         ),
     }
     signed
