@@ -7,13 +7,14 @@ import calendar
 import email.utils
 import re
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 
 import alibabacloud_oss_v2 as oss
 import oss2
 import pytest
 
 from osssign import content_md5
-from sdkutil import crc64, md5_hex_upper, random_bytes, v2_service_error
+from sdkutil import crc64, md5_hex_upper, oss2_bucket_for, random_bytes, v2_service_error
 
 # Keys that exercise URL encoding: oss2 sends '/' as %2F, v2 keeps it (spec §0.3).
 AWKWARD_KEYS = [
@@ -99,10 +100,6 @@ def test_overwrite_replaces_content_and_metadata(bucket):
 
 
 def test_concurrent_overwrites_leave_one_complete_version(coffer, bucket_name):
-    from concurrent.futures import ThreadPoolExecutor
-
-    from sdkutil import oss2_bucket_for
-
     versions = [random_bytes(256 * 1024 + i) for i in range(8)]
 
     def put(data):

@@ -32,6 +32,21 @@ pub(crate) struct ServerArgs {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "COFFER_LOG_FORMAT")]
     log_format: Option<LogFormat>,
+    #[command(flatten)]
+    keys: KeyArgs,
+    /// Days between automatic rotations of the SSE-OSS master key [default: 30; 0 = never].
+    #[arg(long, env = "COFFER_SSE_ROTATION_DAYS")]
+    sse_rotation_days: Option<u32>,
+}
+
+/// Where the root key and the data directory are (shared by `server` and `keyring`).
+#[derive(Args, Debug, Clone)]
+pub(crate) struct KeyArgs {
+    /// File holding the 32-byte root key (64 hex digits) that seals every other key. Keep it
+    /// outside the data directory [default: `<data-dir>.root-key` beside the data directory;
+    /// created 0600 on first start].
+    #[arg(long, env = "COFFER_ROOT_KEY_FILE")]
+    pub(crate) root_key_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, clap::ValueEnum, PartialEq, Eq)]
@@ -57,6 +72,10 @@ struct FileConfig {
     ready_file: Option<PathBuf>,
     /// See `--log-format`.
     log_format: Option<LogFormat>,
+    /// See `--root-key-file`.
+    root_key_file: Option<PathBuf>,
+    /// See `--sse-rotation-days`.
+    sse_rotation_days: Option<u32>,
 }
 
 /// The resolved configuration of `coffer server`.
@@ -68,6 +87,8 @@ pub(crate) struct ServerConfig {
     pub(crate) virtual_host_domains: Vec<String>,
     pub(crate) ready_file: Option<PathBuf>,
     pub(crate) log_format: LogFormat,
+    pub(crate) root_key_file: PathBuf,
+    pub(crate) sse_rotation_days: u32,
 }
 
 impl Default for ServerConfig {
@@ -79,7 +100,22 @@ impl Default for ServerConfig {
             virtual_host_domains: vec!["localhost".into()],
             ready_file: None,
             log_format: LogFormat::Text,
+            root_key_file: default_root_key_file(Path::new("coffer-data")),
+            sse_rotation_days: 30,
         }
+    }
+}
+
+/// `<data-dir>.root-key`, beside (not inside) the data directory.
+pub(crate) fn default_root_key_file(data_dir: &Path) -> PathBuf {
+    let mut name = data_dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "coffer-data".into());
+    name.push(".root-key");
+    match data_dir.parent() {
+        Some(p) => p.join(name),
+        None => PathBuf::from(name),
     }
 }
 
@@ -116,9 +152,19 @@ impl ServerConfig {
                 domains.push(extra);
             }
         }
+        let data_dir = args.data_dir.or(file.data_dir).unwrap_or(d.data_dir);
         Ok(Self {
             listen: args.listen.or(file.listen).unwrap_or(d.listen),
-            data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
+            root_key_file: args
+                .keys
+                .root_key_file
+                .or(file.root_key_file)
+                .unwrap_or_else(|| default_root_key_file(&data_dir)),
+            sse_rotation_days: args
+                .sse_rotation_days
+                .or(file.sse_rotation_days)
+                .unwrap_or(d.sse_rotation_days),
+            data_dir,
             region,
             virtual_host_domains: domains,
             ready_file: args.ready_file.or(file.ready_file),

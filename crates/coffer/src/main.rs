@@ -3,6 +3,8 @@
 
 mod config;
 mod credentials;
+mod keyring_cmd;
+mod root_key;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Server(config::ServerArgs),
+    /// Inspect or rotate the SSE-OSS master keys (works while the server runs).
+    Keyring(keyring_cmd::KeyringArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -35,5 +39,6 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             runtime.block_on(server::run(config))
         }
+        Command::Keyring(args) => keyring_cmd::run(args),
     }
 }

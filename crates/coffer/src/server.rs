@@ -44,6 +44,30 @@ async fn shutdown_signal() {
     }
 }
 
+/// The SSE keyring's file in the data directory.
+pub(crate) const KEYRING_FILE: &str = "keyring.sealed";
+
+/// Rotates the SSE-OSS master key when due, checking hourly.
+async fn rotate_keyring(
+    keyring: coffer_keyring::Keyring,
+    days: u32,
+    mut stop: watch::Receiver<bool>,
+) {
+    if days == 0 {
+        return;
+    }
+    let interval = i64::from(days) * 86_400;
+    loop {
+        if let Err(e) = keyring.rotate_if_due(crate::keyring_cmd::now(), interval) {
+            tracing::error!(error = %e, "SSE master key rotation failed");
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
+    }
+}
+
 pub(crate) async fn run(config: ServerConfig) -> Result<()> {
     let started = SystemTime::now();
     std::fs::create_dir_all(&config.data_dir)
@@ -57,14 +81,27 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         .context("open metadata store")?;
     let blobs = coffer_blob_fs::FsBlobStore::open(&config.data_dir.join("blobs"))
         .context("open blob store")?;
-    let store = Arc::new(Store::new(
-        Arc::new(meta),
-        Arc::new(blobs),
-        coffer_core::Config {
-            owner_id: root.account_id.clone(),
-            ..Default::default()
-        },
-    ));
+    let root_key = crate::root_key::load_or_create(
+        &config.root_key_file,
+        std::env::var("COFFER_ROOT_KEY").ok(),
+    )?;
+    let keyring = coffer_keyring::Keyring::open(
+        &config.data_dir.join(KEYRING_FILE),
+        root_key,
+        crate::keyring_cmd::now(),
+    )
+    .context("open the SSE keyring (is the root key the one it was sealed with?)")?;
+    let store = Arc::new(
+        Store::new(
+            Arc::new(meta),
+            Arc::new(blobs),
+            coffer_core::Config {
+                owner_id: root.account_id.clone(),
+                ..Default::default()
+            },
+        )
+        .with_keyring(keyring.clone()),
+    );
     let collector = store.collector();
     collector
         .recover(started)
@@ -100,9 +137,15 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
     let gc = tokio::spawn(collector.run(async move {
         let _ = gc_stop.wait_for(|stop| *stop).await;
     }));
+    let rotation = tokio::spawn(rotate_keyring(
+        keyring,
+        config.sse_rotation_days,
+        stop_rx.clone(),
+    ));
     coffer_oss::serve(listener, service, shutdown_signal()).await?;
     let _ = stop_tx.send(true);
     let _ = gc.await;
+    let _ = rotation.await;
     info!("stopped");
     Ok(())
 }

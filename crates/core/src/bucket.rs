@@ -134,3 +134,51 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// PutBucketEncryption: sets the default for new objects; existing objects are untouched.
+    pub async fn put_bucket_encryption(
+        &self,
+        _ctx: &RequestContext,
+        grant: &Grant,
+        name: &BucketName,
+        rule: EncryptionRule,
+    ) -> Result<()> {
+        require(grant, Action::PutBucketEncryption, bucket_resource(name))?;
+        self.set_encryption(name, Some(rule)).await
+    }
+
+    /// GetBucketEncryption: the default rule, if any.
+    pub async fn bucket_encryption(
+        &self,
+        _ctx: &RequestContext,
+        grant: &Grant,
+        name: &BucketName,
+    ) -> Result<Option<EncryptionRule>> {
+        require(grant, Action::GetBucketEncryption, bucket_resource(name))?;
+        Ok(self.existing_bucket(name).await?.encryption)
+    }
+
+    /// DeleteBucketEncryption: new objects are no longer encrypted by default; existing objects
+    /// keep their encryption.
+    pub async fn delete_bucket_encryption(
+        &self,
+        _ctx: &RequestContext,
+        grant: &Grant,
+        name: &BucketName,
+    ) -> Result<()> {
+        require(grant, Action::DeleteBucketEncryption, bucket_resource(name))?;
+        self.set_encryption(name, None).await
+    }
+
+    async fn set_encryption(&self, name: &BucketName, rule: Option<EncryptionRule>) -> Result<()> {
+        let mut bucket = self.existing_bucket(name).await?;
+        bucket.encryption = rule;
+        self.meta
+            .update_bucket(bucket)
+            .await
+            .map_err(in_bucket(name))?;
+        info!(bucket = %name, "bucket default encryption changed");
+        Ok(())
+    }
+}

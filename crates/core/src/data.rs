@@ -1,21 +1,32 @@
 //! The data path: the one place where object bytes enter and leave the blob store.
 //!
-//! Writes stream the request body into a new blob while computing the MD5 (ETag) and CRC-64 on
-//! the way; reads stream the segments of an object that overlap a range. Neither ever holds more
-//! than a few chunks in memory. Encryption will sit here, between the body and the blob.
+//! Writes stream the request body into a new blob while computing the MD5 (ETag) and CRC-64 of
+//! the plaintext on the way, and encrypt it when the object is encrypted; reads stream the
+//! segments of an object that overlap a range, decrypting and authenticating every chunk. Neither
+//! ever holds more than a few chunks in memory.
+//!
+//! An encrypted segment's blob is the segment header (`coffer_crypto::HEADER_LEN` bytes) followed
+//! by the ciphertext chunks; the header is also kept in the segment's record, and that copy is the
+//! one used (it is authenticated by the chunk key commitment).
 
 use std::io;
 use std::ops::Range;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use coffer_blob::{BlobStore, BlobWriter};
+use coffer_blob::{BlobStore, BlobWriter, ByteStream};
+use coffer_crypto::{
+    Cipher, DEFAULT_CHUNK_LEN, DataKey, Decryptor, Encryptor, HEADER_LEN, SegmentHeader,
+};
 use coffer_meta::{ObjectRecord, Segment};
+use coffer_types::{BucketName, ObjectKey};
 use futures::{Stream, StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 use tokio::sync::mpsc;
 
 use crate::checksum::Crc64;
+use crate::sse::segment_context;
 use crate::{Error, Result};
 
 /// A stream of object bytes, in or out.
@@ -32,6 +43,22 @@ impl Written {
     pub(crate) fn etag(&self) -> String {
         hex::encode_upper(self.md5)
     }
+}
+
+/// How a new segment is encrypted.
+pub(crate) struct Seal<'a> {
+    pub(crate) data_key: &'a DataKey,
+    pub(crate) cipher: Cipher,
+    pub(crate) bucket: &'a BucketName,
+    pub(crate) key: &'a ObjectKey,
+}
+
+/// The key and identity needed to read an encrypted object.
+#[derive(Clone)]
+pub(crate) struct Unseal {
+    pub(crate) data_key: Arc<DataKey>,
+    pub(crate) bucket: BucketName,
+    pub(crate) key: ObjectKey,
 }
 
 /// Below this many bytes the MD5 runs inline; above, on a thread of its own, so that hashing
@@ -54,7 +81,7 @@ impl Md5Stage {
                 return;
             }
             let mut md5 = std::mem::take(md5);
-            let (tx, mut rx) = mpsc::channel::<Bytes>(8);
+            let (tx, mut rx) = mpsc::channel::<Bytes>(32);
             let done = tokio::task::spawn_blocking(move || {
                 while let Some(chunk) = rx.blocking_recv() {
                     md5.update(&chunk);
@@ -81,16 +108,36 @@ impl Md5Stage {
     }
 }
 
-/// Streams `body` into a new blob. The blob is committed only if the whole body arrived, is at
-/// most `limit` bytes and matches `expected_md5`; otherwise it is discarded and nothing is left.
+fn crypto_failure(e: coffer_crypto::Error) -> Error {
+    Error::Internal(Box::new(e))
+}
+
+/// Streams `body` into a new blob, encrypted when `seal` is given. The blob is committed only if
+/// the whole body arrived, is at most `limit` bytes and matches `expected_md5`; otherwise it is
+/// discarded and nothing is left.
 pub(crate) async fn write_segment(
     blobs: &dyn BlobStore,
     body: BodyStream,
     limit: u64,
     expected_md5: Option<[u8; 16]>,
+    seal: Option<Seal<'_>>,
 ) -> Result<Written> {
     let mut writer = blobs.create().await?;
-    match fill(writer.as_mut(), body, limit).await {
+    let encryptor = match &seal {
+        Some(s) => {
+            let context = segment_context(s.bucket, s.key, writer.id());
+            match Encryptor::new(s.data_key, s.cipher, DEFAULT_CHUNK_LEN, &context) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    writer.abort().await;
+                    return Err(crypto_failure(e));
+                }
+            }
+        }
+        None => None,
+    };
+    let header = encryptor.as_ref().map(|e| e.header().encode().to_vec());
+    match fill(writer.as_mut(), body, limit, encryptor).await {
         Ok((len, md5, crc64)) => {
             if expected_md5.is_some_and(|m| m != md5) {
                 writer.abort().await;
@@ -102,7 +149,7 @@ pub(crate) async fn write_segment(
                 segment: Segment {
                     blob,
                     len,
-                    crypto: None,
+                    crypto: header,
                 },
                 md5,
                 crc64,
@@ -119,7 +166,13 @@ async fn fill(
     writer: &mut dyn BlobWriter,
     mut body: BodyStream,
     limit: u64,
+    mut encryptor: Option<Encryptor>,
 ) -> Result<(u64, [u8; 16], u64)> {
+    if let Some(e) = &encryptor {
+        writer
+            .write(Bytes::copy_from_slice(&e.header().encode()))
+            .await?;
+    }
     let mut md5 = Md5Stage::Inline(Md5::new());
     let mut crc = Crc64::new();
     let mut len = 0u64;
@@ -134,19 +187,36 @@ async fn fill(
         crc.update(&chunk);
         md5.feed(len, &chunk).await;
         len += chunk.len() as u64;
-        writer.write(chunk).await?;
+        match &mut encryptor {
+            Some(e) => {
+                let mut out = Vec::with_capacity(chunk.len() + 2 * coffer_crypto::TAG_LEN);
+                e.push(&chunk, &mut out).map_err(crypto_failure)?;
+                if !out.is_empty() {
+                    writer.write(Bytes::from(out)).await?;
+                }
+            }
+            None => writer.write(chunk).await?,
+        }
+    }
+    if let Some(e) = encryptor {
+        let mut out = Vec::new();
+        e.finish(&mut out).map_err(crypto_failure)?;
+        writer.write(Bytes::from(out)).await?;
     }
     let md5 = md5.finish().await?;
     Ok((len, md5, crc.value()))
 }
 
-/// Streams `range` of an object's plaintext. The first overlapping blob is opened before this
-/// returns, so a missing blob is an error here rather than a truncated response later.
-pub(crate) async fn read_range(
-    blobs: std::sync::Arc<dyn BlobStore>,
-    object: &ObjectRecord,
-    range: Range<u64>,
-) -> Result<BodyStream> {
+/// One blob read that contributes to a range.
+struct Piece {
+    blob: coffer_blob::BlobId,
+    /// Bytes of the blob to read.
+    blob_range: Range<u64>,
+    /// For encrypted segments: how to decrypt what is read.
+    crypto: Option<(SegmentHeader, coffer_crypto::CiphertextRange)>,
+}
+
+fn plan(object: &ObjectRecord, range: &Range<u64>, encrypted: bool) -> Result<Vec<Piece>> {
     let mut pieces = Vec::new();
     let mut offset = 0u64;
     for segment in &object.segments {
@@ -154,25 +224,138 @@ pub(crate) async fn read_range(
         offset += segment.len;
         let start = range.start.max(seg_range.start);
         let end = range.end.min(seg_range.end);
-        if start < end {
-            pieces.push((
-                segment.blob.clone(),
-                start - seg_range.start..end - seg_range.start,
-            ));
+        if start >= end {
+            continue;
         }
+        let local = start - seg_range.start..end - seg_range.start;
+        let piece = match (&segment.crypto, encrypted) {
+            (None, false) => Piece {
+                blob: segment.blob.clone(),
+                blob_range: local,
+                crypto: None,
+            },
+            (Some(header), true) => {
+                let header = SegmentHeader::decode(header)
+                    .map_err(|_| Error::Corrupt("a segment header is damaged".into()))?;
+                let ct = header
+                    .ciphertext_range_for(local, segment.len)
+                    .map_err(|_| Error::Corrupt("a segment's length is inconsistent".into()))?;
+                let bytes = ct.ciphertext();
+                let start = HEADER_LEN as u64 + bytes.start;
+                let end = HEADER_LEN as u64 + bytes.end;
+                Piece {
+                    blob: segment.blob.clone(),
+                    blob_range: start..end,
+                    crypto: Some((header, ct)),
+                }
+            }
+            // Data and its encryption metadata must agree; never serve one as the other.
+            _ => {
+                return Err(Error::Corrupt(
+                    "an object's encryption metadata and its data disagree".into(),
+                ));
+            }
+        };
+        pieces.push(piece);
     }
+    Ok(pieces)
+}
+
+async fn open_piece(
+    blobs: Arc<dyn BlobStore>,
+    piece: Piece,
+    unseal: Option<Unseal>,
+) -> Result<BodyStream> {
+    let raw = blobs.read(&piece.blob, piece.blob_range).await?;
+    match (piece.crypto, unseal) {
+        (None, _) => Ok(Box::pin(raw.map_err(blob_error_to_io))),
+        (Some((header, ct)), Some(u)) => {
+            let context = segment_context(&u.bucket, &u.key, &piece.blob);
+            let decryptor = Decryptor::new(&u.data_key, &header, &context, &ct)
+                .map_err(|_| Error::Corrupt("a segment does not authenticate".into()))?;
+            Ok(decrypt_stream(raw, decryptor))
+        }
+        (Some(_), None) => Err(Error::Corrupt(
+            "no key to decrypt an encrypted segment".into(),
+        )),
+    }
+}
+
+fn decrypt_failure() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "stored object data failed authentication (damaged or tampered)",
+    )
+}
+
+/// Decrypts a ciphertext stream chunk by chunk; an authentication failure ends the stream with an
+/// error (the response is aborted, never completed with wrong bytes).
+fn decrypt_stream(raw: ByteStream, decryptor: Decryptor) -> BodyStream {
+    Box::pin(futures::stream::try_unfold(
+        (raw, Some(decryptor)),
+        |(mut raw, mut decryptor)| async move {
+            loop {
+                let Some(dec) = decryptor.as_mut() else {
+                    return Ok(None);
+                };
+                match raw.next().await {
+                    Some(Ok(ct)) => {
+                        let mut out = Vec::with_capacity(ct.len());
+                        dec.push(&ct, &mut out).map_err(|_| decrypt_failure())?;
+                        if !out.is_empty() {
+                            return Ok(Some((Bytes::from(out), (raw, decryptor))));
+                        }
+                    }
+                    Some(Err(e)) => return Err(blob_error_to_io(e)),
+                    None => {
+                        if let Some(dec) = decryptor.take() {
+                            dec.finish().map_err(|_| decrypt_failure())?;
+                        }
+                        return Ok(None);
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// Streams `range` of an object's plaintext. The first piece is opened, and its first bytes
+/// read and authenticated, before this returns, so a missing blob, a wrong key or a damaged first
+/// chunk is an error status rather than a broken response.
+pub(crate) async fn read_range(
+    blobs: Arc<dyn BlobStore>,
+    object: &ObjectRecord,
+    range: Range<u64>,
+    unseal: Option<Unseal>,
+) -> Result<BodyStream> {
+    let pieces = plan(object, &range, object.encryption.is_some())?;
     let mut pieces = pieces.into_iter();
-    let Some((first_blob, first_range)) = pieces.next() else {
+    let Some(first) = pieces.next() else {
         return Ok(Box::pin(futures::stream::empty()));
     };
-    let first = blobs.read(&first_blob, first_range).await?;
+    let mut first = open_piece(blobs.clone(), first, unseal.clone()).await?;
+    let head = match first.next().await {
+        Some(Ok(bytes)) => Some(bytes),
+        Some(Err(e)) if e.kind() == io::ErrorKind::InvalidData => {
+            return Err(Error::Corrupt(
+                "stored object data failed authentication".into(),
+            ));
+        }
+        Some(Err(e)) => return Err(Error::Internal(Box::new(e))),
+        None => None,
+    };
     let rest = futures::stream::iter(pieces)
-        .then(move |(blob, r)| {
+        .then(move |piece| {
             let blobs = blobs.clone();
-            async move { blobs.read(&blob, r).await }
+            let unseal = unseal.clone();
+            async move {
+                open_piece(blobs, piece, unseal)
+                    .await
+                    .map_err(|e| io::Error::other(e.to_string()))
+            }
         })
         .try_flatten();
-    let stream = first.chain(rest).map_err(blob_error_to_io);
+    let stream = futures::stream::iter(head.map(Ok)).chain(first).chain(rest);
     Ok(Box::pin(stream))
 }
 

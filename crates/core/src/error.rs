@@ -89,6 +89,9 @@ pub enum Error {
     /// The request body ended early or could not be read.
     #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]
     IncompleteBody,
+    /// The KMS refused or failed (SSE-KMS).
+    #[error("{0}")]
+    Kms(crate::sse::KmsError),
     /// Stored data or metadata is damaged.
     #[error("stored data is damaged")]
     Corrupt(String),

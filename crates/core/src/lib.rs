@@ -18,6 +18,7 @@ mod list;
 mod multipart;
 mod object;
 mod range;
+mod sse;
 mod store;
 
 pub use bucket::{BucketSettings, CreateBucket};
@@ -36,9 +37,10 @@ pub use object::{
     PutObject, PutOutput,
 };
 pub use range::{ByteRange, RangeBehavior};
+pub use sse::{GeneratedKey, KmsCaller, KmsClient, KmsError, SseRequest};
 pub use store::{Config, Store};
 
 pub use coffer_meta::{
-    Acl, BucketRecord, EncryptionRule, ObjectRecord, ObjectType, PartRecord, SseAlgorithm,
-    StorageClass, UnixMillis, UploadRecord,
+    Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
+    SseAlgorithm, StorageClass, UnixMillis, UploadRecord,
 };

@@ -7,12 +7,15 @@ use coffer_meta::{
 use coffer_types::{BucketName, ObjectKey, UploadId};
 
 use crate::checksum::{crc64_combine, multipart_etag};
-use crate::data::{self, BodyStream};
+use crate::data::{self, BodyStream, Seal};
+use crate::object::sealed;
+use crate::sse::{SseRequest, cipher_of};
 use crate::store::{in_bucket, object_resource, require};
 use crate::{
     ByteRange, Error, ObjectMetadata, Preconditions, PutOutput, RangeBehavior, RequestContext,
     Result, Store,
 };
+use coffer_crypto::DataKey;
 
 /// Highest part number OSS allows.
 pub const MAX_PART_NUMBER: u32 = 10_000;
@@ -30,6 +33,8 @@ pub struct InitiateUpload {
     pub acl: Acl,
     /// Storage class of the final object.
     pub storage_class: Option<StorageClass>,
+    /// Requested encryption; `None` means the bucket default. Fixed for the whole upload.
+    pub sse: Option<SseRequest>,
 }
 
 /// What UploadPart / UploadPartCopy return.
@@ -43,6 +48,8 @@ pub struct PartOutput {
     pub md5: [u8; 16],
     /// The stored part.
     pub part: PartRecord,
+    /// The upload's encryption (to echo; no key material).
+    pub encryption: Option<coffer_meta::ObjectEncryption>,
 }
 
 /// One entry of a CompleteMultipartUpload part list.
@@ -113,6 +120,17 @@ impl Store {
             object_resource(&input.bucket, &input.key),
         )?;
         let bucket = self.existing_bucket(&input.bucket).await?;
+        let encryption = match Self::choose_encryption(input.sse, &bucket) {
+            Some(choice) => {
+                let caller = self.kms_caller(grant, &input.bucket, &input.key);
+                let (_data_key, enc) = self
+                    .keys
+                    .new_key(&caller, &input.bucket, &input.key, &choice)
+                    .await?;
+                Some(enc)
+            }
+            None => None,
+        };
         let upload = UploadRecord {
             upload_id: UploadId::random(),
             key: input.key,
@@ -122,7 +140,7 @@ impl Store {
             user_meta: input.metadata.user_meta,
             acl: input.acl,
             storage_class: input.storage_class.unwrap_or(bucket.storage_class),
-            encryption: None,
+            encryption,
         };
         self.meta
             .create_upload(&input.bucket, upload.clone())
@@ -137,6 +155,7 @@ impl Store {
         upload_id: &UploadId,
         part_number: u32,
         written: data::Written,
+        encryption: Option<coffer_meta::ObjectEncryption>,
     ) -> Result<PartOutput> {
         let part = PartRecord {
             part_number,
@@ -154,6 +173,7 @@ impl Store {
                     crc64: part.crc64,
                     md5: written.md5,
                     part,
+                    encryption,
                 })
             }
             Err(e) => {
@@ -190,15 +210,18 @@ impl Store {
     ) -> Result<PartOutput> {
         require(grant, Action::PutObject, object_resource(bucket, key))?;
         Self::check_part_number(part_number)?;
-        self.existing_upload(bucket, key, upload_id).await?;
+        let upload = self.existing_upload(bucket, key, upload_id).await?;
+        let data_key = self.upload_data_key(grant, bucket, &upload).await?;
+        let seal = seal_for(&upload, data_key.as_ref(), bucket, key);
         let written = data::write_segment(
             self.blobs.as_ref(),
             body,
             self.config.max_object_size,
             content_md5,
+            seal,
         )
         .await?;
-        self.store_part(bucket, upload_id, part_number, written)
+        self.store_part(bucket, upload_id, part_number, written, upload.encryption)
             .await
     }
 
@@ -225,7 +248,7 @@ impl Store {
         )?;
         require(grant, Action::PutObject, object_resource(bucket, key))?;
         Self::check_part_number(part_number)?;
-        self.existing_upload(bucket, key, upload_id).await?;
+        let upload = self.existing_upload(bucket, key, upload_id).await?;
         let source = self.existing_object(source_bucket, source_key).await?;
         source_preconditions.check(&source)?;
         let range = match source_range {
@@ -234,11 +257,19 @@ impl Store {
                 .unwrap_or(0..source.size),
             None => 0..source.size,
         };
-        let body = data::read_range(self.blobs.clone(), &source, range).await?;
-        let written =
-            data::write_segment(self.blobs.as_ref(), body, self.config.max_object_size, None)
-                .await?;
-        self.store_part(bucket, upload_id, part_number, written)
+        let unseal = self.unseal(source_grant, source_bucket, &source).await?;
+        let data_key = self.upload_data_key(grant, bucket, &upload).await?;
+        let seal = seal_for(&upload, data_key.as_ref(), bucket, key);
+        let body = data::read_range(self.blobs.clone(), &source, range, unseal).await?;
+        let written = data::write_segment(
+            self.blobs.as_ref(),
+            body,
+            self.config.max_object_size,
+            None,
+            seal,
+        )
+        .await?;
+        self.store_part(bucket, upload_id, part_number, written, upload.encryption)
             .await
     }
 
@@ -319,11 +350,20 @@ impl Store {
             crc = crc64_combine(crc, p.crc64, p.size);
             size += p.size;
         }
+        let etag = multipart_etag(chosen.iter().map(|p| p.etag.as_str()));
+        let segments: Vec<_> = chosen.into_iter().map(|p| p.segment).collect();
+        let data_key = self.upload_data_key(grant, &input.bucket, &upload).await?;
+        let encryption = sealed(
+            data_key.zip(upload.encryption.clone()),
+            &input.bucket,
+            &input.key,
+            &segments,
+        )?;
         let record = ObjectRecord {
             key: input.key.clone(),
             generation: rand::random(),
             size,
-            etag: multipart_etag(chosen.iter().map(|p| p.etag.as_str())),
+            etag,
             crc64: crc,
             last_modified: Self::now(),
             object_type: ObjectType::Multipart,
@@ -332,8 +372,8 @@ impl Store {
             content_type: upload.content_type,
             headers: upload.headers,
             user_meta: upload.user_meta,
-            segments: chosen.into_iter().map(|p| p.segment).collect(),
-            encryption: upload.encryption,
+            segments,
+            encryption,
         };
         let condition = if input.forbid_overwrite {
             PutCondition::IfAbsent
@@ -402,5 +442,44 @@ impl Store {
             parts,
             truncated,
         })
+    }
+}
+
+impl Store {
+    /// The data key of an encrypted upload (`None` for a plain one).
+    async fn upload_data_key(
+        &self,
+        grant: &Grant,
+        bucket: &BucketName,
+        upload: &UploadRecord,
+    ) -> Result<Option<DataKey>> {
+        match &upload.encryption {
+            Some(enc) => {
+                let caller = self.kms_caller(grant, bucket, &upload.key);
+                Ok(Some(
+                    self.keys
+                        .data_key(&caller, bucket, &upload.key, enc)
+                        .await?,
+                ))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+fn seal_for<'a>(
+    upload: &UploadRecord,
+    data_key: Option<&'a DataKey>,
+    bucket: &'a BucketName,
+    key: &'a ObjectKey,
+) -> Option<Seal<'a>> {
+    match (data_key, &upload.encryption) {
+        (Some(data_key), Some(enc)) => Some(Seal {
+            data_key,
+            cipher: cipher_of(enc),
+            bucket,
+            key,
+        }),
+        _ => None,
     }
 }

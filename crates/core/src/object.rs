@@ -9,9 +9,12 @@ use md5::{Digest, Md5};
 use tracing::warn;
 
 use crate::checksum::crc64_combine;
-use crate::data::{self, BodyStream};
+use crate::data::{self, BodyStream, Seal};
+use crate::sse::{SseRequest, cipher_of, seal_segments};
 use crate::store::{in_bucket, object_resource, require};
 use crate::{ByteRange, Error, Preconditions, RangeBehavior, RequestContext, Result, Store};
+use coffer_crypto::DataKey;
+use coffer_meta::{ObjectEncryption, Segment, SseAlgorithm};
 
 /// Metadata a writer sets on an object.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +45,8 @@ pub struct PutObject {
     pub storage_class: Option<StorageClass>,
     /// `x-oss-forbid-overwrite`.
     pub forbid_overwrite: bool,
+    /// Requested server-side encryption; `None` means the bucket default.
+    pub sse: Option<SseRequest>,
 }
 
 /// What a write returns.
@@ -110,6 +115,9 @@ pub struct CopyObject {
     pub storage_class: Option<StorageClass>,
     /// `x-oss-forbid-overwrite`.
     pub forbid_overwrite: bool,
+    /// Requested encryption of the target; `None` means the target bucket's default (never the
+    /// source's: encryption is a property of the new object).
+    pub sse: Option<SseRequest>,
 }
 
 /// Input of AppendObject.
@@ -130,6 +138,8 @@ pub struct AppendObject {
     pub acl: Acl,
     /// Storage class; only used by the first append.
     pub storage_class: Option<StorageClass>,
+    /// Requested encryption; only the first append chooses it, later ones must agree.
+    pub sse: Option<SseRequest>,
 }
 
 impl Store {
@@ -150,13 +160,33 @@ impl Store {
         if input.forbid_overwrite && self.meta.object(&input.bucket, &input.key).await?.is_some() {
             return Err(Error::FileAlreadyExists);
         }
+        let encryption = match Self::choose_encryption(input.sse, &bucket) {
+            Some(choice) => {
+                let caller = self.kms_caller(grant, &input.bucket, &input.key);
+                Some(
+                    self.keys
+                        .new_key(&caller, &input.bucket, &input.key, &choice)
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        let seal = encryption.as_ref().map(|(data_key, enc)| Seal {
+            data_key,
+            cipher: cipher_of(enc),
+            bucket: &input.bucket,
+            key: &input.key,
+        });
         let written = data::write_segment(
             self.blobs.as_ref(),
             input.body,
             self.config.max_object_size,
             input.content_md5,
+            seal,
         )
         .await?;
+        let segments = vec![written.segment.clone()];
+        let encryption = sealed(encryption, &input.bucket, &input.key, &segments)?;
         let record = ObjectRecord {
             key: input.key,
             generation: rand::random(),
@@ -170,8 +200,8 @@ impl Store {
             content_type: input.metadata.content_type,
             headers: input.metadata.headers,
             user_meta: input.metadata.user_meta,
-            segments: vec![written.segment],
-            encryption: None,
+            segments,
+            encryption,
         };
         let condition = if input.forbid_overwrite {
             PutCondition::IfAbsent
@@ -275,10 +305,12 @@ impl Store {
             Some(r) => r.resolve(record.size, options.range_behavior)?,
             None => None,
         };
+        let unseal = self.unseal(grant, bucket, &record).await?;
         let body = data::read_range(
             self.blobs.clone(),
             &record,
             range.clone().unwrap_or(0..record.size),
+            unseal,
         )
         .await?;
         Ok(GetObjectOutput {
@@ -339,6 +371,7 @@ impl Store {
         if onto_itself
             && input.directive == MetadataDirective::Copy
             && input.storage_class.is_none()
+            && input.sse.is_none()
         {
             return Err(Error::invalid_argument(
                 "x-oss-metadata-directive",
@@ -353,16 +386,44 @@ impl Store {
         {
             return Err(Error::FileAlreadyExists);
         }
-        let body = data::read_range(self.blobs.clone(), &source, 0..source.size).await?;
-        let written =
-            data::write_segment(self.blobs.as_ref(), body, self.config.max_object_size, None)
-                .await?;
+        let source_unseal = self
+            .unseal(source_grant, &input.source_bucket, &source)
+            .await?;
+        let encryption = match Self::choose_encryption(input.sse, &target_bucket) {
+            Some(choice) => {
+                let caller = self.kms_caller(grant, &input.bucket, &input.key);
+                Some(
+                    self.keys
+                        .new_key(&caller, &input.bucket, &input.key, &choice)
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        let seal = encryption.as_ref().map(|(data_key, enc)| Seal {
+            data_key,
+            cipher: cipher_of(enc),
+            bucket: &input.bucket,
+            key: &input.key,
+        });
+        let body =
+            data::read_range(self.blobs.clone(), &source, 0..source.size, source_unseal).await?;
+        let written = data::write_segment(
+            self.blobs.as_ref(),
+            body,
+            self.config.max_object_size,
+            None,
+            seal,
+        )
+        .await?;
         if written.crc64 != source.crc64 {
             self.blobs.delete(&written.segment.blob).await.ok();
             return Err(Error::Corrupt(
                 "the copy source's data does not match its checksum".into(),
             ));
         }
+        let segments = vec![written.segment.clone()];
+        let encryption = sealed(encryption, &input.bucket, &input.key, &segments)?;
         let metadata = match input.directive {
             MetadataDirective::Copy => ObjectMetadata {
                 content_type: source.content_type.clone(),
@@ -386,8 +447,8 @@ impl Store {
             content_type: metadata.content_type,
             headers: metadata.headers,
             user_meta: metadata.user_meta,
-            segments: vec![written.segment],
-            encryption: None,
+            segments,
+            encryption,
         };
         let condition = if input.forbid_overwrite && !onto_itself {
             PutCondition::IfAbsent
@@ -432,9 +493,67 @@ impl Store {
             });
         }
         let room = self.config.max_object_size.saturating_sub(current_len);
-        let written =
-            data::write_segment(self.blobs.as_ref(), input.body, room, input.content_md5).await?;
-        let (record, condition) = match current {
+        let caller = self.kms_caller(grant, &input.bucket, &input.key);
+        // The first append chooses the encryption; later ones reuse the object's data key (each
+        // append is a new segment with its own salt, so no nonce repeats).
+        let key_material = match &current {
+            Some(o) => match &o.encryption {
+                Some(enc) => {
+                    if input.sse.as_ref().is_some_and(|r| !same_method(r, enc)) {
+                        return Err(Error::invalid_argument(
+                            "x-oss-server-side-encryption",
+                            "",
+                            "The encryption of an appendable object is set by its first append.",
+                        ));
+                    }
+                    let data_key = self
+                        .keys
+                        .data_key(&caller, &input.bucket, &input.key, enc)
+                        .await?;
+                    crate::sse::verify_segments(
+                        enc,
+                        &data_key,
+                        &input.bucket,
+                        &input.key,
+                        &o.segments,
+                    )?;
+                    Some((data_key, enc.clone()))
+                }
+                None => {
+                    if input.sse.is_some() {
+                        return Err(Error::invalid_argument(
+                            "x-oss-server-side-encryption",
+                            "",
+                            "The encryption of an appendable object is set by its first append.",
+                        ));
+                    }
+                    None
+                }
+            },
+            None => match Self::choose_encryption(input.sse.clone(), &bucket) {
+                Some(choice) => Some(
+                    self.keys
+                        .new_key(&caller, &input.bucket, &input.key, &choice)
+                        .await?,
+                ),
+                None => None,
+            },
+        };
+        let seal = key_material.as_ref().map(|(data_key, enc)| Seal {
+            data_key,
+            cipher: cipher_of(enc),
+            bucket: &input.bucket,
+            key: &input.key,
+        });
+        let written = data::write_segment(
+            self.blobs.as_ref(),
+            input.body,
+            room,
+            input.content_md5,
+            seal,
+        )
+        .await?;
+        let (mut record, condition) = match current {
             Some(mut o) => {
                 let condition = PutCondition::IfGeneration(o.generation);
                 o.generation = rand::random();
@@ -465,6 +584,7 @@ impl Store {
                 PutCondition::IfAbsent,
             ),
         };
+        record.encryption = sealed(key_material, &input.bucket, &input.key, &record.segments)?;
         match self
             .meta
             .put_object(&input.bucket, record.clone(), condition)
@@ -501,4 +621,36 @@ fn chained_etag(previous: &str, appended_md5: &[u8; 16]) -> String {
     md5.update(previous.as_bytes());
     md5.update(appended_md5);
     hex::encode_upper(md5.finalize())
+}
+
+/// The encryption record of an object with these segments: the segment list sealed under the data
+/// key (which is dropped, and so zeroized, here).
+pub(crate) fn sealed(
+    key_material: Option<(DataKey, ObjectEncryption)>,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    segments: &[Segment],
+) -> Result<Option<ObjectEncryption>> {
+    match key_material {
+        Some((data_key, mut enc)) => {
+            seal_segments(&mut enc, &data_key, bucket, key, segments)?;
+            Ok(Some(enc))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Whether a request's encryption names the method an object already has.
+fn same_method(request: &SseRequest, enc: &ObjectEncryption) -> bool {
+    match request {
+        SseRequest::Aes256 => enc.algorithm == SseAlgorithm::Aes256,
+        SseRequest::Sm4 => enc.algorithm == SseAlgorithm::Sm4,
+        SseRequest::Kms { key_id, data_sm4 } => {
+            enc.algorithm == SseAlgorithm::Kms
+                && *data_sm4 == enc.kms_data_sm4
+                && key_id
+                    .as_ref()
+                    .is_none_or(|k| Some(k) == enc.kms_key_id.as_ref())
+        }
+    }
 }

@@ -6,9 +6,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use coffer_blob::BlobStore;
 use coffer_iam::{Action, Grant, Resource};
 use coffer_meta::{BucketRecord, MetaStore, UnixMillis};
-use coffer_types::BucketName;
+use coffer_types::{BucketName, ObjectKey};
 use tokio::sync::Notify;
 
+use crate::data::Unseal;
+use crate::sse::{KeySources, KmsCaller, KmsClient, SseRequest};
 use crate::{Error, Result};
 
 /// Limits and identity of the store.
@@ -39,6 +41,8 @@ pub struct Store {
     pub(crate) config: Config,
     /// Woken whenever a write may have produced garbage blobs.
     pub(crate) garbage_signal: Arc<Notify>,
+    /// Where data keys come from (SSE-OSS keyring, KMS).
+    pub(crate) keys: KeySources,
 }
 
 impl Store {
@@ -49,7 +53,72 @@ impl Store {
             blobs,
             config,
             garbage_signal: Arc::new(Notify::new()),
+            keys: KeySources {
+                keyring: None,
+                kms: None,
+            },
         }
+    }
+
+    /// Enables SSE-OSS (AES256, SM4) with this keyring.
+    pub fn with_keyring(mut self, keyring: coffer_keyring::Keyring) -> Self {
+        self.keys.keyring = Some(keyring);
+        self
+    }
+
+    /// Enables SSE-KMS with this KMS.
+    pub fn with_kms(mut self, kms: Arc<dyn KmsClient>) -> Self {
+        self.keys.kms = Some(kms);
+        self
+    }
+
+    /// The KMS caller for an operation on `bucket/key` under `grant`.
+    pub(crate) fn kms_caller(
+        &self,
+        grant: &Grant,
+        bucket: &BucketName,
+        key: &ObjectKey,
+    ) -> KmsCaller {
+        KmsCaller {
+            account_id: self.config.owner_id.clone(),
+            principal: match grant.principal() {
+                coffer_iam::Principal::Root { .. } => "root".to_owned(),
+                coffer_iam::Principal::Anonymous => "anonymous".to_owned(),
+            },
+            resource: format!("{bucket}/{key}"),
+        }
+    }
+
+    /// The key and identity to read an object, after checking its sealed segment list; `None`
+    /// for an unencrypted object.
+    pub(crate) async fn unseal(
+        &self,
+        grant: &Grant,
+        bucket: &BucketName,
+        object: &coffer_meta::ObjectRecord,
+    ) -> Result<Option<Unseal>> {
+        let Some(enc) = &object.encryption else {
+            return Ok(None);
+        };
+        let caller = self.kms_caller(grant, bucket, &object.key);
+        let data_key = self
+            .keys
+            .data_key(&caller, bucket, &object.key, enc)
+            .await?;
+        crate::sse::verify_segments(enc, &data_key, bucket, &object.key, &object.segments)?;
+        Ok(Some(Unseal {
+            data_key: Arc::new(data_key),
+            bucket: bucket.clone(),
+            key: object.key.clone(),
+        }))
+    }
+
+    /// The encryption a new object gets: the request's, else the bucket default, else none.
+    pub(crate) fn choose_encryption(
+        request: Option<SseRequest>,
+        bucket: &BucketRecord,
+    ) -> Option<SseRequest> {
+        request.or_else(|| bucket.encryption.as_ref().map(SseRequest::from_rule))
     }
 
     /// The store's limits and identity.

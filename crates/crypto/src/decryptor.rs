@@ -109,9 +109,7 @@ impl Decryptor {
                 input = rest;
                 continue;
             }
-            if self.buf.capacity() == 0 {
-                self.buf.reserve_exact(need);
-            }
+            self.buf.reserve_exact(need.saturating_sub(self.buf.len()));
             let take = (need - self.buf.len()).min(input.len());
             let (head, rest) = input.split_at(take);
             self.buf.extend_from_slice(head);
@@ -147,7 +145,14 @@ impl Decryptor {
         self.key.open(index, is_final, body, tag)?;
         let skip = std::mem::take(&mut self.skip);
         let keep = self.keep(body_len - skip);
-        out.extend_from_slice(&self.buf[skip..skip + keep]);
+        if out.is_empty() && skip == 0 {
+            // Hand the plaintext over without copying it; its old allocation becomes the next
+            // `buf`.
+            self.buf.truncate(keep);
+            std::mem::swap(out, &mut self.buf);
+        } else {
+            out.extend_from_slice(&self.buf[skip..skip + keep]);
+        }
         self.buf.clear();
         Ok(())
     }

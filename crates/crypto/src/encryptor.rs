@@ -88,9 +88,9 @@ impl Encryptor {
                 plaintext = rest;
                 continue;
             }
-            if self.pending.capacity() == 0 {
-                self.pending.reserve_exact(self.chunk_len + TAG_LEN);
-            }
+            // Room for a whole chunk and its tag, so that sealing never reallocates.
+            self.pending
+                .reserve_exact((self.chunk_len + TAG_LEN).saturating_sub(self.pending.len()));
             let take = (self.chunk_len - self.pending.len()).min(plaintext.len());
             let (head, rest) = plaintext.split_at(take);
             self.pending.extend_from_slice(head);
@@ -108,9 +108,14 @@ impl Encryptor {
     fn seal_pending(&mut self, is_final: bool, out: &mut Vec<u8>) -> Result<()> {
         let index = self.take_index()?;
         let tag = self.key.seal(index, is_final, &mut self.pending)?;
-        out.reserve(self.pending.len() + TAG_LEN);
-        out.extend_from_slice(&self.pending);
-        out.extend_from_slice(&tag);
+        self.pending.extend_from_slice(&tag);
+        if out.is_empty() {
+            // Hand the sealed chunk over without copying it; `out` is empty, so appending and
+            // swapping leave the same bytes in it. Its old allocation becomes the next `pending`.
+            std::mem::swap(out, &mut self.pending);
+        } else {
+            out.extend_from_slice(&self.pending);
+        }
         self.pending.clear();
         Ok(())
     }

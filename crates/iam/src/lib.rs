@@ -7,6 +7,7 @@
 //! and knows nothing of HTTP.
 
 mod action;
+pub mod policy;
 
 use coffer_types::AccessKeySecret;
 

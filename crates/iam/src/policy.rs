@@ -49,6 +49,7 @@ mod evaluate;
 mod json;
 mod matcher;
 mod net;
+mod principal;
 
 pub use document::{Effect, PolicyDocument, PolicyKind, Statement};
 pub use error::PolicyError;

@@ -61,6 +61,11 @@ codes! {
     REQUEST_HEADER_TOO_LARGE => ("RequestHeaderTooLarge", BAD_REQUEST, "0016-00000008");
     INVALID_ENCRYPTION_ALGORITHM => ("InvalidEncryptionAlgorithmError", BAD_REQUEST, "0005-00000003");
     NO_SUCH_SSE_RULE => ("NoSuchServerSideEncryptionRule", NOT_FOUND, "0005-00000004");
+    KMS_KEY_NOT_FOUND => ("KmsKeyNotFound", BAD_REQUEST, "0005-00000208");
+    KMS_KEY_DISABLED => ("KmsKeyDisabled", CONFLICT, "0005-00000214");
+    KMS_KEY_PENDING_DELETION => ("KmsKeyPendingDeletion", CONFLICT, "0005-00000215");
+    KMS_KEY_MATERIAL_UNAVAILABLE => ("KmsKeyMaterialUnavailable", CONFLICT, "0005-00000216");
+    KMS_SERVICE_NOT_ENABLED => ("KmsServiceNotEnabled", FORBIDDEN, "0005-00000218");
     NOT_IMPLEMENTED => ("NotImplemented", NOT_IMPLEMENTED, "0016-00000501");
     METHOD_NOT_ALLOWED => ("MethodNotAllowed", METHOD_NOT_ALLOWED, "0016-00000405");
     DATA_CORRUPTED => ("InternalError", INTERNAL_SERVER_ERROR, "0099-00000002");
@@ -169,10 +174,35 @@ impl From<coffer_core::Error> for OssError {
             E::FileAlreadyExists => OssError::new(codes::FILE_ALREADY_EXISTS, message),
             E::AccessDenied => OssError::new(codes::ACCESS_DENIED, message),
             E::IncompleteBody => OssError::new(codes::INCOMPLETE_BODY, message),
+            E::Kms(k) => {
+                use coffer_core::KmsError as K;
+                let message = k.to_string();
+                match k {
+                    K::KeyNotFound(_) => OssError::new(codes::KMS_KEY_NOT_FOUND, message),
+                    K::KeyDisabled(_) => OssError::new(codes::KMS_KEY_DISABLED, message),
+                    K::KeyPendingDeletion(_) => {
+                        OssError::new(codes::KMS_KEY_PENDING_DELETION, message)
+                    }
+                    K::KeyMaterialUnavailable(_) => {
+                        OssError::new(codes::KMS_KEY_MATERIAL_UNAVAILABLE, message)
+                    }
+                    K::AccessDenied(_) => OssError::new(codes::ACCESS_DENIED, message),
+                    K::NotEnabled => OssError::new(codes::KMS_SERVICE_NOT_ENABLED, message),
+                    K::Damaged => {
+                        let mut e = OssError::new(
+                            codes::DATA_CORRUPTED,
+                            "The stored object's key envelope is damaged: the object cannot be decrypted.",
+                        );
+                        e.cause = Some(message.into());
+                        e
+                    }
+                    K::Internal(cause) => OssError::internal(cause),
+                }
+            }
             E::Corrupt(what) => {
                 let mut e = OssError::new(
                     codes::DATA_CORRUPTED,
-                    "The stored object is damaged and cannot be served.",
+                    "The stored object is damaged or was tampered with and cannot be served.",
                 );
                 e.cause = Some(what.into());
                 e

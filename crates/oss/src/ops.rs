@@ -52,6 +52,9 @@ pub(crate) async fn run(
         Endpoint::CompleteMultipartUpload => multipart::complete(svc, ctx, &parts, body).await,
         Endpoint::AbortMultipartUpload => multipart::abort(svc, ctx, &parts).await,
         Endpoint::ListParts => multipart::list_parts(svc, ctx, &parts).await,
+        Endpoint::PutBucketEncryption => bucket::put_encryption(svc, ctx, &parts, body).await,
+        Endpoint::GetBucketEncryption => bucket::get_encryption(svc, ctx, &parts).await,
+        Endpoint::DeleteBucketEncryption => bucket::delete_encryption(svc, ctx, &parts).await,
     }
 }
 

@@ -1,7 +1,9 @@
 //! Reading OSS request headers into core's typed inputs.
 
 use base64::Engine;
-use coffer_core::{Acl, ByteRange, ObjectMetadata, Preconditions, StorageClass, UnixMillis};
+use coffer_core::{
+    Acl, ByteRange, ObjectMetadata, Preconditions, SseRequest, StorageClass, UnixMillis,
+};
 use http::HeaderMap;
 
 use crate::error::{OssError, codes};
@@ -93,6 +95,77 @@ pub(crate) fn acl(headers: &HeaderMap, name: &str) -> Result<Acl, OssError> {
             other,
             "The ACL is not valid.",
         )),
+    }
+}
+
+/// The SSE headers of a write (`x-oss-server-side-encryption` and its companions), validated as
+/// OSS does; `None` when the request names no encryption.
+pub(crate) fn sse(headers: &HeaderMap) -> Result<Option<SseRequest>, OssError> {
+    let method = header(headers, X_OSS_SERVER_SIDE_ENCRYPTION)?;
+    let data = header(headers, X_OSS_SERVER_SIDE_DATA_ENCRYPTION)?;
+    let key_id = header(headers, X_OSS_SERVER_SIDE_ENCRYPTION_KEY_ID)?;
+    let only_with_kms = |name: &str, value: &str| {
+        OssError::invalid_argument(
+            name,
+            value,
+            format!("{name} can only be used with x-oss-server-side-encryption: KMS."),
+        )
+    };
+    match method {
+        None => {
+            if let Some(v) = data {
+                return Err(only_with_kms(X_OSS_SERVER_SIDE_DATA_ENCRYPTION, v));
+            }
+            if let Some(v) = key_id {
+                return Err(only_with_kms(X_OSS_SERVER_SIDE_ENCRYPTION_KEY_ID, v));
+            }
+            Ok(None)
+        }
+        Some("AES256") | Some("SM4") => {
+            if let Some(v) = data {
+                return Err(only_with_kms(X_OSS_SERVER_SIDE_DATA_ENCRYPTION, v));
+            }
+            if let Some(v) = key_id {
+                return Err(only_with_kms(X_OSS_SERVER_SIDE_ENCRYPTION_KEY_ID, v));
+            }
+            Ok(Some(if method == Some("SM4") {
+                SseRequest::Sm4
+            } else {
+                SseRequest::Aes256
+            }))
+        }
+        Some("KMS") => {
+            let data_sm4 = match data {
+                None => false,
+                Some("SM4") => true,
+                Some(v) => {
+                    return Err(OssError::invalid_argument(
+                        X_OSS_SERVER_SIDE_DATA_ENCRYPTION,
+                        v,
+                        "The server-side data encryption must be SM4.",
+                    ));
+                }
+            };
+            if key_id.is_some_and(|k| k.trim().is_empty()) {
+                return Err(OssError::invalid_argument(
+                    X_OSS_SERVER_SIDE_ENCRYPTION_KEY_ID,
+                    "",
+                    "The KMS key id must not be empty.",
+                ));
+            }
+            Ok(Some(SseRequest::Kms {
+                key_id: key_id.map(|k| k.trim().to_owned()),
+                data_sm4,
+            }))
+        }
+        Some(other) => Err(OssError::new(
+            codes::INVALID_ENCRYPTION_ALGORITHM,
+            format!(
+                "The encryption method specified is not supported: {other}. Use AES256, KMS or SM4."
+            ),
+        )
+        .detail("ArgumentName", X_OSS_SERVER_SIDE_ENCRYPTION)
+        .detail("ArgumentValue", other)),
     }
 }
 

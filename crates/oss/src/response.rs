@@ -4,7 +4,9 @@ use std::io;
 
 use base64::Engine;
 use bytes::Bytes;
-use coffer_core::{BodyStream, ObjectRecord, ObjectType, StorageClass, UnixMillis};
+use coffer_core::{
+    BodyStream, ObjectEncryption, ObjectRecord, ObjectType, SseAlgorithm, StorageClass, UnixMillis,
+};
 use futures::TryStreamExt;
 use http::{HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
@@ -122,6 +124,26 @@ pub(crate) fn storage_class_name(c: StorageClass) -> &'static str {
     }
 }
 
+/// The SSE headers OSS echoes for an encrypted object (the key id only for KMS; nothing else of
+/// the envelope ever leaves the server).
+pub(crate) fn encryption_headers(reply: &mut Reply, enc: Option<&ObjectEncryption>) {
+    let Some(enc) = enc else { return };
+    let method = match enc.algorithm {
+        SseAlgorithm::Aes256 => "AES256",
+        SseAlgorithm::Kms => "KMS",
+        SseAlgorithm::Sm4 => "SM4",
+    };
+    reply.header(X_OSS_SERVER_SIDE_ENCRYPTION, method);
+    if enc.algorithm == SseAlgorithm::Kms {
+        if let Some(id) = &enc.kms_key_id {
+            reply.header(X_OSS_SERVER_SIDE_ENCRYPTION_KEY_ID, id);
+        }
+        if enc.kms_data_sm4 {
+            reply.header(X_OSS_SERVER_SIDE_DATA_ENCRYPTION, "SM4");
+        }
+    }
+}
+
 /// Headers describing an object on GET and HEAD.
 pub(crate) fn object_headers(reply: &mut Reply, o: &ObjectRecord) {
     let content_type = if o.content_type.is_empty() {
@@ -146,6 +168,7 @@ pub(crate) fn object_headers(reply: &mut Reply, o: &ObjectRecord) {
     for (name, value) in &o.user_meta {
         reply.header(&format!("{X_OSS_META_PREFIX}{name}"), value);
     }
+    encryption_headers(reply, o.encryption.as_ref());
 }
 
 /// The error document and headers for `err`; HEAD responses carry the document base64-encoded

@@ -38,6 +38,9 @@ pub enum Endpoint {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    PutBucketEncryption,
+    GetBucketEncryption,
+    DeleteBucketEncryption,
 }
 
 impl Endpoint {
@@ -66,6 +69,9 @@ impl Endpoint {
             Endpoint::CompleteMultipartUpload => "CompleteMultipartUpload",
             Endpoint::AbortMultipartUpload => "AbortMultipartUpload",
             Endpoint::ListParts => "ListParts",
+            Endpoint::PutBucketEncryption => "PutBucketEncryption",
+            Endpoint::GetBucketEncryption => "GetBucketEncryption",
+            Endpoint::DeleteBucketEncryption => "DeleteBucketEncryption",
         }
     }
 
@@ -94,6 +100,9 @@ impl Endpoint {
             Endpoint::DeleteObject => Action::DeleteObject,
             Endpoint::AbortMultipartUpload => Action::AbortMultipartUpload,
             Endpoint::ListParts => Action::ListParts,
+            Endpoint::PutBucketEncryption => Action::PutBucketEncryption,
+            Endpoint::GetBucketEncryption => Action::GetBucketEncryption,
+            Endpoint::DeleteBucketEncryption => Action::DeleteBucketEncryption,
         }
     }
 }
@@ -245,7 +254,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "inventory",
     "qos",
     "cname",
-    "encryption",
     "stat",
     "requestPayment",
     "transferAcceleration",
@@ -287,6 +295,9 @@ pub fn route(
             _ => return Err(not_allowed()),
         },
         (Some(_), None) => match *method {
+            Method::PUT if query.has("encryption") => Endpoint::PutBucketEncryption,
+            Method::GET | Method::HEAD if query.has("encryption") => Endpoint::GetBucketEncryption,
+            Method::DELETE if query.has("encryption") => Endpoint::DeleteBucketEncryption,
             Method::PUT => Endpoint::PutBucket,
             Method::DELETE => Endpoint::DeleteBucket,
             Method::POST if query.has("delete") => Endpoint::DeleteMultipleObjects,
@@ -451,6 +462,24 @@ mod tests {
         check(Method::GET, ip, "/bkt/a/../b", "InvalidObjectName");
         check(Method::GET, ip, "/bkt/%FF", "InvalidObjectName");
         check(Method::GET, ip, "/bkt/?acl", "NotImplemented");
+        check(
+            Method::PUT,
+            ip,
+            "/bkt/?encryption",
+            "PutBucketEncryption bkt",
+        );
+        check(
+            Method::GET,
+            ip,
+            "/bkt/?encryption=",
+            "GetBucketEncryption bkt",
+        );
+        check(
+            Method::DELETE,
+            ip,
+            "/bkt/?encryption",
+            "DeleteBucketEncryption bkt",
+        );
         check(Method::POST, ip, "/bkt/k", "MethodNotAllowed");
         check(Method::PUT, ip, "/", "MethodNotAllowed");
     }

@@ -131,11 +131,39 @@ pub fn parse_create_bucket(body: &[u8]) -> Result<CreateBucketConfiguration, Oss
     parse(body)
 }
 
+/// `<ServerSideEncryptionRule>` request body of PutBucketEncryption.
+#[derive(Debug, Deserialize)]
+pub struct ServerSideEncryptionRule {
+    /// `<ApplyServerSideEncryptionByDefault>`.
+    #[serde(rename = "ApplyServerSideEncryptionByDefault")]
+    pub default: Option<ApplyServerSideEncryptionByDefault>,
+}
+
+/// The default-encryption element.
+#[derive(Debug, Deserialize)]
+pub struct ApplyServerSideEncryptionByDefault {
+    /// `<SSEAlgorithm>`: AES256, KMS or SM4.
+    #[serde(rename = "SSEAlgorithm", default)]
+    pub algorithm: Option<String>,
+    /// `<KMSMasterKeyID>`: KMS only.
+    #[serde(rename = "KMSMasterKeyID", default)]
+    pub kms_master_key_id: Option<String>,
+    /// `<KMSDataEncryption>`: KMS only, SM4.
+    #[serde(rename = "KMSDataEncryption", default)]
+    pub kms_data_encryption: Option<String>,
+}
+
+/// Parses a PutBucketEncryption body.
+pub fn parse_encryption_rule(body: &[u8]) -> Result<ServerSideEncryptionRule, OssError> {
+    parse(body)
+}
+
 /// Parses arbitrary bytes as every request body type; never panics (fuzz and proptest target).
 pub fn parse_any(body: &[u8]) {
     let _ = parse_complete(body);
     let _ = parse_delete(body);
     let _ = parse_create_bucket(body);
+    let _ = parse_encryption_rule(body);
 }
 
 #[cfg(test)]

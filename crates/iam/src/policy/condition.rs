@@ -6,11 +6,11 @@ use std::net::IpAddr;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::RequestFacts;
 use super::error::PolicyError;
 use super::json::Json;
 use super::matcher::glob;
 use super::net::IpNet;
-use super::RequestFacts;
 
 /// A statement's `Condition` block: every clause must hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,22 +83,50 @@ enum Family {
 const OPERATORS: &[(&str, Family, bool)] = &[
     ("StringEquals", Family::StringEquals, false),
     ("StringNotEquals", Family::StringEquals, true),
-    ("StringEqualsIgnoreCase", Family::StringEqualsIgnoreCase, false),
-    ("StringNotEqualsIgnoreCase", Family::StringEqualsIgnoreCase, true),
+    (
+        "StringEqualsIgnoreCase",
+        Family::StringEqualsIgnoreCase,
+        false,
+    ),
+    (
+        "StringNotEqualsIgnoreCase",
+        Family::StringEqualsIgnoreCase,
+        true,
+    ),
     ("StringLike", Family::StringLike, false),
     ("StringNotLike", Family::StringLike, true),
     ("NumericEquals", Family::Numeric(Compare::Equals), false),
     ("NumericNotEquals", Family::Numeric(Compare::Equals), true),
     ("NumericLessThan", Family::Numeric(Compare::LessThan), false),
-    ("NumericLessThanEquals", Family::Numeric(Compare::LessThanEquals), false),
-    ("NumericGreaterThan", Family::Numeric(Compare::GreaterThan), false),
-    ("NumericGreaterThanEquals", Family::Numeric(Compare::GreaterThanEquals), false),
+    (
+        "NumericLessThanEquals",
+        Family::Numeric(Compare::LessThanEquals),
+        false,
+    ),
+    (
+        "NumericGreaterThan",
+        Family::Numeric(Compare::GreaterThan),
+        false,
+    ),
+    (
+        "NumericGreaterThanEquals",
+        Family::Numeric(Compare::GreaterThanEquals),
+        false,
+    ),
     ("DateEquals", Family::Date(Compare::Equals), false),
     ("DateNotEquals", Family::Date(Compare::Equals), true),
     ("DateLessThan", Family::Date(Compare::LessThan), false),
-    ("DateLessThanEquals", Family::Date(Compare::LessThanEquals), false),
+    (
+        "DateLessThanEquals",
+        Family::Date(Compare::LessThanEquals),
+        false,
+    ),
     ("DateGreaterThan", Family::Date(Compare::GreaterThan), false),
-    ("DateGreaterThanEquals", Family::Date(Compare::GreaterThanEquals), false),
+    (
+        "DateGreaterThanEquals",
+        Family::Date(Compare::GreaterThanEquals),
+        false,
+    ),
     ("Bool", Family::Bool, false),
     ("IpAddress", Family::IpAddress, false),
     ("NotIpAddress", Family::IpAddress, true),
@@ -110,7 +138,10 @@ impl Condition {
         let Json::Object(operators) = json else {
             return Err(PolicyError::malformed(
                 location,
-                format!("must be an object of condition operators, not {}", json.kind()),
+                format!(
+                    "must be an object of condition operators, not {}",
+                    json.kind()
+                ),
             ));
         };
         if operators.is_empty() {
@@ -135,7 +166,10 @@ impl Condition {
                 ));
             };
             if keys.is_empty() {
-                return Err(PolicyError::malformed(&here, "must name at least one condition key"));
+                return Err(PolicyError::malformed(
+                    &here,
+                    "must name at least one condition key",
+                ));
             }
             for (key, values) in keys {
                 let here = format!("{here}.{key}");
@@ -154,7 +188,9 @@ impl Condition {
 
     /// Whether every clause holds for the request.
     pub(super) fn holds(&self, facts: &RequestFacts) -> bool {
-        self.clauses.iter().all(|clause| clause.holds(facts.values(&clause.key)))
+        self.clauses
+            .iter()
+            .all(|clause| clause.holds(facts.values(&clause.key)))
     }
 }
 
@@ -175,13 +211,14 @@ impl Test {
             Test::StringEquals(values) => values.iter().any(|v| v == request),
             Test::StringEqualsIgnoreCase(values) => {
                 let request = request.to_lowercase();
-                values.iter().any(|v| *v == request)
+                values.contains(&request)
             }
             Test::StringLike(values) => values.iter().any(|v| glob(v, request)),
             Test::Numeric(compare, values) => Decimal::parse(request)
                 .is_some_and(|r| values.iter().any(|v| compare.holds(r.cmp(v)))),
-            Test::Date(compare, values) => parse_date(request)
-                .is_some_and(|r| values.iter().any(|v| compare.holds(r.cmp(v)))),
+            Test::Date(compare, values) => {
+                parse_date(request).is_some_and(|r| values.iter().any(|v| compare.holds(r.cmp(v))))
+            }
             Test::Bool(values) => parse_bool(request).is_some_and(|r| values.contains(&r)),
             Test::IpAddress(networks) => request
                 .parse::<IpAddr>()
@@ -205,7 +242,9 @@ fn unknown_operator(name: &str) -> String {
 fn check_key(location: &str, key: &str) -> Result<(), PolicyError> {
     let well_formed = key.split_once(':').is_some_and(|(service, name)| {
         !service.is_empty()
-            && service.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && service
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !name.is_empty()
     });
     if well_formed {
@@ -226,7 +265,10 @@ fn scalar_texts(location: &str, json: &Json) -> Result<Vec<String>, PolicyError>
         Json::Bool(b) => Ok(b.to_string()),
         other => Err(PolicyError::malformed(
             location,
-            format!("condition values must be strings, numbers or booleans, not {}", other.kind()),
+            format!(
+                "condition values must be strings, numbers or booleans, not {}",
+                other.kind()
+            ),
         )),
     };
     match json {
@@ -262,9 +304,10 @@ fn typed(location: &str, family: Family, texts: Vec<String>) -> Result<Test, Pol
             Test::StringEqualsIgnoreCase(texts.iter().map(|t| t.to_lowercase()).collect())
         }
         Family::StringLike => Test::StringLike(texts),
-        Family::Numeric(c) => {
-            Test::Numeric(c, each(location, &texts, Decimal::parse, "a decimal number")?)
-        }
+        Family::Numeric(c) => Test::Numeric(
+            c,
+            each(location, &texts, Decimal::parse, "a decimal number")?,
+        ),
         Family::Date(c) => Test::Date(
             c,
             each(
@@ -329,7 +372,11 @@ impl Decimal {
         let int = int.trim_start_matches('0').to_owned();
         let frac = frac.trim_end_matches('0').to_owned();
         let negative = negative && !(int.is_empty() && frac.is_empty());
-        Some(Decimal { negative, int, frac })
+        Some(Decimal {
+            negative,
+            int,
+            frac,
+        })
     }
 
     fn cmp_magnitude(&self, other: &Self) -> Ordering {
@@ -383,7 +430,9 @@ mod tests {
         ] {
             assert_eq!(d(a).cmp(&d(b)), expected, "{a} vs {b}");
         }
-        for bad in ["", "-", ".", "1e3", "1.2.3", "0x10", " 1", "1,5", "--1", "NaN"] {
+        for bad in [
+            "", "-", ".", "1e3", "1.2.3", "0x10", " 1", "1,5", "--1", "NaN",
+        ] {
             assert_eq!(Decimal::parse(bad), None, "{bad:?}");
         }
     }

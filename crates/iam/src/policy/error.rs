@@ -29,13 +29,22 @@ pub enum PolicyError {
         reason: String,
     },
     /// The JSON is well formed but breaks the policy grammar.
-    #[error("malformed policy: {location}: {reason}")]
+    #[error("malformed policy: {}{reason}", at(.location))]
     Malformed {
-        /// Where, as a path such as `Statement[1].Condition.IpAddress`; `policy` for the top level.
+        /// Where, as a path such as `Statement[1].Condition.IpAddress`; empty for the top level.
         location: String,
         /// What is wrong there.
         reason: String,
     },
+}
+
+/// `"{location}: "`, or nothing for the top level.
+fn at(location: &str) -> String {
+    if location.is_empty() {
+        String::new()
+    } else {
+        format!("{location}: ")
+    }
 }
 
 impl PolicyError {

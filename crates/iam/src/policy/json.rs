@@ -113,7 +113,10 @@ mod tests {
     #[test]
     fn repeated_member_names_are_refused() {
         let err = parse(r#"{"a": 1, "b": {"c": 1, "c": 2}}"#).unwrap_err();
-        assert!(err.to_string().contains("member `c` appears twice"), "{err}");
+        assert!(
+            err.to_string().contains("member `c` appears twice"),
+            "{err}"
+        );
     }
 
     #[test]

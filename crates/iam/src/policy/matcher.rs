@@ -162,7 +162,11 @@ mod tests {
             ("acs:oss:*:1:b/a:b*", "acs:oss:*:1:b/a:bc", true),
             ("acs:kms:*:1:key/*", "acs:kms:cn-hangzhou:1:key/k1", true),
             ("acs:kms::1:key/*", "acs:kms:cn-hangzhou:1:key/k1", true),
-            ("acs:kms:cn-beijing:1:key/*", "acs:kms:cn-hangzhou:1:key/k1", false),
+            (
+                "acs:kms:cn-beijing:1:key/*",
+                "acs:kms:cn-hangzhou:1:key/k1",
+                false,
+            ),
             ("acs:kms:*:1:*", "acs:kms:cn-hangzhou:1:alias/a", true),
             ("acs:kms:*:1:*", "acs:oss:*:1:b", false),
             ("acs:ram::1:role/*", "acs:ram::1:role/reader", true),

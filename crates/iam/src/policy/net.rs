@@ -18,7 +18,9 @@ impl IpNet {
         let (addr, prefix) = match s.split_once('/') {
             Some((addr, prefix)) => {
                 // `u8::from_str` accepts a leading `+`; a prefix is plain digits only.
-                if prefix.is_empty() || prefix.len() > 3 || !prefix.bytes().all(|b| b.is_ascii_digit())
+                if prefix.is_empty()
+                    || prefix.len() > 3
+                    || !prefix.bytes().all(|b| b.is_ascii_digit())
                 {
                     return None;
                 }
@@ -116,7 +118,14 @@ mod tests {
     #[test]
     fn bad_networks_are_refused() {
         for bad in [
-            "", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/+8", "10.0.0/8", "host", "10.0.0.0/8/8",
+            "",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "10.0.0/8",
+            "host",
+            "10.0.0.0/8/8",
             "1.2.3.4 ",
         ] {
             assert_eq!(IpNet::parse(bad), None, "{bad:?}");
@@ -125,7 +134,13 @@ mod tests {
 
     #[test]
     fn host_bits_are_cleared() {
-        assert_eq!(IpNet::parse("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
-        assert_eq!(IpNet::parse("2001:db8::1/32").unwrap().to_string(), "2001:db8::/32");
+        assert_eq!(
+            IpNet::parse("10.1.2.3/8").unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!(
+            IpNet::parse("2001:db8::1/32").unwrap().to_string(),
+            "2001:db8::/32"
+        );
     }
 }

@@ -1,16 +1,18 @@
 //! Bucket endpoints: ListBuckets, PutBucket, DeleteBucket, GetBucketInfo, GetBucketLocation.
 
-use coffer_core::{Acl, CreateBucket, RequestContext, StorageClass};
+use coffer_core::{
+    Acl, CreateBucket, EncryptionRule, RequestContext, SseAlgorithm, SseRequest, StorageClass,
+};
 use http::StatusCode;
 use hyper::body::Incoming;
 
 use super::{bucket_of, endpoint_grant, number_param, small_body};
-use crate::error::OssError;
+use crate::error::{OssError, codes};
 use crate::headers::X_OSS_ACL;
 use crate::request;
 use crate::response::{Reply, storage_class_name, xml_time};
 use crate::server::{OssService, Parts};
-use crate::xml::{XmlWriter, parse_create_bucket};
+use crate::xml::{XmlWriter, parse_create_bucket, parse_encryption_rule};
 
 fn location(svc: &OssService) -> String {
     format!("oss-{}", svc.config.region)
@@ -96,7 +98,7 @@ pub(super) async fn put_bucket(
                 name: name.clone(),
                 acl,
                 storage_class,
-                encryption: None,
+                encryption: rule_from_headers(parts)?,
             },
         )
         .await?;
@@ -149,9 +151,14 @@ pub(super) async fn bucket_info(
         .close("AccessControlList")
         .elem("Comment", "")
         .elem("DataRedundancyType", "LRS")
-        .open("ServerSideEncryptionRule")
-        .elem("SSEAlgorithm", "None")
-        .close("ServerSideEncryptionRule")
+        .open("ServerSideEncryptionRule");
+    match &b.encryption {
+        Some(rule) => rule_elements(&mut w, rule),
+        None => {
+            w.elem("SSEAlgorithm", "None");
+        }
+    }
+    w.close("ServerSideEncryptionRule")
         .open("BucketPolicy")
         .elem("LogBucket", "")
         .elem("LogPrefix", "")
@@ -174,4 +181,163 @@ pub(super) async fn bucket_location(
         location(svc)
     );
     Ok(Reply::xml(doc))
+}
+
+fn rule_from_xml(body: &[u8]) -> Result<EncryptionRule, OssError> {
+    let xml = parse_encryption_rule(body)?;
+    let d = xml
+        .default
+        .ok_or_else(|| OssError::malformed_xml("ApplyServerSideEncryptionByDefault is missing"))?;
+    let algorithm = d
+        .algorithm
+        .as_deref()
+        .map(str::trim)
+        .ok_or_else(|| OssError::malformed_xml("SSEAlgorithm is missing"))?;
+    let key_id = d
+        .kms_master_key_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    let data = d
+        .kms_data_encryption
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    let algorithm = match algorithm {
+        "AES256" => SseAlgorithm::Aes256,
+        "KMS" => SseAlgorithm::Kms,
+        "SM4" => SseAlgorithm::Sm4,
+        other => {
+            let mut e = OssError::invalid_argument(
+                "SSEAlgorithm",
+                other,
+                "The SSEAlgorithm must be AES256, KMS or SM4.",
+            );
+            e.code.ec = "0005-00000003";
+            return Err(e);
+        }
+    };
+    if algorithm != SseAlgorithm::Kms {
+        if let Some(k) = key_id {
+            let mut e = OssError::invalid_argument(
+                "KMSMasterKeyID",
+                k,
+                "KMSMasterKeyID can only be set when SSEAlgorithm is KMS.",
+            );
+            e.code.ec = "0005-00000204";
+            return Err(e);
+        }
+    }
+    let kms_data_sm4 = match data {
+        None => false,
+        Some("SM4") if algorithm == SseAlgorithm::Kms => true,
+        Some(v) => {
+            let mut e = OssError::invalid_argument(
+                "KMSDataEncryption",
+                v,
+                "KMSDataEncryption must be SM4, and only with SSEAlgorithm KMS.",
+            );
+            e.code.ec = "0005-00000203";
+            return Err(e);
+        }
+    };
+    Ok(EncryptionRule {
+        algorithm,
+        kms_key_id: key_id.map(str::to_owned),
+        kms_data_sm4,
+    })
+}
+
+fn algorithm_name(a: SseAlgorithm) -> &'static str {
+    match a {
+        SseAlgorithm::Aes256 => "AES256",
+        SseAlgorithm::Kms => "KMS",
+        SseAlgorithm::Sm4 => "SM4",
+    }
+}
+
+/// The rule's elements, as GetBucketEncryption and GetBucketInfo show them.
+fn rule_elements(w: &mut XmlWriter, rule: &EncryptionRule) {
+    w.elem("SSEAlgorithm", algorithm_name(rule.algorithm));
+    if let Some(k) = &rule.kms_key_id {
+        w.elem("KMSMasterKeyID", k);
+    }
+    if rule.kms_data_sm4 {
+        w.elem("KMSDataEncryption", "SM4");
+    }
+}
+
+/// The rule a PutBucket's SSE headers ask for.
+pub(super) fn rule_from_headers(parts: &Parts) -> Result<Option<EncryptionRule>, OssError> {
+    Ok(request::sse(&parts.headers)?.map(|r| match r {
+        SseRequest::Aes256 => EncryptionRule {
+            algorithm: SseAlgorithm::Aes256,
+            kms_key_id: None,
+            kms_data_sm4: false,
+        },
+        SseRequest::Sm4 => EncryptionRule {
+            algorithm: SseAlgorithm::Sm4,
+            kms_key_id: None,
+            kms_data_sm4: false,
+        },
+        SseRequest::Kms { key_id, data_sm4 } => EncryptionRule {
+            algorithm: SseAlgorithm::Kms,
+            kms_key_id: key_id,
+            kms_data_sm4: data_sm4,
+        },
+    }))
+}
+
+pub(super) async fn put_encryption(
+    svc: &OssService,
+    ctx: &RequestContext,
+    parts: &Parts,
+    body: Incoming,
+) -> Result<Reply, OssError> {
+    let grant = endpoint_grant(svc, parts).await?;
+    let body = small_body(body, &parts.headers, false).await?;
+    let rule = rule_from_xml(&body)?;
+    svc.store
+        .put_bucket_encryption(ctx, &grant, bucket_of(parts)?, rule)
+        .await?;
+    Ok(Reply::new(StatusCode::OK))
+}
+
+pub(super) async fn get_encryption(
+    svc: &OssService,
+    ctx: &RequestContext,
+    parts: &Parts,
+) -> Result<Reply, OssError> {
+    let grant = endpoint_grant(svc, parts).await?;
+    let rule = svc
+        .store
+        .bucket_encryption(ctx, &grant, bucket_of(parts)?)
+        .await?
+        .ok_or_else(|| {
+            OssError::new(
+                codes::NO_SUCH_SSE_RULE,
+                "The server side encryption configuration was not found.",
+            )
+            .detail(
+                "BucketName",
+                bucket_of(parts).map(|b| b.to_string()).unwrap_or_default(),
+            )
+        })?;
+    let mut w = XmlWriter::new("ServerSideEncryptionRule");
+    w.open("ApplyServerSideEncryptionByDefault");
+    rule_elements(&mut w, &rule);
+    w.close("ApplyServerSideEncryptionByDefault");
+    Ok(Reply::xml(w.finish("ServerSideEncryptionRule")))
+}
+
+pub(super) async fn delete_encryption(
+    svc: &OssService,
+    ctx: &RequestContext,
+    parts: &Parts,
+) -> Result<Reply, OssError> {
+    let grant = endpoint_grant(svc, parts).await?;
+    svc.store
+        .delete_bucket_encryption(ctx, &grant, bucket_of(parts)?)
+        .await?;
+    Ok(Reply::new(StatusCode::NO_CONTENT))
 }

@@ -14,7 +14,7 @@ use super::{
 use crate::error::{OssError, codes};
 use crate::headers::*;
 use crate::request::{self, header};
-use crate::response::{Reply, quoted, xml_time};
+use crate::response::{Reply, encryption_headers, quoted, xml_time};
 use crate::server::{OssService, Parts};
 use crate::xml::{XmlWriter, parse_complete};
 
@@ -54,6 +54,7 @@ pub(super) async fn initiate(
         metadata: request::object_metadata(&parts.headers)?,
         acl: request::acl(&parts.headers, X_OSS_OBJECT_ACL)?,
         storage_class: request::storage_class(&parts.headers)?,
+        sse: request::sse(&parts.headers)?,
     };
     let upload = svc.store.initiate_upload(ctx, &grant, input).await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
@@ -63,11 +64,14 @@ pub(super) async fn initiate(
     if url {
         w.elem("EncodingType", "url");
     }
-    Ok(Reply::xml(w.finish("InitiateMultipartUploadResult")))
+    let mut reply = Reply::xml(w.finish("InitiateMultipartUploadResult"));
+    encryption_headers(&mut reply, upload.encryption.as_ref());
+    Ok(reply)
 }
 
 fn part_headers(reply: &mut Reply, out: &PartOutput) {
     use base64::Engine;
+    encryption_headers(reply, out.encryption.as_ref());
     reply
         .header("etag", quoted(&out.etag))
         .header(X_OSS_HASH_CRC64ECMA, out.crc64.to_string())
@@ -146,6 +150,7 @@ pub(super) async fn upload_part_copy(
         .elem("ETag", quoted(&out.etag));
     let mut reply = Reply::xml(w.finish("CopyPartResult"));
     reply.header(X_OSS_HASH_CRC64ECMA, out.crc64.to_string());
+    encryption_headers(&mut reply, out.encryption.as_ref());
     Ok(reply)
 }
 
@@ -210,6 +215,7 @@ pub(super) async fn complete(
     .elem("Key", encode_name(key, url))
     .elem("ETag", quoted(&out.etag));
     let mut reply = Reply::xml(w.finish("CompleteMultipartUploadResult"));
+    encryption_headers(&mut reply, out.record.encryption.as_ref());
     reply
         .header("etag", quoted(&out.etag))
         .header(X_OSS_HASH_CRC64ECMA, out.crc64.to_string());

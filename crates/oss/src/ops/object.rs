@@ -17,12 +17,13 @@ use super::{
 use crate::error::{OssError, codes};
 use crate::headers::*;
 use crate::request::{self, header};
-use crate::response::{Reply, object_headers, quoted, stream, xml_time};
+use crate::response::{Reply, encryption_headers, object_headers, quoted, stream, xml_time};
 use crate::server::{OssService, Parts};
 use crate::xml::{XmlWriter, parse_delete};
 
 /// Headers every successful write returns.
 fn write_headers(reply: &mut Reply, out: &PutOutput) {
+    encryption_headers(reply, out.record.encryption.as_ref());
     reply
         .header("etag", quoted(&out.etag))
         .header(X_OSS_HASH_CRC64ECMA, out.crc64.to_string());
@@ -67,6 +68,7 @@ pub(super) async fn put_object(
         acl: request::acl(&parts.headers, X_OSS_OBJECT_ACL)?,
         storage_class: request::storage_class(&parts.headers)?,
         forbid_overwrite: request::flag(&parts.headers, X_OSS_FORBID_OVERWRITE)?,
+        sse: request::sse(&parts.headers)?,
     };
     let out = svc.store.put_object(ctx, &grant, input).await?;
     let mut reply = Reply::new(StatusCode::OK);
@@ -106,6 +108,7 @@ pub(super) async fn copy_object(
         acl: request::acl(&parts.headers, X_OSS_OBJECT_ACL)?,
         storage_class: request::storage_class(&parts.headers)?,
         forbid_overwrite: request::flag(&parts.headers, X_OSS_FORBID_OVERWRITE)?,
+        sse: request::sse(&parts.headers)?,
     };
     let out = svc
         .store
@@ -116,6 +119,7 @@ pub(super) async fn copy_object(
         .elem("LastModified", xml_time(out.record.last_modified));
     let mut reply = Reply::xml(w.finish("CopyObjectResult"));
     reply.header(X_OSS_HASH_CRC64ECMA, out.crc64.to_string());
+    encryption_headers(&mut reply, out.record.encryption.as_ref());
     Ok(reply)
 }
 
@@ -154,6 +158,7 @@ pub(super) async fn append_object(
         metadata: request::object_metadata(&parts.headers)?,
         acl: request::acl(&parts.headers, X_OSS_OBJECT_ACL)?,
         storage_class: request::storage_class(&parts.headers)?,
+        sse: request::sse(&parts.headers)?,
     };
     let out = svc.store.append_object(ctx, &grant, input).await?;
     let mut reply = Reply::new(StatusCode::OK);
@@ -268,6 +273,7 @@ pub(super) async fn object_meta(
             crate::response::http_time(record.last_modified),
         )
         .header(X_OSS_HASH_CRC64ECMA, record.crc64.to_string());
+    encryption_headers(&mut reply, record.encryption.as_ref());
     Ok(reply)
 }
 

@@ -1,0 +1,83 @@
+//! The root key: 32 bytes that seal the SSE keyring (and the KMS's key material). It lives outside
+//! the data directory, so a copy of the data directory alone reveals no key.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use coffer_crypto::MasterKey;
+use tracing::warn;
+use zeroize::Zeroizing;
+
+/// Loads the root key from `COFFER_ROOT_KEY` (64 hex digits) if set, else from `path`, creating
+/// the file (mode 0600) with a fresh key if it does not exist.
+pub(crate) fn load_or_create(path: &Path, env_value: Option<String>) -> Result<MasterKey> {
+    if let Some(value) = env_value {
+        let value = Zeroizing::new(value);
+        return parse(value.trim()).context("COFFER_ROOT_KEY must be 64 hex digits");
+    }
+    if path.exists() {
+        let mode = fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            bail!(
+                "the root key file {} is readable by group or others (mode {:o}); run chmod 600 on it",
+                path.display(),
+                mode & 0o777
+            );
+        }
+        let text = Zeroizing::new(
+            fs::read_to_string(path)
+                .with_context(|| format!("read root key file {}", path.display()))?,
+        );
+        return parse(text.trim())
+            .with_context(|| format!("root key file {} must hold 64 hex digits", path.display()));
+    }
+    let key = MasterKey::generate();
+    let text = Zeroizing::new(hex::encode(key.expose_secret()));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("create root key file {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    warn!(
+        path = %path.display(),
+        "generated a new root key; back it up and keep it apart from the data directory: without it no encrypted object can be read"
+    );
+    Ok(key)
+}
+
+fn parse(hex_text: &str) -> Result<MasterKey> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(hex_text, bytes.as_mut_slice())?;
+    Ok(MasterKey::from_bytes(*bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_once_private_and_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let a = load_or_create(&path, None).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let b = load_or_create(&path, None).unwrap();
+        assert_eq!(a.expose_secret(), b.expose_secret());
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(load_or_create(&path, None).is_err());
+        let env = load_or_create(&path, Some("11".repeat(32))).unwrap();
+        assert_eq!(env.expose_secret(), &[0x11; 32]);
+        assert!(load_or_create(&path, Some("xyz".into())).is_err());
+    }
+}

@@ -1,0 +1,438 @@
+//! The service keyring behind SSE-OSS (`x-oss-server-side-encryption: AES256` / `SM4`): versioned
+//! master keys that wrap each object's data key, rotated on a schedule or on demand, never
+//! deleted (an old version still unwraps the objects written under it), and kept on disk only
+//! sealed under the root key, which lives outside the data directory.
+//!
+//! Rotation changes which version wraps *new* data keys; no object data is ever re-encrypted.
+//! Several processes may share the keyring file (the server and `coffer keyring rotate`): every
+//! change takes an exclusive lock on the file, re-reads it, and replaces it atomically; a reader
+//! that meets an unknown version reloads.
+//!
+//! This crate does no network I/O and knows nothing of objects or HTTP.
+//!
+//! # File format (`keyring.sealed`, mode 0600)
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic "COFFERKR"
+//!      8     1  format version (1)
+//!      9     4  primary version, u32 big-endian
+//!     13     4  number of versions n, u32 big-endian
+//!     17        n entries, ascending by version:
+//!                 4  version, u32 big-endian
+//!                 8  created, seconds since the Unix epoch, i64 big-endian
+//!                61  the master key wrapped under the root key (coffer_crypto::wrap_key),
+//!                    aad = "coffer keyring v1" ‖ version ‖ created
+//! ```
+//! Each entry is authenticated by its wrap (a changed version, time or key fails to unseal); the
+//! primary must name an entry present in the file.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use coffer_crypto::{DataKey, MasterKey, WRAPPED_KEY_LEN, unwrap_key, wrap_key};
+use tracing::info;
+
+const MAGIC: &[u8; 8] = b"COFFERKR";
+const FORMAT_V1: u8 = 1;
+const SEAL_LABEL: &[u8] = b"coffer keyring v1";
+const ENTRY_LEN: usize = 4 + 8 + WRAPPED_KEY_LEN;
+/// Separates the keyring's data-key wraps from every other use of a master key.
+const DATA_KEY_LABEL: &[u8] = b"coffer sse-oss";
+
+/// What went wrong with the keyring.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The keyring file could not be read or written.
+    #[error("keyring I/O on {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The keyring file is damaged, or sealed under another root key.
+    #[error("the keyring file {0} is damaged or sealed under another root key")]
+    Unseal(PathBuf),
+    /// A wrapped data key names a master key version the keyring does not have.
+    #[error("master key version {0} is not in the keyring")]
+    UnknownVersion(u32),
+    /// A wrapped data key failed to unwrap: damaged, or bound to another object.
+    #[error("the wrapped data key does not authenticate")]
+    Unwrap,
+}
+
+/// Result of a keyring operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Public facts about one master key version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// The version number (1, 2, ...).
+    pub version: u32,
+    /// When it was created, seconds since the Unix epoch.
+    pub created: i64,
+    /// Whether it wraps new data keys.
+    pub primary: bool,
+}
+
+struct State {
+    keys: BTreeMap<u32, (i64, MasterKey)>,
+    primary: u32,
+}
+
+/// The keyring. Cheap to share (`Arc` inside).
+#[derive(Clone)]
+pub struct Keyring {
+    path: PathBuf,
+    root: Arc<MasterKey>,
+    state: Arc<RwLock<State>>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("path", &self.path)
+            .field("versions", &self.versions())
+            .finish()
+    }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn seal_aad(version: u32, created: i64) -> Vec<u8> {
+    let mut aad = SEAL_LABEL.to_vec();
+    aad.extend_from_slice(&version.to_be_bytes());
+    aad.extend_from_slice(&created.to_be_bytes());
+    aad
+}
+
+fn decode(path: &Path, bytes: &[u8], root: &MasterKey) -> Result<State> {
+    let bad = || Error::Unseal(path.to_owned());
+    if bytes.len() < 17 || &bytes[..8] != MAGIC || bytes[8] != FORMAT_V1 {
+        return Err(bad());
+    }
+    let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let primary = be32(&bytes[9..13]);
+    let count = be32(&bytes[13..17]) as usize;
+    let body = &bytes[17..];
+    if body.len() != count.checked_mul(ENTRY_LEN).ok_or_else(bad)? {
+        return Err(bad());
+    }
+    let mut keys = BTreeMap::new();
+    for entry in body.chunks_exact(ENTRY_LEN) {
+        let version = be32(&entry[..4]);
+        let mut created = [0u8; 8];
+        created.copy_from_slice(&entry[4..12]);
+        let created = i64::from_be_bytes(created);
+        let key = unwrap_key(root, &entry[12..], &seal_aad(version, created)).map_err(|_| bad())?;
+        let key = MasterKey::from_bytes(*key.expose_secret());
+        keys.insert(version, (created, key));
+    }
+    if !keys.contains_key(&primary) {
+        return Err(bad());
+    }
+    Ok(State { keys, primary })
+}
+
+fn encode(state: &State, root: &MasterKey) -> Vec<u8> {
+    let mut out = Vec::with_capacity(17 + state.keys.len() * ENTRY_LEN);
+    out.extend_from_slice(MAGIC);
+    out.push(FORMAT_V1);
+    out.extend_from_slice(&state.primary.to_be_bytes());
+    let count = u32::try_from(state.keys.len()).expect("fewer than 2^32 versions");
+    out.extend_from_slice(&count.to_be_bytes());
+    for (version, (created, key)) in &state.keys {
+        out.extend_from_slice(&version.to_be_bytes());
+        out.extend_from_slice(&created.to_be_bytes());
+        let as_data_key = DataKey::from_bytes(*key.expose_secret());
+        out.extend_from_slice(&wrap_key(root, &as_data_key, &seal_aad(*version, *created)));
+    }
+    out
+}
+
+/// Holds the exclusive lock on the keyring's lock file while a change is made.
+struct Lock(File);
+
+impl Lock {
+    fn take(path: &Path) -> Result<Self> {
+        let lock_path = path.with_extension("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        file.lock().map_err(io(&lock_path))?;
+        Ok(Self(file))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+fn read_file(path: &Path) -> Result<Option<Vec<u8>>> {
+    match File::open(path) {
+        Ok(mut f) => {
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes).map_err(io(path))?;
+            Ok(Some(bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+/// Replaces the file atomically and durably: temporary file, fsync, rename, directory fsync.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))?;
+    }
+    Ok(())
+}
+
+impl Keyring {
+    /// Opens the keyring at `path`, creating it with one fresh master key (version 1) if absent.
+    pub fn open(path: &Path, root: MasterKey, now: i64) -> Result<Self> {
+        let _lock = Lock::take(path)?;
+        let state = match read_file(path)? {
+            Some(bytes) => decode(path, &bytes, &root)?,
+            None => {
+                let mut keys = BTreeMap::new();
+                keys.insert(1, (now, MasterKey::generate()));
+                let state = State { keys, primary: 1 };
+                write_file(path, &encode(&state, &root))?;
+                info!(path = %path.display(), "created the SSE keyring");
+                state
+            }
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            root: Arc::new(root),
+            state: Arc::new(RwLock::new(state)),
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-changed: changes replace it
+        // whole, so a poisoned lock still holds a consistent state.
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Re-reads the file (another process may have rotated).
+    pub fn reload(&self) -> Result<()> {
+        let _lock = Lock::take(&self.path)?;
+        if let Some(bytes) = read_file(&self.path)? {
+            *self.write() = decode(&self.path, &bytes, &self.root)?;
+        }
+        Ok(())
+    }
+
+    /// Adds a new master key version and makes it primary; returns its number.
+    pub fn rotate(&self, now: i64) -> Result<u32> {
+        let _lock = Lock::take(&self.path)?;
+        let mut state = match read_file(&self.path)? {
+            Some(bytes) => decode(&self.path, &bytes, &self.root)?,
+            None => return Err(Error::Unseal(self.path.clone())),
+        };
+        let version = state.keys.keys().next_back().copied().unwrap_or(0) + 1;
+        state.keys.insert(version, (now, MasterKey::generate()));
+        state.primary = version;
+        write_file(&self.path, &encode(&state, &self.root))?;
+        *self.write() = state;
+        info!(version, "rotated the SSE master key");
+        Ok(version)
+    }
+
+    /// Rotates when the primary version is at least `interval_secs` old.
+    pub fn rotate_if_due(&self, now: i64, interval_secs: i64) -> Result<Option<u32>> {
+        let due = {
+            let state = self.read();
+            state
+                .keys
+                .get(&state.primary)
+                .is_some_and(|(created, _)| now - created >= interval_secs)
+        };
+        if !due {
+            return Ok(None);
+        }
+        self.reload()?;
+        let still_due = {
+            let state = self.read();
+            state
+                .keys
+                .get(&state.primary)
+                .is_some_and(|(created, _)| now - created >= interval_secs)
+        };
+        if still_due {
+            self.rotate(now).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Every version, ascending.
+    pub fn versions(&self) -> Vec<VersionInfo> {
+        let state = self.read();
+        state
+            .keys
+            .iter()
+            .map(|(v, (created, _))| VersionInfo {
+                version: *v,
+                created: *created,
+                primary: *v == state.primary,
+            })
+            .collect()
+    }
+
+    /// Wraps a data key under the primary version; `aad` binds it to its object. Returns the
+    /// version used and the wrapped bytes.
+    pub fn wrap(&self, data_key: &DataKey, aad: &[u8]) -> (u32, Vec<u8>) {
+        let state = self.read();
+        let version = state.primary;
+        let (_, key) = &state.keys[&version];
+        (version, wrap_key(key, data_key, &full_aad(version, aad)))
+    }
+
+    /// Unwraps a data key wrapped by [`Keyring::wrap`] under `version` with the same `aad`.
+    pub fn unwrap(&self, version: u32, wrapped: &[u8], aad: &[u8]) -> Result<DataKey> {
+        if !self.read().keys.contains_key(&version) {
+            self.reload()?;
+        }
+        let state = self.read();
+        let (_, key) = state
+            .keys
+            .get(&version)
+            .ok_or(Error::UnknownVersion(version))?;
+        unwrap_key(key, wrapped, &full_aad(version, aad)).map_err(|_| Error::Unwrap)
+    }
+}
+
+fn full_aad(version: u32, aad: &[u8]) -> Vec<u8> {
+    let mut full = DATA_KEY_LABEL.to_vec();
+    full.extend_from_slice(&version.to_be_bytes());
+    full.extend_from_slice(aad);
+    full
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> MasterKey {
+        MasterKey::from_bytes([7u8; 32])
+    }
+
+    #[test]
+    fn rotation_keeps_old_versions_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.sealed");
+        let ring = Keyring::open(&path, root(), 100).unwrap();
+        let dk = DataKey::generate();
+        let (v1, w1) = ring.wrap(&dk, b"bkt/obj");
+        assert_eq!(v1, 1);
+        assert_eq!(ring.rotate_if_due(150, 100).unwrap(), None);
+        assert_eq!(ring.rotate_if_due(200, 100).unwrap(), Some(2));
+        let (v2, w2) = ring.wrap(&dk, b"bkt/obj");
+        assert_eq!(v2, 2);
+        let reopened = Keyring::open(&path, root(), 300).unwrap();
+        for (v, w) in [(v1, &w1), (v2, &w2)] {
+            let got = reopened.unwrap(v, w, b"bkt/obj").unwrap();
+            assert_eq!(got.expose_secret(), dk.expose_secret());
+        }
+        assert!(matches!(
+            reopened.unwrap(v1, &w1, b"bkt/other"),
+            Err(Error::Unwrap)
+        ));
+        assert!(matches!(
+            reopened.unwrap(v2, &w1, b"bkt/obj"),
+            Err(Error::Unwrap)
+        ));
+        assert!(matches!(
+            reopened.unwrap(9, &w1, b"bkt/obj"),
+            Err(Error::UnknownVersion(9))
+        ));
+        let mode = std::os::unix::fs::MetadataExt::mode(&fs::metadata(&path).unwrap());
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn another_process_rotation_is_seen_on_unwrap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.sealed");
+        let server = Keyring::open(&path, root(), 0).unwrap();
+        let cli = Keyring::open(&path, root(), 0).unwrap();
+        assert_eq!(cli.rotate(10).unwrap(), 2);
+        let dk = DataKey::generate();
+        let (v, w) = cli.wrap(&dk, b"x");
+        assert_eq!(
+            server.unwrap(v, &w, b"x").unwrap().expose_secret(),
+            dk.expose_secret()
+        );
+        assert!(
+            server
+                .versions()
+                .iter()
+                .any(|i| i.version == 2 && i.primary)
+        );
+    }
+
+    #[test]
+    fn the_file_is_useless_without_the_root_key_and_tamper_evident() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.sealed");
+        drop(Keyring::open(&path, root(), 0).unwrap());
+        let wrong = MasterKey::from_bytes([8u8; 32]);
+        assert!(matches!(
+            Keyring::open(&path, wrong, 0),
+            Err(Error::Unseal(_))
+        ));
+        let bytes = fs::read(&path).unwrap();
+        for i in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[i] ^= 0x01;
+            fs::write(&path, &damaged).unwrap();
+            assert!(Keyring::open(&path, root(), 0).is_err(), "byte {i}");
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_key_material() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::open(&dir.path().join("k"), root(), 0).unwrap();
+        let text = format!("{ring:?}");
+        assert!(text.contains("versions"));
+        assert!(!text.contains("[7, 7"));
+    }
+}

@@ -1,0 +1,471 @@
+//! [`Kms`], the engine: state in memory, written through to a [`KmsStore`]; every operation metered
+//! and audited.
+//!
+//! Operations are grouped by family in the child modules: `lifecycle` (keys, tags), `alias`,
+//! `cryptography` (data keys, Encrypt, Decrypt, ReEncrypt), `rotation` (versions and policies),
+//! `byok` (import), `schedule` (`tick`: rotation, deletion, expiry).
+//!
+//! Concurrency: one `RwLock` over the state. Cryptographic operations take it shared, long enough
+//! to unseal one version's material; changes take it exclusively and hold it across the store
+//! write, so memory and store change in the same order and a failed write changes neither.
+
+mod alias;
+mod byok;
+mod cryptography;
+mod lifecycle;
+mod rotation;
+mod schedule;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+pub use alias::{AliasEntry, OSS_DEFAULT_ALIAS};
+pub use byok::{IMPORT_TOKEN_TTL_SECS, ImportKeyMaterial, ImportParameters};
+pub use cryptography::{
+    Decrypt, Decrypted, Encrypt, Encrypted, GenerateDataKey, GeneratedDataKey,
+    MAX_ENCRYPT_PLAINTEXT_LEN, ReEncrypt, ReEncrypted,
+};
+pub use schedule::TickReport;
+
+use crate::audit::{AuditFilter, AuditRecord, AuditSink, JsonlAuditLog, Operation, RESULT_SUCCESS};
+use crate::caller::Caller;
+use crate::clock::{Clock, from_secs, to_secs};
+use crate::config::Config;
+use crate::context::EncryptionContext;
+use crate::id::{AccountId, AliasName, KeyId, KeyRef, KeyVersionId, key_arn};
+use crate::key::{AutomaticRotation, KeyMetadata, KeyState, KeyVersion};
+use crate::metering::{Meter, UsageRow};
+use crate::record::{self, AliasRecord, KeyRecord, TokenRecord, VersionRecord};
+use crate::seal::{Keyring, Purpose};
+use crate::secret::{Material, RootKey};
+use crate::store::{Change, KmsStore, RedbStore, Table};
+use crate::{Error, Result};
+
+/// Do not change: sealed once into every store, to recognise the wrong root key at open.
+const ROOT_CHECK: &[u8] = b"coffer-kms root check v1";
+const ROOT_CHECK_KEY: &[u8] = b"root_check";
+
+/// The key management service: CMKs and their versions, aliases, BYOK import, data keys and
+/// ciphertext blobs, rotation and deletion, metering and audit.
+///
+/// Every method that acts for someone takes a [`Caller`]; keys and aliases are scoped to its
+/// account. Methods block on disk I/O when they change state (one store transaction) and append
+/// one audit record each; call them from a blocking context in async code.
+pub struct Kms {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    keyring: Keyring,
+    store: Box<dyn KmsStore>,
+    audit: Box<dyn AuditSink>,
+    state: RwLock<State>,
+    meter: Mutex<Meter>,
+}
+
+impl std::fmt::Debug for Kms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kms")
+            .field("region", &self.config.region)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    keys: HashMap<KeyId, KeyEntry>,
+    aliases: BTreeMap<(AccountId, AliasName), AliasRecord>,
+    /// By SHA-256 of the token text.
+    tokens: HashMap<[u8; 32], TokenRecord>,
+    next_seq: u64,
+}
+
+#[derive(Clone)]
+struct KeyEntry {
+    record: KeyRecord,
+    /// In creation order.
+    versions: Vec<VersionRecord>,
+}
+
+/// What an operation touched, for its audit record and usage row.
+#[derive(Default)]
+struct Event {
+    key_id: Option<KeyId>,
+    key_version_id: Option<KeyVersionId>,
+    context: Option<EncryptionContext>,
+}
+
+impl Kms {
+    /// Opens (creating if missing) the store at `path` (e.g. `<data dir>/kms.redb`) and the audit
+    /// log beside it ([`Kms::audit_log_path`]). Fails with [`Error::WrongRootKey`] if the store was
+    /// created under another root key.
+    pub fn open(path: &Path, root: RootKey, config: Config, clock: Arc<dyn Clock>) -> Result<Self> {
+        let store = RedbStore::open(path)?;
+        let audit = JsonlAuditLog::open(&Self::audit_log_path(path))?;
+        Self::with_store(Box::new(store), Box::new(audit), root, config, clock)
+    }
+
+    /// Where [`Kms::open`] keeps the audit log for a store at `store_path`: the same name with
+    /// the extension `audit.jsonl` (`kms.redb` → `kms.audit.jsonl`).
+    pub fn audit_log_path(store_path: &Path) -> PathBuf {
+        store_path.with_extension("audit.jsonl")
+    }
+
+    /// Builds a KMS over any store and audit sink. The root key is consumed: only keys derived
+    /// from it are kept.
+    pub fn with_store(
+        store: Box<dyn KmsStore>,
+        audit: Box<dyn AuditSink>,
+        root: RootKey,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let keyring = Keyring::new(&root);
+        drop(root);
+        check_root_key(store.as_ref(), &keyring)?;
+        let state = load_state(store.as_ref())?;
+        let meter = Meter::load(store.scan(Table::Usage)?)?;
+        Ok(Self {
+            config,
+            clock,
+            keyring,
+            store,
+            audit,
+            state: RwLock::new(state),
+            meter: Mutex::new(meter),
+        })
+    }
+
+    /// The region this KMS serves.
+    pub fn region(&self) -> &str {
+        &self.config.region
+    }
+
+    /// Usage counters of `account`, by key and operation.
+    pub fn usage(&self, account: &AccountId) -> Vec<UsageRow> {
+        self.meter
+            .lock()
+            .expect("meter lock poisoned")
+            .rows(account)
+    }
+
+    /// Audit records matching `filter`, oldest first.
+    pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        self.audit.records(filter)
+    }
+
+    /// Writes usage counters changed since the last flush to the store. [`Kms::tick`] and dropping
+    /// the `Kms` call it.
+    pub fn flush(&self) -> Result<()> {
+        let mut meter = self.meter.lock().expect("meter lock poisoned");
+        let changes = meter.take_dirty();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .apply(&changes)
+            .inspect_err(|_| meter.mark_all_dirty())
+    }
+
+    // ---- shared machinery of the operation modules ----
+
+    fn now(&self) -> u64 {
+        to_secs(self.clock.now())
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().expect("state lock poisoned")
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().expect("state lock poisoned")
+    }
+
+    /// Runs one operation: meters it and appends its audit record, whatever its outcome. If the
+    /// audit record cannot be written the operation fails (no unaudited use of a key).
+    fn observe<T>(
+        &self,
+        caller: &Caller,
+        operation: Operation,
+        body: impl FnOnce(&mut Event) -> Result<T>,
+    ) -> Result<T> {
+        let mut event = Event::default();
+        let result = body(&mut event);
+        self.meter.lock().expect("meter lock poisoned").record(
+            &caller.account_id,
+            event.key_id,
+            operation,
+            result.is_ok(),
+        );
+        let record = AuditRecord {
+            time: self.clock.now(),
+            account: caller.account_id.clone(),
+            principal: caller.principal.clone(),
+            via: caller.via.as_str().to_owned(),
+            resource: caller.via.resource().map(str::to_owned),
+            operation,
+            key_id: event.key_id,
+            key_version_id: event.key_version_id,
+            encryption_context: event.context,
+            result: match &result {
+                Ok(_) => RESULT_SUCCESS.to_owned(),
+                Err(e) => e.code().to_owned(),
+            },
+        };
+        if let Err(e) = self.audit.append(&record) {
+            tracing::error!(error = %e, op = operation.as_str(), "cannot write the KMS audit log");
+            return Err(e);
+        }
+        result
+    }
+
+    /// Finds the key `key` names in the caller's account. Keys of other accounts and ARNs of other
+    /// regions are not found: cross-account use needs key policies, which coffer does not have.
+    fn resolve<'s>(&self, state: &'s State, caller: &Caller, key: &KeyRef) -> Result<&'s KeyEntry> {
+        let account = &caller.account_id;
+        let key_id = match key {
+            KeyRef::Id(id) => *id,
+            KeyRef::KeyArn {
+                region,
+                account: a,
+                key_id,
+            } => {
+                if *region != self.config.region || a != account {
+                    return Err(Error::KeyNotFound);
+                }
+                *key_id
+            }
+            KeyRef::Alias(alias) => self.alias_target(state, account, alias)?,
+            KeyRef::AliasArn {
+                region,
+                account: a,
+                alias,
+            } => {
+                if *region != self.config.region || a != account {
+                    return Err(Error::AliasNotFound);
+                }
+                self.alias_target(state, account, alias)?
+            }
+        };
+        state
+            .keys
+            .get(&key_id)
+            .filter(|e| &e.record.account == account)
+            .ok_or(Error::KeyNotFound)
+    }
+
+    fn alias_target(&self, state: &State, account: &AccountId, alias: &AliasName) -> Result<KeyId> {
+        state
+            .aliases
+            .get(&(account.clone(), alias.clone()))
+            .map(|a| a.key_id)
+            .ok_or(Error::AliasNotFound)
+    }
+
+    fn arn(&self, record: &KeyRecord) -> String {
+        key_arn(&self.config.region, &record.account, &record.key_id)
+    }
+
+    fn metadata(&self, record: &KeyRecord, now: u64) -> KeyMetadata {
+        let rotation_interval = record.rotation_interval;
+        KeyMetadata {
+            key_id: record.key_id,
+            arn: self.arn(record),
+            account_id: record.account.clone(),
+            key_state: effective_state(record, now),
+            key_spec: record.spec,
+            key_usage: record.usage,
+            origin: record.origin,
+            protection_level: record.protection,
+            creation_date: from_secs(record.created),
+            creator: record.creator.clone(),
+            description: record.description.clone(),
+            primary_key_version: record.primary_version,
+            last_rotation_date: record.last_rotation.map(from_secs),
+            automatic_rotation: if rotation_interval.is_some() {
+                AutomaticRotation::Enabled
+            } else {
+                AutomaticRotation::Disabled
+            },
+            rotation_interval: rotation_interval.map(Duration::from_secs),
+            next_rotation_date: rotation_interval
+                .zip(record.last_rotation)
+                .map(|(i, last)| from_secs(last.saturating_add(i))),
+            material_expire_time: record.material_expire.map(from_secs),
+            delete_date: record.delete_date.map(from_secs),
+            is_service_key: record.service,
+        }
+    }
+
+    /// A new version with fresh material, made primary. Returns the record to store.
+    fn new_version(&self, record: &mut KeyRecord, index: usize, now: u64) -> VersionRecord {
+        let version_id = KeyVersionId::random();
+        let material = Material::generate(record.spec.material_len());
+        let version = VersionRecord {
+            key_id: record.key_id,
+            version_id,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            created: now,
+            sealed: Some(self.seal_material(&record.key_id, &version_id, &material)),
+        };
+        record.primary_version = Some(version_id);
+        record.last_rotation = Some(now);
+        version
+    }
+
+    fn seal_material(&self, key_id: &KeyId, version_id: &KeyVersionId, m: &Material) -> Vec<u8> {
+        let (k, v) = (key_id.to_bytes(), version_id.to_bytes());
+        self.keyring
+            .seal(Purpose::KeyMaterial, &[&k, &v], m.expose_secret())
+    }
+
+    fn open_material(&self, version: &VersionRecord) -> Result<Material> {
+        let sealed = version.sealed.as_ref().ok_or(Error::PendingImport)?;
+        let (k, v) = (version.key_id.to_bytes(), version.version_id.to_bytes());
+        self.keyring
+            .open(Purpose::KeyMaterial, &[&k, &v], sealed)
+            .map(Material::from_vec)
+    }
+
+    /// Writes `changes` to the store, then applies `update` to memory; on a store error neither
+    /// changes.
+    fn commit(
+        &self,
+        state: &mut State,
+        changes: &[Change],
+        update: impl FnOnce(&mut State),
+    ) -> Result<()> {
+        self.store.apply(changes)?;
+        update(state);
+        Ok(())
+    }
+}
+
+impl Drop for Kms {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::error!(error = %e, "cannot persist KMS usage counters");
+        }
+    }
+}
+
+impl KeyEntry {
+    fn version(&self, id: &KeyVersionId) -> Option<&VersionRecord> {
+        self.versions.iter().find(|v| v.version_id == *id)
+    }
+
+    fn to_key_version(&self, v: &VersionRecord) -> KeyVersion {
+        KeyVersion {
+            key_id: self.record.key_id,
+            key_version_id: v.version_id,
+            creation_date: from_secs(v.created),
+        }
+    }
+}
+
+/// The state clients see: imported material past its expiry makes the key PendingImport even
+/// before `tick` erases it.
+fn effective_state(record: &KeyRecord, now: u64) -> KeyState {
+    match record.state {
+        KeyState::Enabled | KeyState::Disabled if material_expired(record, now) => {
+            KeyState::PendingImport
+        }
+        s => s,
+    }
+}
+
+fn material_expired(record: &KeyRecord, now: u64) -> bool {
+    record.material_expire.is_some_and(|t| t <= now)
+}
+
+/// The state check of every cryptographic operation (the spec's §7 first row).
+fn check_usable(record: &KeyRecord, now: u64) -> Result<()> {
+    match effective_state(record, now) {
+        KeyState::Enabled => Ok(()),
+        KeyState::Disabled => Err(Error::Disabled),
+        KeyState::PendingDeletion => Err(Error::PendingDeletion),
+        KeyState::PendingImport => Err(Error::PendingImport),
+    }
+}
+
+/// Refuses changes to a service key. The KMS's own paths (rotation in `tick`) do not go through
+/// the guarded operations.
+fn guard_service_key(record: &KeyRecord) -> Result<()> {
+    if record.service {
+        return Err(Error::UnsupportedOperation(
+            "the key is managed by coffer for a service",
+        ));
+    }
+    Ok(())
+}
+
+fn put_key(record: &KeyRecord) -> Change {
+    Change::Put {
+        table: Table::Keys,
+        key: record::key_key(&record.key_id),
+        value: record::encode(record),
+    }
+}
+
+fn put_version(version: &VersionRecord) -> Change {
+    Change::Put {
+        table: Table::Versions,
+        key: record::version_key(&version.key_id, &version.version_id),
+        value: record::encode(version),
+    }
+}
+
+fn check_root_key(store: &dyn KmsStore, keyring: &Keyring) -> Result<()> {
+    let meta = store.scan(Table::Meta)?;
+    match meta.iter().find(|(k, _)| k == ROOT_CHECK_KEY) {
+        Some((_, sealed)) => match keyring.open(Purpose::RootCheck, &[], sealed) {
+            Ok(opened) if opened.as_slice() == ROOT_CHECK => Ok(()),
+            _ => Err(Error::WrongRootKey),
+        },
+        None => store.apply(&[Change::Put {
+            table: Table::Meta,
+            key: ROOT_CHECK_KEY.to_vec(),
+            value: keyring.seal(Purpose::RootCheck, &[], ROOT_CHECK),
+        }]),
+    }
+}
+
+fn load_state(store: &dyn KmsStore) -> Result<State> {
+    let mut state = State::default();
+    for (_, v) in store.scan(Table::Keys)? {
+        let record: KeyRecord = record::decode(&v)?;
+        state.next_seq = state.next_seq.max(record.seq + 1);
+        state.keys.insert(
+            record.key_id,
+            KeyEntry {
+                record,
+                versions: Vec::new(),
+            },
+        );
+    }
+    for (_, v) in store.scan(Table::Versions)? {
+        let version: VersionRecord = record::decode(&v)?;
+        match state.keys.get_mut(&version.key_id) {
+            Some(entry) => entry.versions.push(version),
+            None => {
+                tracing::warn!(key_id = %version.key_id, "KMS store has a version without its key")
+            }
+        }
+    }
+    for entry in state.keys.values_mut() {
+        // Table order is by version id; restore creation order.
+        entry.versions.sort_by_key(|v| v.index);
+    }
+    for (k, v) in store.scan(Table::Aliases)? {
+        let (account, alias) = record::split_alias_key(&k)?;
+        state.aliases.insert((account, alias), record::decode(&v)?);
+    }
+    for (k, v) in store.scan(Table::ImportTokens)? {
+        let digest: [u8; 32] = k
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::internal(std::io::Error::other("malformed token key")))?;
+        state.tokens.insert(digest, record::decode(&v)?);
+    }
+    Ok(state)
+}
