@@ -6,6 +6,7 @@ mod credentials;
 mod keyring_cmd;
 mod root_key;
 mod server;
+mod sse_kms;
 
 use clap::{Parser, Subcommand};
 

@@ -21,6 +21,7 @@ pub(crate) fn init_tracing(config: &ServerConfig) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => builder.json().init(),
@@ -68,6 +69,22 @@ async fn rotate_keyring(
     }
 }
 
+/// Runs the KMS's due rotations, deletions and material expiries once a minute.
+async fn tick_kms(kms: Arc<coffer_kms::Kms>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let k = kms.clone();
+        match tokio::task::spawn_blocking(move || k.tick(SystemTime::now())).await {
+            Ok(Ok(report)) => tracing::debug!(?report, "KMS tick"),
+            Ok(Err(e)) => tracing::error!(error = %e, "KMS tick failed"),
+            Err(e) => tracing::error!(error = %e, "KMS tick panicked"),
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+        }
+    }
+}
+
 pub(crate) async fn run(config: ServerConfig) -> Result<()> {
     let started = SystemTime::now();
     std::fs::create_dir_all(&config.data_dir)
@@ -85,6 +102,21 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         &config.root_key_file,
         std::env::var("COFFER_ROOT_KEY").ok(),
     )?;
+    let kms_root = coffer_kms::RootKey::from(coffer_crypto::MasterKey::from_bytes(
+        *root_key.expose_secret(),
+    ));
+    let kms = Arc::new(
+        coffer_kms::Kms::open(
+            &config.data_dir.join("kms.redb"),
+            kms_root,
+            coffer_kms::Config {
+                region: config.region.clone(),
+                ..Default::default()
+            },
+            Arc::new(coffer_kms::SystemClock),
+        )
+        .context("open the KMS (is the root key the one it was sealed with?)")?,
+    );
     let keyring = coffer_keyring::Keyring::open(
         &config.data_dir.join(KEYRING_FILE),
         root_key,
@@ -100,7 +132,8 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
                 ..Default::default()
             },
         )
-        .with_keyring(keyring.clone()),
+        .with_keyring(keyring.clone())
+        .with_kms(Arc::new(crate::sse_kms::InProcessKms::new(kms.clone()))),
     );
     let collector = store.collector();
     collector
@@ -142,10 +175,15 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         config.sse_rotation_days,
         stop_rx.clone(),
     ));
+    let kms_ticks = tokio::spawn(tick_kms(kms.clone(), stop_rx.clone()));
     coffer_oss::serve(listener, service, shutdown_signal()).await?;
     let _ = stop_tx.send(true);
     let _ = gc.await;
     let _ = rotation.await;
+    let _ = kms_ticks.await;
+    if let Err(e) = kms.flush() {
+        tracing::error!(error = %e, "could not save KMS usage counters");
+    }
     info!("stopped");
     Ok(())
 }

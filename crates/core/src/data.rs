@@ -214,6 +214,9 @@ struct Piece {
     blob_range: Range<u64>,
     /// For encrypted segments: how to decrypt what is read.
     crypto: Option<(SegmentHeader, coffer_crypto::CiphertextRange)>,
+    /// When the read starts at the segment's first chunk, the blob's own copy of the header is
+    /// read too and must equal the record's, so that no stored byte goes unchecked.
+    expect_prefix: Vec<u8>,
 }
 
 fn plan(object: &ObjectRecord, range: &Range<u64>, encrypted: bool) -> Result<Vec<Piece>> {
@@ -233,20 +236,25 @@ fn plan(object: &ObjectRecord, range: &Range<u64>, encrypted: bool) -> Result<Ve
                 blob: segment.blob.clone(),
                 blob_range: local,
                 crypto: None,
+                expect_prefix: Vec::new(),
             },
-            (Some(header), true) => {
-                let header = SegmentHeader::decode(header)
+            (Some(header_bytes), true) => {
+                let header = SegmentHeader::decode(header_bytes)
                     .map_err(|_| Error::Corrupt("a segment header is damaged".into()))?;
                 let ct = header
                     .ciphertext_range_for(local, segment.len)
                     .map_err(|_| Error::Corrupt("a segment's length is inconsistent".into()))?;
                 let bytes = ct.ciphertext();
-                let start = HEADER_LEN as u64 + bytes.start;
-                let end = HEADER_LEN as u64 + bytes.end;
+                let (start, expect_prefix) = if ct.first_chunk() == 0 {
+                    (0, header_bytes.clone())
+                } else {
+                    (HEADER_LEN as u64 + bytes.start, Vec::new())
+                };
                 Piece {
                     blob: segment.blob.clone(),
-                    blob_range: start..end,
+                    blob_range: start..HEADER_LEN as u64 + bytes.end,
                     crypto: Some((header, ct)),
+                    expect_prefix,
                 }
             }
             // Data and its encryption metadata must agree; never serve one as the other.
@@ -273,7 +281,7 @@ async fn open_piece(
             let context = segment_context(&u.bucket, &u.key, &piece.blob);
             let decryptor = Decryptor::new(&u.data_key, &header, &context, &ct)
                 .map_err(|_| Error::Corrupt("a segment does not authenticate".into()))?;
-            Ok(decrypt_stream(raw, decryptor))
+            Ok(decrypt_stream(raw, decryptor, piece.expect_prefix))
         }
         (Some(_), None) => Err(Error::Corrupt(
             "no key to decrypt an encrypted segment".into(),
@@ -288,26 +296,38 @@ fn decrypt_failure() -> io::Error {
     )
 }
 
-/// Decrypts a ciphertext stream chunk by chunk; an authentication failure ends the stream with an
-/// error (the response is aborted, never completed with wrong bytes).
-fn decrypt_stream(raw: ByteStream, decryptor: Decryptor) -> BodyStream {
+/// Decrypts a ciphertext stream chunk by chunk, after checking that it starts with `prefix`; an
+/// authentication failure ends the stream with an error (the response is aborted, never
+/// completed with wrong bytes).
+fn decrypt_stream(raw: ByteStream, decryptor: Decryptor, prefix: Vec<u8>) -> BodyStream {
     Box::pin(futures::stream::try_unfold(
-        (raw, Some(decryptor)),
-        |(mut raw, mut decryptor)| async move {
+        (raw, Some(decryptor), prefix, 0usize),
+        |(mut raw, mut decryptor, prefix, mut matched)| async move {
             loop {
                 let Some(dec) = decryptor.as_mut() else {
                     return Ok(None);
                 };
                 match raw.next().await {
-                    Some(Ok(ct)) => {
+                    Some(Ok(mut ct)) => {
+                        if matched < prefix.len() {
+                            let n = (prefix.len() - matched).min(ct.len());
+                            if ct[..n] != prefix[matched..matched + n] {
+                                return Err(decrypt_failure());
+                            }
+                            matched += n;
+                            ct = ct.slice(n..);
+                        }
                         let mut out = Vec::with_capacity(ct.len());
                         dec.push(&ct, &mut out).map_err(|_| decrypt_failure())?;
                         if !out.is_empty() {
-                            return Ok(Some((Bytes::from(out), (raw, decryptor))));
+                            return Ok(Some((Bytes::from(out), (raw, decryptor, prefix, matched))));
                         }
                     }
                     Some(Err(e)) => return Err(blob_error_to_io(e)),
                     None => {
+                        if matched < prefix.len() {
+                            return Err(decrypt_failure());
+                        }
                         if let Some(dec) = decryptor.take() {
                             dec.finish().map_err(|_| decrypt_failure())?;
                         }

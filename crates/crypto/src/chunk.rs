@@ -196,6 +196,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn key_material_is_zeroized_on_drop() {
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<Sm4Gcm>();
+        zeroized_on_drop::<DataKey>();
+        zeroized_on_drop::<crate::MasterKey>();
+    }
+
+    #[test]
     fn nonce_layout() {
         assert_eq!(nonce(0, false), [0; 12]);
         assert_eq!(nonce(1, true), [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]);

@@ -31,15 +31,33 @@ fn seal(
     pt: &[u8],
     pieces: &[usize],
 ) -> ([u8; HEADER_LEN], Vec<u8>) {
+    seal_with(key, cipher, chunk_len, pt, pieces, false)
+}
+
+/// [`seal`], and with `drain` the output buffer is emptied after every push, as the server does
+/// (which takes the encryptor's zero-copy hand-over path).
+fn seal_with(
+    key: &DataKey,
+    cipher: Cipher,
+    chunk_len: u32,
+    pt: &[u8],
+    pieces: &[usize],
+    drain: bool,
+) -> ([u8; HEADER_LEN], Vec<u8>) {
     let mut enc = Encryptor::new(key, cipher, chunk_len, &context()).unwrap();
     let mut out = Vec::new();
+    let mut body = Vec::new();
     for piece in split(pt, pieces) {
         enc.push(piece, &mut out).unwrap();
+        if drain {
+            body.append(&mut out);
+        }
     }
     assert_eq!(enc.plaintext_len(), pt.len() as u64);
     let header = enc.header().encode();
     enc.finish(&mut out).unwrap();
-    (header, out)
+    body.append(&mut out);
+    (header, body)
 }
 
 /// Decrypts `plain` of a segment whose plaintext is `total` long, feeding the fetched ciphertext in
@@ -53,6 +71,21 @@ fn open_range(
     total: u64,
     pieces: &[usize],
 ) -> Result<Vec<u8>, Error> {
+    open_range_with(key, header, ctx, body, plain, total, pieces, false)
+}
+
+/// [`open_range`], and with `drain` the output buffer is emptied after every push.
+#[allow(clippy::too_many_arguments)]
+fn open_range_with(
+    key: &DataKey,
+    header: &[u8],
+    ctx: &[u8],
+    body: &[u8],
+    plain: Range<u64>,
+    total: u64,
+    pieces: &[usize],
+    drain: bool,
+) -> Result<Vec<u8>, Error> {
     let header = SegmentHeader::decode(header)?;
     let range = header.ciphertext_range_for(plain, total)?;
     let mut dec = Decryptor::new(key, &header, ctx, &range)?;
@@ -60,11 +93,16 @@ fn open_range(
     let end = (ct.end as usize).min(body.len());
     let fetched = body.get(ct.start as usize..end).unwrap_or(&[]);
     let mut out = Vec::new();
+    let mut plain = Vec::new();
     for piece in split(fetched, pieces) {
         dec.push(piece, &mut out)?;
+        if drain {
+            plain.append(&mut out);
+        }
     }
     dec.finish()?;
-    Ok(out)
+    plain.append(&mut out);
+    Ok(plain)
 }
 
 fn open_all(key: &DataKey, header: &[u8], body: &[u8], total: u64) -> Result<Vec<u8>, Error> {
@@ -373,14 +411,15 @@ proptest! {
         len in 0usize..3000,
         push_pieces in pieces_strategy(),
         read_pieces in pieces_strategy(),
+        drain in any::<bool>(),
     ) {
         let key = DataKey::generate();
         let pt = plaintext(len);
-        let (header, body) = seal(&key, cipher, chunk_len, &pt, &push_pieces);
+        let (header, body) = seal_with(&key, cipher, chunk_len, &pt, &push_pieces, drain);
         let h = SegmentHeader::decode(&header).unwrap();
         prop_assert_eq!(body.len() as u64, h.ciphertext_len(len as u64).unwrap());
         prop_assert_eq!(h.plaintext_len(body.len() as u64).unwrap(), len as u64);
-        let got = open_range(&key, &header, &context(), &body, 0..len as u64, len as u64, &read_pieces).unwrap();
+        let got = open_range_with(&key, &header, &context(), &body, 0..len as u64, len as u64, &read_pieces, drain).unwrap();
         prop_assert_eq!(got, pt);
     }
 
@@ -392,13 +431,14 @@ proptest! {
         a in any::<prop::sample::Index>(),
         b in any::<prop::sample::Index>(),
         read_pieces in pieces_strategy(),
+        drain in any::<bool>(),
     ) {
         let key = DataKey::generate();
         let pt = plaintext(len);
         let (header, body) = seal(&key, cipher, chunk_len, &pt, &[]);
         let (x, y) = (a.index(len + 1), b.index(len + 1));
         let (start, end) = (x.min(y), x.max(y));
-        let got = open_range(&key, &header, &context(), &body, start as u64..end as u64, len as u64, &read_pieces).unwrap();
+        let got = open_range_with(&key, &header, &context(), &body, start as u64..end as u64, len as u64, &read_pieces, drain).unwrap();
         prop_assert_eq!(&got[..], &pt[start..end]);
     }
 
@@ -459,4 +499,23 @@ proptest! {
         let (h, _) = encrypt_segment(&key, cipher, 16, b"ctx", b"").unwrap();
         prop_assert!(is_decrypt(decrypt_segment(&key, &h, b"ctx", &body)));
     }
+}
+
+#[test]
+fn debug_of_streams_shows_no_data_or_key() {
+    let key = DataKey::from_bytes([0xab; 32]);
+    let mut enc = Encryptor::new(&key, Cipher::Aes256Gcm, 1024, b"ctx").unwrap();
+    let mut body = Vec::new();
+    enc.push(b"SECRET-PLAINTEXT", &mut body).unwrap();
+    let shown = format!("{enc:?}");
+    assert!(!shown.contains("83, 69, 67, 82, 69, 84"), "{shown}"); // "SECRET" as bytes
+    assert!(!shown.contains("SECRET"));
+    assert!(!shown.contains("171, 171"), "{shown}"); // the key's bytes
+    let header = enc.header().clone();
+    enc.finish(&mut body).unwrap();
+    let range = header.ciphertext_range_for(0..16, 16).unwrap();
+    let mut dec = Decryptor::new(&key, &header, b"ctx", &range).unwrap();
+    dec.push(&body[..10], &mut Vec::new()).unwrap();
+    let shown = format!("{dec:?}");
+    assert!(!shown.contains("171, 171"), "{shown}");
 }

@@ -80,56 +80,29 @@ enum Family {
 }
 
 /// Every operator coffer knows: name, family, negated.
+#[rustfmt::skip]
 const OPERATORS: &[(&str, Family, bool)] = &[
-    ("StringEquals", Family::StringEquals, false),
-    ("StringNotEquals", Family::StringEquals, true),
-    (
-        "StringEqualsIgnoreCase",
-        Family::StringEqualsIgnoreCase,
-        false,
-    ),
-    (
-        "StringNotEqualsIgnoreCase",
-        Family::StringEqualsIgnoreCase,
-        true,
-    ),
-    ("StringLike", Family::StringLike, false),
-    ("StringNotLike", Family::StringLike, true),
-    ("NumericEquals", Family::Numeric(Compare::Equals), false),
-    ("NumericNotEquals", Family::Numeric(Compare::Equals), true),
-    ("NumericLessThan", Family::Numeric(Compare::LessThan), false),
-    (
-        "NumericLessThanEquals",
-        Family::Numeric(Compare::LessThanEquals),
-        false,
-    ),
-    (
-        "NumericGreaterThan",
-        Family::Numeric(Compare::GreaterThan),
-        false,
-    ),
-    (
-        "NumericGreaterThanEquals",
-        Family::Numeric(Compare::GreaterThanEquals),
-        false,
-    ),
-    ("DateEquals", Family::Date(Compare::Equals), false),
-    ("DateNotEquals", Family::Date(Compare::Equals), true),
-    ("DateLessThan", Family::Date(Compare::LessThan), false),
-    (
-        "DateLessThanEquals",
-        Family::Date(Compare::LessThanEquals),
-        false,
-    ),
-    ("DateGreaterThan", Family::Date(Compare::GreaterThan), false),
-    (
-        "DateGreaterThanEquals",
-        Family::Date(Compare::GreaterThanEquals),
-        false,
-    ),
-    ("Bool", Family::Bool, false),
-    ("IpAddress", Family::IpAddress, false),
-    ("NotIpAddress", Family::IpAddress, true),
+    ("StringEquals",              Family::StringEquals,                       false),
+    ("StringNotEquals",           Family::StringEquals,                       true),
+    ("StringEqualsIgnoreCase",    Family::StringEqualsIgnoreCase,             false),
+    ("StringNotEqualsIgnoreCase", Family::StringEqualsIgnoreCase,             true),
+    ("StringLike",                Family::StringLike,                         false),
+    ("StringNotLike",             Family::StringLike,                         true),
+    ("NumericEquals",             Family::Numeric(Compare::Equals),           false),
+    ("NumericNotEquals",          Family::Numeric(Compare::Equals),           true),
+    ("NumericLessThan",           Family::Numeric(Compare::LessThan),         false),
+    ("NumericLessThanEquals",     Family::Numeric(Compare::LessThanEquals),   false),
+    ("NumericGreaterThan",        Family::Numeric(Compare::GreaterThan),      false),
+    ("NumericGreaterThanEquals",  Family::Numeric(Compare::GreaterThanEquals), false),
+    ("DateEquals",                Family::Date(Compare::Equals),              false),
+    ("DateNotEquals",             Family::Date(Compare::Equals),              true),
+    ("DateLessThan",              Family::Date(Compare::LessThan),            false),
+    ("DateLessThanEquals",        Family::Date(Compare::LessThanEquals),      false),
+    ("DateGreaterThan",           Family::Date(Compare::GreaterThan),         false),
+    ("DateGreaterThanEquals",     Family::Date(Compare::GreaterThanEquals),   false),
+    ("Bool",                      Family::Bool,                               false),
+    ("IpAddress",                 Family::IpAddress,                          false),
+    ("NotIpAddress",              Family::IpAddress,                          true),
 ];
 
 impl Condition {

@@ -228,7 +228,7 @@ pub fn evaluate(policies: &[&PolicyDocument], facts: &RequestFacts) -> Decision 
 ///    Allow from A **or** B suffices. So a bucket policy can grant a RAM user of the owner's
 ///    account what its RAM policies do not, and is the only way to grant another account.
 ///
-/// An [`Decision::ImplicitDeny`] result leaves the ACL fallback of §3.1 step 5 to the caller.
+/// A [`Decision::ImplicitDeny`] result leaves the ACL fallback of §3.1 step 5 to the caller.
 /// KMS checks (§3.2) use the same function with `bucket: None`.
 pub fn evaluate_with_resource_policy(
     identity: &[&PolicyDocument],

@@ -1,0 +1,394 @@
+//! The measurements for one encryption method, against one freshly started server.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio::task::JoinSet;
+
+use crate::client::{Conn, KmsNotEnabled, Sse, Target, check_len};
+use crate::payload::Pattern;
+use crate::server::Server;
+
+const BUCKET: &str = "bench";
+const BIG_KEY: &str = "big";
+/// Object ids feed the content generator so that every object's bytes differ.
+const BIG_ID: u64 = 1;
+const MID_FIRST_ID: u64 = 1_000;
+const SMALL_FIRST_ID: u64 = 1_000_000;
+/// Range GETs start this far past the middle of the big object, so that the range is aligned
+/// neither to the client's 1 MiB chunks nor to the server's encryption chunks: a server that
+/// reads only what it needs reads the range plus at most one extra chunk.
+const RANGE_SKEW: u64 = 1000;
+/// Untimed range GETs before the timed ones (connection and caches warm).
+const RANGE_WARMUP: usize = 5;
+
+/// Sizes and counts of one benchmark run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plan {
+    pub(crate) big_len: u64,
+    pub(crate) mid_count: usize,
+    pub(crate) mid_len: u64,
+    pub(crate) small_count: usize,
+    pub(crate) small_len: u64,
+    pub(crate) small_in_flight: usize,
+    pub(crate) range_len: u64,
+    pub(crate) range_requests: usize,
+    /// Repetitions of the throughput phases; the median is reported.
+    pub(crate) runs: usize,
+}
+
+impl Plan {
+    pub(crate) fn new(quick: bool, runs: usize) -> Self {
+        const MIB: u64 = 1 << 20;
+        Self {
+            big_len: if quick { 64 * MIB } else { 1024 * MIB },
+            mid_count: 8,
+            mid_len: if quick { 8 * MIB } else { 64 * MIB },
+            small_count: if quick { 200 } else { 2000 },
+            small_len: 4096,
+            small_in_flight: 16,
+            range_len: MIB,
+            range_requests: if quick { 50 } else { 200 },
+            runs: runs.max(1),
+        }
+    }
+}
+
+/// What one method measured. Throughputs are medians over [`Plan::runs`].
+#[derive(Debug)]
+pub(crate) struct Figures {
+    /// GB/s (10^9 bytes/s).
+    pub(crate) big_put: f64,
+    pub(crate) big_get: f64,
+    /// Aggregate GB/s of `mid_count` transfers in flight at once.
+    pub(crate) mid_put: f64,
+    pub(crate) mid_get: f64,
+    /// Requests per second.
+    pub(crate) small_put: f64,
+    pub(crate) small_get: f64,
+    pub(crate) range_median: Duration,
+    pub(crate) range_p99: Duration,
+    /// `rchar` of the server around one range GET, and around one full GET of the big object.
+    pub(crate) range_rchar: u64,
+    pub(crate) full_rchar: u64,
+    /// Peak RSS of the server over the whole method, bytes.
+    pub(crate) peak_rss: u64,
+    /// Content checks that failed (empty when every checked byte was right).
+    pub(crate) failed_checks: Vec<String>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Measured(Box<Figures>),
+    NotAvailable(String),
+}
+
+/// Starts a server in `dir`, measures `sse` against it, stops it.
+pub(crate) async fn run_method(
+    coffer: &Path,
+    dir: std::path::PathBuf,
+    sse: Sse,
+    plan: Plan,
+    pattern: &Pattern,
+) -> Result<Outcome> {
+    let server = Server::start(coffer, dir).await?;
+    let outcome = measure(&server, sse, plan, pattern).await;
+    let stopped = server.stop().await;
+    let outcome = outcome?;
+    stopped?;
+    Ok(outcome)
+}
+
+async fn measure(server: &Server, sse: Sse, plan: Plan, pattern: &Pattern) -> Result<Outcome> {
+    let target = Arc::new(Target {
+        addr: server.addr,
+        bucket: BUCKET.to_owned(),
+        access_key_id: server.access_key_id.clone(),
+        secret: server.secret.clone(),
+    });
+    let mut conn = Conn::open(target.clone()).await?;
+    conn.create_bucket().await.context("create the bucket")?;
+    match conn.put("probe", sse, pattern.body(0, 4096)).await {
+        Err(e) if e.downcast_ref::<KmsNotEnabled>().is_some() => {
+            return Ok(Outcome::NotAvailable(e.to_string()));
+        }
+        r => r.context("PUT a probe object")?,
+    }
+    conn.delete("probe").await?;
+    let mut failed_checks = Vec::new();
+
+    // 1. One big object, PUT then GET, on one connection.
+    progress(sse, &format!("{} PUT/GET", size(plan.big_len)));
+    let (mut puts, mut gets) = (Vec::new(), Vec::new());
+    for run in 0..plan.runs {
+        if run > 0 {
+            conn.delete(BIG_KEY).await?;
+        }
+        let t = Instant::now();
+        conn.put(BIG_KEY, sse, pattern.body(BIG_ID, plan.big_len))
+            .await?;
+        puts.push(gb_per_s(plan.big_len, t.elapsed()));
+        let t = Instant::now();
+        let n = conn.get(BIG_KEY, None, None).await?;
+        gets.push(gb_per_s(plan.big_len, t.elapsed()));
+        check_len(BIG_KEY, n, plan.big_len)?;
+    }
+
+    // 4. Range GETs from the middle of the big object: latency, then what the server reads.
+    progress(sse, "range GETs");
+    let first = plan.big_len / 2 + RANGE_SKEW;
+    let range = (first, first + plan.range_len - 1);
+    let mut latencies = Vec::with_capacity(plan.range_requests);
+    for i in 0..RANGE_WARMUP + plan.range_requests {
+        let t = Instant::now();
+        let n = conn.get(BIG_KEY, Some(range), None).await?;
+        if i >= RANGE_WARMUP {
+            latencies.push(t.elapsed());
+        }
+        check_len(BIG_KEY, n, plan.range_len)?;
+    }
+    latencies.sort();
+    let mut verifier = pattern.verifier(BIG_ID, first);
+    let before = server.rchar()?;
+    let n = conn.get(BIG_KEY, Some(range), Some(&mut verifier)).await?;
+    let range_rchar = server.rchar()?.saturating_sub(before);
+    check_len(BIG_KEY, n, plan.range_len)?;
+    record(
+        &mut failed_checks,
+        "range of the big object",
+        first,
+        &verifier,
+    );
+    progress(sse, "full GET for rchar and content check");
+    let mut verifier = pattern.verifier(BIG_ID, 0);
+    let before = server.rchar()?;
+    let n = conn.get(BIG_KEY, None, Some(&mut verifier)).await?;
+    let full_rchar = server.rchar()?.saturating_sub(before);
+    check_len(BIG_KEY, n, plan.big_len)?;
+    record(&mut failed_checks, "big object", 0, &verifier);
+    conn.delete(BIG_KEY).await?;
+    let (big_put, big_get) = (median(puts), median(gets));
+
+    // 2. Mid-size objects, all in flight at once.
+    progress(
+        sse,
+        &format!("{} x {} PUT/GET", plan.mid_count, size(plan.mid_len)),
+    );
+    let mut conns = Conn::open_many(&target, plan.mid_count).await?;
+    let mid = |op| Job {
+        op,
+        sse,
+        pattern: pattern.clone(),
+        prefix: "mid",
+        first_id: MID_FIRST_ID,
+        count: plan.mid_count,
+        len: plan.mid_len,
+        next: AtomicUsize::new(0),
+    };
+    let (mut puts, mut gets) = (Vec::new(), Vec::new());
+    for run in 0..plan.runs {
+        let (d, c) = batch(conns, mid(Op::Put)).await?;
+        puts.push(gb_per_s(plan.mid_len * plan.mid_count as u64, d));
+        let (d, mut c) = batch(c, mid(Op::Get)).await?;
+        gets.push(gb_per_s(plan.mid_len * plan.mid_count as u64, d));
+        if run == 0 {
+            let job = mid(Op::Get);
+            let mut verifier = pattern.verifier(job.id(0), 0);
+            let n = c[0].get(&job.key(0), None, Some(&mut verifier)).await?;
+            check_len(&job.key(0), n, plan.mid_len)?;
+            record(&mut failed_checks, "mid-size object", 0, &verifier);
+        }
+        conns = batch(c, mid(Op::Delete)).await?.1;
+    }
+    drop(conns);
+    let (mid_put, mid_get) = (median(puts), median(gets));
+
+    // 3. Small objects, many in flight.
+    progress(
+        sse,
+        &format!(
+            "{} x {} PUT/GET, {} in flight",
+            plan.small_count,
+            size(plan.small_len),
+            plan.small_in_flight
+        ),
+    );
+    let mut conns = Conn::open_many(&target, plan.small_in_flight).await?;
+    let small = |op| Job {
+        op,
+        sse,
+        pattern: pattern.clone(),
+        prefix: "small",
+        first_id: SMALL_FIRST_ID,
+        count: plan.small_count,
+        len: plan.small_len,
+        next: AtomicUsize::new(0),
+    };
+    let (mut puts, mut gets) = (Vec::new(), Vec::new());
+    for run in 0..plan.runs {
+        let (d, c) = batch(conns, small(Op::Put)).await?;
+        puts.push(plan.small_count as f64 / d.as_secs_f64());
+        let (d, mut c) = batch(c, small(Op::Get)).await?;
+        gets.push(plan.small_count as f64 / d.as_secs_f64());
+        if run == 0 {
+            let job = small(Op::Get);
+            let last = plan.small_count - 1;
+            let mut verifier = pattern.verifier(job.id(last), 0);
+            let n = c[0].get(&job.key(last), None, Some(&mut verifier)).await?;
+            check_len(&job.key(last), n, plan.small_len)?;
+            record(&mut failed_checks, "small object", 0, &verifier);
+        }
+        conns = batch(c, small(Op::Delete)).await?.1;
+    }
+    drop(conns);
+
+    Ok(Outcome::Measured(Box::new(Figures {
+        big_put,
+        big_get,
+        mid_put,
+        mid_get,
+        small_put: median(puts),
+        small_get: median(gets),
+        range_median: percentile(&latencies, 0.5),
+        range_p99: percentile(&latencies, 0.99),
+        range_rchar,
+        full_rchar,
+        peak_rss: server.peak_rss()?,
+        failed_checks,
+    })))
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Put,
+    Get,
+    Delete,
+}
+
+/// `count` requests of one kind, shared out among the workers as they become free.
+struct Job {
+    op: Op,
+    sse: Sse,
+    pattern: Pattern,
+    prefix: &'static str,
+    first_id: u64,
+    count: usize,
+    len: u64,
+    next: AtomicUsize,
+}
+
+impl Job {
+    fn key(&self, i: usize) -> String {
+        format!("{}-{i:05}", self.prefix)
+    }
+
+    fn id(&self, i: usize) -> u64 {
+        self.first_id + i as u64
+    }
+}
+
+/// Runs `job` with one worker per connection; returns the wall time and the connections.
+async fn batch(conns: Vec<Conn>, job: Job) -> Result<(Duration, Vec<Conn>)> {
+    let job = Arc::new(job);
+    let start = Instant::now();
+    let mut workers = JoinSet::new();
+    for conn in conns {
+        workers.spawn(worker(conn, job.clone()));
+    }
+    let mut conns = Vec::with_capacity(workers.len());
+    while let Some(done) = workers.join_next().await {
+        conns.push(done.context("benchmark worker panicked")??);
+    }
+    Ok((start.elapsed(), conns))
+}
+
+async fn worker(mut conn: Conn, job: Arc<Job>) -> Result<Conn> {
+    loop {
+        let i = job.next.fetch_add(1, Ordering::Relaxed);
+        if i >= job.count {
+            return Ok(conn);
+        }
+        let key = job.key(i);
+        match job.op {
+            Op::Put => {
+                conn.put(&key, job.sse, job.pattern.body(job.id(i), job.len))
+                    .await?
+            }
+            Op::Get => {
+                let n = conn.get(&key, None, None).await?;
+                check_len(&key, n, job.len)?;
+            }
+            Op::Delete => conn.delete(&key).await?,
+        }
+    }
+}
+
+fn record(failed: &mut Vec<String>, what: &str, offset: u64, v: &crate::payload::Verifier) {
+    if let Err(at) = v.finish() {
+        let msg = format!(
+            "{what}: wrong content at byte {} of the object",
+            offset + at
+        );
+        eprintln!("  CONTENT CHECK FAILED: {msg}");
+        failed.push(msg);
+    }
+}
+
+fn progress(sse: Sse, what: &str) {
+    eprintln!("[{}] {what}", sse.name());
+}
+
+fn gb_per_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64() / 1e9
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Nearest-rank percentile of sorted `v`.
+fn percentile(v: &[Duration], p: f64) -> Duration {
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (p * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
+}
+
+/// `1 GiB`, `64 MiB`, `4 KiB`, or bytes.
+pub(crate) fn size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (unit, name) in UNITS {
+        if bytes >= unit && bytes % unit == 0 {
+            return format!("{} {name}", bytes / unit);
+        }
+    }
+    format!("{bytes} B")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        let ms: Vec<Duration> = (1..=200).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&ms, 0.5), Duration::from_millis(100));
+        assert_eq!(percentile(&ms, 0.99), Duration::from_millis(198));
+        assert_eq!(percentile(&ms[..50], 0.99), Duration::from_millis(50));
+        assert_eq!(size(1 << 30), "1 GiB");
+        assert_eq!(size(64 << 20), "64 MiB");
+        assert_eq!(size(4096), "4 KiB");
+        assert_eq!(size(1000), "1000 B");
+    }
+}
