@@ -2,8 +2,9 @@
 precedence, history rules, re-encryption by copy, multipart, appends, ranges across chunk edges,
 large objects, encryption at rest and tamper detection.
 
-SSE-KMS cases live in test_sse_kms.py (they need the built-in KMS); the methods here are the
-service-managed ones, AES256 and SM4.
+Every method runs every case: AES256 and SM4 (service-managed keys) and KMS (the account's default
+CMK, created on first use by the built-in KMS). Named CMKs, and what disabling or deleting one
+does, are in test_sse_kms.py.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from coffer_harness import CofferServer
 from sdkutil import crc64, md5_hex_upper, oss2_bucket_for, random_bytes, unique_bucket_name
 
 SSE = "x-oss-server-side-encryption"
-METHODS = ["AES256", "SM4"]
+METHODS = ["AES256", "SM4", "KMS"]
 CHUNK = 64 * 1024  # the format's default chunk length: boundaries worth testing around
 
 
@@ -62,7 +63,7 @@ def test_v2_sdk_round_trip_and_headers(coffer, bucket_name, method):
     put = client.put_object(
         oss.PutObjectRequest(bucket=bucket_name, key="v2", body=data, server_side_encryption=method)
     )
-    assert put.server_side_encryption == method
+    assert put.headers.get(SSE) == method
     got = client.get_object(oss.GetObjectRequest(bucket=bucket_name, key="v2"))
     assert got.server_side_encryption == method
     assert got.body.read() == data
@@ -317,6 +318,8 @@ def test_no_plaintext_at_rest_for_encrypted_objects(private):
     part = b.upload_part("mp", up.upload_id, 1, data)
     b.complete_multipart_upload("mp", up.upload_id, [oss2.models.PartInfo(1, part.etag)])
     b.append_object("app", 0, data, headers={SSE: "SM4"})
+    b.put_object("kms", data, headers={SSE: "KMS"})
+    b.put_object("kms-sm4", data, headers={SSE: "KMS", "x-oss-server-side-data-encryption": "SM4"})
     assert files_containing(private.data_dir, marker) == []
     # The check works: an unencrypted object's data is found by the same search.
     b.put_object("plain", data)
@@ -330,7 +333,7 @@ def test_no_plaintext_at_rest_for_encrypted_objects(private):
 def fetch(server: CofferServer, bucket: str, key: str) -> tuple[int, bytes | None]:
     """(status, body); body is None when the transfer broke before the declared length."""
     url = oss2_bucket_for(server, bucket).sign_url("GET", key, 60)
-    r = requests.get(url, timeout=60)
+    r = requests.get(url, timeout=60, stream=True)
     try:
         return r.status_code, r.content
     except requests.exceptions.RequestException:

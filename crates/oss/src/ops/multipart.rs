@@ -149,7 +149,9 @@ pub(super) async fn upload_part_copy(
     w.elem("LastModified", xml_time(out.part.last_modified))
         .elem("ETag", quoted(&out.etag));
     let mut reply = Reply::xml(w.finish("CopyPartResult"));
-    reply.header(X_OSS_HASH_CRC64ECMA, out.crc64.to_string());
+    reply
+        .header("etag", quoted(&out.etag))
+        .header(X_OSS_HASH_CRC64ECMA, out.crc64.to_string());
     encryption_headers(&mut reply, out.encryption.as_ref());
     Ok(reply)
 }

@@ -118,7 +118,9 @@ pub(super) async fn copy_object(
     w.elem("ETag", quoted(&out.etag))
         .elem("LastModified", xml_time(out.record.last_modified));
     let mut reply = Reply::xml(w.finish("CopyObjectResult"));
-    reply.header(X_OSS_HASH_CRC64ECMA, out.crc64.to_string());
+    reply
+        .header("etag", quoted(&out.etag))
+        .header(X_OSS_HASH_CRC64ECMA, out.crc64.to_string());
     encryption_headers(&mut reply, out.record.encryption.as_ref());
     Ok(reply)
 }

@@ -1,0 +1,307 @@
+//! Tampering with an encrypted object's metadata or data makes GET fail — never wrong bytes.
+//! Runs the real store over redb and the disk blob store, and edits records behind its back.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use coffer_core::{
+    AppendObject, BodyStream, Error, GetOptions, ObjectMetadata, PutObject, RequestContext,
+    SseRequest, Store,
+};
+use coffer_iam::{Action, Grant, Iam, PublicAccess, Resource};
+use coffer_meta::{MetaStore, PutCondition};
+use coffer_types::{AccessKeySecret, BucketName, ObjectKey, RequestId};
+use futures::TryStreamExt;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    meta: Arc<dyn MetaStore>,
+    iam: Iam,
+    bucket: BucketName,
+}
+
+fn ctx() -> RequestContext {
+    RequestContext {
+        request_id: RequestId::random(),
+        source: None,
+        secure: false,
+    }
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let meta: Arc<dyn MetaStore> =
+            Arc::new(coffer_meta_redb::RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap());
+        let blobs = Arc::new(coffer_blob_fs::FsBlobStore::open(&dir.path().join("blobs")).unwrap());
+        let keyring = coffer_keyring::Keyring::open(
+            &dir.path().join("keyring"),
+            coffer_crypto::MasterKey::generate(),
+            0,
+        )
+        .unwrap();
+        let store = Store::new(
+            meta.clone(),
+            blobs,
+            coffer_core::Config {
+                owner_id: "1000".into(),
+                ..Default::default()
+            },
+        )
+        .with_keyring(keyring);
+        let iam = Iam::new("1000".into(), "AK".into(), AccessKeySecret::new("SK"));
+        let bucket = BucketName::parse("bkt").unwrap();
+        let f = Self {
+            _dir: dir,
+            store,
+            meta,
+            iam,
+            bucket,
+        };
+        let g = f.grant(Action::PutBucket, Resource::Bucket("bkt".into()));
+        f.store
+            .create_bucket(
+                &ctx(),
+                &g,
+                coffer_core::CreateBucket {
+                    name: f.bucket.clone(),
+                    acl: coffer_core::Acl::Private,
+                    storage_class: coffer_core::StorageClass::Standard,
+                    encryption: None,
+                },
+            )
+            .await
+            .unwrap();
+        f
+    }
+
+    fn grant(&self, action: Action, resource: Resource) -> Grant {
+        let (p, _) = self.iam.secret_for("AK").unwrap();
+        self.iam
+            .authorize(&p, action, resource, PublicAccess::None)
+            .unwrap()
+    }
+
+    fn object_grant(&self, action: Action, key: &str) -> Grant {
+        self.grant(
+            action,
+            Resource::Object {
+                bucket: "bkt".into(),
+                key: key.into(),
+            },
+        )
+    }
+
+    async fn put(&self, key: &str, data: &[u8], sse: Option<SseRequest>) {
+        let g = self.object_grant(Action::PutObject, key);
+        self.store
+            .put_object(
+                &ctx(),
+                &g,
+                PutObject {
+                    bucket: self.bucket.clone(),
+                    key: ObjectKey::parse(key).unwrap(),
+                    body: body(data),
+                    content_md5: None,
+                    metadata: ObjectMetadata::default(),
+                    acl: coffer_core::Acl::Default,
+                    storage_class: None,
+                    forbid_overwrite: false,
+                    sse,
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn append(&self, key: &str, position: u64, data: &[u8], sse: Option<SseRequest>) {
+        let g = self.object_grant(Action::PutObject, key);
+        self.store
+            .append_object(
+                &ctx(),
+                &g,
+                AppendObject {
+                    bucket: self.bucket.clone(),
+                    key: ObjectKey::parse(key).unwrap(),
+                    position,
+                    body: body(data),
+                    content_md5: None,
+                    metadata: ObjectMetadata::default(),
+                    acl: coffer_core::Acl::Default,
+                    storage_class: None,
+                    sse,
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    /// The whole object, or the error GET (or reading its body) ended with.
+    async fn get(&self, key: &str) -> Result<Vec<u8>, String> {
+        let g = self.object_grant(Action::GetObject, key);
+        let out = self
+            .store
+            .get_object(
+                &ctx(),
+                &g,
+                &self.bucket,
+                &ObjectKey::parse(key).unwrap(),
+                GetOptions::default(),
+            )
+            .await
+            .map_err(|e| describe(&e))?;
+        let chunks: Vec<Bytes> = out.body.try_collect().await.map_err(|e| e.to_string())?;
+        Ok(chunks.concat())
+    }
+
+    async fn record(&self, key: &str) -> coffer_meta::ObjectRecord {
+        self.meta
+            .object(&self.bucket, &ObjectKey::parse(key).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn replace(&self, record: coffer_meta::ObjectRecord) {
+        self.meta
+            .put_object(&self.bucket, record, PutCondition::None)
+            .await
+            .unwrap();
+    }
+}
+
+fn describe(e: &Error) -> String {
+    format!("{e:?}")
+}
+
+fn body(data: &[u8]) -> BodyStream {
+    let chunks: Vec<std::io::Result<Bytes>> = data
+        .chunks(10_000)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    Box::pin(futures::stream::iter(chunks))
+}
+
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+async fn appended_object(f: &Fixture) -> Vec<u8> {
+    let pieces = [data(70_000, 1), data(5, 2), data(140_000, 3)];
+    let mut pos = 0u64;
+    for (i, p) in pieces.iter().enumerate() {
+        let sse = (i == 0).then_some(SseRequest::Aes256);
+        f.append("a", pos, p, sse).await;
+        pos += p.len() as u64;
+    }
+    let whole = pieces.concat();
+    assert_eq!(f.get("a").await.unwrap(), whole);
+    whole
+}
+
+#[tokio::test]
+async fn reordered_dropped_or_swapped_segments_fail() {
+    let f = Fixture::new().await;
+    appended_object(&f).await;
+    let original = f.record("a").await;
+
+    let mut reordered = original.clone();
+    reordered.segments.swap(0, 2);
+    f.replace(reordered).await;
+    assert!(f.get("a").await.unwrap_err().contains("Corrupt"));
+
+    let mut dropped = original.clone();
+    let gone = dropped.segments.remove(1);
+    dropped.size -= gone.len;
+    f.replace(dropped).await;
+    assert!(f.get("a").await.unwrap_err().contains("Corrupt"));
+
+    f.replace(original).await;
+    assert!(f.get("a").await.is_ok());
+}
+
+#[tokio::test]
+async fn any_changed_byte_of_a_segment_header_or_envelope_fails() {
+    let f = Fixture::new().await;
+    let whole = appended_object(&f).await;
+    let original = f.record("a").await;
+    let header_len = original.segments[0].crypto.as_ref().unwrap().len();
+    for i in 0..header_len {
+        let mut r = original.clone();
+        r.segments[0].crypto.as_mut().unwrap()[i] ^= 0x80;
+        f.replace(r).await;
+        let got = f.get("a").await;
+        assert!(got.is_err(), "header byte {i} changed but GET succeeded");
+    }
+    let envelope_len = original.encryption.as_ref().unwrap().envelope.len();
+    for i in 0..envelope_len {
+        let mut r = original.clone();
+        r.encryption.as_mut().unwrap().envelope[i] ^= 0x01;
+        f.replace(r).await;
+        assert!(
+            f.get("a").await.is_err(),
+            "envelope byte {i} changed but GET succeeded"
+        );
+    }
+    f.replace(original).await;
+    assert_eq!(f.get("a").await.unwrap(), whole);
+}
+
+#[tokio::test]
+async fn envelopes_or_segments_moved_between_objects_fail() {
+    let f = Fixture::new().await;
+    f.put("one", &data(100_000, 7), Some(SseRequest::Aes256))
+        .await;
+    f.put("two", &data(100_000, 8), Some(SseRequest::Aes256))
+        .await;
+    let one = f.record("one").await;
+    let two = f.record("two").await;
+
+    let mut r = two.clone();
+    r.encryption = one.encryption.clone();
+    f.replace(r).await;
+    assert!(
+        f.get("two").await.is_err(),
+        "another object's envelope decrypted"
+    );
+
+    let mut r = two.clone();
+    r.segments = one.segments.clone();
+    f.replace(r).await;
+    assert!(
+        f.get("two").await.is_err(),
+        "another object's data decrypted"
+    );
+
+    f.replace(two).await;
+    assert_eq!(f.get("two").await.unwrap(), data(100_000, 8));
+}
+
+#[tokio::test]
+async fn data_and_encryption_metadata_must_agree() {
+    let f = Fixture::new().await;
+    f.put("enc", &data(1000, 9), Some(SseRequest::Sm4)).await;
+    f.put("plain", &data(1000, 10), None).await;
+
+    let mut r = f.record("enc").await;
+    r.encryption = None;
+    f.replace(r).await;
+    let err = f.get("enc").await.unwrap_err();
+    assert!(
+        err.contains("Corrupt"),
+        "ciphertext must never be served as plaintext: {err}"
+    );
+
+    let mut r = f.record("plain").await;
+    r.encryption = Some(coffer_meta::ObjectEncryption {
+        algorithm: coffer_meta::SseAlgorithm::Aes256,
+        kms_key_id: None,
+        kms_data_sm4: false,
+        envelope: vec![1, 0],
+    });
+    f.replace(r).await;
+    assert!(f.get("plain").await.is_err());
+}
