@@ -112,12 +112,17 @@ impl Endpoint {
 pub struct Query(pub Vec<(String, String)>);
 
 impl Query {
-    /// Parses a raw query string. `+` stays a plus (OSS clients encode spaces as `%20`).
+    /// Parses a raw query string as form data: `+` is a space (oss2 encodes spaces in query
+    /// values that way and signs the decoded value), a literal plus arrives as `%2B`. Paths are
+    /// different: there `+` is a plus.
     pub fn parse(raw: &str) -> Result<Self, OssError> {
         let mut pairs = Vec::new();
         for part in raw.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            pairs.push((decode(k, "query parameter")?, decode(v, "query parameter")?));
+            pairs.push((
+                decode(&k.replace('+', " "), "query parameter")?,
+                decode(&v.replace('+', " "), "query parameter")?,
+            ));
         }
         Ok(Self(pairs))
     }
@@ -361,6 +366,15 @@ mod tests {
     }
 
     #[test]
+    fn query_values_are_form_decoded() {
+        let q = Query::parse("prefix=c+d%2F&plus=%2B&bare&empty=").unwrap();
+        assert_eq!(q.get("prefix"), Some("c d/"));
+        assert_eq!(q.get("plus"), Some("+"));
+        assert!(q.has("bare") && q.get("bare") == Some(""));
+        assert_eq!(q.get("empty"), Some(""));
+    }
+
+    #[test]
     fn routes_requests_of_every_client_style() {
         let ip = "127.0.0.1:9000";
         check(Method::GET, ip, "/", "ListBuckets");
@@ -370,8 +384,8 @@ mod tests {
             "/",
             "ListBuckets",
         );
-        check(Method::PUT, ip, "/bkt/", "PutBucket");
-        check(Method::PUT, ip, "/bkt", "PutBucket");
+        check(Method::PUT, ip, "/bkt/", "PutBucket bkt");
+        check(Method::PUT, ip, "/bkt", "PutBucket bkt");
         check(Method::GET, ip, "/bkt/?bucketInfo", "GetBucketInfo bkt");
         check(Method::GET, ip, "/bkt/?location=", "GetBucketLocation bkt");
         check(

@@ -62,9 +62,30 @@ impl XmlWriter {
 /// CompleteMultipartUpload list of 10000 parts fits too).
 pub const MAX_XML_BODY: usize = 2 * 1024 * 1024;
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, OssError> {
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8], root: &str) -> Result<T, OssError> {
     let text = std::str::from_utf8(body).map_err(|_| OssError::malformed_xml("not UTF-8"))?;
+    // serde ignores the root element's name; OSS does not.
+    let found = root_name(text).ok_or_else(|| OssError::malformed_xml("no root element"))?;
+    if found != root {
+        return Err(OssError::malformed_xml(format!(
+            "the root element must be {root}, not {found}"
+        )));
+    }
     quick_xml::de::from_str(text).map_err(OssError::malformed_xml)
+}
+
+/// The name of the document's root element.
+fn root_name(text: &str) -> Option<String> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    loop {
+        match reader.read_event().ok()? {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                return Some(e.name().into_inner().to_owned());
+            }
+            quick_xml::events::Event::Eof => return None,
+            _ => {}
+        }
+    }
 }
 
 /// `<CompleteMultipartUpload>` request body.
@@ -88,7 +109,7 @@ pub struct CompletePartXml {
 
 /// Parses a CompleteMultipartUpload body.
 pub fn parse_complete(body: &[u8]) -> Result<CompleteMultipartUpload, OssError> {
-    parse(body)
+    parse(body, "CompleteMultipartUpload")
 }
 
 /// `<Delete>` request body.
@@ -112,7 +133,7 @@ pub struct DeleteObjectXml {
 
 /// Parses a DeleteMultipleObjects body.
 pub fn parse_delete(body: &[u8]) -> Result<Delete, OssError> {
-    parse(body)
+    parse(body, "Delete")
 }
 
 /// `<CreateBucketConfiguration>` request body.
@@ -128,7 +149,7 @@ pub struct CreateBucketConfiguration {
 
 /// Parses a PutBucket body.
 pub fn parse_create_bucket(body: &[u8]) -> Result<CreateBucketConfiguration, OssError> {
-    parse(body)
+    parse(body, "CreateBucketConfiguration")
 }
 
 /// `<ServerSideEncryptionRule>` request body of PutBucketEncryption.
@@ -155,7 +176,7 @@ pub struct ApplyServerSideEncryptionByDefault {
 
 /// Parses a PutBucketEncryption body.
 pub fn parse_encryption_rule(body: &[u8]) -> Result<ServerSideEncryptionRule, OssError> {
-    parse(body)
+    parse(body, "ServerSideEncryptionRule")
 }
 
 /// Parses arbitrary bytes as every request body type; never panics (fuzz and proptest target).
@@ -186,6 +207,7 @@ mod tests {
         assert_eq!(d.objects[1].key, "b&c");
         assert!(parse_delete(b"<Delete><Object><Key>a</Key>").is_err());
         assert!(parse_complete(b"not xml").is_err());
+        assert!(parse_delete(b"<Wrong><Object><Key>a</Key></Object></Wrong>").is_err());
     }
 
     #[test]
