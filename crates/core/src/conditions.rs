@@ -48,21 +48,21 @@ impl Preconditions {
                     condition: "If-Match",
                 });
             }
-        } else if let Some(t) = self.if_unmodified_since {
-            if modified > seconds(t) {
-                return Err(Error::PreconditionFailed {
-                    condition: "If-Unmodified-Since",
-                });
-            }
+        } else if let Some(t) = self.if_unmodified_since
+            && modified > seconds(t)
+        {
+            return Err(Error::PreconditionFailed {
+                condition: "If-Unmodified-Since",
+            });
         }
         if let Some(list) = &self.if_none_match {
             if etag_matches(list, &object.etag) {
                 return Err(Error::NotModified);
             }
-        } else if let Some(t) = self.if_modified_since {
-            if modified <= seconds(t) {
-                return Err(Error::NotModified);
-            }
+        } else if let Some(t) = self.if_modified_since
+            && modified <= seconds(t)
+        {
+            return Err(Error::NotModified);
         }
         Ok(())
     }

@@ -278,11 +278,10 @@ impl Store {
         bucket: &BucketName,
         upload_id: &UploadId,
     ) -> Result<Vec<PartRecord>> {
-        Ok(self
-            .meta
+        self.meta
             .parts(bucket, upload_id, 0, MAX_PART_NUMBER as usize)
             .await
-            .map_err(in_bucket(bucket))?)
+            .map_err(in_bucket(bucket))
     }
 
     /// CompleteMultipartUpload: checks the part list and makes the object visible atomically.
@@ -339,10 +338,10 @@ impl Store {
         if chosen.is_empty() {
             return Err(Error::InvalidPart("The upload has no parts.".into()));
         }
-        if let Some((_, init)) = chosen.split_last() {
-            if init.iter().any(|p| p.size < self.config.min_part_size) {
-                return Err(Error::EntityTooSmall);
-            }
+        if let Some((_, init)) = chosen.split_last()
+            && init.iter().any(|p| p.size < self.config.min_part_size)
+        {
+            return Err(Error::EntityTooSmall);
         }
         let mut crc = 0u64;
         let mut size = 0u64;

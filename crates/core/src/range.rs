@@ -37,11 +37,11 @@ impl ByteRange {
         };
         match self {
             ByteRange::From { first, last } => {
-                if let Some(last) = last {
-                    if last < first {
-                        // Syntactically invalid: ignored, as HTTP says.
-                        return Ok(None);
-                    }
+                if let Some(last) = last
+                    && last < first
+                {
+                    // Syntactically invalid: ignored, as HTTP says.
+                    return Ok(None);
                 }
                 if first >= size {
                     return unsatisfiable();

@@ -1,6 +1,8 @@
 //! Tampering with an encrypted object's metadata or data makes GET fail — never wrong bytes.
 //! Runs the real store over redb and the disk blob store, and edits records behind its back.
 
+#![allow(clippy::unwrap_used)] // a test: a failed setup step should panic
+
 use std::sync::Arc;
 
 use bytes::Bytes;

@@ -217,16 +217,16 @@ fn rule_from_xml(body: &[u8]) -> Result<EncryptionRule, OssError> {
             return Err(e);
         }
     };
-    if algorithm != SseAlgorithm::Kms {
-        if let Some(k) = key_id {
-            let mut e = OssError::invalid_argument(
-                "KMSMasterKeyID",
-                k,
-                "KMSMasterKeyID can only be set when SSEAlgorithm is KMS.",
-            );
-            e.code.ec = "0005-00000204";
-            return Err(e);
-        }
+    if algorithm != SseAlgorithm::Kms
+        && let Some(k) = key_id
+    {
+        let mut e = OssError::invalid_argument(
+            "KMSMasterKeyID",
+            k,
+            "KMSMasterKeyID can only be set when SSEAlgorithm is KMS.",
+        );
+        e.code.ec = "0005-00000204";
+        return Err(e);
     }
     let kms_data_sm4 = match data {
         None => false,
