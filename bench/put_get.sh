@@ -21,7 +21,7 @@ trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "
 AK="bench-ak"
 SK="bench-secret-$RANDOM$RANDOM"
 COFFER_ROOT_ACCESS_KEY_ID="$AK" COFFER_ROOT_ACCESS_KEY_SECRET="$SK" RUST_LOG=warn \
-  "$BIN" server --listen 127.0.0.1:0 --data-dir "$WORK/data" --ready-file "$WORK/ready" \
+  "$BIN" server --listen 127.0.0.1:0 --kms-listen 127.0.0.1:0 --data-dir "$WORK/data" --ready-file "$WORK/ready" \
   2>"$WORK/server.log" &
 PID=$!
 for _ in $(seq 1 100); do [ -s "$WORK/ready" ] && break; sleep 0.1; done

@@ -58,6 +58,7 @@ class CofferServer:
     proc: subprocess.Popen | None = None
     host: str = ""
     port: int = 0
+    kms_port: int = 0
     starts: int = 0
     log_path: Path | None = None
 
@@ -78,6 +79,11 @@ class CofferServer:
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def kms_endpoint(self) -> str:
+        """host:port of the KMS API listener."""
+        return f"{self.host}:{self.kms_port}"
 
     @property
     def localhost_endpoint(self) -> str:
@@ -112,6 +118,8 @@ class CofferServer:
                     str(self.data_dir),
                     "--ready-file",
                     str(ready),
+                    "--kms-listen",
+                    "127.0.0.1:0",
                 ],
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -145,6 +153,7 @@ class CofferServer:
         host, _, port = info["oss"].rpartition(":")
         self.host = host.strip("[]")
         self.port = int(port)
+        self.kms_port = int(info["kms"].rpartition(":")[2]) if "kms" in info else 0
 
     def stop(self) -> int:
         """SIGTERM and wait; returns the exit code."""

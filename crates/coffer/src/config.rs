@@ -14,6 +14,9 @@ pub(crate) struct ServerArgs {
     /// Address of the OSS API listener [default: 127.0.0.1:9000].
     #[arg(long, env = "COFFER_LISTEN")]
     listen: Option<SocketAddr>,
+    /// Address of the KMS API listener [default: 127.0.0.1:9001].
+    #[arg(long, env = "COFFER_KMS_LISTEN")]
+    kms_listen: Option<SocketAddr>,
     /// Directory holding metadata and object data [default: ./coffer-data].
     #[arg(long, env = "COFFER_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -62,6 +65,8 @@ pub(crate) enum LogFormat {
 struct FileConfig {
     /// See `--listen`.
     listen: Option<SocketAddr>,
+    /// See `--kms-listen`.
+    kms_listen: Option<SocketAddr>,
     /// See `--data-dir`.
     data_dir: Option<PathBuf>,
     /// See `--region`.
@@ -82,6 +87,7 @@ struct FileConfig {
 #[derive(Debug)]
 pub(crate) struct ServerConfig {
     pub(crate) listen: SocketAddr,
+    pub(crate) kms_listen: SocketAddr,
     pub(crate) data_dir: PathBuf,
     pub(crate) region: String,
     pub(crate) virtual_host_domains: Vec<String>,
@@ -95,6 +101,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            kms_listen: SocketAddr::from(([127, 0, 0, 1], 9001)),
             data_dir: PathBuf::from("coffer-data"),
             region: "cn-hangzhou".into(),
             virtual_host_domains: vec!["localhost".into()],
@@ -155,6 +162,7 @@ impl ServerConfig {
         let data_dir = args.data_dir.or(file.data_dir).unwrap_or(d.data_dir);
         Ok(Self {
             listen: args.listen.or(file.listen).unwrap_or(d.listen),
+            kms_listen: args.kms_listen.or(file.kms_listen).unwrap_or(d.kms_listen),
             root_key_file: args
                 .keys
                 .root_key_file

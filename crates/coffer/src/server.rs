@@ -141,6 +141,7 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         .await
         .context("recover from interrupted writes")?;
     let iam = Arc::new(Iam::new(root.account_id, root.access_key_id, root.secret));
+    let iam_for_kms = iam.clone();
     let service = Arc::new(OssService::new(
         store,
         iam,
@@ -155,17 +156,27 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         .await
         .with_context(|| format!("listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    info!(oss = %addr, data_dir = %config.data_dir.display(), region = %config.region, "coffer listening");
+    let kms_listener = TcpListener::bind(config.kms_listen)
+        .await
+        .with_context(|| format!("listen on {} (KMS API)", config.kms_listen))?;
+    let kms_addr = kms_listener.local_addr()?;
+    info!(oss = %addr, kms = %kms_addr, data_dir = %config.data_dir.display(), region = %config.region, "coffer listening");
     if let Some(path) = &config.ready_file {
         let tmp = path.with_extension("tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::json!({ "oss": addr.to_string() }).to_string(),
-        )
-        .context("write ready file")?;
+        let ready = serde_json::json!({ "oss": addr.to_string(), "kms": kms_addr.to_string() });
+        std::fs::write(&tmp, ready.to_string()).context("write ready file")?;
         std::fs::rename(&tmp, path).context("write ready file")?;
     }
     let (stop_tx, stop_rx) = watch::channel(false);
+    let kms_api = Arc::new(coffer_kms_api::KmsApiService::new(
+        kms.clone(),
+        iam_for_kms,
+        config.region.clone(),
+    ));
+    let mut kms_stop = stop_rx.clone();
+    let kms_server = tokio::spawn(coffer_kms_api::serve(kms_listener, kms_api, async move {
+        let _ = kms_stop.wait_for(|s| *s).await;
+    }));
     let mut gc_stop = stop_rx.clone();
     let gc = tokio::spawn(collector.run(async move {
         let _ = gc_stop.wait_for(|stop| *stop).await;
@@ -176,8 +187,19 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         stop_rx.clone(),
     ));
     let kms_ticks = tokio::spawn(tick_kms(kms.clone(), stop_rx.clone()));
-    coffer_oss::serve(listener, service, shutdown_signal()).await?;
+    let mut oss_stop = stop_rx.clone();
+    let oss_server = tokio::spawn(coffer_oss::serve(listener, service, async move {
+        let _ = oss_stop.wait_for(|s| *s).await;
+    }));
+    shutdown_signal().await;
     let _ = stop_tx.send(true);
+    for (name, server) in [("OSS", oss_server), ("KMS", kms_server)] {
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "{name} API server failed"),
+            Err(e) => tracing::error!(error = %e, "{name} API server panicked"),
+        }
+    }
     let _ = gc.await;
     let _ = rotation.await;
     let _ = kms_ticks.await;

@@ -252,6 +252,14 @@ async fn dispatch(
         span.record("key", k.as_str());
     }
     let principal = authenticate(svc, &head.method, &head.headers, &query, &target)?;
+    if let Some(len) = head
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        svc.metrics.bytes(endpoint.name(), "in", len);
+    }
     if let Some(ak) = principal.access_key_id() {
         span.record("access_key_id", ak);
     }

@@ -1,0 +1,384 @@
+//! The HTTP server: accepting connections, one span and one log line per request, panics turned
+//! into `InternalFailure`, graceful shutdown; and the request pipeline (route → parameters →
+//! authentication → action → authorization → operation → JSON).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use coffer_iam::{Iam, Principal};
+use coffer_kms::{AccountId, Caller, Kms};
+use futures::FutureExt;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use rand::RngCore;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::action::{self, Action};
+use crate::auth::{self, MAX_SKEW, SignedParts};
+use crate::error::{ApiError, codes};
+use crate::ops::{self, Ctx};
+use crate::params::Params;
+use crate::replay::ReplayGuard;
+
+/// Largest request body read, in bytes. The largest legitimate one (a 6 KiB Encrypt plaintext and
+/// an 8 KiB context, base64 and form-encoded) is well under it.
+const MAX_BODY_LEN: usize = 256 * 1024;
+/// Most (access key, nonce) pairs remembered at once: about 580 requests per second sustained
+/// over the replay window, in a few tens of MiB.
+const REPLAY_CAPACITY: usize = 1 << 20;
+/// The audit principal of requests signed with the account's root key.
+const ROOT_PRINCIPAL: &str = "root";
+
+/// The KMS API over one KMS engine, authenticating against one IAM.
+pub struct KmsApiService {
+    kms: Arc<Kms>,
+    iam: Arc<Iam>,
+    region: String,
+    replay: ReplayGuard,
+}
+
+impl KmsApiService {
+    /// A service over `kms`, authenticating and authorizing with `iam`, answering for `region`
+    /// (DescribeRegions, and the `HostId` of errors when a request has no `Host`). The region
+    /// in ARNs is the engine's own; the two should agree.
+    pub fn new(kms: Arc<Kms>, iam: Arc<Iam>, region: String) -> Self {
+        if kms.region() != region {
+            warn!(
+                api_region = %region,
+                kms_region = %kms.region(),
+                "the KMS API and the KMS engine name different regions"
+            );
+        }
+        Self {
+            kms,
+            iam,
+            region,
+            replay: ReplayGuard::new(2 * MAX_SKEW.whole_seconds(), REPLAY_CAPACITY),
+        }
+    }
+}
+
+impl std::fmt::Debug for KmsApiService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KmsApiService")
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+type Body = Full<Bytes>;
+
+/// Serves KMS API requests on `listener` until `shutdown` resolves, then waits for the requests
+/// in flight to finish.
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<KmsApiService>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        // Small responses would otherwise wait for delayed ACKs (Nagle).
+        let _ = stream.set_nodelay(true);
+        let svc = service.clone();
+        let conn = builder.serve_connection(
+            TokioIo::new(stream),
+            service_fn(move |req| {
+                let svc = svc.clone();
+                async move { Ok::<_, Infallible>(handle(svc, req, peer).await) }
+            }),
+        );
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    info!("KMS API shutting down: waiting for requests in flight");
+    graceful.shutdown().await;
+    Ok(())
+}
+
+async fn handle(
+    svc: Arc<KmsApiService>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = new_request_id();
+    let host_id = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("kms.{}.aliyuncs.com", svc.region));
+    let span = info_span!(
+        "kms_request",
+        request_id = %request_id,
+        method = %req.method(),
+        peer = %peer,
+        op = tracing::field::Empty,
+        access_key_id = tracing::field::Empty,
+    );
+    let mut op: &'static str = "Unknown";
+    let outcome =
+        AssertUnwindSafe(dispatch(&svc, &request_id, req, &mut op).instrument(span.clone()))
+            .catch_unwind()
+            .await;
+    let (status, body, code) = match outcome {
+        Ok(Ok(body)) => (StatusCode::OK, body, None),
+        Ok(Err(err)) => {
+            if err.status.is_server_error() {
+                let _enter = span.enter();
+                error!(code = err.code, cause = ?err.cause, "request failed");
+            }
+            (
+                err.status,
+                err.to_json(&request_id, &host_id),
+                Some(err.code),
+            )
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let _enter = span.enter();
+            error!(panic = %what, "handler panicked");
+            let err = ApiError::internal("handler panicked");
+            (
+                err.status,
+                err.to_json(&request_id, &host_id),
+                Some(err.code),
+            )
+        }
+    };
+    let elapsed = started.elapsed();
+    {
+        let _enter = span.enter();
+        info!(
+            status = status.as_u16(),
+            code = code.unwrap_or(""),
+            ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-acs-request-id", v);
+    }
+    response
+}
+
+/// A request id shaped like Alibaba's: an upper-case UUID (version 4 layout).
+fn new_request_id() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex = hex::encode_upper(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+async fn dispatch(
+    svc: &KmsApiService,
+    request_id: &str,
+    req: Request<Incoming>,
+    op: &mut &'static str,
+) -> Result<Vec<u8>, ApiError> {
+    let (head, body) = req.into_parts();
+    if head.uri.path() != "/" {
+        return Err(ApiError::new(
+            codes::INVALID_ACTION,
+            "The KMS API is served at the path /.",
+        ));
+    }
+    if head.method != Method::GET && head.method != Method::POST {
+        return Err(ApiError::new(
+            codes::UNSUPPORTED_HTTP_METHOD,
+            "This http method is not supported; use GET or POST.",
+        ));
+    }
+    let body = read_body(body).await?;
+    let form = is_form(&head.headers).then_some(&body[..]);
+    let params = Params::parse(head.uri.query().unwrap_or(""), form)?;
+    let authenticated = auth::authenticate(
+        &svc.iam,
+        &svc.replay,
+        &SignedParts {
+            method: head.method.as_str(),
+            path: head.uri.path(),
+            headers: &head.headers,
+            params: &params,
+            body: &body,
+        },
+        OffsetDateTime::now_utc(),
+    )?;
+    let span = tracing::Span::current();
+    span.record("access_key_id", authenticated.access_key_id.as_str());
+    let action = action::select(&params, &head.headers, authenticated.scheme)?;
+    *op = action.as_str();
+    span.record("op", action.as_str());
+    let caller = authorize(&svc.iam, &authenticated.principal, action)?;
+    let ctx = Ctx {
+        kms: &svc.kms,
+        caller,
+        region: &svc.region,
+        request_id,
+    };
+    ops::run(ctx, action, &params).await
+}
+
+/// Whether the body is a form whose parameters count (spec §1.1). Other bodies are still hashed
+/// by ACS3 but carry no parameters.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
+    match Limited::new(body, MAX_BODY_LEN).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::invalid(
+            "Body",
+            "the request body is larger than 256 KiB",
+        )),
+        Err(e) => Err(ApiError::invalid(
+            "Body",
+            format!("the request body could not be read: {e}"),
+        )),
+    }
+}
+
+/// Decides whether `principal` may perform `action`, and the caller the engine sees.
+///
+/// Interim rule until `coffer_iam` has `kms:*` actions and KMS resources: only the account's root
+/// identity may call the KMS API, for every action (what RAM allows the root account anyway).
+/// `action.ram_action()` names the permission a RAM user will need.
+fn authorize(iam: &Iam, principal: &Principal, action: Action) -> Result<Caller, ApiError> {
+    let denied = || {
+        ApiError::new(
+            codes::NO_PERMISSION,
+            format!(
+                "You are not authorized to do action {} on this resource.",
+                action.ram_action()
+            ),
+        )
+    };
+    match principal {
+        Principal::Root { account_id, .. } if account_id == iam.account_id() => {
+            let account = AccountId::parse(account_id).map_err(|e| {
+                ApiError::internal(format!("the account id is not a KMS account id: {e}"))
+            })?;
+            Ok(Caller::api(account, ROOT_PRINCIPAL))
+        }
+        // Anonymous callers never get here (every request is signed); RAM users and roles will.
+        _ => Err(denied()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use coffer_types::AccessKeySecret;
+
+    use super::*;
+
+    #[test]
+    fn request_ids_are_upper_case_uuids() {
+        let id = new_request_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert!(
+            id.bytes()
+                .all(|b| b == b'-' || b.is_ascii_digit() || b.is_ascii_uppercase())
+        );
+        assert_ne!(id, new_request_id());
+    }
+
+    #[test]
+    fn form_bodies_are_recognised_by_media_type() {
+        let check = |ct: Option<&str>, expected: bool| {
+            let mut h = HeaderMap::new();
+            if let Some(ct) = ct {
+                h.insert(http::header::CONTENT_TYPE, ct.parse().unwrap());
+            }
+            assert_eq!(is_form(&h), expected, "{ct:?}");
+        };
+        check(Some("application/x-www-form-urlencoded"), true);
+        check(
+            Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
+            true,
+        );
+        check(Some("application/json"), false);
+        check(None, false);
+    }
+
+    #[test]
+    fn only_the_accounts_root_is_authorized() {
+        let iam = Iam::new(
+            "1234567890123456".into(),
+            "ak".into(),
+            AccessKeySecret::new("s"),
+        );
+        let root = Principal::Root {
+            account_id: "1234567890123456".into(),
+            access_key_id: "ak".into(),
+        };
+        let caller = authorize(&iam, &root, Action::Encrypt).unwrap();
+        assert_eq!(caller.account_id.as_str(), "1234567890123456");
+        assert_eq!(caller.principal, "root");
+        assert_eq!(caller.via, coffer_kms::Via::Api);
+        let other = Principal::Root {
+            account_id: "1".into(),
+            access_key_id: "ak".into(),
+        };
+        let e = authorize(&iam, &other, Action::Encrypt).unwrap_err();
+        assert_eq!((e.code, e.status.as_u16()), ("Forbidden.NoPermission", 403));
+        assert!(e.message.contains("kms:Encrypt"));
+        let e = authorize(&iam, &Principal::Anonymous, Action::ListKeys).unwrap_err();
+        assert_eq!(e.code, "Forbidden.NoPermission");
+    }
+}
