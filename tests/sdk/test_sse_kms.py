@@ -149,3 +149,26 @@ def test_multipart_and_part_copy_with_named_cmk(bucket, cmk):
     g = bucket.get_object("mp")
     assert g.headers["x-oss-server-side-data-encryption"] == "SM4"
     assert g.read() == src
+
+
+def test_sse_kms_calls_are_metered_and_audited_per_object(coffer, bucket, cmk):
+    import subprocess
+
+    bucket.put_object("m", b"metered", headers={SSE: "KMS", KEY_ID: cmk})
+    bucket.get_object("m").read()
+    bucket.get_object("m").read()
+
+    def cli(*args: str):
+        out = subprocess.run(
+            [str(coffer.binary), "kms", *args, "--data-dir", str(coffer.data_dir), "--key", cmk, "--json"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        return out
+
+    usage = {row["operation"]: row["calls"] for row in json.loads(cli("usage"))}
+    assert usage["GenerateDataKey"] == 1
+    assert usage["Decrypt"] == 2
+    audit = [json.loads(line) for line in cli("audit").splitlines()]
+    sse = [r for r in audit if r["via"] == "Oss"]
+    assert {r["resource"] for r in sse} == {f"{bucket.bucket_name}/m"}
+    assert all(r["key_version_id"] and r["result"] == "Success" for r in sse)

@@ -4,6 +4,7 @@
 mod config;
 mod credentials;
 mod keyring_cmd;
+mod kms_cmd;
 mod root_key;
 mod server;
 mod sse_kms;
@@ -27,6 +28,8 @@ enum Command {
     Server(config::ServerArgs),
     /// Inspect or rotate the SSE-OSS master keys (works while the server runs).
     Keyring(keyring_cmd::KeyringArgs),
+    /// KMS metering and audit trail (works while the server runs).
+    Kms(kms_cmd::KmsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,5 +44,6 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(server::run(config))
         }
         Command::Keyring(args) => keyring_cmd::run(args),
+        Command::Kms(args) => kms_cmd::run(args),
     }
 }

@@ -1,0 +1,141 @@
+//! `coffer kms usage|audit`: the KMS's metering and audit trail, read from its append-only audit
+//! log (`kms.audit.jsonl` in the data directory). Needs no key and works while the server runs:
+//! the log holds no key material, and every KMS operation — through the KMS API or by SSE-KMS —
+//! is one line of it.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+#[derive(Args)]
+pub(crate) struct KmsArgs {
+    #[command(subcommand)]
+    action: Action,
+    /// The server's data directory.
+    #[arg(
+        long,
+        env = "COFFER_DATA_DIR",
+        default_value = "coffer-data",
+        global = true
+    )]
+    data_dir: PathBuf,
+    /// Only this key id.
+    #[arg(long, global = true)]
+    key: Option<String>,
+    /// Only this account.
+    #[arg(long, global = true)]
+    account: Option<String>,
+    /// Print JSON.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Calls per account, key and operation (what a bill is computed from), with failures.
+    Usage,
+    /// The audit records: who, which key and version, which operation, for which object, result.
+    Audit {
+        /// Only the last N records.
+        #[arg(long)]
+        tail: Option<usize>,
+    },
+}
+
+fn field<'a>(record: &'a Value, name: &str) -> &'a str {
+    record.get(name).and_then(Value::as_str).unwrap_or("")
+}
+
+pub(crate) fn run(args: KmsArgs) -> Result<()> {
+    let path = args.data_dir.join("kms.audit.jsonl");
+    let file = std::fs::File::open(&path).with_context(|| format!("open {}", path.display()))?;
+    let mut records = Vec::new();
+    for line in BufReader::new(file).lines() {
+        let line = line.with_context(|| format!("read {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        // A line cut short by a crash is skipped, not fatal: the rest of the trail still counts.
+        let Ok(record) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        if args
+            .key
+            .as_deref()
+            .is_some_and(|k| field(&record, "key_id") != k)
+            || args
+                .account
+                .as_deref()
+                .is_some_and(|a| field(&record, "account") != a)
+        {
+            continue;
+        }
+        records.push(record);
+    }
+    match args.action {
+        Action::Usage => {
+            let mut counts: BTreeMap<(String, String, String), (u64, u64)> = BTreeMap::new();
+            for r in &records {
+                let entry = counts
+                    .entry((
+                        field(r, "account").to_owned(),
+                        field(r, "key_id").to_owned(),
+                        field(r, "operation").to_owned(),
+                    ))
+                    .or_default();
+                entry.0 += 1;
+                if field(r, "result") != "Success" {
+                    entry.1 += 1;
+                }
+            }
+            if args.json {
+                let rows: Vec<Value> = counts
+                    .iter()
+                    .map(|((account, key, op), (calls, failed))| {
+                        serde_json::json!({"account": account, "key_id": key, "operation": op,
+                                           "calls": calls, "failed": failed})
+                    })
+                    .collect();
+                println!("{}", Value::Array(rows));
+            } else {
+                println!(
+                    "{:<18} {:<38} {:<32} {:>8} {:>8}",
+                    "account", "key", "operation", "calls", "failed"
+                );
+                for ((account, key, op), (calls, failed)) in counts {
+                    let key = if key.is_empty() { "-" } else { &key };
+                    println!("{account:<18} {key:<38} {op:<32} {calls:>8} {failed:>8}");
+                }
+            }
+        }
+        Action::Audit { tail } => {
+            let skip = tail.map_or(0, |n| records.len().saturating_sub(n));
+            for r in records.iter().skip(skip) {
+                if args.json {
+                    println!("{r}");
+                } else {
+                    let resource = match field(r, "resource") {
+                        "" => "-",
+                        s => s,
+                    };
+                    println!(
+                        "{} {} {} {} key={} version={} resource={} result={}",
+                        field(r, "time"),
+                        field(r, "account"),
+                        field(r, "principal"),
+                        field(r, "operation"),
+                        field(r, "key_id"),
+                        field(r, "key_version_id"),
+                        resource,
+                        field(r, "result")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
