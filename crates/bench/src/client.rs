@@ -194,8 +194,7 @@ impl Conn {
         let resp = self
             .send(Method::PUT, None, Vec::new(), ReqBody::Empty)
             .await?;
-        expect_status(resp, StatusCode::OK, "PutBucket").await?;
-        Ok(())
+        drain(expect_status(resp, StatusCode::OK, "PutBucket").await?).await
     }
 
     /// PUTs generated content; fails with [`KmsNotEnabled`] inside the error when the server
@@ -222,8 +221,7 @@ impl Conn {
             }
             bail!("PutObject {key}: 403: {text}");
         }
-        expect_status(resp, StatusCode::OK, "PutObject").await?;
-        Ok(())
+        drain(expect_status(resp, StatusCode::OK, "PutObject").await?).await
     }
 
     /// GETs `key` (or the inclusive byte range `range`), draining the body; returns its length.
@@ -263,10 +261,14 @@ impl Conn {
         let resp = self
             .send(Method::DELETE, Some(key), Vec::new(), ReqBody::Empty)
             .await?;
-        let body = expect_status(resp, StatusCode::NO_CONTENT, "DeleteObject").await?;
-        drop(body.collect().await);
-        Ok(())
+        drain(expect_status(resp, StatusCode::NO_CONTENT, "DeleteObject").await?).await
     }
+}
+
+/// Reads a (small) response body to its end, so the connection can carry the next request.
+async fn drain(body: Incoming) -> Result<()> {
+    body.collect().await.context("read response body")?;
+    Ok(())
 }
 
 /// The body if the status is `expected`, else an error carrying the server's error text.

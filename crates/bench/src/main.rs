@@ -108,13 +108,15 @@ async fn main() -> Result<()> {
         load_before,
         load_after: load_average(),
         cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        client_peak_rss: server::peak_rss("/proc/self/status").ok(),
     };
     print!("{}", table::render(&context, &results));
-    if results
-        .iter()
-        .any(|(_, o)| matches!(o, Outcome::Measured(f) if !f.failed_checks.is_empty()))
-    {
-        bail!("some content checks failed (see the table)");
+    if results.iter().any(|(_, o)| match o {
+        Outcome::Measured(f) => !f.failed_checks.is_empty(),
+        Outcome::Failed(_) => true,
+        Outcome::NotAvailable(_) => false,
+    }) {
+        bail!("some runs or content checks failed (see above)");
     }
     Ok(())
 }
@@ -129,11 +131,14 @@ async fn run_all(
     let mut results = Vec::new();
     for &sse in methods {
         let dir = run_dir.join(sse.name());
-        let outcome = matrix::run_method(coffer, dir, sse, plan, &pattern)
-            .await
-            .with_context(|| format!("benchmark {}", sse.name()))?;
-        if let Outcome::NotAvailable(why) = &outcome {
-            eprintln!("[{}] n/a: {why}", sse.name());
+        let outcome = match matrix::run_method(coffer, dir, sse, plan, &pattern).await {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome::Failed(format!("{e:#}")),
+        };
+        match &outcome {
+            Outcome::NotAvailable(why) => eprintln!("[{}] n/a: {why}", sse.name()),
+            Outcome::Failed(why) => eprintln!("[{}] FAILED: {why}", sse.name()),
+            Outcome::Measured(_) => {}
         }
         results.push((sse, outcome));
     }

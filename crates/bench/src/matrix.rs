@@ -57,18 +57,30 @@ impl Plan {
     }
 }
 
-/// What one method measured. Throughputs are medians over [`Plan::runs`].
+/// One phase's figures: medians over [`Plan::runs`], per unit of work (a GB of objects, or a
+/// request).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rate {
+    /// Units per second of wall time: GB/s (10^9 bytes/s) or requests/s.
+    pub(crate) per_second: f64,
+    /// CPU seconds the server spent per unit (user + system, all threads).
+    pub(crate) server_cpu: f64,
+    /// CPU seconds this client spent per unit.
+    pub(crate) client_cpu: f64,
+}
+
+/// What one method measured.
 #[derive(Debug)]
 pub(crate) struct Figures {
-    /// GB/s (10^9 bytes/s).
-    pub(crate) big_put: f64,
-    pub(crate) big_get: f64,
-    /// Aggregate GB/s of `mid_count` transfers in flight at once.
-    pub(crate) mid_put: f64,
-    pub(crate) mid_get: f64,
-    /// Requests per second.
-    pub(crate) small_put: f64,
-    pub(crate) small_get: f64,
+    /// The big object on one connection; per GB.
+    pub(crate) big_put: Rate,
+    pub(crate) big_get: Rate,
+    /// `mid_count` objects in flight at once; aggregate, per GB.
+    pub(crate) mid_put: Rate,
+    pub(crate) mid_get: Rate,
+    /// Small objects, `small_in_flight` at once; per request.
+    pub(crate) small_put: Rate,
+    pub(crate) small_get: Rate,
     pub(crate) range_median: Duration,
     pub(crate) range_p99: Duration,
     /// `rchar` of the server around one range GET, and around one full GET of the big object.
@@ -76,6 +88,12 @@ pub(crate) struct Figures {
     pub(crate) full_rchar: u64,
     /// Peak RSS of the server over the whole method, bytes.
     pub(crate) peak_rss: u64,
+    /// Peak RSS during the big-object phases (PUT, GETs, range GETs), the mid-size phase and
+    /// the small-object phase; cumulative unless `rss_per_phase`.
+    pub(crate) rss_big: u64,
+    pub(crate) rss_mid: u64,
+    pub(crate) rss_small: u64,
+    pub(crate) rss_per_phase: bool,
     /// Content checks that failed (empty when every checked byte was right).
     pub(crate) failed_checks: Vec<String>,
 }
@@ -83,7 +101,10 @@ pub(crate) struct Figures {
 #[derive(Debug)]
 pub(crate) enum Outcome {
     Measured(Box<Figures>),
+    /// The server does not offer this method (KMS not enabled).
     NotAvailable(String),
+    /// The run failed; the other methods still run.
+    Failed(String),
 }
 
 /// Starts a server in `dir`, measures `sse` against it, stops it.
@@ -94,7 +115,14 @@ pub(crate) async fn run_method(
     plan: Plan,
     pattern: &Pattern,
 ) -> Result<Outcome> {
-    let server = Server::start(coffer, dir).await?;
+    let server = match Server::start(coffer, dir.clone()).await {
+        Ok(server) => server,
+        Err(e) => {
+            // The error already carries the server's log, if it wrote one.
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
     let outcome = measure(&server, sse, plan, pattern).await;
     let stopped = server.stop().await;
     let outcome = outcome?;
@@ -119,21 +147,23 @@ async fn measure(server: &Server, sse: Sse, plan: Plan, pattern: &Pattern) -> Re
     }
     conn.delete("probe").await?;
     let mut failed_checks = Vec::new();
+    let mut rss = Rss::default();
+    rss.take(server)?;
 
     // 1. One big object, PUT then GET, on one connection.
     progress(sse, &format!("{} PUT/GET", size(plan.big_len)));
-    let (mut puts, mut gets) = (Vec::new(), Vec::new());
+    let (mut puts, mut gets) = (Samples::default(), Samples::default());
     for run in 0..plan.runs {
         if run > 0 {
             conn.delete(BIG_KEY).await?;
         }
-        let t = Instant::now();
+        let meter = Meter::start(server)?;
         conn.put(BIG_KEY, sse, pattern.body(BIG_ID, plan.big_len))
             .await?;
-        puts.push(gb_per_s(plan.big_len, t.elapsed()));
-        let t = Instant::now();
+        puts.push(meter.stop(server)?);
+        let meter = Meter::start(server)?;
         let n = conn.get(BIG_KEY, None, None).await?;
-        gets.push(gb_per_s(plan.big_len, t.elapsed()));
+        gets.push(meter.stop(server)?);
         check_len(BIG_KEY, n, plan.big_len)?;
     }
 
@@ -156,57 +186,22 @@ async fn measure(server: &Server, sse: Sse, plan: Plan, pattern: &Pattern) -> Re
     let n = conn.get(BIG_KEY, Some(range), Some(&mut verifier)).await?;
     let range_rchar = server.rchar()?.saturating_sub(before);
     check_len(BIG_KEY, n, plan.range_len)?;
-    record(
-        &mut failed_checks,
-        "range of the big object",
-        first,
-        &verifier,
-    );
+    record(&mut failed_checks, "range of the big object", &verifier);
     progress(sse, "full GET for rchar and content check");
     let mut verifier = pattern.verifier(BIG_ID, 0);
     let before = server.rchar()?;
     let n = conn.get(BIG_KEY, None, Some(&mut verifier)).await?;
     let full_rchar = server.rchar()?.saturating_sub(before);
     check_len(BIG_KEY, n, plan.big_len)?;
-    record(&mut failed_checks, "big object", 0, &verifier);
+    record(&mut failed_checks, "big object", &verifier);
     conn.delete(BIG_KEY).await?;
-    let (big_put, big_get) = (median(puts), median(gets));
+    let rss_big = rss.take(server)?;
+    let big_gb = plan.big_len as f64 / 1e9;
+    let big_put = puts.per(big_gb);
+    let big_get = gets.per(big_gb);
 
-    // 2. Mid-size objects, all in flight at once.
-    progress(
-        sse,
-        &format!("{} x {} PUT/GET", plan.mid_count, size(plan.mid_len)),
-    );
-    let mut conns = Conn::open_many(&target, plan.mid_count).await?;
-    let mid = |op| Job {
-        op,
-        sse,
-        pattern: pattern.clone(),
-        prefix: "mid",
-        first_id: MID_FIRST_ID,
-        count: plan.mid_count,
-        len: plan.mid_len,
-        next: AtomicUsize::new(0),
-    };
-    let (mut puts, mut gets) = (Vec::new(), Vec::new());
-    for run in 0..plan.runs {
-        let (d, c) = batch(conns, mid(Op::Put)).await?;
-        puts.push(gb_per_s(plan.mid_len * plan.mid_count as u64, d));
-        let (d, mut c) = batch(c, mid(Op::Get)).await?;
-        gets.push(gb_per_s(plan.mid_len * plan.mid_count as u64, d));
-        if run == 0 {
-            let job = mid(Op::Get);
-            let mut verifier = pattern.verifier(job.id(0), 0);
-            let n = c[0].get(&job.key(0), None, Some(&mut verifier)).await?;
-            check_len(&job.key(0), n, plan.mid_len)?;
-            record(&mut failed_checks, "mid-size object", 0, &verifier);
-        }
-        conns = batch(c, mid(Op::Delete)).await?.1;
-    }
-    drop(conns);
-    let (mid_put, mid_get) = (median(puts), median(gets));
-
-    // 3. Small objects, many in flight.
+    // 3. Small objects, many in flight; before the mid-size phase, whose buffers the allocator
+    // may keep, so that this phase's peak RSS is its own.
     progress(
         sse,
         &format!(
@@ -227,38 +222,112 @@ async fn measure(server: &Server, sse: Sse, plan: Plan, pattern: &Pattern) -> Re
         len: plan.small_len,
         next: AtomicUsize::new(0),
     };
-    let (mut puts, mut gets) = (Vec::new(), Vec::new());
+    let (mut puts, mut gets) = (Samples::default(), Samples::default());
     for run in 0..plan.runs {
-        let (d, c) = batch(conns, small(Op::Put)).await?;
-        puts.push(plan.small_count as f64 / d.as_secs_f64());
-        let (d, mut c) = batch(c, small(Op::Get)).await?;
-        gets.push(plan.small_count as f64 / d.as_secs_f64());
+        let meter = Meter::start(server)?;
+        let c = batch(conns, small(Op::Put)).await?;
+        puts.push(meter.stop(server)?);
+        let meter = Meter::start(server)?;
+        let mut c = batch(c, small(Op::Get)).await?;
+        gets.push(meter.stop(server)?);
         if run == 0 {
             let job = small(Op::Get);
             let last = plan.small_count - 1;
             let mut verifier = pattern.verifier(job.id(last), 0);
             let n = c[0].get(&job.key(last), None, Some(&mut verifier)).await?;
             check_len(&job.key(last), n, plan.small_len)?;
-            record(&mut failed_checks, "small object", 0, &verifier);
+            record(&mut failed_checks, "small object", &verifier);
         }
-        conns = batch(c, small(Op::Delete)).await?.1;
+        conns = batch(c, small(Op::Delete)).await?;
     }
     drop(conns);
+    let rss_small = rss.take(server)?;
+    let small_ops = plan.small_count as f64;
+
+    // 2. Mid-size objects, all in flight at once.
+    progress(
+        sse,
+        &format!("{} x {} PUT/GET", plan.mid_count, size(plan.mid_len)),
+    );
+    let mut conns = Conn::open_many(&target, plan.mid_count).await?;
+    let mid = |op| Job {
+        op,
+        sse,
+        pattern: pattern.clone(),
+        prefix: "mid",
+        first_id: MID_FIRST_ID,
+        count: plan.mid_count,
+        len: plan.mid_len,
+        next: AtomicUsize::new(0),
+    };
+    let (mut puts, mut gets) = (Samples::default(), Samples::default());
+    for run in 0..plan.runs {
+        let meter = Meter::start(server)?;
+        let c = batch(conns, mid(Op::Put)).await?;
+        puts.push(meter.stop(server)?);
+        let meter = Meter::start(server)?;
+        let mut c = batch(c, mid(Op::Get)).await?;
+        gets.push(meter.stop(server)?);
+        if run == 0 {
+            let job = mid(Op::Get);
+            let mut verifier = pattern.verifier(job.id(0), 0);
+            let n = c[0].get(&job.key(0), None, Some(&mut verifier)).await?;
+            check_len(&job.key(0), n, plan.mid_len)?;
+            record(&mut failed_checks, "mid-size object", &verifier);
+        }
+        conns = batch(c, mid(Op::Delete)).await?;
+    }
+    drop(conns);
+    let rss_mid = rss.take(server)?;
+    let mid_gb = (plan.mid_len * plan.mid_count as u64) as f64 / 1e9;
+    let (mid_put, mid_get) = (puts.per(mid_gb), gets.per(mid_gb));
 
     Ok(Outcome::Measured(Box::new(Figures {
         big_put,
         big_get,
         mid_put,
         mid_get,
-        small_put: median(puts),
-        small_get: median(gets),
+        small_put: puts.per(small_ops),
+        small_get: gets.per(small_ops),
         range_median: percentile(&latencies, 0.5),
         range_p99: percentile(&latencies, 0.99),
         range_rchar,
         full_rchar,
-        peak_rss: server.peak_rss()?,
+        peak_rss: rss.max.max(server.peak_rss()?),
+        rss_big,
+        rss_mid,
+        rss_small,
+        rss_per_phase: rss.per_phase,
         failed_checks,
     })))
+}
+
+/// Peak RSS per phase, and over all of them.
+struct Rss {
+    max: u64,
+    per_phase: bool,
+}
+
+impl Default for Rss {
+    fn default() -> Self {
+        Self {
+            max: 0,
+            per_phase: true,
+        }
+    }
+}
+
+impl Rss {
+    /// The peak since the previous call.
+    fn take(&mut self, server: &Server) -> Result<u64> {
+        let (peak, reset) = server.take_peak_rss()?;
+        if !reset && self.per_phase {
+            eprintln!("  cannot reset VmHWM (/proc/<pid>/clear_refs): phase peaks are cumulative");
+            self.per_phase = false;
+        }
+        self.max = self.max.max(peak);
+        Ok(peak)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -290,10 +359,9 @@ impl Job {
     }
 }
 
-/// Runs `job` with one worker per connection; returns the wall time and the connections.
-async fn batch(conns: Vec<Conn>, job: Job) -> Result<(Duration, Vec<Conn>)> {
+/// Runs `job` with one worker per connection; returns the connections.
+async fn batch(conns: Vec<Conn>, job: Job) -> Result<Vec<Conn>> {
     let job = Arc::new(job);
-    let start = Instant::now();
     let mut workers = JoinSet::new();
     for conn in conns {
         workers.spawn(worker(conn, job.clone()));
@@ -302,7 +370,7 @@ async fn batch(conns: Vec<Conn>, job: Job) -> Result<(Duration, Vec<Conn>)> {
     while let Some(done) = workers.join_next().await {
         conns.push(done.context("benchmark worker panicked")??);
     }
-    Ok((start.elapsed(), conns))
+    Ok(conns)
 }
 
 async fn worker(mut conn: Conn, job: Arc<Job>) -> Result<Conn> {
@@ -326,12 +394,9 @@ async fn worker(mut conn: Conn, job: Arc<Job>) -> Result<Conn> {
     }
 }
 
-fn record(failed: &mut Vec<String>, what: &str, offset: u64, v: &crate::payload::Verifier) {
+fn record(failed: &mut Vec<String>, what: &str, v: &crate::payload::Verifier) {
     if let Err(at) = v.finish() {
-        let msg = format!(
-            "{what}: wrong content at byte {} of the object",
-            offset + at
-        );
+        let msg = format!("{what}: wrong content in the piece starting at byte {at}");
         eprintln!("  CONTENT CHECK FAILED: {msg}");
         failed.push(msg);
     }
@@ -341,8 +406,57 @@ fn progress(sse: Sse, what: &str) {
     eprintln!("[{}] {what}", sse.name());
 }
 
-fn gb_per_s(bytes: u64, d: Duration) -> f64 {
-    bytes as f64 / d.as_secs_f64() / 1e9
+/// Wall time and CPU time of the server and of this client over one phase.
+struct Meter {
+    wall: Instant,
+    server: Duration,
+    client: Duration,
+}
+
+/// What a [`Meter`] saw.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    wall: Duration,
+    server: Duration,
+    client: Duration,
+}
+
+impl Meter {
+    fn start(server: &Server) -> Result<Self> {
+        Ok(Self {
+            server: server.cpu_time()?,
+            client: crate::server::cpu_time("/proc/self/stat")?,
+            wall: Instant::now(),
+        })
+    }
+
+    fn stop(self, server: &Server) -> Result<Sample> {
+        let wall = self.wall.elapsed();
+        Ok(Sample {
+            wall,
+            server: server.cpu_time()?.saturating_sub(self.server),
+            client: crate::server::cpu_time("/proc/self/stat")?.saturating_sub(self.client),
+        })
+    }
+}
+
+#[derive(Default)]
+struct Samples(Vec<Sample>);
+
+impl Samples {
+    fn push(&mut self, s: Sample) {
+        self.0.push(s);
+    }
+
+    /// Medians, each taken separately, for `units` of work per sample.
+    fn per(&self, units: f64) -> Rate {
+        let m = |f: fn(&Sample) -> f64| median(self.0.iter().map(f).collect());
+        Rate {
+            per_second: m(|s| 1.0 / s.wall.as_secs_f64()) * units,
+            server_cpu: m(|s| s.server.as_secs_f64()) / units,
+            client_cpu: m(|s| s.client.as_secs_f64()) / units,
+        }
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -367,7 +481,8 @@ fn percentile(v: &[Duration], p: f64) -> Duration {
 pub(crate) fn size(bytes: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (unit, name) in UNITS {
-        if bytes >= unit && bytes % unit == 0 {
+        // Units are powers of two.
+        if bytes >= unit && bytes & (unit - 1) == 0 {
             return format!("{} {name}", bytes / unit);
         }
     }

@@ -140,7 +140,8 @@ impl Verifier {
         }
     }
 
-    /// `Err(offset)` with a chunk-granular offset of the first wrong byte, if any was wrong.
+    /// `Err(offset)` if any byte was wrong: the object offset where the first wrong piece (a
+    /// received buffer, cut at 1 MiB boundaries) starts.
     pub(crate) fn finish(&self) -> Result<(), u64> {
         self.first_mismatch.map_or(Ok(()), Err)
     }
@@ -148,8 +149,9 @@ impl Verifier {
     fn matches(&self, chunk: u64, within: usize, data: &[u8]) -> bool {
         let tag = tag(self.object, chunk);
         let in_tag = TAG_LEN.saturating_sub(within).min(data.len());
-        data[..in_tag] == tag[within..within + in_tag]
-            && data[in_tag..] == self.block[within + in_tag..within + data.len()]
+        let (head, tail) = data.split_at(in_tag);
+        (in_tag == 0 || head == &tag[within..within + in_tag])
+            && tail == &self.block[within + in_tag..within + data.len()]
     }
 }
 
@@ -170,7 +172,7 @@ mod tests {
             assert_eq!(body.size_hint().exact(), Some(len));
             let bytes = collect(body).await;
             assert_eq!(bytes.len() as u64, len);
-            for offset in [0, 1, 15, 16, 100, CHUNK_LEN - 1, CHUNK_LEN + 8] {
+            for offset in [0, 1, 15, 16, 17, 1000, CHUNK_LEN - 1, CHUNK_LEN + 8] {
                 if offset > len {
                     continue;
                 }

@@ -51,6 +51,10 @@ impl Server {
             .env("COFFER_ROOT_ACCESS_KEY_ID", &access_key_id)
             .env("COFFER_ROOT_ACCESS_KEY_SECRET", &secret)
             .env("COFFER_ROOT_KEY", random_hex(32))
+            // The KMS API listener (unused here) defaults to a fixed port that another server
+            // on this machine may hold. An environment variable, not a flag, so that binaries
+            // from before that listener existed still start.
+            .env("COFFER_KMS_LISTEN", "127.0.0.1:0")
             // Per-request log lines would cost the server CPU the benchmark should measure.
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -94,10 +98,16 @@ impl Server {
 
     /// Peak resident set size so far (`VmHWM`), in bytes.
     pub(crate) fn peak_rss(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .context("read /proc/<pid>/status")?;
-        let kib = field(&status, "VmHWM:").context("no VmHWM in /proc/<pid>/status")?;
-        Ok(kib * 1024)
+        peak_rss(&format!("/proc/{}/status", self.pid))
+    }
+
+    /// Peak RSS since the previous call (or the start), in bytes, and starts a new interval by
+    /// resetting `VmHWM` (`5` to `/proc/<pid>/clear_refs`). Returns `false` as the second value
+    /// if the reset failed, in which case the next interval includes this one.
+    pub(crate) fn take_peak_rss(&self) -> Result<(u64, bool)> {
+        let peak = self.peak_rss()?;
+        let reset = std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5").is_ok();
+        Ok((peak, reset))
     }
 
     /// Bytes the server has passed through read-like system calls (`rchar`): files, page cache
@@ -106,6 +116,11 @@ impl Server {
         let io = std::fs::read_to_string(format!("/proc/{}/io", self.pid))
             .context("read /proc/<pid>/io")?;
         field(&io, "rchar:").context("no rchar in /proc/<pid>/io")
+    }
+
+    /// CPU time the server has used so far, user and system, all threads.
+    pub(crate) fn cpu_time(&self) -> Result<Duration> {
+        cpu_time(&format!("/proc/{}/stat", self.pid))
     }
 
     /// SIGTERM, wait for exit (SIGKILL after a timeout), then remove the data directory.
@@ -136,7 +151,33 @@ impl Server {
     }
 }
 
-/// The first number after `name` on its line, e.g. `VmHWM:	  123456 kB` → 123456.
+/// `VmHWM` of a `/proc/<pid>/status` file, in bytes.
+pub(crate) fn peak_rss(status_path: &str) -> Result<u64> {
+    let status =
+        std::fs::read_to_string(status_path).with_context(|| format!("read {status_path}"))?;
+    let kib = field(&status, "VmHWM:").with_context(|| format!("no VmHWM in {status_path}"))?;
+    Ok(kib * 1024)
+}
+
+/// Ticks of `utime` + `stime` in a `/proc/<pid>/stat` file.
+pub(crate) fn cpu_time(stat_path: &str) -> Result<Duration> {
+    let stat = std::fs::read_to_string(stat_path).with_context(|| format!("read {stat_path}"))?;
+    let ticks = stat_ticks(&stat).with_context(|| format!("parse {stat_path}"))?;
+    // USER_HZ is 100 on every Linux ABI this runs on (it is fixed by the kernel ABI, not HZ).
+    Ok(Duration::from_millis(ticks * 10))
+}
+
+/// Fields 14 and 15 (utime, stime); counted after the `)` that ends field 2, the command name,
+/// which may itself contain spaces and parentheses.
+fn stat_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The first number after `name` on its line, e.g. `VmHWM:   123456 kB` → 123456.
 fn field(text: &str, name: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix(name))
@@ -155,5 +196,7 @@ mod tests {
         let io = "rchar: 4096\nwchar: 10\n";
         assert_eq!(field(io, "rchar:"), Some(4096));
         assert_eq!(field(io, "syscr:"), None);
+        let stat = "42 (a) b) S 1 42 42 0 -1 4194304 100 0 0 0 250 31 0 0 20 0 3 0";
+        assert_eq!(stat_ticks(stat), Some(281));
     }
 }

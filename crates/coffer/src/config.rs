@@ -17,6 +17,10 @@ pub(crate) struct ServerArgs {
     /// Address of the KMS API listener [default: 127.0.0.1:9001].
     #[arg(long, env = "COFFER_KMS_LISTEN")]
     kms_listen: Option<SocketAddr>,
+    /// Address of the admin API listener (RAM users, keys, policies, STS) [default:
+    /// 127.0.0.1:9002, or an ephemeral loopback port when --listen asks for port 0].
+    #[arg(long, env = "COFFER_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
     /// Directory holding metadata and object data [default: ./coffer-data].
     #[arg(long, env = "COFFER_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -29,7 +33,8 @@ pub(crate) struct ServerArgs {
     /// TOML file with any of the settings above (keys as the flags, with underscores).
     #[arg(long, env = "COFFER_CONFIG")]
     config: Option<PathBuf>,
-    /// Once listening, write `{"oss": "ADDR"}` to this file (for tests and supervisors).
+    /// Once listening, write `{"oss": "ADDR", "admin": "ADDR"}` to this file (for tests and
+    /// supervisors).
     #[arg(long, env = "COFFER_READY_FILE")]
     ready_file: Option<PathBuf>,
     /// Log format: `text` or `json` [default: text].
@@ -40,6 +45,10 @@ pub(crate) struct ServerArgs {
     /// Days between automatic rotations of the SSE-OSS master key [default: 30; 0 = never].
     #[arg(long, env = "COFFER_SSE_ROTATION_DAYS")]
     sse_rotation_days: Option<u32>,
+    /// Shortest STS session AssumeRole grants, in seconds [default: 900, as RAM]. Lower it only
+    /// to test expiry (0 issues credentials that are already expired).
+    #[arg(long, env = "COFFER_STS_MIN_SESSION_SECONDS")]
+    sts_min_session_seconds: Option<u32>,
 }
 
 /// Where the root key and the data directory are (shared by `server` and `keyring`).
@@ -67,6 +76,8 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     /// See `--kms-listen`.
     kms_listen: Option<SocketAddr>,
+    /// See `--admin-listen`.
+    admin_listen: Option<SocketAddr>,
     /// See `--data-dir`.
     data_dir: Option<PathBuf>,
     /// See `--region`.
@@ -81,6 +92,8 @@ struct FileConfig {
     root_key_file: Option<PathBuf>,
     /// See `--sse-rotation-days`.
     sse_rotation_days: Option<u32>,
+    /// See `--sts-min-session-seconds`.
+    sts_min_session_seconds: Option<u32>,
 }
 
 /// The resolved configuration of `coffer server`.
@@ -88,6 +101,7 @@ struct FileConfig {
 pub(crate) struct ServerConfig {
     pub(crate) listen: SocketAddr,
     pub(crate) kms_listen: SocketAddr,
+    pub(crate) admin_listen: SocketAddr,
     pub(crate) data_dir: PathBuf,
     pub(crate) region: String,
     pub(crate) virtual_host_domains: Vec<String>,
@@ -95,6 +109,7 @@ pub(crate) struct ServerConfig {
     pub(crate) log_format: LogFormat,
     pub(crate) root_key_file: PathBuf,
     pub(crate) sse_rotation_days: u32,
+    pub(crate) sts_min_session_seconds: u32,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +117,7 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
             kms_listen: SocketAddr::from(([127, 0, 0, 1], 9001)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 9002)),
             data_dir: PathBuf::from("coffer-data"),
             region: "cn-hangzhou".into(),
             virtual_host_domains: vec!["localhost".into()],
@@ -109,6 +125,7 @@ impl Default for ServerConfig {
             log_format: LogFormat::Text,
             root_key_file: default_root_key_file(Path::new("coffer-data")),
             sse_rotation_days: 30,
+            sts_min_session_seconds: 900,
         }
     }
 }
@@ -160,9 +177,20 @@ impl ServerConfig {
             }
         }
         let data_dir = args.data_dir.or(file.data_dir).unwrap_or(d.data_dir);
+        let listen = args.listen.or(file.listen).unwrap_or(d.listen);
+        // Tests start many servers on port 0; their admin APIs must not fight over 9002.
+        let admin_default = if listen.port() == 0 {
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        } else {
+            d.admin_listen
+        };
         Ok(Self {
-            listen: args.listen.or(file.listen).unwrap_or(d.listen),
+            listen,
             kms_listen: args.kms_listen.or(file.kms_listen).unwrap_or(d.kms_listen),
+            admin_listen: args
+                .admin_listen
+                .or(file.admin_listen)
+                .unwrap_or(admin_default),
             root_key_file: args
                 .keys
                 .root_key_file
@@ -172,6 +200,10 @@ impl ServerConfig {
                 .sse_rotation_days
                 .or(file.sse_rotation_days)
                 .unwrap_or(d.sse_rotation_days),
+            sts_min_session_seconds: args
+                .sts_min_session_seconds
+                .or(file.sts_min_session_seconds)
+                .unwrap_or(d.sts_min_session_seconds),
             data_dir,
             region,
             virtual_host_domains: domains,

@@ -1,6 +1,7 @@
 //! The `coffer` binary: command line, configuration, wiring of the concrete backends, signals and
 //! logging. Everything else lives in the library crates.
 
+mod admin_cmd;
 mod config;
 mod credentials;
 mod keyring_cmd;
@@ -30,6 +31,9 @@ enum Command {
     Keyring(keyring_cmd::KeyringArgs),
     /// KMS metering and audit trail (works while the server runs).
     Kms(kms_cmd::KmsArgs),
+    /// Manage RAM users, access keys, groups, policies and roles, and get STS credentials,
+    /// through a running server's admin API.
+    Admin(admin_cmd::AdminArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,5 +49,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Keyring(args) => keyring_cmd::run(args),
         Command::Kms(args) => kms_cmd::run(args),
+        Command::Admin(args) => admin_cmd::run(args),
     }
 }

@@ -45,6 +45,9 @@ async fn shutdown_signal() {
     }
 }
 
+/// The identity store (RAM users, keys, policies, roles, bucket policies) in the data directory.
+pub(crate) const IAM_FILE: &str = "iam.redb";
+
 /// The SSE keyring's file in the data directory.
 pub(crate) const KEYRING_FILE: &str = "keyring.sealed";
 
@@ -117,6 +120,9 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         )
         .context("open the KMS (is the root key the one it was sealed with?)")?,
     );
+    // Access key secrets are sealed under a key derived from the root key (HKDF, so independent of
+    // the KMS's and the keyring's keys).
+    let iam_sealing = coffer_iam::SealingKey::derive(root_key.expose_secret());
     let keyring = coffer_keyring::Keyring::open(
         &config.data_dir.join(KEYRING_FILE),
         root_key,
@@ -140,11 +146,28 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         .recover(started)
         .await
         .context("recover from interrupted writes")?;
-    let iam = Arc::new(Iam::new(root.account_id, root.access_key_id, root.secret));
+    let iam_store = coffer_iam::RedbIdentityStore::open(&config.data_dir.join(IAM_FILE))
+        .context("open the identity store")?;
+    let iam = Arc::new(
+        Iam::open(
+            coffer_iam::RootAccount {
+                account_id: root.account_id,
+                access_key_id: root.access_key_id,
+                secret: root.secret,
+            },
+            Arc::new(iam_store),
+            &iam_sealing,
+        )
+        .context("open the identity store (is the root key the one it was sealed with?)")?
+        .with_min_session_duration(time::Duration::seconds(i64::from(
+            config.sts_min_session_seconds,
+        ))),
+    );
+    drop(iam_sealing);
     let iam_for_kms = iam.clone();
     let service = Arc::new(OssService::new(
         store,
-        iam,
+        iam.clone(),
         coffer_oss::Config {
             region: config.region.clone(),
             hosts: coffer_oss::router::HostConfig {
@@ -160,10 +183,18 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         .await
         .with_context(|| format!("listen on {} (KMS API)", config.kms_listen))?;
     let kms_addr = kms_listener.local_addr()?;
-    info!(oss = %addr, kms = %kms_addr, data_dir = %config.data_dir.display(), region = %config.region, "coffer listening");
+    let admin_listener = TcpListener::bind(config.admin_listen)
+        .await
+        .with_context(|| format!("listen on {} (admin API)", config.admin_listen))?;
+    let admin_addr = admin_listener.local_addr()?;
+    info!(oss = %addr, kms = %kms_addr, admin = %admin_addr, data_dir = %config.data_dir.display(), region = %config.region, "coffer listening");
     if let Some(path) = &config.ready_file {
         let tmp = path.with_extension("tmp");
-        let ready = serde_json::json!({ "oss": addr.to_string(), "kms": kms_addr.to_string() });
+        let ready = serde_json::json!({
+            "oss": addr.to_string(),
+            "kms": kms_addr.to_string(),
+            "admin": admin_addr.to_string(),
+        });
         std::fs::write(&tmp, ready.to_string()).context("write ready file")?;
         std::fs::rename(&tmp, path).context("write ready file")?;
     }
@@ -187,13 +218,25 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         stop_rx.clone(),
     ));
     let kms_ticks = tokio::spawn(tick_kms(kms.clone(), stop_rx.clone()));
+    let mut admin_stop = stop_rx.clone();
+    let admin_server = tokio::spawn(coffer_admin::serve(
+        admin_listener,
+        Arc::new(coffer_admin::AdminService::new(iam, config.region.clone())),
+        async move {
+            let _ = admin_stop.wait_for(|s| *s).await;
+        },
+    ));
     let mut oss_stop = stop_rx.clone();
     let oss_server = tokio::spawn(coffer_oss::serve(listener, service, async move {
         let _ = oss_stop.wait_for(|s| *s).await;
     }));
     shutdown_signal().await;
     let _ = stop_tx.send(true);
-    for (name, server) in [("OSS", oss_server), ("KMS", kms_server)] {
+    for (name, server) in [
+        ("OSS", oss_server),
+        ("KMS", kms_server),
+        ("admin", admin_server),
+    ] {
         match server.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "{name} API server failed"),

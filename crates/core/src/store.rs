@@ -81,10 +81,7 @@ impl Store {
     ) -> KmsCaller {
         KmsCaller {
             account_id: self.config.owner_id.clone(),
-            principal: match grant.principal() {
-                coffer_iam::Principal::Root { .. } => "root".to_owned(),
-                coffer_iam::Principal::Anonymous => "anonymous".to_owned(),
-            },
+            principal: grant.principal().to_string(),
             resource: format!("{bucket}/{key}"),
         }
     }

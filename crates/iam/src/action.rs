@@ -1,4 +1,5 @@
-//! RAM actions of the OSS API.
+//! RAM actions of the OSS API. Other services' actions (`kms:*`, `ram:*`, `sts:*`) are plain
+//! `&'static str`s checked with [`Iam::check`](crate::Iam::check).
 
 /// A RAM action, as named in policies (`oss:PutObject`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,6 +20,9 @@ pub enum Action {
     PutBucketEncryption,
     GetBucketEncryption,
     DeleteBucketEncryption,
+    PutBucketPolicy,
+    GetBucketPolicy,
+    DeleteBucketPolicy,
 }
 
 impl Action {
@@ -40,6 +44,9 @@ impl Action {
             Action::PutBucketEncryption => "oss:PutBucketEncryption",
             Action::GetBucketEncryption => "oss:GetBucketEncryption",
             Action::DeleteBucketEncryption => "oss:DeleteBucketEncryption",
+            Action::PutBucketPolicy => "oss:PutBucketPolicy",
+            Action::GetBucketPolicy => "oss:GetBucketPolicy",
+            Action::DeleteBucketPolicy => "oss:DeleteBucketPolicy",
         }
     }
 

@@ -1,43 +1,76 @@
-//! Identity and access for coffer: who a request comes from ([`Principal`]), how an access key id
-//! resolves to its secret ([`Iam::secret_for`]), and whether a principal may perform an action on
-//! a resource ([`Iam::authorize`]), which yields a [`Grant`] — the only way to obtain one.
+//! Identity and access for coffer, imitating Alibaba Cloud RAM and STS: who a request comes from
+//! ([`Principal`]), how an access key id (and STS token) resolves to the secret that verifies its
+//! signature ([`Iam::credentials`]), and whether a principal may perform an action on a resource
+//! ([`Iam::authorize`]), which yields a [`Grant`] — the only way to obtain one.
 //!
-//! Today the account has one identity, its root key pair, plus anonymous callers who may use what a
-//! public ACL opens. RAM users, policies and STS build on the same seam. This crate does no I/O
-//! and knows nothing of HTTP.
+//! Identities: the account's root key pair (from the binary's configuration), RAM users with up to
+//! two access keys each, groups, custom policies attached to users, groups and roles, roles with
+//! trust policies, and STS role sessions ([`Admin::assume_role`]) whose temporary credentials live
+//! in a sealed, self-contained security token (`sts` module). Bucket policies are kept here too
+//! ([`Iam::put_bucket_policy`]). Decisions follow spec `ram-policy.md` §3 exactly as the
+//! [`policy`] module's evaluator implements it: explicit Deny wins; the root is allowed on its own
+//! account; a RAM user or role session needs an Allow from its policies or from the bucket policy;
+//! a session policy narrows its role; and only object reads and writes fall back to ACLs.
+//!
+//! Management (create a user, attach a policy, …) goes through [`Iam::admin`], which checks the
+//! caller's `ram:*` permissions itself. Other services' checks use [`Iam::check`] (any action on
+//! any ARN) and [`Iam::check_kms`] (KMS keys).
+//!
+//! State: one in-memory directory of every record, written through to an [`IdentityStore`]
+//! ([`RedbIdentityStore`]: `iam.redb` in the data directory; [`MemoryIdentityStore`] for tests).
+//! Access key secrets cannot be hashed (HMAC verification needs them), so they are sealed with
+//! AES-256-GCM under a key derived from the server's root key ([`SealingKey`]).
+//!
+//! What this crate does not do: HTTP, signatures (the front-ends verify them with the secret this
+//! crate returns), or reading the network or the environment. Time comes from a [`Clock`].
+
+#![warn(missing_docs)]
 
 mod action;
+mod admin;
+mod clock;
+mod conditions;
+mod directory;
+mod error;
 pub mod policy;
+mod principal;
+mod random;
+mod record;
+mod seal;
+pub mod store;
+mod sts;
+
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use coffer_types::AccessKeySecret;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 pub use action::Action;
+pub use admin::{
+    AccessKeyInfo, Admin, CallerIdentity, GroupInfo, MAX_ACCESS_KEYS_PER_USER, NewAccessKey,
+    PolicyInfo, PolicyTarget, RoleInfo, UserInfo,
+};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use conditions::{Conditions, keys};
+pub use error::{EntityKind, Error, Result};
+pub use principal::Principal;
+pub use record::KeyStatus;
+pub use seal::SealingKey;
+pub use store::{IdentityStore, MemoryIdentityStore, RedbIdentityStore};
+pub use sts::{
+    AssumeRoleRequest, AssumedRole, DEFAULT_SESSION_DURATION, MAX_SESSION_DURATION_RANGE,
+    MIN_SESSION_DURATION, STS_ACCESS_KEY_PREFIX, SecurityToken,
+};
 
-/// Who a request comes from, after its signature was verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    /// The account's root identity.
-    Root {
-        /// The account id (owner of all buckets).
-        account_id: String,
-        /// The access key the request was signed with.
-        access_key_id: String,
-    },
-    /// No credentials were presented.
-    Anonymous,
-}
+use crate::directory::{Directory, Op};
+use crate::policy::{
+    Decision, PolicyDocument, PolicyKind, RequestFacts, evaluate_with_resource_policy,
+};
+use crate::seal::{Purpose, Sealer};
+use crate::store::{Change, Table};
 
-impl Principal {
-    /// The access key id, for logs; `None` for anonymous.
-    pub fn access_key_id(&self) -> Option<&str> {
-        match self {
-            Principal::Root { access_key_id, .. } => Some(access_key_id),
-            Principal::Anonymous => None,
-        }
-    }
-}
-
-/// What an ACL opens to anonymous callers.
+/// What an ACL opens to callers no policy allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublicAccess {
     /// Nothing.
@@ -48,7 +81,7 @@ pub enum PublicAccess {
     ReadWrite,
 }
 
-/// The resource an action is on.
+/// The resource an OSS action is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
     /// The account (ListBuckets).
@@ -71,6 +104,14 @@ impl Resource {
             Resource::Account => format!("acs:oss:*:{account_id}:*"),
             Resource::Bucket(b) => format!("acs:oss:*:{account_id}:{b}"),
             Resource::Object { bucket, key } => format!("acs:oss:*:{account_id}:{bucket}/{key}"),
+        }
+    }
+
+    /// The bucket, for bucket and object resources.
+    pub fn bucket(&self) -> Option<&str> {
+        match self {
+            Resource::Account => None,
+            Resource::Bucket(b) | Resource::Object { bucket: b, .. } => Some(b),
         }
     }
 }
@@ -106,20 +147,14 @@ impl Grant {
     }
 }
 
-/// Why authentication or authorization failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// The access key id is unknown or disabled.
-    #[error("the access key id does not exist or is disabled")]
-    InvalidAccessKeyId,
-    /// The principal may not do this.
-    #[error("access denied: {action} on {resource}")]
-    AccessDenied {
-        /// The RAM action.
-        action: &'static str,
-        /// The resource name.
-        resource: String,
-    },
+/// The account's root identity, from the server's configuration.
+pub struct RootAccount {
+    /// The account UID (16 digits), owner of every bucket and key.
+    pub account_id: String,
+    /// The root access key id.
+    pub access_key_id: String,
+    /// The root secret.
+    pub secret: AccessKeySecret,
 }
 
 /// The account's identities and what they may do.
@@ -127,20 +162,101 @@ pub struct Iam {
     account_id: String,
     root_access_key_id: String,
     root_secret: AccessKeySecret,
+    store: Arc<dyn IdentityStore>,
+    sealer: Sealer,
+    clock: Arc<dyn Clock>,
+    /// Shortest session `AssumeRole` grants.
+    min_session_duration: time::Duration,
+    dir: RwLock<Directory>,
 }
 
+impl std::fmt::Debug for Iam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Iam")
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `meta` key of the sealed root-key check.
+const ROOT_CHECK_KEY: &[u8] = b"root-check";
+const ROOT_CHECK_VALUE: &[u8] = b"coffer-iam";
+
 impl Iam {
-    /// An account with one root key pair.
+    /// An account with one root key pair and no RAM identities kept anywhere but in memory (a
+    /// random sealing key, the system clock).
     pub fn new(
         account_id: String,
         root_access_key_id: String,
         root_secret: AccessKeySecret,
     ) -> Self {
-        Self {
-            account_id,
-            root_access_key_id,
-            root_secret,
+        Self::open(
+            RootAccount {
+                account_id,
+                access_key_id: root_access_key_id,
+                secret: root_secret,
+            },
+            Arc::new(MemoryIdentityStore::new()),
+            &SealingKey::generate(),
+        )
+        .expect("an empty in-memory identity store always opens")
+    }
+
+    /// Opens the identities kept in `store`, sealed under `key` (derive it from the server's root
+    /// key with [`SealingKey::derive`]). A store written under another key is refused, as is one
+    /// holding a record or policy this version cannot read. Blocks on the store; call at startup.
+    pub fn open(
+        root: RootAccount,
+        store: Arc<dyn IdentityStore>,
+        key: &SealingKey,
+    ) -> Result<Self> {
+        let sealer = Sealer::new(key);
+        let check = store
+            .scan(Table::Meta)?
+            .into_iter()
+            .find(|(k, _)| k == ROOT_CHECK_KEY);
+        match check {
+            Some((_, sealed)) => {
+                let opened = sealer.open(Purpose::RootCheck, &[], &sealed);
+                if opened.as_deref().map(Vec::as_slice) != Some(ROOT_CHECK_VALUE) {
+                    return Err(Error::corrupt(
+                        "the identity store was sealed under another root key",
+                    ));
+                }
+            }
+            None => store.apply(&[Change::Put {
+                table: Table::Meta,
+                key: ROOT_CHECK_KEY.to_vec(),
+                value: sealer.seal(Purpose::RootCheck, &[], ROOT_CHECK_VALUE),
+            }])?,
         }
+        let dir = Directory::load(&*store)?;
+        Ok(Self {
+            account_id: root.account_id,
+            root_access_key_id: root.access_key_id,
+            root_secret: root.secret,
+            store,
+            sealer,
+            clock: Arc::new(SystemClock),
+            min_session_duration: MIN_SESSION_DURATION,
+            dir: RwLock::new(dir),
+        })
+    }
+
+    /// Uses `clock` instead of the system clock (for tests of STS expiry).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Lets `AssumeRole` grant sessions shorter than RAM's 900 seconds (down to zero, which makes
+    /// credentials that are expired on arrival). For tests of expiry against a running server;
+    /// production keeps the default.
+    #[must_use]
+    pub fn with_min_session_duration(mut self, shortest: time::Duration) -> Self {
+        self.min_session_duration = shortest.max(time::Duration::ZERO);
+        self
     }
 
     /// The account id (bucket owner).
@@ -148,33 +264,240 @@ impl Iam {
         &self.account_id
     }
 
-    /// The secret of an access key and the principal it stands for.
-    pub fn secret_for(&self, access_key_id: &str) -> Result<(Principal, &AccessKeySecret), Error> {
+    /// The time now, by this `Iam`'s clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Directory> {
+        self.dir.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs one write: `plan` looks at the directory and returns the writes to make (and a
+    /// result); they are committed to the store atomically, then applied in memory. Writers are
+    /// serialised by the directory's write lock, so a plan never sees a stale directory.
+    fn write<T>(&self, plan: impl FnOnce(&Directory) -> Result<(Vec<Op>, T)>) -> Result<T> {
+        let mut dir = self.dir.write().unwrap_or_else(PoisonError::into_inner);
+        let (ops, out) = plan(&dir)?;
+        if !ops.is_empty() {
+            let changes: Vec<Change> = ops.iter().map(Op::change).collect();
+            self.store.apply(&changes)?;
+            for op in ops {
+                dir.apply(op);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The secret of a long-term access key and the principal it stands for, at the clock's time.
+    /// STS keys need their token: use [`Iam::credentials`].
+    pub fn secret_for(&self, access_key_id: &str) -> Result<(Principal, AccessKeySecret)> {
+        self.credentials(access_key_id, None, self.now())
+    }
+
+    /// The principal an access key stands for, and the secret that must have signed the request.
+    ///
+    /// `security_token` is the STS token the request carried (`x-oss-security-token`,
+    /// `security-token`, `SecurityToken`); it is required for `STS.` keys and ignored for
+    /// long-term keys. Errors: [`Error::InvalidAccessKeyId`] (unknown key, or its user is gone),
+    /// [`Error::AccessKeyDisabled`], [`Error::InvalidSecurityToken`] (missing, forged, for another
+    /// key, or its role was deleted), [`Error::SecurityTokenExpired`] (at `now`).
+    pub fn credentials(
+        &self,
+        access_key_id: &str,
+        security_token: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(Principal, AccessKeySecret)> {
+        if access_key_id.starts_with(STS_ACCESS_KEY_PREFIX) {
+            return self.session_credentials(access_key_id, security_token, now);
+        }
         if access_key_id == self.root_access_key_id {
-            Ok((
+            return Ok((
                 Principal::Root {
                     account_id: self.account_id.clone(),
                     access_key_id: access_key_id.to_owned(),
                 },
-                &self.root_secret,
-            ))
-        } else {
-            Err(Error::InvalidAccessKeyId)
+                AccessKeySecret::new(self.root_secret.expose_secret()),
+            ));
         }
+        let dir = self.read();
+        let key = dir
+            .access_keys
+            .get(access_key_id)
+            .ok_or(Error::InvalidAccessKeyId)?;
+        if key.status == KeyStatus::Inactive {
+            return Err(Error::AccessKeyDisabled);
+        }
+        let user = dir.users.get(&key.user).ok_or(Error::InvalidAccessKeyId)?;
+        let secret = self
+            .sealer
+            .open(
+                Purpose::AccessKeySecret,
+                &[key.id.as_bytes()],
+                &key.sealed_secret,
+            )
+            .ok_or_else(|| Error::corrupt(format!("sealed secret of {} does not open", key.id)))?;
+        let secret = std::str::from_utf8(&secret)
+            .map_err(|_| Error::corrupt("access key secret is not text"))?;
+        Ok((
+            Principal::User {
+                account_id: self.account_id.clone(),
+                user_id: user.id.clone(),
+                user_name: user.name.clone(),
+                access_key_id: key.id.clone(),
+            },
+            AccessKeySecret::new(secret),
+        ))
     }
 
-    /// Decides whether `principal` may perform `action` on `resource`. `public` is what the
-    /// resource's ACL opens to anonymous callers.
+    fn session_credentials(
+        &self,
+        access_key_id: &str,
+        security_token: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(Principal, AccessKeySecret)> {
+        let token = security_token.ok_or(Error::InvalidSecurityToken)?;
+        let mut claims =
+            sts::SessionClaims::open(&self.sealer, token).ok_or(Error::InvalidSecurityToken)?;
+        if claims.access_key_id != access_key_id || claims.account_id != self.account_id {
+            return Err(Error::InvalidSecurityToken);
+        }
+        let expiration = OffsetDateTime::from_unix_timestamp(claims.expiration)
+            .map_err(|_| Error::InvalidSecurityToken)?;
+        if now >= expiration {
+            return Err(Error::SecurityTokenExpired {
+                expiration: rfc3339(expiration),
+            });
+        }
+        {
+            let dir = self.read();
+            let role_alive = dir
+                .role_by_id(&claims.role_id)
+                .is_some_and(|r| r.record.name == claims.role_name);
+            if !role_alive {
+                return Err(Error::InvalidSecurityToken);
+            }
+        }
+        let policy = match &claims.policy {
+            Some(text) => Some(Arc::new(
+                PolicyDocument::parse_as(PolicyKind::Session, text)
+                    .map_err(|_| Error::InvalidSecurityToken)?,
+            )),
+            None => None,
+        };
+        let secret = AccessKeySecret::new(std::mem::take(&mut claims.secret));
+        Ok((
+            Principal::RoleSession {
+                account_id: claims.account_id.clone(),
+                role_id: claims.role_id.clone(),
+                role_name: claims.role_name.clone(),
+                session_name: claims.session_name.clone(),
+                access_key_id: claims.access_key_id.clone(),
+                expiration,
+                policy,
+            },
+            secret,
+        ))
+    }
+
+    /// The facts of one check: the principal, the action and resource, the request's conditions,
+    /// and what iam itself knows (`acs:CurrentTime` if not given, `acs:AccessId`,
+    /// `acs:MFAPresent`).
+    fn facts(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource_arn: String,
+        conditions: &Conditions,
+    ) -> RequestFacts {
+        let mut facts = RequestFacts::new(principal.caller(), action, resource_arn);
+        conditions.apply_to(&mut facts);
+        if !conditions.has(keys::CURRENT_TIME) {
+            facts.insert_value(keys::CURRENT_TIME, rfc3339(self.now()));
+        }
+        if let Some(ak) = principal.access_key_id() {
+            facts.insert_value(keys::ACCESS_ID, ak);
+        }
+        facts.insert_value(keys::MFA_PRESENT, "false");
+        facts
+    }
+
+    /// Evaluates one check against the principal's identity and session policies and, when
+    /// `bucket` is given, that bucket's policy (spec §3.1 steps 2–5, without the ACL fallback).
+    fn evaluate(
+        &self,
+        principal: &Principal,
+        facts: &RequestFacts,
+        bucket: Option<&str>,
+    ) -> Decision {
+        let (identity, bucket_policy) = {
+            let dir = self.read();
+            let bucket_policy = bucket
+                .and_then(|b| dir.bucket_policies.get(b))
+                .map(|p| p.document.clone());
+            (dir.identity_policies(principal), bucket_policy)
+        };
+        let session = match principal {
+            Principal::RoleSession { policy, .. } => policy.clone(),
+            _ => None,
+        };
+        let identity: Vec<&PolicyDocument> = identity.iter().map(|p| &**p).collect();
+        evaluate_with_resource_policy(
+            &identity,
+            session.as_deref(),
+            bucket_policy.as_deref(),
+            facts,
+        )
+    }
+
+    /// The policy decision for an OSS `action` (any `oss:*` name, e.g. `oss:PutObjectAcl`) on
+    /// `resource`, including the bucket's policy, before any ACL fallback.
+    pub fn decide(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &Resource,
+        conditions: &Conditions,
+    ) -> Decision {
+        let facts = self.facts(
+            principal,
+            action,
+            resource.arn(&self.account_id),
+            conditions,
+        );
+        self.evaluate(principal, &facts, resource.bucket())
+    }
+
+    /// Decides whether `principal` may perform `action` on `resource`, with no condition values
+    /// but the current time; see [`Iam::authorize_with`].
     pub fn authorize(
         &self,
         principal: &Principal,
         action: Action,
         resource: Resource,
         public: PublicAccess,
-    ) -> Result<Grant, Error> {
-        let allowed = match principal {
-            Principal::Root { account_id, .. } => *account_id == self.account_id,
-            Principal::Anonymous => match public {
+    ) -> Result<Grant> {
+        self.authorize_with(principal, action, resource, public, &Conditions::new())
+    }
+
+    /// Decides whether `principal` may perform `action` on `resource` and mints the [`Grant`].
+    ///
+    /// The decision is [`Iam::decide`]'s: an explicit Deny (identity, session or bucket policy)
+    /// refuses; an Allow (the root on its own account, or a policy) grants. When nothing allows,
+    /// `public` — what the object's ACL, else the bucket's, opens — may still grant object reads
+    /// (and writes, for public-read-write), for any caller (spec §3.1 step 5).
+    pub fn authorize_with(
+        &self,
+        principal: &Principal,
+        action: Action,
+        resource: Resource,
+        public: PublicAccess,
+        conditions: &Conditions,
+    ) -> Result<Grant> {
+        let allowed = match self.decide(principal, action.as_str(), &resource, conditions) {
+            Decision::Allow => true,
+            Decision::ExplicitDeny => false,
+            Decision::ImplicitDeny => match public {
                 PublicAccess::None => false,
                 PublicAccess::Read => action.is_object_read(),
                 PublicAccess::ReadWrite => action.is_object_read() || action.is_object_write(),
@@ -193,68 +516,135 @@ impl Iam {
             })
         }
     }
+
+    /// Checks `action` (`ram:CreateUser`, `sts:AssumeRole`, `kms:Decrypt`, …) on any resource ARN
+    /// against the principal's identity and session policies (no bucket policy, no ACL): the
+    /// account's root is allowed on its own account's resources; anyone else needs an Allow and
+    /// no Deny. Refusal is [`Error::AccessDenied`].
+    pub fn check(
+        &self,
+        principal: &Principal,
+        action: &'static str,
+        resource_arn: &str,
+        conditions: &Conditions,
+    ) -> Result<()> {
+        let facts = self.facts(principal, action, resource_arn.to_owned(), conditions);
+        match self.evaluate(principal, &facts, None) {
+            Decision::Allow => Ok(()),
+            Decision::ExplicitDeny | Decision::ImplicitDeny => Err(Error::AccessDenied {
+                action,
+                resource: resource_arn.to_owned(),
+            }),
+        }
+    }
+
+    /// Checks a KMS permission (spec §3.2, §4.3, §5): `action` is a `kms:*` name
+    /// (`kms:GenerateDataKey`, `kms:Decrypt`, `kms:DescribeKey`, `kms:ListKeys`, …) and `key_arn`
+    /// the key's ARN after alias resolution, `acs:kms:{region}:{account}:key/{KeyId}` (see
+    /// [`Iam::kms_key_arn`]); container operations use `acs:kms:{region}:{account}:key` or
+    /// `…:alias`, alias operations also check `…:alias/{name}`.
+    ///
+    /// Call it from every KMS API operation and from the object store's SSE-KMS path (for the
+    /// principal of the OSS request: `kms:GenerateDataKey` + `kms:Decrypt` to write with a named
+    /// CMK, `kms:Decrypt` to read, `kms:DescribeKey` for PutBucketEncryption naming a key). Put
+    /// `kms:tag/<k>` values of the key into `conditions` when the key has tags. Denied is
+    /// [`Error::AccessDenied`] (KMS API: 403 `Forbidden.NoPermission`; OSS: 403 `AccessDenied`).
+    pub fn check_kms(
+        &self,
+        principal: &Principal,
+        action: &'static str,
+        key_arn: &str,
+        conditions: &Conditions,
+    ) -> Result<()> {
+        debug_assert!(action.starts_with("kms:"), "{action} is not a KMS action");
+        self.check(principal, action, key_arn, conditions)
+    }
+
+    /// The ARN of a KMS key of this account: `acs:kms:{region}:{account}:key/{key_id}`.
+    pub fn kms_key_arn(&self, region: &str, key_id: &str) -> String {
+        format!("acs:kms:{region}:{}:key/{key_id}", self.account_id)
+    }
+
+    /// PutBucketPolicy: stores `text` as the policy of `bucket`, replacing any. `grant` must cover
+    /// `oss:PutBucketPolicy` on the bucket. Refused: a malformed policy ([`Error::MalformedPolicy`]
+    /// naming the element) or one whose resources leave the bucket. The caller checks that the
+    /// bucket exists.
+    pub fn put_bucket_policy(&self, grant: &Grant, bucket: &str, text: &str) -> Result<()> {
+        self.require(grant, Action::PutBucketPolicy, bucket)?;
+        let document = PolicyDocument::parse_as(PolicyKind::Bucket, text)?;
+        document.check_bucket_scope(&self.account_id, bucket)?;
+        let updated = self.now().unix_timestamp();
+        self.write(|_| {
+            Ok((
+                vec![Op::PutBucketPolicy(directory::StoredBucketPolicy {
+                    record: record::BucketPolicyRecord {
+                        bucket: bucket.to_owned(),
+                        document: text.to_owned(),
+                        updated,
+                    },
+                    document: Arc::new(document),
+                })],
+                (),
+            ))
+        })
+    }
+
+    /// GetBucketPolicy: the policy text as it was put, or [`Error::NoSuchBucketPolicy`].
+    pub fn bucket_policy(&self, grant: &Grant, bucket: &str) -> Result<String> {
+        self.require(grant, Action::GetBucketPolicy, bucket)?;
+        self.read()
+            .bucket_policies
+            .get(bucket)
+            .map(|p| p.record.document.clone())
+            .ok_or(Error::NoSuchBucketPolicy)
+    }
+
+    /// DeleteBucketPolicy: removes the policy; succeeds if there was none.
+    pub fn delete_bucket_policy(&self, grant: &Grant, bucket: &str) -> Result<()> {
+        self.require(grant, Action::DeleteBucketPolicy, bucket)?;
+        self.forget_bucket(bucket)
+    }
+
+    /// Drops what iam keeps about a bucket that was deleted (its policy), so a bucket created
+    /// later under the same name does not inherit it.
+    pub fn forget_bucket(&self, bucket: &str) -> Result<()> {
+        self.write(|dir| {
+            let ops = if dir.bucket_policies.contains_key(bucket) {
+                vec![Op::DeleteBucketPolicy(bucket.to_owned())]
+            } else {
+                Vec::new()
+            };
+            Ok((ops, ()))
+        })
+    }
+
+    fn require(&self, grant: &Grant, action: Action, bucket: &str) -> Result<()> {
+        let resource = Resource::Bucket(bucket.to_owned());
+        if grant.covers(action, &resource) {
+            Ok(())
+        } else {
+            Err(Error::AccessDenied {
+                action: action.as_str(),
+                resource: resource.arn(&self.account_id),
+            })
+        }
+    }
+
+    /// Identity management on behalf of `caller`; every operation checks the caller's `ram:*` (or
+    /// `sts:*`) permission first.
+    pub fn admin<'a>(&'a self, caller: &'a Principal, conditions: &'a Conditions) -> Admin<'a> {
+        Admin::new(self, caller, conditions)
+    }
+}
+
+/// RFC 3339 in UTC with whole seconds: `2025-01-15T12:00:00Z`.
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn iam() -> Iam {
-        Iam::new("1000".into(), "AK".into(), AccessKeySecret::new("secret"))
-    }
-
-    #[test]
-    fn root_is_allowed_and_unknown_keys_are_refused() {
-        let iam = iam();
-        let (p, s) = iam.secret_for("AK").unwrap();
-        assert!(s.ct_eq("secret"));
-        assert!(
-            iam.authorize(
-                &p,
-                Action::DeleteBucket,
-                Resource::Bucket("b".into()),
-                PublicAccess::None
-            )
-            .is_ok()
-        );
-        assert_eq!(
-            iam.secret_for("other").unwrap_err(),
-            Error::InvalidAccessKeyId
-        );
-    }
-
-    #[test]
-    fn anonymous_gets_only_what_the_acl_opens() {
-        let iam = iam();
-        let obj = || Resource::Object {
-            bucket: "b".into(),
-            key: "k".into(),
-        };
-        let anon = Principal::Anonymous;
-        assert!(
-            iam.authorize(&anon, Action::GetObject, obj(), PublicAccess::None)
-                .is_err()
-        );
-        assert!(
-            iam.authorize(&anon, Action::GetObject, obj(), PublicAccess::Read)
-                .is_ok()
-        );
-        assert!(
-            iam.authorize(&anon, Action::PutObject, obj(), PublicAccess::Read)
-                .is_err()
-        );
-        assert!(
-            iam.authorize(&anon, Action::PutObject, obj(), PublicAccess::ReadWrite)
-                .is_ok()
-        );
-        assert!(
-            iam.authorize(
-                &anon,
-                Action::DeleteBucket,
-                Resource::Bucket("b".into()),
-                PublicAccess::ReadWrite
-            )
-            .is_err()
-        );
-    }
-}
+mod tests;

@@ -154,6 +154,15 @@ impl From<coffer_iam::Error> for ApiError {
                 codes::NO_PERMISSION,
                 format!("You are not authorized to do action {action} on {resource}."),
             ),
+            // Disabled keys and bad or expired STS tokens: the credentials are not valid here
+            // (kms-api.md §5 answers an expired token with InvalidAccessKeyId.NotFound).
+            coffer_iam::Error::AccessKeyDisabled
+            | coffer_iam::Error::InvalidSecurityToken
+            | coffer_iam::Error::SecurityTokenExpired { .. } => Self::new(
+                codes::INVALID_ACCESS_KEY_ID,
+                "Specified access key is not found.",
+            ),
+            other => Self::internal(other),
         }
     }
 }

@@ -34,6 +34,8 @@ macro_rules! codes {
 codes! {
     ACCESS_DENIED => ("AccessDenied", FORBIDDEN, "0003-00000001");
     INVALID_ACCESS_KEY_ID => ("InvalidAccessKeyId", FORBIDDEN, "0002-00000902");
+    INVALID_SECURITY_TOKEN => ("InvalidSecurityToken", FORBIDDEN, "0002-00000903");
+    SECURITY_TOKEN_EXPIRED => ("SecurityTokenExpired", FORBIDDEN, "0002-00000904");
     SIGNATURE_DOES_NOT_MATCH => ("SignatureDoesNotMatch", FORBIDDEN, "0002-00000040");
     REQUEST_TIME_TOO_SKEWED => ("RequestTimeTooSkewed", FORBIDDEN, "0002-00000070");
     NO_SUCH_BUCKET => ("NoSuchBucket", NOT_FOUND, "0015-00000101");
@@ -61,6 +63,8 @@ codes! {
     REQUEST_HEADER_TOO_LARGE => ("RequestHeaderTooLarge", BAD_REQUEST, "0016-00000008");
     INVALID_ENCRYPTION_ALGORITHM => ("InvalidEncryptionAlgorithmError", BAD_REQUEST, "0005-00000003");
     NO_SUCH_SSE_RULE => ("NoSuchServerSideEncryptionRule", NOT_FOUND, "0005-00000004");
+    MALFORMED_POLICY => ("MalformedPolicy", BAD_REQUEST, "0031-00000001");
+    NO_SUCH_BUCKET_POLICY => ("NoSuchBucketPolicy", NOT_FOUND, "0031-00000002");
     KMS_KEY_NOT_FOUND => ("KmsKeyNotFound", BAD_REQUEST, "0005-00000208");
     KMS_KEY_DISABLED => ("KmsKeyDisabled", CONFLICT, "0005-00000214");
     KMS_KEY_PENDING_DELETION => ("KmsKeyPendingDeletion", CONFLICT, "0005-00000215");
@@ -214,15 +218,36 @@ impl From<coffer_core::Error> for OssError {
 
 impl From<coffer_iam::Error> for OssError {
     fn from(e: coffer_iam::Error) -> Self {
+        use coffer_iam::Error as E;
         match e {
-            coffer_iam::Error::InvalidAccessKeyId => OssError::new(
+            // A disabled key looks like an unknown one, as OSS answers both.
+            E::InvalidAccessKeyId | E::AccessKeyDisabled => OssError::new(
                 codes::INVALID_ACCESS_KEY_ID,
                 "The OSS Access Key Id you provided does not exist in our records.",
             ),
-            coffer_iam::Error::AccessDenied { .. } => OssError::new(
+            E::InvalidSecurityToken => OssError::new(
+                codes::INVALID_SECURITY_TOKEN,
+                "The security token you provided is invalid.",
+            ),
+            E::SecurityTokenExpired { expiration } => OssError::new(
+                codes::SECURITY_TOKEN_EXPIRED,
+                "The security token you provided has expired.",
+            )
+            .detail("Expiration", expiration),
+            E::AccessDenied { .. } => OssError::new(
                 codes::ACCESS_DENIED,
                 "You have no right to access this object.",
             ),
+            E::MalformedPolicy(reason) => OssError::new(
+                codes::MALFORMED_POLICY,
+                format!("Policy is invalid: {reason}"),
+            ),
+            E::NoSuchBucketPolicy => OssError::new(
+                codes::NO_SUCH_BUCKET_POLICY,
+                "The bucket policy does not exist.",
+            ),
+            E::InvalidParameter { name, reason } => OssError::invalid_argument(name, "", reason),
+            other => OssError::internal(other),
         }
     }
 }
@@ -246,6 +271,10 @@ mod tests {
         let expected: &[(&str, u16)] = &[
             ("AccessDenied", 403),
             ("InvalidAccessKeyId", 403),
+            ("InvalidSecurityToken", 403),
+            ("SecurityTokenExpired", 403),
+            ("MalformedPolicy", 400),
+            ("NoSuchBucketPolicy", 404),
             ("SignatureDoesNotMatch", 403),
             ("RequestTimeTooSkewed", 403),
             ("NoSuchBucket", 404),
@@ -278,6 +307,36 @@ mod tests {
                 .unwrap_or_else(|| panic!("{code} missing"));
             assert_eq!(row.status.as_u16(), *status, "{code}");
         }
+    }
+
+    #[test]
+    fn iam_errors_pick_their_rows() {
+        use coffer_iam::Error as E;
+        let check = |e: E, code: &str, status: u16| {
+            let e = OssError::from(e);
+            assert_eq!((e.code.code, e.code.status.as_u16()), (code, status));
+        };
+        check(E::InvalidAccessKeyId, "InvalidAccessKeyId", 403);
+        check(E::AccessKeyDisabled, "InvalidAccessKeyId", 403);
+        check(E::InvalidSecurityToken, "InvalidSecurityToken", 403);
+        check(
+            E::SecurityTokenExpired {
+                expiration: "2025-01-01T00:00:00Z".into(),
+            },
+            "SecurityTokenExpired",
+            403,
+        );
+        check(
+            E::AccessDenied {
+                action: "oss:GetObject",
+                resource: "x".into(),
+            },
+            "AccessDenied",
+            403,
+        );
+        check(E::NoSuchBucketPolicy, "NoSuchBucketPolicy", 404);
+        let malformed = coffer_iam::policy::PolicyDocument::parse("{}").unwrap_err();
+        check(E::MalformedPolicy(malformed), "MalformedPolicy", 400);
     }
 
     #[test]

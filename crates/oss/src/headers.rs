@@ -27,6 +27,7 @@ pub const X_OSS_COMPLETE_ALL: &str = "x-oss-complete-all";
 pub const X_OSS_SERVER_SIDE_ENCRYPTION: &str = "x-oss-server-side-encryption";
 pub const X_OSS_SERVER_SIDE_DATA_ENCRYPTION: &str = "x-oss-server-side-data-encryption";
 pub const X_OSS_SERVER_SIDE_ENCRYPTION_KEY_ID: &str = "x-oss-server-side-encryption-key-id";
+pub const X_OSS_TAGGING: &str = "x-oss-tagging";
 
 /// Standard headers an object stores and serves back.
 pub const STORED_STANDARD_HEADERS: &[&str] = &[

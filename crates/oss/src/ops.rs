@@ -1,14 +1,17 @@
-//! The operations: each endpoint's handler reads its inputs from the request, obtains a grant,
-//! calls `coffer_core` and renders the reply.
+//! The operations: each endpoint's handler reads its inputs from the request, obtains a grant
+//! ([`endpoint_grant`], [`grant`]: the RAM decision with the request's condition values), calls
+//! `coffer_core` and renders the reply.
 
 mod bucket;
 mod list;
 mod multipart;
 mod object;
+mod policy;
 
 use bytes::Bytes;
 use coffer_core::{Acl, BodyStream, RequestContext};
-use coffer_iam::{Action, Grant, Principal, PublicAccess, Resource};
+use coffer_iam::policy::Decision;
+use coffer_iam::{Action, Conditions, Grant, PublicAccess, Resource, keys};
 use coffer_types::{BucketName, ObjectKey};
 use futures::TryStreamExt;
 use http::HeaderMap;
@@ -16,6 +19,10 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::error::{OssError, codes};
+use crate::headers::{
+    X_OSS_FORBID_OVERWRITE, X_OSS_OBJECT_ACL, X_OSS_SERVER_SIDE_ENCRYPTION,
+    X_OSS_SERVER_SIDE_ENCRYPTION_KEY_ID, X_OSS_TAGGING,
+};
 use crate::request;
 use crate::response::Reply;
 use crate::router::Endpoint;
@@ -55,6 +62,9 @@ pub(crate) async fn run(
         Endpoint::PutBucketEncryption => bucket::put_encryption(svc, ctx, &parts, body).await,
         Endpoint::GetBucketEncryption => bucket::get_encryption(svc, ctx, &parts).await,
         Endpoint::DeleteBucketEncryption => bucket::delete_encryption(svc, ctx, &parts).await,
+        Endpoint::PutBucketPolicy => policy::put_policy(svc, &parts, body).await,
+        Endpoint::GetBucketPolicy => policy::get_policy(svc, &parts).await,
+        Endpoint::DeleteBucketPolicy => policy::delete_policy(svc, &parts).await,
     }
 }
 
@@ -84,11 +94,74 @@ fn public_access(acl: Acl) -> PublicAccess {
     }
 }
 
-/// Authorizes `action` on `resource` for the request's principal. Anonymous callers are judged
-/// by the object's ACL, falling back to the bucket's.
+/// Request headers a write's policy conditions can test, as `oss:<header>` (spec §2.3).
+const CONDITION_HEADERS: &[&str] = &[
+    X_OSS_SERVER_SIDE_ENCRYPTION,
+    X_OSS_SERVER_SIDE_ENCRYPTION_KEY_ID,
+    X_OSS_OBJECT_ACL,
+    X_OSS_FORBID_OVERWRITE,
+];
+
+/// The request's conditions plus the keys that belong to `action`: `oss:Prefix` and
+/// `oss:Delimiter` for listings; the SSE, ACL and overwrite headers (`oss:x-oss-…`) and the
+/// request's tags (`oss:RequestObjectTag/<k>`) for writes.
+fn conditions_for(parts: &Parts, action: Action) -> Conditions {
+    let mut c = parts.conditions.clone();
+    match action {
+        Action::ListObjects => {
+            for (param, key) in [
+                ("prefix", keys::OSS_PREFIX),
+                ("delimiter", keys::OSS_DELIMITER),
+            ] {
+                if let Some(v) = parts.query.get(param) {
+                    c.insert(key, v);
+                }
+            }
+        }
+        Action::PutObject => {
+            for name in CONDITION_HEADERS {
+                if let Some(v) = parts.headers.get(*name).and_then(|v| v.to_str().ok()) {
+                    c.insert(&format!("oss:{name}"), v);
+                }
+            }
+            for (k, v) in request_tags(parts) {
+                c.insert(&format!("oss:RequestObjectTag/{k}"), v);
+            }
+        }
+        _ => {}
+    }
+    c
+}
+
+/// The tags of `x-oss-tagging` (`k1=v1&k2=v2`, URL-encoded).
+fn request_tags(parts: &Parts) -> Vec<(String, String)> {
+    let Some(raw) = parts
+        .headers
+        .get(X_OSS_TAGGING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Vec::new();
+    };
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Authorizes `action` on the bucket and key for the request's principal, with the request's
+/// condition values. When no policy allows, object reads and writes fall back to the object's
+/// ACL, then the bucket's (spec §3.1 step 5), for any caller.
 pub(crate) async fn grant(
     svc: &OssService,
-    principal: &Principal,
+    parts: &Parts,
     action: Action,
     bucket: Option<&BucketName>,
     key: Option<&ObjectKey>,
@@ -101,8 +174,17 @@ pub(crate) async fn grant(
         (Some(b), None) => Resource::Bucket(b.to_string()),
         _ => Resource::Account,
     };
-    let public = match (principal, bucket) {
-        (Principal::Anonymous, Some(b)) => {
+    let principal = &parts.principal;
+    let conditions = conditions_for(parts, action);
+    let data_action = action.is_object_read() || action.is_object_write();
+    let public = match bucket {
+        Some(b)
+            if data_action
+                && svc
+                    .iam
+                    .decide(principal, action.as_str(), &resource, &conditions)
+                    == Decision::ImplicitDeny =>
+        {
             let object_acl = match key {
                 Some(k) => svc.store.object_acl(b, k).await?,
                 None => None,
@@ -118,19 +200,53 @@ pub(crate) async fn grant(
         }
         _ => PublicAccess::None,
     };
-    Ok(svc.iam.authorize(principal, action, resource, public)?)
+    Ok(svc
+        .iam
+        .authorize_with(principal, action, resource, public, &conditions)?)
 }
 
 /// The grant for the request's own endpoint and target.
+///
+/// Writes that set an object ACL (`x-oss-object-acl`) or tags (`x-oss-tagging`) also need
+/// `oss:PutObjectAcl` / `oss:PutObjectTagging` on the object (spec §7).
 pub(crate) async fn endpoint_grant(svc: &OssService, parts: &Parts) -> Result<Grant, OssError> {
-    grant(
+    let action = parts.endpoint.action();
+    let grant = grant(
         svc,
-        &parts.principal,
-        parts.endpoint.action(),
+        parts,
+        action,
         parts.target.bucket.as_ref(),
         parts.target.key.as_ref(),
     )
-    .await
+    .await?;
+    let creates_object = matches!(
+        parts.endpoint,
+        Endpoint::PutObject
+            | Endpoint::CopyObject
+            | Endpoint::AppendObject
+            | Endpoint::InitiateMultipartUpload
+    );
+    if creates_object {
+        for (header, extra) in [
+            (X_OSS_OBJECT_ACL, "oss:PutObjectAcl"),
+            (X_OSS_TAGGING, "oss:PutObjectTagging"),
+        ] {
+            if parts.headers.contains_key(header) {
+                let conditions = conditions_for(parts, action);
+                let decision =
+                    svc.iam
+                        .decide(&parts.principal, extra, grant.resource(), &conditions);
+                if decision != Decision::Allow {
+                    return Err(coffer_iam::Error::AccessDenied {
+                        action: extra,
+                        resource: grant.resource().arn(svc.iam.account_id()),
+                    }
+                    .into());
+                }
+            }
+        }
+    }
+    Ok(grant)
 }
 
 /// The request body as a stream of bytes for core.

@@ -41,6 +41,9 @@ pub enum Endpoint {
     PutBucketEncryption,
     GetBucketEncryption,
     DeleteBucketEncryption,
+    PutBucketPolicy,
+    GetBucketPolicy,
+    DeleteBucketPolicy,
 }
 
 impl Endpoint {
@@ -72,6 +75,9 @@ impl Endpoint {
             Endpoint::PutBucketEncryption => "PutBucketEncryption",
             Endpoint::GetBucketEncryption => "GetBucketEncryption",
             Endpoint::DeleteBucketEncryption => "DeleteBucketEncryption",
+            Endpoint::PutBucketPolicy => "PutBucketPolicy",
+            Endpoint::GetBucketPolicy => "GetBucketPolicy",
+            Endpoint::DeleteBucketPolicy => "DeleteBucketPolicy",
         }
     }
 
@@ -103,6 +109,9 @@ impl Endpoint {
             Endpoint::PutBucketEncryption => Action::PutBucketEncryption,
             Endpoint::GetBucketEncryption => Action::GetBucketEncryption,
             Endpoint::DeleteBucketEncryption => Action::DeleteBucketEncryption,
+            Endpoint::PutBucketPolicy => Action::PutBucketPolicy,
+            Endpoint::GetBucketPolicy => Action::GetBucketPolicy,
+            Endpoint::DeleteBucketPolicy => Action::DeleteBucketPolicy,
         }
     }
 }
@@ -249,7 +258,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "referer",
     "lifecycle",
     "tagging",
-    "policy",
     "versioning",
     "versions",
     "replication",
@@ -303,6 +311,9 @@ pub fn route(
             Method::PUT if query.has("encryption") => Endpoint::PutBucketEncryption,
             Method::GET | Method::HEAD if query.has("encryption") => Endpoint::GetBucketEncryption,
             Method::DELETE if query.has("encryption") => Endpoint::DeleteBucketEncryption,
+            Method::PUT if query.has("policy") => Endpoint::PutBucketPolicy,
+            Method::GET | Method::HEAD if query.has("policy") => Endpoint::GetBucketPolicy,
+            Method::DELETE if query.has("policy") => Endpoint::DeleteBucketPolicy,
             Method::PUT => Endpoint::PutBucket,
             Method::DELETE => Endpoint::DeleteBucket,
             Method::POST if query.has("delete") => Endpoint::DeleteMultipleObjects,
@@ -494,6 +505,9 @@ mod tests {
             "/bkt/?encryption",
             "DeleteBucketEncryption bkt",
         );
+        check(Method::PUT, ip, "/bkt/?policy", "PutBucketPolicy bkt");
+        check(Method::GET, ip, "/bkt/?policy", "GetBucketPolicy bkt");
+        check(Method::DELETE, ip, "/bkt/?policy", "DeleteBucketPolicy bkt");
         check(Method::POST, ip, "/bkt/k", "MethodNotAllowed");
         check(Method::PUT, ip, "/", "MethodNotAllowed");
     }

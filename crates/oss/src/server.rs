@@ -73,6 +73,8 @@ pub(crate) struct Parts {
     pub(crate) target: router::Target,
     pub(crate) endpoint: Endpoint,
     pub(crate) principal: coffer_iam::Principal,
+    /// Condition values for policies (source address, time, user agent).
+    pub(crate) conditions: coffer_iam::Conditions,
 }
 
 /// Serves OSS requests on `listener` until `shutdown` resolves, then waits for the requests in
@@ -251,7 +253,8 @@ async fn dispatch(
     if let Some(k) = &target.key {
         span.record("key", k.as_str());
     }
-    let principal = authenticate(svc, &head.method, &head.headers, &query, &target)?;
+    let now = OffsetDateTime::now_utc();
+    let principal = authenticate(svc, &head.method, &head.headers, &query, &target, now)?;
     if let Some(len) = head
         .headers
         .get(http::header::CONTENT_LENGTH)
@@ -263,12 +266,14 @@ async fn dispatch(
     if let Some(ak) = principal.access_key_id() {
         span.record("access_key_id", ak);
     }
+    let conditions = crate::auth::conditions(ctx.source, ctx.secure, &head.headers, now);
     let parts = Parts {
         headers: head.headers,
         query,
         target,
         endpoint,
         principal,
+        conditions,
     };
     crate::ops::run(svc, ctx, parts, body).await
 }
@@ -279,6 +284,7 @@ fn authenticate(
     headers: &HeaderMap,
     query: &Query,
     target: &router::Target,
+    now: OffsetDateTime,
 ) -> Result<coffer_iam::Principal, OssError> {
     let mut header_list = Vec::with_capacity(headers.len());
     for (name, value) in headers {
@@ -294,12 +300,7 @@ fn authenticate(
         query: &query.0,
         headers: &header_list,
     };
-    crate::auth::authenticate(
-        &svc.iam,
-        &signed,
-        OffsetDateTime::now_utc(),
-        &svc.config.region,
-    )
+    crate::auth::authenticate(&svc.iam, &signed, now, &svc.config.region)
 }
 
 /// Turns a status-only condition into the error that carries it (used by handlers).

@@ -113,9 +113,10 @@ pub(super) async fn delete_bucket(
     parts: &Parts,
 ) -> Result<Reply, OssError> {
     let grant = endpoint_grant(svc, parts).await?;
-    svc.store
-        .delete_bucket(ctx, &grant, bucket_of(parts)?)
-        .await?;
+    let bucket = bucket_of(parts)?;
+    svc.store.delete_bucket(ctx, &grant, bucket).await?;
+    // A bucket created later under this name must not inherit the policy.
+    svc.iam.forget_bucket(bucket.as_str())?;
     Ok(Reply::new(StatusCode::NO_CONTENT))
 }
 

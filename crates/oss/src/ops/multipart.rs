@@ -118,7 +118,7 @@ pub(super) async fn upload_part_copy(
     let number = part_number(parts)?;
     let source = header(&parts.headers, X_OSS_COPY_SOURCE)?.unwrap_or_default();
     let (source_bucket, source_key) = request::copy_source(source)?;
-    let source_grant = grant_source(svc, &parts.principal, &source_bucket, &source_key).await?;
+    let source_grant = grant_source(svc, parts, &source_bucket, &source_key).await?;
     let range = match header(&parts.headers, X_OSS_COPY_SOURCE_RANGE)? {
         None => None,
         Some(v) => Some(request::parse_range(v).ok_or_else(|| {

@@ -84,7 +84,7 @@ pub(super) async fn copy_object(
     let grant = endpoint_grant(svc, parts).await?;
     let source = header(&parts.headers, X_OSS_COPY_SOURCE)?.unwrap_or_default();
     let (source_bucket, source_key) = request::copy_source(source)?;
-    let source_grant = grant_source(svc, &parts.principal, &source_bucket, &source_key).await?;
+    let source_grant = grant_source(svc, parts, &source_bucket, &source_key).await?;
     let directive = match header(&parts.headers, X_OSS_METADATA_DIRECTIVE)? {
         None => MetadataDirective::Copy,
         Some(v) if v.eq_ignore_ascii_case("COPY") => MetadataDirective::Copy,
@@ -128,11 +128,11 @@ pub(super) async fn copy_object(
 /// The grant to read a copy source.
 pub(super) async fn grant_source(
     svc: &OssService,
-    principal: &Principal,
+    parts: &Parts,
     bucket: &coffer_types::BucketName,
     key: &ObjectKey,
 ) -> Result<coffer_iam::Grant, OssError> {
-    grant(svc, principal, Action::GetObject, Some(bucket), Some(key)).await
+    grant(svc, parts, Action::GetObject, Some(bucket), Some(key)).await
 }
 
 pub(super) async fn append_object(
@@ -317,17 +317,15 @@ pub(super) async fn delete_objects(
     if url {
         w.elem("EncodingType", "url");
     }
+    // Each key is authorized on its own, as OSS does: one denied key fails the request, and
+    // before anything is deleted.
+    let mut grants = Vec::with_capacity(request.objects.len());
     for object in &request.objects {
         let key = ObjectKey::parse(&object.key)?;
-        // Each key is authorized on its own, as OSS does: one denied key fails the request.
-        let g = grant(
-            svc,
-            &parts.principal,
-            Action::DeleteObject,
-            Some(bucket),
-            Some(&key),
-        )
-        .await?;
+        let g = grant(svc, parts, Action::DeleteObject, Some(bucket), Some(&key)).await?;
+        grants.push((key, g));
+    }
+    for (key, g) in grants {
         svc.store.delete_object(ctx, &g, bucket, &key).await?;
         if !quiet {
             w.open("Deleted")

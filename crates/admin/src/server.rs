@@ -1,0 +1,274 @@
+//! The HTTP side of the admin API: accepting connections, authenticating each request with its
+//! OSS signature, one span and one log line per request, panics turned into `InternalError`,
+//! graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use coffer_iam::{Conditions, Iam, Principal};
+use coffer_signature::{Scheme, SignedRequest};
+use coffer_types::RequestId;
+use futures::FutureExt;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use serde_json::Value;
+use sha2::Digest;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::error::{ApiError, codes};
+use crate::ops::{Operation, Params};
+
+/// Largest request body: a policy document is at most 6 KiB, a session policy 2 KiB.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The V4 header carrying the body's SHA-256; admin requests must send the real digest.
+const X_OSS_CONTENT_SHA256: &str = "x-oss-content-sha256";
+
+/// Everything an admin request needs: the identities and the region V4 signatures name.
+pub struct AdminService {
+    iam: Arc<Iam>,
+    region: String,
+}
+
+impl AdminService {
+    /// A service over `iam`, accepting V4 signatures scoped to `region`.
+    pub fn new(iam: Arc<Iam>, region: impl Into<String>) -> Self {
+        Self {
+            iam,
+            region: region.into(),
+        }
+    }
+}
+
+/// Serves the admin API on `listener` until `shutdown` resolves, then waits for the requests in
+/// flight to finish.
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<AdminService>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!(error = %e, "admin accept failed");
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let svc = service.clone();
+        let conn = builder.serve_connection(
+            TokioIo::new(stream),
+            service_fn(move |req| {
+                let svc = svc.clone();
+                async move { Ok::<_, Infallible>(handle(svc, req, peer).await) }
+            }),
+        );
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    graceful.shutdown().await;
+    Ok(())
+}
+
+async fn handle(
+    svc: Arc<AdminService>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    let request_id = RequestId::random();
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let span = info_span!(
+        "admin",
+        request_id = %request_id,
+        op = tracing::field::Empty,
+        access_key_id = tracing::field::Empty,
+    );
+    let outcome = AssertUnwindSafe(dispatch(svc, req, peer).instrument(span.clone()))
+        .catch_unwind()
+        .await;
+    let _enter = span.enter();
+    let (status, body, code) = match outcome {
+        Ok(Ok(mut value)) => {
+            if let Value::Object(map) = &mut value {
+                map.insert("RequestId".into(), Value::String(request_id.to_string()));
+            }
+            let body = serde_json::to_vec(&value).unwrap_or_default();
+            (StatusCode::OK, body, String::new())
+        }
+        Ok(Err(e)) => {
+            if e.status.is_server_error() {
+                error!(code = %e.code, cause = ?e.cause, "admin request failed");
+            }
+            (e.status, e.to_json(request_id.as_str(), &host), e.code)
+        }
+        Err(_) => {
+            error!("admin handler panicked");
+            let e = ApiError::internal("handler panicked");
+            (e.status, e.to_json(request_id.as_str(), &host), e.code)
+        }
+    };
+    info!(status = status.as_u16(), code = %code, "admin request");
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json;charset=utf-8"),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(request_id.as_str()) {
+        headers.insert("x-acs-request-id", v);
+    }
+    resp
+}
+
+async fn dispatch(
+    svc: Arc<AdminService>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Value, ApiError> {
+    let (head, body) = req.into_parts();
+    if head.method != Method::POST {
+        return Err(ApiError::new(
+            codes::METHOD_NOT_ALLOWED,
+            "Admin requests are POST /{service}/{Action}.",
+        ));
+    }
+    let path = head.uri.path().trim_start_matches('/');
+    let (service, action) = path.split_once('/').unwrap_or((path, ""));
+    let op = Operation::parse(service, action).ok_or_else(|| {
+        ApiError::new(
+            codes::INVALID_ACTION,
+            format!("The action /{service}/{action} is not known; use POST /ram/{{Action}} or /sts/{{Action}}."),
+        )
+    })?;
+    tracing::Span::current().record("op", op.name());
+    if head.uri.query().is_some_and(|q| !q.is_empty()) {
+        return Err(ApiError::invalid(
+            "Query",
+            "admin requests carry their parameters in a JSON body, signed in the Authorization header",
+        ));
+    }
+    let body = Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| ApiError::invalid("Body", format!("must be at most {MAX_BODY} bytes")))?
+        .to_bytes();
+
+    let mut headers = Vec::with_capacity(head.headers.len());
+    for (name, value) in &head.headers {
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::invalid(name.as_str(), "header values must be text"))?;
+        headers.push((name.as_str().to_owned(), value.to_owned()));
+    }
+    let signed = SignedRequest {
+        method: "POST",
+        bucket: Some(service),
+        key: Some(action),
+        query: &[],
+        headers: &headers,
+    };
+    let presented = coffer_signature::detect(&signed)?.ok_or_else(|| {
+        ApiError::new(
+            codes::INCOMPLETE_SIGNATURE,
+            "Admin requests must be signed (Authorization: OSS4-HMAC-SHA256 … or OSS …).",
+        )
+    })?;
+    tracing::Span::current().record("access_key_id", presented.access_key_id());
+    let now = OffsetDateTime::now_utc();
+    let (principal, secret) =
+        svc.iam
+            .credentials(presented.access_key_id(), presented.security_token(), now)?;
+    coffer_signature::verify(&signed, &presented, &secret, now, &svc.region)?;
+    check_body(&presented, &head.headers, &body)?;
+
+    let mut conditions = Conditions::new()
+        .current_time(now)
+        .secure_transport(false)
+        .source_ip(peer.ip());
+    if let Some(agent) = head
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        conditions = conditions.user_agent(agent);
+    }
+    let params = Params::parse(&body)?;
+    // Writes commit to the identity store (an fsync); keep them off the async workers.
+    let iam = svc.iam.clone();
+    let value =
+        tokio::task::spawn_blocking(move || run_logged(&iam, &principal, &conditions, op, &params))
+            .await
+            .map_err(ApiError::internal)??;
+    Ok(value)
+}
+
+fn run_logged(
+    iam: &Iam,
+    principal: &Principal,
+    conditions: &Conditions,
+    op: Operation,
+    params: &Params,
+) -> Result<Value, ApiError> {
+    let value = crate::ops::run(iam, principal, conditions, op, params)?;
+    let reads = ["Get", "List"];
+    if !reads.iter().any(|r| op.name().starts_with(r)) && op != Operation::AssumeRole {
+        info!(op = op.name(), by = %principal, "identity change");
+    }
+    Ok(value)
+}
+
+/// The signature covers the body only through a digest: V4's `x-oss-content-sha256` must be the
+/// body's real SHA-256 (no `UNSIGNED-PAYLOAD`), V1's `Content-MD5` must match a non-empty body.
+fn check_body(
+    presented: &coffer_signature::Presented,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let ok = match presented.scheme() {
+        Scheme::V4Header | Scheme::V4Query => header(X_OSS_CONTENT_SHA256)
+            .is_some_and(|h| h.eq_ignore_ascii_case(&hex::encode(sha2::Sha256::digest(body)))),
+        Scheme::V1Header | Scheme::V1Query => {
+            body.is_empty()
+                || header("content-md5").is_some_and(|h| {
+                    h == base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body))
+                })
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            codes::CONTENT_MISMATCH,
+            "The body must be covered by the signature: send its SHA-256 in x-oss-content-sha256 \
+             (V4) or its Content-MD5 (V1).",
+        ))
+    }
+}

@@ -1,0 +1,556 @@
+//! `coffer admin`: RAM users, access keys, groups, policies, roles and STS through the admin API
+//! of a running server (`--endpoint`, default `http://127.0.0.1:9002`).
+//!
+//! Requests are signed (V4) with `--access-key-id`/`--access-key-secret`, which default to
+//! `COFFER_ROOT_ACCESS_KEY_ID`/`COFFER_ROOT_ACCESS_KEY_SECRET`; a RAM user's keys work too when its
+//! policies allow the `ram:*` actions used. `--json` prints the API's JSON replies.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use coffer_admin::Operation;
+use coffer_admin::client::AdminClient;
+use coffer_types::AccessKeySecret;
+use serde_json::{Value, json};
+
+#[derive(Args, Debug)]
+pub(crate) struct AdminArgs {
+    /// Admin API endpoint.
+    #[arg(
+        long,
+        env = "COFFER_ADMIN_ENDPOINT",
+        default_value = "http://127.0.0.1:9002"
+    )]
+    endpoint: String,
+    /// Access key id to sign with [default: $COFFER_ROOT_ACCESS_KEY_ID].
+    #[arg(long, env = "COFFER_ADMIN_ACCESS_KEY_ID")]
+    access_key_id: Option<String>,
+    /// Its secret [default: $COFFER_ROOT_ACCESS_KEY_SECRET].
+    #[arg(long, env = "COFFER_ADMIN_ACCESS_KEY_SECRET", hide_env_values = true)]
+    access_key_secret: Option<String>,
+    /// STS security token, when signing with temporary credentials.
+    #[arg(long, env = "COFFER_ADMIN_SECURITY_TOKEN", hide_env_values = true)]
+    security_token: Option<String>,
+    /// Region the server serves (V4 signatures name it).
+    #[arg(long, env = "COFFER_REGION", default_value = "cn-hangzhou")]
+    region: String,
+    /// Print the JSON replies instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// RAM users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Access keys of RAM users (at most two each).
+    #[command(subcommand)]
+    AccessKey(AccessKeyCommand),
+    /// User groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Custom policies and their attachments.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Roles that STS sessions assume.
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Temporary credentials.
+    #[command(subcommand)]
+    Sts(StsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Creates a user and, unless --no-access-key, an access key pair for it.
+    Create {
+        name: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        comments: Option<String>,
+        /// Do not create an access key.
+        #[arg(long)]
+        no_access_key: bool,
+    },
+    /// Shows a user, its groups and policies.
+    Get { name: String },
+    /// Lists users.
+    List,
+    /// Deletes a user and its access keys.
+    Delete { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum AccessKeyCommand {
+    /// Creates an access key pair; the secret is shown only now.
+    Create {
+        #[arg(long)]
+        user: String,
+    },
+    /// Lists a user's access keys.
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    /// Disables a key: requests signed with it are refused.
+    Disable {
+        #[arg(long)]
+        user: String,
+        access_key_id: String,
+    },
+    /// Enables a disabled key again.
+    Enable {
+        #[arg(long)]
+        user: String,
+        access_key_id: String,
+    },
+    /// Deletes a key.
+    Delete {
+        #[arg(long)]
+        user: String,
+        access_key_id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum GroupCommand {
+    /// Creates a group.
+    Create {
+        name: String,
+        #[arg(long)]
+        comments: Option<String>,
+    },
+    /// Shows a group and its members.
+    Get { name: String },
+    /// Lists groups.
+    List,
+    /// Deletes a group (its members leave it).
+    Delete { name: String },
+    /// Adds a user to a group.
+    AddUser { group: String, user: String },
+    /// Removes a user from a group.
+    RemoveUser { group: String, user: String },
+}
+
+/// Exactly one of --user, --group, --role.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+struct Target {
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long)]
+    group: Option<String>,
+    #[arg(long)]
+    role: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCommand {
+    /// Creates a custom policy from a JSON document.
+    Create {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        document: PathBuf,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Shows a policy, its document and attachments.
+    Get { name: String },
+    /// Lists policies.
+    List,
+    /// Deletes a policy (detach it everywhere first).
+    Delete { name: String },
+    /// Attaches a policy to a user, group or role.
+    Attach {
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Detaches a policy.
+    Detach {
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RoleCommand {
+    /// Creates a role with a trust policy (who may assume it).
+    Create {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        trust: PathBuf,
+        #[arg(long)]
+        description: Option<String>,
+        /// Longest session, in seconds (3600–43200).
+        #[arg(long)]
+        max_session_duration: Option<u32>,
+    },
+    /// Shows a role.
+    Get { name: String },
+    /// Lists roles.
+    List,
+    /// Deletes a role; its sessions stop working.
+    Delete { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum StsCommand {
+    /// Temporary credentials for a session of a role.
+    AssumeRole {
+        #[arg(long)]
+        role_arn: String,
+        #[arg(long)]
+        session_name: String,
+        /// Session length in seconds (900 to the role's maximum; default 3600).
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<u64>,
+        /// A session policy (JSON file) that narrows the role's policies.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        #[arg(long)]
+        external_id: Option<String>,
+    },
+    /// Shows who the signing credentials belong to.
+    Whoami,
+}
+
+fn read_document(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))
+}
+
+fn target_params(t: &Target) -> (&'static str, Value) {
+    match (&t.user, &t.group, &t.role) {
+        (Some(u), _, _) => ("User", json!({"UserName": u})),
+        (_, Some(g), _) => ("Group", json!({"GroupName": g})),
+        (_, _, Some(r)) => ("Role", json!({"RoleName": r})),
+        // clap's group makes one of them required.
+        _ => ("User", json!({})),
+    }
+}
+
+fn merge(mut a: Value, b: Value) -> Value {
+    if let (Value::Object(a), Value::Object(b)) = (&mut a, b) {
+        a.extend(b);
+    }
+    a
+}
+
+/// Runs `coffer admin …`.
+pub(crate) fn run(args: AdminArgs) -> Result<()> {
+    let access_key_id = args
+        .access_key_id
+        .clone()
+        .or_else(|| std::env::var("COFFER_ROOT_ACCESS_KEY_ID").ok())
+        .filter(|s| !s.is_empty())
+        .context("no credentials: set COFFER_ROOT_ACCESS_KEY_ID (or --access-key-id)")?;
+    let secret = args
+        .access_key_secret
+        .clone()
+        .or_else(|| std::env::var("COFFER_ROOT_ACCESS_KEY_SECRET").ok())
+        .filter(|s| !s.is_empty())
+        .context("no credentials: set COFFER_ROOT_ACCESS_KEY_SECRET (or --access-key-secret)")?;
+    let mut client = AdminClient::new(
+        &args.endpoint,
+        access_key_id,
+        AccessKeySecret::new(secret),
+        args.region.clone(),
+    )?;
+    if let Some(token) = &args.security_token {
+        client = client.with_security_token(token.clone());
+    }
+    let call = |op: Operation, params: Value| -> Result<Value> {
+        client
+            .call(op, &params)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", op.name()))
+    };
+    let (reply, text) = match &args.command {
+        AdminCommand::User(cmd) => match cmd {
+            UserCommand::Create {
+                name,
+                display_name,
+                comments,
+                no_access_key,
+            } => {
+                let user = call(
+                    Operation::CreateUser,
+                    json!({"UserName": name, "DisplayName": display_name, "Comments": comments}),
+                )?;
+                let reply = if *no_access_key {
+                    user
+                } else {
+                    let key = call(Operation::CreateAccessKey, json!({"UserName": name}))?;
+                    merge(user, key)
+                };
+                let text = user_text(&reply["User"]) + &access_key_text(&reply["AccessKey"]);
+                (reply, text)
+            }
+            UserCommand::Get { name } => {
+                let r = call(Operation::GetUser, json!({"UserName": name}))?;
+                let t = user_text(&r["User"]);
+                (r, t)
+            }
+            UserCommand::List => {
+                let r = call(Operation::ListUsers, json!({}))?;
+                let t = list_text(&r["Users"], &["UserName", "UserId", "CreateDate"]);
+                (r, t)
+            }
+            UserCommand::Delete { name } => (
+                call(Operation::DeleteUser, json!({"UserName": name}))?,
+                format!("deleted user {name}\n"),
+            ),
+        },
+        AdminCommand::AccessKey(cmd) => match cmd {
+            AccessKeyCommand::Create { user } => {
+                let r = call(Operation::CreateAccessKey, json!({"UserName": user}))?;
+                let t = access_key_text(&r["AccessKey"]);
+                (r, t)
+            }
+            AccessKeyCommand::List { user } => {
+                let r = call(Operation::ListAccessKeys, json!({"UserName": user}))?;
+                let t = list_text(&r["AccessKeys"], &["AccessKeyId", "Status", "CreateDate"]);
+                (r, t)
+            }
+            AccessKeyCommand::Disable {
+                user,
+                access_key_id,
+            }
+            | AccessKeyCommand::Enable {
+                user,
+                access_key_id,
+            } => {
+                let status = if matches!(cmd, AccessKeyCommand::Disable { .. }) {
+                    "Inactive"
+                } else {
+                    "Active"
+                };
+                (
+                    call(
+                        Operation::UpdateAccessKey,
+                        json!({"UserName": user, "UserAccessKeyId": access_key_id, "Status": status}),
+                    )?,
+                    format!("access key {access_key_id} is now {status}\n"),
+                )
+            }
+            AccessKeyCommand::Delete {
+                user,
+                access_key_id,
+            } => (
+                call(
+                    Operation::DeleteAccessKey,
+                    json!({"UserName": user, "UserAccessKeyId": access_key_id}),
+                )?,
+                format!("deleted access key {access_key_id}\n"),
+            ),
+        },
+        AdminCommand::Group(cmd) => match cmd {
+            GroupCommand::Create { name, comments } => (
+                call(
+                    Operation::CreateGroup,
+                    json!({"GroupName": name, "Comments": comments}),
+                )?,
+                format!("created group {name}\n"),
+            ),
+            GroupCommand::Get { name } => {
+                let r = call(Operation::GetGroup, json!({"GroupName": name}))?;
+                let t = fields_text(&r["Group"], &["GroupName", "Users", "Policies"]);
+                (r, t)
+            }
+            GroupCommand::List => {
+                let r = call(Operation::ListGroups, json!({}))?;
+                let t = list_text(&r["Groups"], &["GroupName", "CreateDate"]);
+                (r, t)
+            }
+            GroupCommand::Delete { name } => (
+                call(Operation::DeleteGroup, json!({"GroupName": name}))?,
+                format!("deleted group {name}\n"),
+            ),
+            GroupCommand::AddUser { group, user } => (
+                call(
+                    Operation::AddUserToGroup,
+                    json!({"GroupName": group, "UserName": user}),
+                )?,
+                format!("added {user} to {group}\n"),
+            ),
+            GroupCommand::RemoveUser { group, user } => (
+                call(
+                    Operation::RemoveUserFromGroup,
+                    json!({"GroupName": group, "UserName": user}),
+                )?,
+                format!("removed {user} from {group}\n"),
+            ),
+        },
+        AdminCommand::Policy(cmd) => match cmd {
+            PolicyCommand::Create {
+                name,
+                document,
+                description,
+            } => (
+                call(
+                    Operation::CreatePolicy,
+                    json!({"PolicyName": name, "PolicyDocument": read_document(document)?,
+                           "Description": description}),
+                )?,
+                format!("created policy {name}\n"),
+            ),
+            PolicyCommand::Get { name } => {
+                let r = call(Operation::GetPolicy, json!({"PolicyName": name}))?;
+                let t = fields_text(
+                    &r["Policy"],
+                    &["PolicyName", "AttachedTo", "PolicyDocument"],
+                );
+                (r, t)
+            }
+            PolicyCommand::List => {
+                let r = call(Operation::ListPolicies, json!({}))?;
+                let t = list_text(&r["Policies"], &["PolicyName", "AttachmentCount"]);
+                (r, t)
+            }
+            PolicyCommand::Delete { name } => (
+                call(Operation::DeletePolicy, json!({"PolicyName": name}))?,
+                format!("deleted policy {name}\n"),
+            ),
+            PolicyCommand::Attach { name, target } | PolicyCommand::Detach { name, target } => {
+                let attach = matches!(cmd, PolicyCommand::Attach { .. });
+                let (kind, params) = target_params(target);
+                let op = match (attach, kind) {
+                    (true, "User") => Operation::AttachPolicyToUser,
+                    (true, "Group") => Operation::AttachPolicyToGroup,
+                    (true, _) => Operation::AttachPolicyToRole,
+                    (false, "User") => Operation::DetachPolicyFromUser,
+                    (false, "Group") => Operation::DetachPolicyFromGroup,
+                    (false, _) => Operation::DetachPolicyFromRole,
+                };
+                let verb = if attach { "attached" } else { "detached" };
+                (
+                    call(op, merge(json!({"PolicyName": name}), params))?,
+                    format!("{verb} policy {name}\n"),
+                )
+            }
+        },
+        AdminCommand::Role(cmd) => match cmd {
+            RoleCommand::Create {
+                name,
+                trust,
+                description,
+                max_session_duration,
+            } => {
+                let r = call(
+                    Operation::CreateRole,
+                    json!({"RoleName": name, "AssumeRolePolicyDocument": read_document(trust)?,
+                           "Description": description,
+                           "MaxSessionDuration": max_session_duration}),
+                )?;
+                let t = fields_text(&r["Role"], &["RoleName", "RoleId", "Arn"]);
+                (r, t)
+            }
+            RoleCommand::Get { name } => {
+                let r = call(Operation::GetRole, json!({"RoleName": name}))?;
+                let t = fields_text(
+                    &r["Role"],
+                    &[
+                        "RoleName",
+                        "RoleId",
+                        "Arn",
+                        "MaxSessionDuration",
+                        "Policies",
+                    ],
+                );
+                (r, t)
+            }
+            RoleCommand::List => {
+                let r = call(Operation::ListRoles, json!({}))?;
+                let t = list_text(&r["Roles"], &["RoleName", "Arn"]);
+                (r, t)
+            }
+            RoleCommand::Delete { name } => (
+                call(Operation::DeleteRole, json!({"RoleName": name}))?,
+                format!("deleted role {name}\n"),
+            ),
+        },
+        AdminCommand::Sts(cmd) => match cmd {
+            StsCommand::AssumeRole {
+                role_arn,
+                session_name,
+                duration,
+                policy,
+                external_id,
+            } => {
+                let policy = policy.as_deref().map(read_document).transpose()?;
+                let r = call(
+                    Operation::AssumeRole,
+                    json!({"RoleArn": role_arn, "RoleSessionName": session_name,
+                           "DurationSeconds": duration, "Policy": policy,
+                           "ExternalId": external_id}),
+                )?;
+                let t = fields_text(
+                    &r["Credentials"],
+                    &[
+                        "AccessKeyId",
+                        "AccessKeySecret",
+                        "SecurityToken",
+                        "Expiration",
+                    ],
+                );
+                (r, t)
+            }
+            StsCommand::Whoami => {
+                let r = call(Operation::GetCallerIdentity, json!({}))?;
+                let t = fields_text(&r, &["AccountId", "Arn", "IdentityType", "PrincipalId"]);
+                (r, t)
+            }
+        },
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reply)?);
+    } else {
+        print!("{text}");
+    }
+    Ok(())
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(show).collect::<Vec<_>>().join(","),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn fields_text(v: &Value, fields: &[&str]) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{f}: {}\n", show(&v[*f])))
+        .collect()
+}
+
+fn user_text(user: &Value) -> String {
+    fields_text(user, &["UserName", "UserId", "Groups", "Policies"])
+}
+
+fn access_key_text(key: &Value) -> String {
+    if key.is_null() {
+        return String::new();
+    }
+    fields_text(key, &["AccessKeyId", "AccessKeySecret"])
+}
+
+fn list_text(items: &Value, fields: &[&str]) -> String {
+    let Some(items) = items.as_array() else {
+        return String::new();
+    };
+    items
+        .iter()
+        .map(|item| {
+            let cols: Vec<String> = fields.iter().map(|f| show(&item[*f])).collect();
+            cols.join("\t") + "\n"
+        })
+        .collect()
+}
