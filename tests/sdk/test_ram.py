@@ -367,13 +367,8 @@ def test_sse_kms_with_the_default_key_needs_no_kms_permission(coffer, ram, bucke
 
 # -- SSE-KMS with a named CMK: kms:GenerateDataKey / kms:Decrypt ------------------------------
 #
-# coffer_iam::Iam::check_kms decides these; the object store's SSE-KMS path does not call it yet
-# (the lead wires it into core's KMS path). Until then these document the expected behaviour.
-
-KMS_PENDING = pytest.mark.xfail(
-    reason="SSE-KMS does not call Iam::check_kms yet (kms:GenerateDataKey/kms:Decrypt for named CMKs)",
-    strict=False,
-)
+# coffer_iam::Iam::check_kms decides these, called from the SSE-KMS path (crates/coffer/src/sse_kms.rs)
+# and from PutBucketEncryption; the account's default CMK needs no kms:* permission.
 
 
 @pytest.fixture
@@ -394,7 +389,6 @@ def key_arn(ram: Ram, key_id: str) -> str:
     return f"acs:kms:*:{ram.account_id}:key/{key_id}"
 
 
-@KMS_PENDING
 def test_upload_with_a_named_cmk_needs_generate_data_key(coffer, ram, bucket, bucket_name, cmk, tmp_path):
     u = ram.user("kmsput")
     ram.policy([allow(["oss:PutObject", "oss:GetObject"], [objects_of(bucket_name)])], tmp_path, user=u.name)
@@ -406,7 +400,6 @@ def test_upload_with_a_named_cmk_needs_generate_data_key(coffer, ram, bucket, bu
     assert ub.get_object("k").read() == b"x"
 
 
-@KMS_PENDING
 def test_download_of_a_named_cmk_object_needs_decrypt(coffer, ram, bucket, bucket_name, cmk, tmp_path):
     bucket.put_object("k", b"secret", headers={SSE: "KMS", KEY_ID: cmk})
     u = ram.user("kmsget")
@@ -417,7 +410,6 @@ def test_download_of_a_named_cmk_object_needs_decrypt(coffer, ram, bucket, bucke
     assert ub.get_object("k").read() == b"secret"
 
 
-@KMS_PENDING
 def test_bucket_encryption_with_a_named_cmk_needs_describe_key(coffer, ram, bucket, bucket_name, cmk, tmp_path):
     u = ram.user("kmsenc")
     ram.policy([allow("oss:PutBucketEncryption", [the_bucket(bucket_name)])], tmp_path, user=u.name)

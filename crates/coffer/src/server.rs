@@ -129,6 +129,10 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         crate::keyring_cmd::now(),
     )
     .context("open the SSE keyring (is the root key the one it was sealed with?)")?;
+    let sse_kms = Arc::new(crate::sse_kms::InProcessKms::new(
+        kms.clone(),
+        config.region.clone(),
+    ));
     let store = Arc::new(
         Store::new(
             Arc::new(meta),
@@ -139,7 +143,7 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
             },
         )
         .with_keyring(keyring.clone())
-        .with_kms(Arc::new(crate::sse_kms::InProcessKms::new(kms.clone()))),
+        .with_kms(sse_kms.clone()),
     );
     let collector = store.collector();
     collector
@@ -165,6 +169,7 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
     );
     drop(iam_sealing);
     let iam_for_kms = iam.clone();
+    sse_kms.set_iam(iam.clone());
     let service = Arc::new(OssService::new(
         store,
         iam.clone(),

@@ -15,11 +15,47 @@ use coffer_kms::{
 /// The built-in KMS as SSE-KMS sees it.
 pub(crate) struct InProcessKms {
     kms: Arc<Kms>,
+    /// Checks the caller's `kms:*` permissions on named CMKs; set once identities are open.
+    iam: std::sync::OnceLock<Arc<coffer_iam::Iam>>,
+    region: String,
 }
 
 impl InProcessKms {
-    pub(crate) fn new(kms: Arc<Kms>) -> Self {
-        Self { kms }
+    pub(crate) fn new(kms: Arc<Kms>, region: String) -> Self {
+        Self {
+            kms,
+            iam: std::sync::OnceLock::new(),
+            region,
+        }
+    }
+
+    /// Enables the permission checks.
+    pub(crate) fn set_iam(&self, iam: Arc<coffer_iam::Iam>) {
+        let _ = self.iam.set(iam);
+    }
+
+    /// OSS's rule: using a CMK the caller named needs `kms:*` permissions on it; the account's
+    /// default OSS key (`alias/acs/oss`) needs none. Root may use every key of its account.
+    fn check(
+        &self,
+        caller: &KmsCaller,
+        actions: &[&'static str],
+        key_id: &str,
+    ) -> Result<(), KmsError> {
+        if matches!(caller.identity, coffer_iam::Principal::Root { .. }) {
+            return Ok(());
+        }
+        let Some(iam) = self.iam.get() else {
+            return Err(KmsError::AccessDenied(key_id.to_owned()));
+        };
+        let arn = iam.kms_key_arn(&self.region, key_id);
+        let conditions =
+            coffer_iam::Conditions::new().current_time(time::OffsetDateTime::now_utc());
+        for action in actions {
+            iam.check_kms(&caller.identity, action, &arn, &conditions)
+                .map_err(|_| KmsError::AccessDenied(key_id.to_owned()))?;
+        }
+        Ok(())
     }
 }
 
@@ -66,6 +102,25 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| KmsError::Internal(Box::new(e)))?
 }
 
+impl InProcessKms {
+    /// The key id a key id, alias or ARN names (for the permission check's resource).
+    async fn resolve(&self, caller: &Caller, given: &str) -> Result<String, KmsError> {
+        let key = KeyRef::parse(given).map_err(|_| KmsError::KeyNotFound(given.to_owned()))?;
+        if let KeyRef::Id(id) = &key {
+            return Ok(id.to_string());
+        }
+        let kms = self.kms.clone();
+        let caller = caller.clone();
+        let shown = given.to_owned();
+        blocking(move || {
+            kms.resolve_key_id(&caller, &key)
+                .map(|id| id.to_string())
+                .map_err(|e| map_error(&shown, e))
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl KmsClient for InProcessKms {
     async fn generate_data_key(
@@ -78,12 +133,20 @@ impl KmsClient for InProcessKms {
         let kms_caller = kms_caller(caller)?;
         let key_id = key_id.map(str::to_owned);
         let context = context(pairs);
+        let named = match &key_id {
+            Some(k) => {
+                let resolved = self.resolve(&kms_caller, k).await?;
+                self.check(caller, &["kms:GenerateDataKey", "kms:Decrypt"], &resolved)?;
+                Some(resolved)
+            }
+            None => None,
+        };
         blocking(move || {
             let shown = key_id
                 .clone()
                 .unwrap_or_else(|| coffer_kms::OSS_DEFAULT_ALIAS.to_owned());
-            let key = match &key_id {
-                Some(k) => KeyRef::parse(k).map_err(|_| KmsError::KeyNotFound(k.clone()))?,
+            let key = match &named {
+                Some(id) => KeyRef::parse(id).map_err(|_| KmsError::KeyNotFound(shown.clone()))?,
                 None => {
                     let default = kms
                         .default_oss_key(&kms_caller.account_id)
@@ -130,6 +193,21 @@ impl KmsClient for InProcessKms {
             .map(|(k, _)| k.to_string())
             .unwrap_or_default();
         let context = context(pairs);
+        if !matches!(caller.identity, coffer_iam::Principal::Root { .. }) && !shown.is_empty() {
+            let default = {
+                let kms = self.kms.clone();
+                let account = kms_caller.account_id.clone();
+                blocking(move || {
+                    kms.default_oss_key(&account)
+                        .map(|m| m.key_id.to_string())
+                        .map_err(|e| KmsError::Internal(Box::new(e)))
+                })
+                .await?
+            };
+            if shown != default {
+                self.check(caller, &["kms:Decrypt"], &shown)?;
+            }
+        }
         blocking(move || {
             let decrypted = kms
                 .decrypt(&kms_caller, Decrypt::new(blob, context))

@@ -82,8 +82,10 @@ pub enum KmsError {
 pub struct KmsCaller {
     /// The account.
     pub account_id: String,
-    /// The principal (`root` or a user name).
+    /// The principal (`root` or a user name), for the audit trail.
     pub principal: String,
+    /// The principal itself, for `kms:*` permission checks.
+    pub identity: coffer_iam::Principal,
     /// The object (`bucket/key`) the data key is for.
     pub resource: String,
 }

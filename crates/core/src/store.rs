@@ -82,6 +82,7 @@ impl Store {
         KmsCaller {
             account_id: self.config.owner_id.clone(),
             principal: grant.principal().to_string(),
+            identity: grant.principal().clone(),
             resource: format!("{bucket}/{key}"),
         }
     }

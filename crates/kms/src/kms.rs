@@ -219,6 +219,15 @@ impl Kms {
         result
     }
 
+    /// The id of the key that `key` (an id, alias or ARN) names in the caller's account, without
+    /// using it: a lookup for permission checks made before an operation, so it is neither metered
+    /// nor audited (the operation that follows is).
+    pub fn resolve_key_id(&self, caller: &Caller, key: &KeyRef) -> Result<KeyId> {
+        let state = self.read();
+        self.resolve(&state, caller, key)
+            .map(|entry| entry.record.key_id)
+    }
+
     /// Finds the key `key` names in the caller's account. Keys of other accounts and ARNs of other
     /// regions are not found: cross-account use needs key policies, which coffer does not have.
     fn resolve<'s>(&self, state: &'s State, caller: &Caller, key: &KeyRef) -> Result<&'s KeyEntry> {

@@ -254,7 +254,13 @@ async fn dispatch(
         span.record("key", k.as_str());
     }
     let now = OffsetDateTime::now_utc();
-    let principal = authenticate(svc, &head.method, &head.headers, &query, &target, now)?;
+    let principal = match authenticate(svc, &head.method, &head.headers, &query, &target, now) {
+        Ok(p) => p,
+        Err(e) => {
+            drain(body).await;
+            return Err(e);
+        }
+    };
     if let Some(len) = head
         .headers
         .get(http::header::CONTENT_LENGTH)
@@ -275,7 +281,35 @@ async fn dispatch(
         principal,
         conditions,
     };
+    // Refuse an unauthorized upload before its body is handed on, so the body can be drained
+    // and the client reads the 403 instead of a reset connection. (DeleteMultipleObjects is
+    // authorized per key, inside its handler.)
+    if endpoint != Endpoint::DeleteMultipleObjects {
+        if let Err(e) = crate::ops::endpoint_grant(svc, &parts).await {
+            drain(body).await;
+            return Err(e);
+        }
+    }
     crate::ops::run(svc, ctx, parts, body).await
+}
+
+/// Most request-body bytes read and discarded before answering an error: enough for any
+/// client's next write to find the connection open, bounded so a refused 5 GB upload does not
+/// cost 5 GB of reading.
+const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Reads and discards a refused request's body (up to [`DRAIN_LIMIT`]), so that the error
+/// response reaches a client that is still sending instead of a connection reset.
+async fn drain(body: Incoming) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut seen = 0usize;
+    while seen < DRAIN_LIMIT {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+            _ => break,
+        }
+    }
 }
 
 fn authenticate(

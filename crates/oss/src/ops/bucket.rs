@@ -298,6 +298,14 @@ pub(super) async fn put_encryption(
     let grant = endpoint_grant(svc, parts).await?;
     let body = small_body(body, &parts.headers, false).await?;
     let rule = rule_from_xml(&body)?;
+    // Choosing a named CMK as the default needs permission to see it, as OSS documents.
+    if let Some(key_id) = &rule.kms_key_id {
+        let arn = svc.iam.kms_key_arn(&svc.config.region, key_id);
+        for action in ["kms:DescribeKey", "kms:ListKeys"] {
+            svc.iam
+                .check_kms(&parts.principal, action, &arn, &parts.conditions)?;
+        }
+    }
     svc.store
         .put_bucket_encryption(ctx, &grant, bucket_of(parts)?, rule)
         .await?;
