@@ -708,3 +708,41 @@ def test_expired_sts_credentials_are_refused(tmp_path):
         assert sts_bucket(server, name, live).get_object("k").read() == b"x"
     finally:
         assert server.stop() == 0, server.log_tail()
+
+
+# -- the KMS API under RAM and STS -------------------------------------------------------------
+
+
+def _kms_list_keys(coffer, access_key_id: str, secret: str, token: str | None = None) -> dict:
+    from aliyunsdkcore.auth.credentials import StsTokenCredential
+    from aliyunsdkcore.client import AcsClient
+    from aliyunsdkkms.request.v20160120 import ListKeysRequest
+
+    if token:
+        client = AcsClient(region_id=REGION, credential=StsTokenCredential(access_key_id, secret, token), auto_retry=False)
+    else:
+        client = AcsClient(access_key_id, secret, REGION, auto_retry=False)
+    req = ListKeysRequest.ListKeysRequest()
+    req.set_endpoint(coffer.kms_endpoint)
+    req.set_protocol_type("http")
+    return json.loads(client.do_action_with_exception(req))
+
+
+def test_kms_api_needs_kms_permissions_and_accepts_sts_tokens(coffer, ram, tmp_path):
+    from aliyunsdkcore.acs_exception.exceptions import ServerException
+
+    if not coffer.kms_port:
+        pytest.skip("the binary does not serve the KMS API")
+    u = ram.user("kmsapi")
+    with pytest.raises(ServerException) as e:
+        _kms_list_keys(coffer, u.access_key_id, u.access_key_secret)
+    assert e.value.get_error_code() == "Forbidden.NoPermission"
+    ram.policy([allow("kms:ListKeys", [f"acs:kms:*:{ram.account_id}:key/*"])], tmp_path, user=u.name)
+    assert "Keys" in _kms_list_keys(coffer, u.access_key_id, u.access_key_secret)
+
+    role = ram.role(tmp_path)
+    ram.policy([allow("kms:ListKeys", ["*"])], tmp_path, role=role["RoleName"])
+    creds = ram.assume(role["Arn"])
+    assert "Keys" in _kms_list_keys(coffer, creds["AccessKeyId"], creds["AccessKeySecret"], creds["SecurityToken"])
+    with pytest.raises(ServerException):
+        _kms_list_keys(coffer, creds["AccessKeyId"], creds["AccessKeySecret"], "CAES" + "x" * 40)

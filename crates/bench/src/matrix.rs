@@ -243,6 +243,7 @@ async fn measure(server: &Server, sse: Sse, plan: Plan, pattern: &Pattern) -> Re
     drop(conns);
     let rss_small = rss.take(server)?;
     let small_ops = plan.small_count as f64;
+    let (small_put, small_get) = (puts.per(small_ops), gets.per(small_ops));
 
     // 2. Mid-size objects, all in flight at once.
     progress(
@@ -287,8 +288,8 @@ async fn measure(server: &Server, sse: Sse, plan: Plan, pattern: &Pattern) -> Re
         big_get,
         mid_put,
         mid_get,
-        small_put: puts.per(small_ops),
-        small_get: gets.per(small_ops),
+        small_put,
+        small_get,
         range_median: percentile(&latencies, 0.5),
         range_p99: percentile(&latencies, 0.99),
         range_rchar,

@@ -4,13 +4,12 @@
 //!
 //! Order of checks: the signature fields' shape, the request time, the access key, the signature
 //! (compared in constant time), and last the nonce, so that only a verified request can spend
-//! one. Secrets come from [`Iam::secret_for`]; nothing here logs a secret, a signature or a
+//! one. Secrets come from [`Iam::credentials`]; nothing here logs a secret, a signature or a
 //! token.
 //!
-//! STS: a `SecurityToken` parameter (RPC v1) or `x-acs-security-token` header (ACS3) is accepted
-//! and signed like any other field, but not checked: coffer's IAM has no STS yet, so every
-//! access key it resolves is a long-term key and the token adds nothing. Temporary keys will
-//! need `Iam` to resolve (key id, token) pairs.
+//! STS: a `SecurityToken` parameter (RPC v1) or `x-acs-security-token` header (ACS3) is signed
+//! like any other field and checked by [`Iam::credentials`] against the temporary access key it
+//! was issued with; an expired or foreign token is refused.
 
 use coffer_iam::{Iam, Principal};
 use http::HeaderMap;
@@ -108,7 +107,8 @@ fn authenticate_rpc(
     let nonce = params.required("SignatureNonce")?;
     check_nonce_shape(nonce)?;
     check_time("Timestamp", params.optional("Timestamp"), now)?;
-    let (principal, secret) = iam.secret_for(access_key_id)?;
+    let (principal, secret) =
+        iam.credentials(access_key_id, params.optional("SecurityToken"), now)?;
     let canonical = rpc::canonical_query(params.iter());
     let string_to_sign = rpc::string_to_sign(req.method, &canonical);
     if !rpc::verify(secret.expose_secret(), &string_to_sign, presented) {
@@ -173,7 +173,8 @@ fn authenticate_acs3(
     check_time("x-acs-date", header(req.headers, "x-acs-date")?, now)?;
     let claimed_hash = header(req.headers, "x-acs-content-sha256")?
         .ok_or_else(|| incomplete("The x-acs-content-sha256 header is required."))?;
-    let (principal, secret) = iam.secret_for(auth.access_key_id)?;
+    let token = header(req.headers, "x-acs-security-token")?;
+    let (principal, secret) = iam.credentials(auth.access_key_id, token, now)?;
     let body_hash = acs3::payload_hash(req.body);
     if !claimed_hash.eq_ignore_ascii_case(&body_hash) {
         return Err(ApiError::new(

@@ -255,7 +255,7 @@ async fn dispatch(
     let action = action::select(&params, &head.headers, authenticated.scheme)?;
     *op = action.as_str();
     span.record("op", action.as_str());
-    let caller = authorize(&svc.iam, &authenticated.principal, action)?;
+    let caller = authorize(&svc.iam, &authenticated.principal, action, svc.kms.region())?;
     let ctx = Ctx {
         kms: &svc.kms,
         caller,
@@ -298,7 +298,12 @@ async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
 /// Interim rule until `coffer_iam` has `kms:*` actions and KMS resources: only the account's root
 /// identity may call the KMS API, for every action (what RAM allows the root account anyway).
 /// `action.ram_action()` names the permission a RAM user will need.
-fn authorize(iam: &Iam, principal: &Principal, action: Action) -> Result<Caller, ApiError> {
+fn authorize(
+    iam: &Iam,
+    principal: &Principal,
+    action: Action,
+    region: &str,
+) -> Result<Caller, ApiError> {
     let denied = || {
         ApiError::new(
             codes::NO_PERMISSION,
@@ -308,15 +313,26 @@ fn authorize(iam: &Iam, principal: &Principal, action: Action) -> Result<Caller,
             ),
         )
     };
+    let account = || {
+        AccountId::parse(iam.account_id())
+            .map_err(|e| ApiError::internal(format!("the account id is not a KMS account id: {e}")))
+    };
     match principal {
         Principal::Root { account_id, .. } if account_id == iam.account_id() => {
-            let account = AccountId::parse(account_id).map_err(|e| {
-                ApiError::internal(format!("the account id is not a KMS account id: {e}"))
-            })?;
-            Ok(Caller::api(account, ROOT_PRINCIPAL))
+            Ok(Caller::api(account()?, ROOT_PRINCIPAL))
         }
-        // Anonymous callers never get here (every request is signed); RAM users and roles will.
-        _ => Err(denied()),
+        Principal::Anonymous => Err(denied()),
+        // RAM users and role sessions need the action on the account's keys. The check is made
+        // on `key/*`, before the request names a key, so a policy must grant the action on all
+        // keys (`*` or `key/*`); grants scoped to one key are refused here (fail closed).
+        other => {
+            let arn = iam.kms_key_arn(region, "*");
+            let conditions =
+                coffer_iam::Conditions::new().current_time(time::OffsetDateTime::now_utc());
+            iam.check_kms(other, action.ram_action(), &arn, &conditions)
+                .map_err(|_| denied())?;
+            Ok(Caller::api(account()?, other.to_string()))
+        }
     }
 }
 
@@ -367,7 +383,7 @@ mod tests {
             account_id: "1234567890123456".into(),
             access_key_id: "ak".into(),
         };
-        let caller = authorize(&iam, &root, Action::Encrypt).unwrap();
+        let caller = authorize(&iam, &root, Action::Encrypt, "cn-hangzhou").unwrap();
         assert_eq!(caller.account_id.as_str(), "1234567890123456");
         assert_eq!(caller.principal, "root");
         assert_eq!(caller.via, coffer_kms::Via::Api);
@@ -375,10 +391,11 @@ mod tests {
             account_id: "1".into(),
             access_key_id: "ak".into(),
         };
-        let e = authorize(&iam, &other, Action::Encrypt).unwrap_err();
+        let e = authorize(&iam, &other, Action::Encrypt, "cn-hangzhou").unwrap_err();
         assert_eq!((e.code, e.status.as_u16()), ("Forbidden.NoPermission", 403));
         assert!(e.message.contains("kms:Encrypt"));
-        let e = authorize(&iam, &Principal::Anonymous, Action::ListKeys).unwrap_err();
+        let e =
+            authorize(&iam, &Principal::Anonymous, Action::ListKeys, "cn-hangzhou").unwrap_err();
         assert_eq!(e.code, "Forbidden.NoPermission");
     }
 }
