@@ -152,20 +152,25 @@ async fn measure(server: &Server, sse: Sse, plan: Plan, pattern: &Pattern) -> Re
 
     // 1. One big object, PUT then GET, on one connection.
     progress(sse, &format!("{} PUT/GET", size(plan.big_len)));
-    let (mut puts, mut gets) = (Samples::default(), Samples::default());
-    for run in 0..plan.runs {
-        if run > 0 {
-            conn.delete(BIG_KEY).await?;
+    let (big_put, big_get) = {
+        let (mut puts, mut gets) = (Samples::default(), Samples::default());
+        for run in 0..plan.runs {
+            if run > 0 {
+                conn.delete(BIG_KEY).await?;
+            }
+            let meter = Meter::start(server)?;
+            conn.put(BIG_KEY, sse, pattern.body(BIG_ID, plan.big_len))
+                .await?;
+            puts.push(meter.stop(server)?);
+            let meter = Meter::start(server)?;
+            let n = conn.get(BIG_KEY, None, None).await?;
+            gets.push(meter.stop(server)?);
+            check_len(BIG_KEY, n, plan.big_len)?;
         }
-        let meter = Meter::start(server)?;
-        conn.put(BIG_KEY, sse, pattern.body(BIG_ID, plan.big_len))
-            .await?;
-        puts.push(meter.stop(server)?);
-        let meter = Meter::start(server)?;
-        let n = conn.get(BIG_KEY, None, None).await?;
-        gets.push(meter.stop(server)?);
-        check_len(BIG_KEY, n, plan.big_len)?;
-    }
+        // Rates per GB.
+        let gb = plan.big_len as f64 / 1e9;
+        (puts.per(gb), gets.per(gb))
+    };
 
     // 4. Range GETs from the middle of the big object: latency, then what the server reads.
     progress(sse, "range GETs");
@@ -196,92 +201,55 @@ async fn measure(server: &Server, sse: Sse, plan: Plan, pattern: &Pattern) -> Re
     record(&mut failed_checks, "big object", &verifier);
     conn.delete(BIG_KEY).await?;
     let rss_big = rss.take(server)?;
-    let big_gb = plan.big_len as f64 / 1e9;
-    let big_put = puts.per(big_gb);
-    let big_get = gets.per(big_gb);
 
     // 3. Small objects, many in flight; before the mid-size phase, whose buffers the allocator
     // may keep, so that this phase's peak RSS is its own.
-    progress(
-        sse,
-        &format!(
-            "{} x {} PUT/GET, {} in flight",
-            plan.small_count,
-            size(plan.small_len),
-            plan.small_in_flight
-        ),
-    );
-    let mut conns = Conn::open_many(&target, plan.small_in_flight).await?;
-    let small = |op| Job {
-        op,
-        sse,
-        pattern: pattern.clone(),
+    let small = Batch {
         prefix: "small",
         first_id: SMALL_FIRST_ID,
         count: plan.small_count,
         len: plan.small_len,
-        next: AtomicUsize::new(0),
+        in_flight: plan.small_in_flight,
     };
-    let (mut puts, mut gets) = (Samples::default(), Samples::default());
-    for run in 0..plan.runs {
-        let meter = Meter::start(server)?;
-        let c = batch(conns, small(Op::Put)).await?;
-        puts.push(meter.stop(server)?);
-        let meter = Meter::start(server)?;
-        let mut c = batch(c, small(Op::Get)).await?;
-        gets.push(meter.stop(server)?);
-        if run == 0 {
-            let job = small(Op::Get);
-            let last = plan.small_count - 1;
-            let mut verifier = pattern.verifier(job.id(last), 0);
-            let n = c[0].get(&job.key(last), None, Some(&mut verifier)).await?;
-            check_len(&job.key(last), n, plan.small_len)?;
-            record(&mut failed_checks, "small object", &verifier);
-        }
-        conns = batch(c, small(Op::Delete)).await?;
-    }
-    drop(conns);
+    progress(sse, &format!("{} PUT/GET", small.label()));
+    // Rates per request.
+    let (small_put, small_get) = batch_phase(
+        server,
+        &target,
+        sse,
+        pattern,
+        plan.runs,
+        &small,
+        &mut failed_checks,
+    )
+    .await?;
+    let small_put = small_put.per(small.count as f64);
+    let small_get = small_get.per(small.count as f64);
     let rss_small = rss.take(server)?;
-    let small_ops = plan.small_count as f64;
-    let (small_put, small_get) = (puts.per(small_ops), gets.per(small_ops));
 
     // 2. Mid-size objects, all in flight at once.
-    progress(
-        sse,
-        &format!("{} x {} PUT/GET", plan.mid_count, size(plan.mid_len)),
-    );
-    let mut conns = Conn::open_many(&target, plan.mid_count).await?;
-    let mid = |op| Job {
-        op,
-        sse,
-        pattern: pattern.clone(),
+    let mid = Batch {
         prefix: "mid",
         first_id: MID_FIRST_ID,
         count: plan.mid_count,
         len: plan.mid_len,
-        next: AtomicUsize::new(0),
+        in_flight: plan.mid_count,
     };
-    let (mut puts, mut gets) = (Samples::default(), Samples::default());
-    for run in 0..plan.runs {
-        let meter = Meter::start(server)?;
-        let c = batch(conns, mid(Op::Put)).await?;
-        puts.push(meter.stop(server)?);
-        let meter = Meter::start(server)?;
-        let mut c = batch(c, mid(Op::Get)).await?;
-        gets.push(meter.stop(server)?);
-        if run == 0 {
-            let job = mid(Op::Get);
-            let mut verifier = pattern.verifier(job.id(0), 0);
-            let n = c[0].get(&job.key(0), None, Some(&mut verifier)).await?;
-            check_len(&job.key(0), n, plan.mid_len)?;
-            record(&mut failed_checks, "mid-size object", &verifier);
-        }
-        conns = batch(c, mid(Op::Delete)).await?;
-    }
-    drop(conns);
+    progress(sse, &format!("{} PUT/GET", mid.label()));
+    // Rates per GB.
+    let (mid_put, mid_get) = batch_phase(
+        server,
+        &target,
+        sse,
+        pattern,
+        plan.runs,
+        &mid,
+        &mut failed_checks,
+    )
+    .await?;
+    let mid_gb = (mid.len * mid.count as u64) as f64 / 1e9;
+    let (mid_put, mid_get) = (mid_put.per(mid_gb), mid_get.per(mid_gb));
     let rss_mid = rss.take(server)?;
-    let mid_gb = (plan.mid_len * plan.mid_count as u64) as f64 / 1e9;
-    let (mid_put, mid_get) = (puts.per(mid_gb), gets.per(mid_gb));
 
     Ok(Outcome::Measured(Box::new(Figures {
         big_put,
@@ -331,6 +299,76 @@ impl Rss {
     }
 }
 
+/// Many objects of one size, PUT, then GET, then deleted by `in_flight` workers.
+struct Batch {
+    prefix: &'static str,
+    first_id: u64,
+    count: usize,
+    len: u64,
+    in_flight: usize,
+}
+
+impl Batch {
+    fn label(&self) -> String {
+        format!(
+            "{} x {}, {} in flight",
+            self.count,
+            size(self.len),
+            self.in_flight
+        )
+    }
+
+    fn job(&self, op: Op, sse: Sse, pattern: &Pattern) -> Job {
+        Job {
+            op,
+            sse,
+            pattern: pattern.clone(),
+            prefix: self.prefix,
+            first_id: self.first_id,
+            count: self.count,
+            len: self.len,
+            next: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Runs `batch` `runs` times on fresh connections; checks the content of its last object once.
+/// Returns the PUT and GET samples.
+async fn batch_phase(
+    server: &Server,
+    target: &Arc<Target>,
+    sse: Sse,
+    pattern: &Pattern,
+    runs: usize,
+    batch: &Batch,
+    failed_checks: &mut Vec<String>,
+) -> Result<(Samples, Samples)> {
+    let mut conns = Conn::open_many(target, batch.in_flight).await?;
+    let (mut puts, mut gets) = (Samples::default(), Samples::default());
+    for run in 0..runs {
+        let meter = Meter::start(server)?;
+        let c = run_job(conns, batch.job(Op::Put, sse, pattern)).await?;
+        puts.push(meter.stop(server)?);
+        let meter = Meter::start(server)?;
+        let mut c = run_job(c, batch.job(Op::Get, sse, pattern)).await?;
+        gets.push(meter.stop(server)?);
+        if run == 0 {
+            let job = batch.job(Op::Get, sse, pattern);
+            let last = batch.count - 1;
+            let mut verifier = pattern.verifier(job.id(last), 0);
+            let n = c[0].get(&job.key(last), None, Some(&mut verifier)).await?;
+            check_len(&job.key(last), n, batch.len)?;
+            record(
+                failed_checks,
+                &format!("{} object", batch.prefix),
+                &verifier,
+            );
+        }
+        conns = run_job(c, batch.job(Op::Delete, sse, pattern)).await?;
+    }
+    Ok((puts, gets))
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Op {
     Put,
@@ -361,7 +399,7 @@ impl Job {
 }
 
 /// Runs `job` with one worker per connection; returns the connections.
-async fn batch(conns: Vec<Conn>, job: Job) -> Result<Vec<Conn>> {
+async fn run_job(conns: Vec<Conn>, job: Job) -> Result<Vec<Conn>> {
     let job = Arc::new(job);
     let mut workers = JoinSet::new();
     for conn in conns {
