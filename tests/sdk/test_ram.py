@@ -746,3 +746,31 @@ def test_kms_api_needs_kms_permissions_and_accepts_sts_tokens(coffer, ram, tmp_p
     assert "Keys" in _kms_list_keys(coffer, creds["AccessKeyId"], creds["AccessKeySecret"], creds["SecurityToken"])
     with pytest.raises(ServerException):
         _kms_list_keys(coffer, creds["AccessKeyId"], creds["AccessKeySecret"], "CAES" + "x" * 40)
+
+
+def test_kms_api_grants_scoped_to_one_key(coffer, ram, tmp_path, cmk):
+    from aliyunsdkcore.acs_exception.exceptions import ServerException
+    from aliyunsdkcore.client import AcsClient
+    from aliyunsdkkms.request.v20160120 import CreateKeyRequest, DescribeKeyRequest
+
+    root = AcsClient(coffer.access_key_id, coffer.access_key_secret, REGION, auto_retry=False)
+
+    def send(client, req):
+        req.set_endpoint(coffer.kms_endpoint)
+        req.set_protocol_type("http")
+        return json.loads(client.do_action_with_exception(req))
+
+    other = send(root, CreateKeyRequest.CreateKeyRequest())["KeyMetadata"]["KeyId"]
+    u = ram.user("kmsone")
+    ram.policy([allow("kms:DescribeKey", [key_arn(ram, cmk)])], tmp_path, user=u.name)
+    client = AcsClient(u.access_key_id, u.access_key_secret, REGION, auto_retry=False)
+
+    def describe(key_id):
+        req = DescribeKeyRequest.DescribeKeyRequest()
+        req.set_KeyId(key_id)
+        return send(client, req)
+
+    assert describe(cmk)["KeyMetadata"]["KeyId"] == cmk
+    with pytest.raises(ServerException) as e:
+        describe(other)
+    assert e.value.get_error_code() == "Forbidden.NoPermission"

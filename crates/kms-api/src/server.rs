@@ -255,7 +255,14 @@ async fn dispatch(
     let action = action::select(&params, &head.headers, authenticated.scheme)?;
     *op = action.as_str();
     span.record("op", action.as_str());
-    let caller = authorize(&svc.iam, &authenticated.principal, action, svc.kms.region())?;
+    let key = policy_key(&svc.kms, &svc.iam, &params);
+    let caller = authorize(
+        &svc.iam,
+        &authenticated.principal,
+        action,
+        svc.kms.region(),
+        &key,
+    )?;
     let ctx = Ctx {
         kms: &svc.kms,
         caller,
@@ -298,11 +305,41 @@ async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
 /// Interim rule until `coffer_iam` has `kms:*` actions and KMS resources: only the account's root
 /// identity may call the KMS API, for every action (what RAM allows the root account anyway).
 /// `action.ram_action()` names the permission a RAM user will need.
+/// The key id a request acts on, for its policy check: from `KeyId` (an id, alias or ARN),
+/// `AliasName`, or the key named inside `CiphertextBlob`; `*` for actions on no single key
+/// (CreateKey, ListKeys, ...). A name that resolves to no key is checked as given; the action
+/// then fails with its own not-found error.
+fn policy_key(kms: &Kms, iam: &Iam, params: &Params) -> String {
+    let Ok(account) = AccountId::parse(iam.account_id()) else {
+        return "*".to_owned();
+    };
+    let lookup = Caller::api(account, ROOT_PRINCIPAL);
+    let named = params
+        .optional("KeyId")
+        .or_else(|| params.optional("AliasName"));
+    if let Some(given) = named {
+        return coffer_kms::KeyRef::parse(given)
+            .and_then(|key| kms.resolve_key_id(&lookup, &key))
+            .map(|id| id.to_string())
+            .unwrap_or_else(|_| given.to_owned());
+    }
+    if let Some(blob) = params.optional("CiphertextBlob") {
+        if let Some((key_id, _)) = coffer_kms::CiphertextBlob::from_base64(blob)
+            .ok()
+            .and_then(|b| b.key_version())
+        {
+            return key_id.to_string();
+        }
+    }
+    "*".to_owned()
+}
+
 fn authorize(
     iam: &Iam,
     principal: &Principal,
     action: Action,
     region: &str,
+    key: &str,
 ) -> Result<Caller, ApiError> {
     let denied = || {
         ApiError::new(
@@ -322,11 +359,10 @@ fn authorize(
             Ok(Caller::api(account()?, ROOT_PRINCIPAL))
         }
         Principal::Anonymous => Err(denied()),
-        // RAM users and role sessions need the action on the account's keys. The check is made
-        // on `key/*`, before the request names a key, so a policy must grant the action on all
-        // keys (`*` or `key/*`); grants scoped to one key are refused here (fail closed).
+        // RAM users and role sessions need the action on the key's ARN (`key/*` for actions on
+        // no single key).
         other => {
-            let arn = iam.kms_key_arn(region, "*");
+            let arn = iam.kms_key_arn(region, key);
             let conditions =
                 coffer_iam::Conditions::new().current_time(time::OffsetDateTime::now_utc());
             iam.check_kms(other, action.ram_action(), &arn, &conditions)
@@ -383,7 +419,7 @@ mod tests {
             account_id: "1234567890123456".into(),
             access_key_id: "ak".into(),
         };
-        let caller = authorize(&iam, &root, Action::Encrypt, "cn-hangzhou").unwrap();
+        let caller = authorize(&iam, &root, Action::Encrypt, "cn-hangzhou", "*").unwrap();
         assert_eq!(caller.account_id.as_str(), "1234567890123456");
         assert_eq!(caller.principal, "root");
         assert_eq!(caller.via, coffer_kms::Via::Api);
@@ -391,11 +427,17 @@ mod tests {
             account_id: "1".into(),
             access_key_id: "ak".into(),
         };
-        let e = authorize(&iam, &other, Action::Encrypt, "cn-hangzhou").unwrap_err();
+        let e = authorize(&iam, &other, Action::Encrypt, "cn-hangzhou", "*").unwrap_err();
         assert_eq!((e.code, e.status.as_u16()), ("Forbidden.NoPermission", 403));
         assert!(e.message.contains("kms:Encrypt"));
-        let e =
-            authorize(&iam, &Principal::Anonymous, Action::ListKeys, "cn-hangzhou").unwrap_err();
+        let e = authorize(
+            &iam,
+            &Principal::Anonymous,
+            Action::ListKeys,
+            "cn-hangzhou",
+            "*",
+        )
+        .unwrap_err();
         assert_eq!(e.code, "Forbidden.NoPermission");
     }
 }
