@@ -323,15 +323,11 @@ fn policy_key(kms: &Kms, iam: &Iam, params: &Params) -> String {
             .map(|id| id.to_string())
             .unwrap_or_else(|_| given.to_owned());
     }
-    if let Some(blob) = params.optional("CiphertextBlob") {
-        if let Some((key_id, _)) = coffer_kms::CiphertextBlob::from_base64(blob)
-            .ok()
-            .and_then(|b| b.key_version())
-        {
-            return key_id.to_string();
-        }
-    }
-    "*".to_owned()
+    params
+        .optional("CiphertextBlob")
+        .and_then(|blob| coffer_kms::CiphertextBlob::from_base64(blob).ok())
+        .and_then(|b| b.key_version())
+        .map_or_else(|| "*".to_owned(), |(key_id, _)| key_id.to_string())
 }
 
 fn authorize(
