@@ -284,11 +284,11 @@ async fn dispatch(
     // Refuse an unauthorized upload before its body is handed on, so the body can be drained
     // and the client reads the 403 instead of a reset connection. (DeleteMultipleObjects is
     // authorized per key, inside its handler.)
-    if endpoint != Endpoint::DeleteMultipleObjects {
-        if let Err(e) = crate::ops::endpoint_grant(svc, &parts).await {
-            drain(body).await;
-            return Err(e);
-        }
+    if endpoint != Endpoint::DeleteMultipleObjects
+        && let Err(e) = crate::ops::endpoint_grant(svc, &parts).await
+    {
+        drain(body).await;
+        return Err(e);
     }
     crate::ops::run(svc, ctx, parts, body).await
 }
