@@ -53,6 +53,22 @@ pub(crate) struct Seal<'a> {
     pub(crate) key: &'a ObjectKey,
 }
 
+impl<'a> Seal<'a> {
+    /// How a new segment of the object with this key material is encrypted.
+    pub(crate) fn for_object(
+        material: &'a (DataKey, coffer_meta::ObjectEncryption),
+        bucket: &'a BucketName,
+        key: &'a ObjectKey,
+    ) -> Self {
+        Seal {
+            data_key: &material.0,
+            cipher: crate::sse::cipher_of(&material.1),
+            bucket,
+            key,
+        }
+    }
+}
+
 /// The key and identity needed to read an encrypted object.
 #[derive(Clone)]
 pub(crate) struct Unseal {

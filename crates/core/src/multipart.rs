@@ -120,17 +120,11 @@ impl Store {
             object_resource(&input.bucket, &input.key),
         )?;
         let bucket = self.existing_bucket(&input.bucket).await?;
-        let encryption = match Self::choose_encryption(input.sse, &bucket) {
-            Some(choice) => {
-                let caller = self.kms_caller(grant, &input.bucket, &input.key);
-                let (_data_key, enc) = self
-                    .keys
-                    .new_key(&caller, &input.bucket, &input.key, &choice)
-                    .await?;
-                Some(enc)
-            }
-            None => None,
-        };
+        // The data key is unwrapped again for each part; only its wrapped form is kept.
+        let encryption = self
+            .new_object_key(grant, &bucket, &input.key, input.sse)
+            .await?
+            .map(|(_data_key, enc)| enc);
         let upload = UploadRecord {
             upload_id: UploadId::random(),
             key: input.key,

@@ -10,7 +10,7 @@ use tracing::warn;
 
 use crate::checksum::crc64_combine;
 use crate::data::{self, BodyStream, Seal};
-use crate::sse::{SseRequest, cipher_of, seal_segments};
+use crate::sse::{SseRequest, seal_segments};
 use crate::store::{in_bucket, object_resource, require};
 use crate::{ByteRange, Error, Preconditions, RangeBehavior, RequestContext, Result, Store};
 use coffer_crypto::DataKey;
@@ -160,23 +160,12 @@ impl Store {
         if input.forbid_overwrite && self.meta.object(&input.bucket, &input.key).await?.is_some() {
             return Err(Error::FileAlreadyExists);
         }
-        let encryption = match Self::choose_encryption(input.sse, &bucket) {
-            Some(choice) => {
-                let caller = self.kms_caller(grant, &input.bucket, &input.key);
-                Some(
-                    self.keys
-                        .new_key(&caller, &input.bucket, &input.key, &choice)
-                        .await?,
-                )
-            }
-            None => None,
-        };
-        let seal = encryption.as_ref().map(|(data_key, enc)| Seal {
-            data_key,
-            cipher: cipher_of(enc),
-            bucket: &input.bucket,
-            key: &input.key,
-        });
+        let encryption = self
+            .new_object_key(grant, &bucket, &input.key, input.sse)
+            .await?;
+        let seal = encryption
+            .as_ref()
+            .map(|m| Seal::for_object(m, &input.bucket, &input.key));
         let written = data::write_segment(
             self.blobs.as_ref(),
             input.body,
@@ -389,23 +378,12 @@ impl Store {
         let source_unseal = self
             .unseal(source_grant, &input.source_bucket, &source)
             .await?;
-        let encryption = match Self::choose_encryption(input.sse, &target_bucket) {
-            Some(choice) => {
-                let caller = self.kms_caller(grant, &input.bucket, &input.key);
-                Some(
-                    self.keys
-                        .new_key(&caller, &input.bucket, &input.key, &choice)
-                        .await?,
-                )
-            }
-            None => None,
-        };
-        let seal = encryption.as_ref().map(|(data_key, enc)| Seal {
-            data_key,
-            cipher: cipher_of(enc),
-            bucket: &input.bucket,
-            key: &input.key,
-        });
+        let encryption = self
+            .new_object_key(grant, &target_bucket, &input.key, input.sse)
+            .await?;
+        let seal = encryption
+            .as_ref()
+            .map(|m| Seal::for_object(m, &input.bucket, &input.key));
         let body =
             data::read_range(self.blobs.clone(), &source, 0..source.size, source_unseal).await?;
         let written = data::write_segment(
@@ -530,21 +508,14 @@ impl Store {
                     None
                 }
             },
-            None => match Self::choose_encryption(input.sse.clone(), &bucket) {
-                Some(choice) => Some(
-                    self.keys
-                        .new_key(&caller, &input.bucket, &input.key, &choice)
-                        .await?,
-                ),
-                None => None,
-            },
+            None => {
+                self.new_object_key(grant, &bucket, &input.key, input.sse.clone())
+                    .await?
+            }
         };
-        let seal = key_material.as_ref().map(|(data_key, enc)| Seal {
-            data_key,
-            cipher: cipher_of(enc),
-            bucket: &input.bucket,
-            key: &input.key,
-        });
+        let seal = key_material
+            .as_ref()
+            .map(|m| Seal::for_object(m, &input.bucket, &input.key));
         let written = data::write_segment(
             self.blobs.as_ref(),
             input.body,

@@ -111,6 +111,28 @@ impl Store {
         }))
     }
 
+    /// A fresh data key and encryption record for a new object (or upload) when the request, or
+    /// else the bucket default, asks for encryption; `None` for a plain object.
+    pub(crate) async fn new_object_key(
+        &self,
+        grant: &Grant,
+        bucket: &BucketRecord,
+        key: &ObjectKey,
+        request: Option<SseRequest>,
+    ) -> Result<Option<(coffer_crypto::DataKey, coffer_meta::ObjectEncryption)>> {
+        match Self::choose_encryption(request, bucket) {
+            Some(choice) => {
+                let caller = self.kms_caller(grant, &bucket.name, key);
+                Ok(Some(
+                    self.keys
+                        .new_key(&caller, &bucket.name, key, &choice)
+                        .await?,
+                ))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// The encryption a new object gets: the request's, else the bucket default, else none.
     pub(crate) fn choose_encryption(
         request: Option<SseRequest>,
