@@ -2,7 +2,6 @@
 //! OSS signature, one span and one log line per request, panics turned into `InternalError`,
 //! graceful shutdown.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -17,15 +16,11 @@ use futures::FutureExt;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::Value;
 use sha2::Digest;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, error, info, info_span};
 
 use crate::error::{ApiError, codes};
 use crate::ops::{Operation, Params};
@@ -59,36 +54,13 @@ pub async fn serve(
     service: Arc<AdminService>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    warn!(error = %e, "admin accept failed");
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let svc = service.clone();
-        let conn = builder.serve_connection(
-            TokioIo::new(stream),
-            service_fn(move |req| {
-                let svc = svc.clone();
-                async move { Ok::<_, Infallible>(handle(svc, req, peer).await) }
-            }),
-        );
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-    }
-    graceful.shutdown().await;
-    Ok(())
+    coffer_http::serve(
+        listener,
+        "admin",
+        move |req, peer| handle(service.clone(), req, peer),
+        shutdown,
+    )
+    .await
 }
 
 async fn handle(

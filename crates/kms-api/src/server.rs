@@ -2,7 +2,6 @@
 //! into `InternalFailure`, graceful shutdown; and the request pipeline (route → parameters →
 //! authentication → action → authorization → operation → JSON).
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -16,10 +15,6 @@ use futures::FutureExt;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use rand::RngCore;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
@@ -87,38 +82,13 @@ pub async fn serve(
     service: Arc<KmsApiService>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        // Small responses would otherwise wait for delayed ACKs (Nagle).
-        let _ = stream.set_nodelay(true);
-        let svc = service.clone();
-        let conn = builder.serve_connection(
-            TokioIo::new(stream),
-            service_fn(move |req| {
-                let svc = svc.clone();
-                async move { Ok::<_, Infallible>(handle(svc, req, peer).await) }
-            }),
-        );
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-    }
-    info!("KMS API shutting down: waiting for requests in flight");
-    graceful.shutdown().await;
-    Ok(())
+    coffer_http::serve(
+        listener,
+        "KMS",
+        move |req, peer| handle(service.clone(), req, peer),
+        shutdown,
+    )
+    .await
 }
 
 async fn handle(

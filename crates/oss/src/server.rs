@@ -1,7 +1,6 @@
 //! The HTTP server: accepting connections, one span and one log line per request, health and
 //! metrics endpoints, panics turned into `InternalError`, graceful shutdown.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -14,13 +13,9 @@ use coffer_types::RequestId;
 use futures::FutureExt;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, error, info, info_span};
 
 use crate::error::{OssError, codes};
 use crate::headers::*;
@@ -84,38 +79,13 @@ pub async fn serve(
     service: Arc<OssService>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        // Small responses would otherwise wait for delayed ACKs (Nagle).
-        let _ = stream.set_nodelay(true);
-        let svc = service.clone();
-        let conn = builder.serve_connection_with_upgrades(
-            TokioIo::new(stream),
-            service_fn(move |req| {
-                let svc = svc.clone();
-                async move { Ok::<_, Infallible>(handle(svc, req, peer).await) }
-            }),
-        );
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-    }
-    info!("shutting down: waiting for requests in flight");
-    graceful.shutdown().await;
-    Ok(())
+    coffer_http::serve(
+        listener,
+        "OSS",
+        move |req, peer| handle(service.clone(), req, peer),
+        shutdown,
+    )
+    .await
 }
 
 fn is_unauthenticated(req: &Request<Incoming>) -> bool {
