@@ -59,6 +59,7 @@ class CofferServer:
     host: str = ""
     port: int = 0
     kms_port: int = 0
+    extra_env: dict = field(default_factory=dict)
     starts: int = 0
     log_path: Path | None = None
 
@@ -106,6 +107,7 @@ class CofferServer:
         env["COFFER_ROOT_ACCESS_KEY_ID"] = self.access_key_id
         env["COFFER_ROOT_ACCESS_KEY_SECRET"] = self.access_key_secret
         env.setdefault("RUST_BACKTRACE", "1")
+        env.update(self.extra_env)
         log = open(self.log_path, "wb")
         try:
             self.proc = subprocess.Popen(

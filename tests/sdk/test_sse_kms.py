@@ -5,6 +5,7 @@ and read; HEAD and listings never need the key."""
 from __future__ import annotations
 
 import json
+import time
 
 import oss2
 import pytest
@@ -172,3 +173,45 @@ def test_sse_kms_calls_are_metered_and_audited_per_object(coffer, bucket, cmk):
     sse = [r for r in audit if r["via"] == "Oss"]
     assert {r["resource"] for r in sse} == {f"{bucket.bucket_name}/m"}
     assert all(r["key_version_id"] and r["result"] == "Success" for r in sse)
+
+
+def test_deleted_cmk_makes_its_objects_unrecoverable(tmp_path):
+    """Crypto-shredding end to end: once a CMK's deletion window ends, its material is destroyed
+    and its objects cannot be read, even after the clock is set back. Needs the binary built with
+    the `testing` feature (its KMS clock is moved forward through a file), as `.ci/run` builds it."""
+    from coffer_harness import CofferServer
+    from sdkutil import oss2_bucket_for
+
+    clock = tmp_path / "kms-clock"
+    clock.write_text("0")
+    server = CofferServer.create(tmp_path / "shred")
+    server.extra_env = {"COFFER_TEST_KMS_CLOCK_FILE": str(clock)}
+    server.start()
+    try:
+        if "KMS test clock enabled" not in server.log_tail(200):
+            pytest.skip("the binary was built without the `testing` feature")
+        client = AcsClient(server.access_key_id, server.access_key_secret, REGION, auto_retry=False)
+        key_id = kms_call(server, client, CreateKeyRequest.CreateKeyRequest())["KeyMetadata"]["KeyId"]
+        b = oss2_bucket_for(server, "shred")
+        b.create_bucket()
+        b.put_object("k", b"doomed", headers={SSE: "KMS", KEY_ID: key_id})
+        b.put_object("other", b"survives", headers={SSE: "AES256"})
+        set_state(server, client, ScheduleKeyDeletionRequest.ScheduleKeyDeletionRequest, key_id, PendingWindowInDays=7)
+        clock.write_text(str(8 * 86400))
+        deadline = time.monotonic() + 30
+        while True:  # the server's KMS schedule runs every 200 ms under the test clock
+            try:
+                b.get_object("k").read()
+            except oss2.exceptions.ServerError as e:
+                if e.code == "KmsKeyNotFound":
+                    break
+            assert time.monotonic() < deadline, "the CMK was not deleted at the end of its window"
+            time.sleep(0.2)
+        clock.write_text("0")
+        with pytest.raises(oss2.exceptions.ServerError) as e:
+            b.get_object("k").read()
+        assert (e.value.status, e.value.code) == (400, "KmsKeyNotFound")
+        assert b.head_object("k").content_length == len(b"doomed")  # metadata stays; data is gone
+        assert b.get_object("other").read() == b"survives"
+    finally:
+        server.kill()

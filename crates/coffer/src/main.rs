@@ -9,6 +9,8 @@ mod kms_cmd;
 mod root_key;
 mod server;
 mod sse_kms;
+#[cfg(feature = "testing")]
+mod test_clock;
 
 use clap::{Parser, Subcommand};
 

@@ -72,18 +72,41 @@ async fn rotate_keyring(
     }
 }
 
-/// Runs the KMS's due rotations, deletions and material expiries once a minute.
-async fn tick_kms(kms: Arc<coffer_kms::Kms>, mut stop: watch::Receiver<bool>) {
+/// The KMS's clock and how often its schedule runs: the wall clock and once a minute, except in
+/// a binary built with the `testing` feature when `COFFER_TEST_KMS_CLOCK_FILE` is set.
+fn kms_clock() -> (Arc<dyn coffer_kms::Clock>, std::time::Duration) {
+    #[cfg(feature = "testing")]
+    if let Ok(path) = std::env::var("COFFER_TEST_KMS_CLOCK_FILE") {
+        tracing::warn!(%path, "KMS test clock enabled: time is read from a file");
+        return (
+            Arc::new(crate::test_clock::FileOffsetClock::new(path.into())),
+            std::time::Duration::from_millis(200),
+        );
+    }
+    (
+        Arc::new(coffer_kms::SystemClock),
+        std::time::Duration::from_secs(60),
+    )
+}
+
+/// Runs the KMS's due rotations, deletions and material expiries on its schedule.
+async fn tick_kms(
+    kms: Arc<coffer_kms::Kms>,
+    clock: Arc<dyn coffer_kms::Clock>,
+    every: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let k = kms.clone();
-        match tokio::task::spawn_blocking(move || k.tick(SystemTime::now())).await {
+        let now = clock.now();
+        match tokio::task::spawn_blocking(move || k.tick(now)).await {
             Ok(Ok(report)) => tracing::debug!(?report, "KMS tick"),
             Ok(Err(e)) => tracing::error!(error = %e, "KMS tick failed"),
             Err(e) => tracing::error!(error = %e, "KMS tick panicked"),
         }
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            _ = tokio::time::sleep(every) => {}
         }
     }
 }
@@ -105,6 +128,7 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         &config.root_key_file,
         std::env::var("COFFER_ROOT_KEY").ok(),
     )?;
+    let (kms_clock, kms_tick_every) = kms_clock();
     let kms_root = coffer_kms::RootKey::from(coffer_crypto::MasterKey::from_bytes(
         *root_key.expose_secret(),
     ));
@@ -116,7 +140,7 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
                 region: config.region.clone(),
                 ..Default::default()
             },
-            Arc::new(coffer_kms::SystemClock),
+            kms_clock.clone(),
         )
         .context("open the KMS (is the root key the one it was sealed with?)")?,
     );
@@ -222,7 +246,12 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         config.sse_rotation_days,
         stop_rx.clone(),
     ));
-    let kms_ticks = tokio::spawn(tick_kms(kms.clone(), stop_rx.clone()));
+    let kms_ticks = tokio::spawn(tick_kms(
+        kms.clone(),
+        kms_clock,
+        kms_tick_every,
+        stop_rx.clone(),
+    ));
     let mut admin_stop = stop_rx.clone();
     let admin_server = tokio::spawn(coffer_admin::serve(
         admin_listener,
