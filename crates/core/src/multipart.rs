@@ -114,12 +114,9 @@ impl Store {
         grant: &Grant,
         input: InitiateUpload,
     ) -> Result<UploadRecord> {
-        require(
-            grant,
-            Action::PutObject,
-            object_resource(&input.bucket, &input.key),
-        )?;
-        let bucket = self.existing_bucket(&input.bucket).await?;
+        let bucket = self
+            .writable_bucket(grant, &input.bucket, &input.key)
+            .await?;
         // The data key is unwrapped again for each part; only its wrapped form is kept.
         let encryption = self
             .new_object_key(grant, &bucket, &input.key, input.sse)

@@ -151,12 +151,9 @@ impl Store {
         grant: &Grant,
         input: PutObject,
     ) -> Result<PutOutput> {
-        require(
-            grant,
-            Action::PutObject,
-            object_resource(&input.bucket, &input.key),
-        )?;
-        let bucket = self.existing_bucket(&input.bucket).await?;
+        let bucket = self
+            .writable_bucket(grant, &input.bucket, &input.key)
+            .await?;
         if input.forbid_overwrite && self.meta.object(&input.bucket, &input.key).await?.is_some() {
             return Err(Error::FileAlreadyExists);
         }
@@ -451,12 +448,9 @@ impl Store {
         grant: &Grant,
         input: AppendObject,
     ) -> Result<PutOutput> {
-        require(
-            grant,
-            Action::PutObject,
-            object_resource(&input.bucket, &input.key),
-        )?;
-        let bucket = self.existing_bucket(&input.bucket).await?;
+        let bucket = self
+            .writable_bucket(grant, &input.bucket, &input.key)
+            .await?;
         let current = self.meta.object(&input.bucket, &input.key).await?;
         let current_len = match &current {
             Some(o) if o.object_type != ObjectType::Appendable => {

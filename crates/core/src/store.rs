@@ -163,6 +163,18 @@ impl Store {
         self.garbage_signal.notify_one();
     }
 
+    /// The bucket of a write to `bucket/key`, once `grant` is known to cover `oss:PutObject`
+    /// on that object; `NoSuchBucket` if it is gone.
+    pub(crate) async fn writable_bucket(
+        &self,
+        grant: &Grant,
+        bucket: &BucketName,
+        key: &ObjectKey,
+    ) -> Result<BucketRecord> {
+        require(grant, Action::PutObject, object_resource(bucket, key))?;
+        self.existing_bucket(bucket).await
+    }
+
     /// Reads a bucket or fails with `NoSuchBucket`.
     pub(crate) async fn existing_bucket(&self, name: &BucketName) -> Result<BucketRecord> {
         self.meta
