@@ -15,7 +15,9 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures::TryStreamExt;
 
-use crate::{BlobId, BlobStore, BlobWriter, Error, Result};
+use std::num::NonZeroU64;
+
+use crate::{BlobId, BlobStore, BlobWriter, Error, PieceGrid, Result};
 
 const MIB: usize = 1 << 20;
 
@@ -23,6 +25,7 @@ const MIB: usize = 1 << 20;
 pub async fn run_all(store: &dyn BlobStore) {
     write_in_many_chunks_reads_back_whole(store).await;
     ranges_read_exactly_their_bytes(store).await;
+    reads_in_pieces_follow_the_grid(store).await;
     empty_blob_reads_back_empty(store).await;
     range_past_end_is_cut_at_end(store).await;
     range_at_or_past_end_is_empty(store).await;
@@ -103,6 +106,49 @@ pub async fn ranges_read_exactly_their_bytes(store: &dyn BlobStore) {
         start = end;
     }
     assert_eq!(tiled, data, "tiled ranges");
+    ok(store.delete(&id).await, "delete");
+}
+
+/// A read in pieces cuts the range at the grid's points (the first piece running from the range's
+/// start to the first point past it, the last one ending at the range's end, cut at the blob's
+/// end) and yields each piece as one item, in order.
+pub async fn reads_in_pieces_follow_the_grid(store: &dyn BlobStore) {
+    let data = pattern(3 * MIB + 999, 7);
+    let len = data.len() as u64;
+    let id = put_in_chunks(store, &data, MIXED_CHUNKS).await;
+    let unit = NonZeroU64::new(65_552).unwrap_or(NonZeroU64::MIN);
+    let mib = NonZeroU64::new(MIB as u64).unwrap_or(NonZeroU64::MIN);
+    let cases = [
+        (PieceGrid::new(76, unit), 0..len),
+        (PieceGrid::new(76, unit.saturating_mul(unit)), 0..len),
+        (PieceGrid::new(76 + 65_552, unit), 76 + 65_552..len),
+        (PieceGrid::new(76, unit), 5..200_000),
+        (PieceGrid::uniform(mib), 3..len + 10),
+        (PieceGrid::new(76, unit), 9..9),
+    ];
+    for (grid, range) in cases {
+        let stream = ok(
+            store.read_in_pieces(&id, range.clone(), grid).await,
+            "read_in_pieces",
+        );
+        let pieces: Vec<Bytes> = ok(stream.try_collect().await, "read_in_pieces stream");
+        let end = range.end.min(len);
+        let mut at = range.start.min(end);
+        for piece in &pieces {
+            let piece_end = grid.piece_end(at, end);
+            assert_eq!(
+                piece.len() as u64,
+                piece_end - at,
+                "{grid:?} {range:?}: piece at {at}"
+            );
+            assert!(
+                piece[..] == data[to_usize(at)..to_usize(piece_end)],
+                "{grid:?} {range:?}: bytes of the piece at {at}"
+            );
+            at = piece_end;
+        }
+        assert_eq!(at, end, "{grid:?} {range:?}: the pieces cover the range");
+    }
     ok(store.delete(&id).await, "delete");
 }
 

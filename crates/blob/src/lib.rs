@@ -8,7 +8,9 @@
 
 pub mod conformance;
 mod error;
+mod pieces;
 
+use std::num::NonZeroU64;
 use std::ops::Range;
 use std::pin::Pin;
 use std::time::SystemTime;
@@ -19,9 +21,13 @@ pub use coffer_types::BlobId;
 use futures::Stream;
 
 pub use error::{Error, Result};
+pub use pieces::PieceGrid;
 
 /// A stream of bytes read from a blob.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+
+/// The pieces [`BlobStore::read`] cuts a range into: 1 MiB, aligned to the blob's start.
+pub const READ_GRID: PieceGrid = PieceGrid::uniform(NonZeroU64::new(1 << 20).expect("not zero"));
 
 /// Durable storage of immutable blobs.
 #[async_trait]
@@ -35,7 +41,19 @@ pub trait BlobStore: Send + Sync + 'static {
     /// cut at the end, so one that starts at or past the end, like an empty one (`start >= end`),
     /// yields no bytes. `Error::NotFound` if there is no such blob. Memory use does not depend on
     /// the range's length.
-    async fn read(&self, id: &BlobId, range: Range<u64>) -> Result<ByteStream>;
+    async fn read(&self, id: &BlobId, range: Range<u64>) -> Result<ByteStream> {
+        self.read_in_pieces(id, range, READ_GRID).await
+    }
+
+    /// Like [`BlobStore::read`], with the range (cut at the blob's end first) cut into pieces at
+    /// the points of `grid`. Memory use does not depend on the range's length as long as the
+    /// grid's unit is bounded.
+    async fn read_in_pieces(
+        &self,
+        id: &BlobId,
+        range: Range<u64>,
+        grid: PieceGrid,
+    ) -> Result<ByteStream>;
 
     /// Length of a committed blob in bytes; `Error::NotFound` if there is none.
     async fn len(&self, id: &BlobId) -> Result<u64>;

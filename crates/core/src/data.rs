@@ -10,14 +10,15 @@
 //! one used (it is authenticated by the chunk key commitment).
 
 use std::io;
+use std::num::NonZeroU64;
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use coffer_blob::{BlobStore, BlobWriter, ByteStream};
+use bytes::{Buf, Bytes, BytesMut};
+use coffer_blob::{BlobStore, BlobWriter, ByteStream, PieceGrid};
 use coffer_crypto::{
-    Cipher, DEFAULT_CHUNK_LEN, DataKey, Decryptor, Encryptor, HEADER_LEN, SegmentHeader,
+    Cipher, DEFAULT_CHUNK_LEN, DataKey, Decryptor, Encryptor, HEADER_LEN, SegmentHeader, TAG_LEN,
 };
 use coffer_meta::{ObjectRecord, Segment};
 use coffer_types::{BucketName, ObjectKey};
@@ -315,24 +316,45 @@ fn plan(object: &ObjectRecord, range: &Range<u64>, encrypted: bool) -> Result<Ve
     Ok(pieces)
 }
 
+/// Plaintext bytes of one piece of an encrypted read, about: the blob store cuts the ciphertext
+/// into pieces of this many bytes' worth of whole chunks, so each piece is decrypted in the buffer
+/// it was read into.
+const READ_PIECE_PLAINTEXT: u64 = 1 << 20;
+
 async fn open_piece(
     blobs: Arc<dyn BlobStore>,
     piece: Piece,
     unseal: Option<Unseal>,
 ) -> Result<BodyStream> {
-    let raw = blobs.read(&piece.blob, piece.blob_range).await?;
     match (piece.crypto, unseal) {
-        (None, _) => Ok(Box::pin(raw.map_err(blob_error_to_io))),
+        (None, _) => {
+            let raw = blobs.read(&piece.blob, piece.blob_range).await?;
+            Ok(Box::pin(raw.map_err(blob_error_to_io)))
+        }
         (Some((header, ct)), Some(u)) => {
             let context = segment_context(&u.bucket, &u.key, &piece.blob);
             let decryptor = Decryptor::new(&u.data_key, &header, &context, &ct)
                 .map_err(|_| Error::Corrupt("a segment does not authenticate".into()))?;
+            let grid = decrypt_grid(&header, piece.blob_range.start);
+            let raw = blobs
+                .read_in_pieces(&piece.blob, piece.blob_range, grid)
+                .await?;
             Ok(decrypt_stream(raw, decryptor, piece.expect_prefix))
         }
         (Some(_), None) => Err(Error::Corrupt(
             "no key to decrypt an encrypted segment".into(),
         )),
     }
+}
+
+/// Pieces of whole chunks, counted from the first chunk read (a read from the start of the blob
+/// takes the header into its first piece).
+fn decrypt_grid(header: &SegmentHeader, blob_start: u64) -> PieceGrid {
+    let chunk_len = u64::from(header.chunk_len());
+    let chunks = (READ_PIECE_PLAINTEXT / chunk_len).max(1);
+    let unit = chunks * (chunk_len + TAG_LEN as u64);
+    let unit = NonZeroU64::new(unit).unwrap_or(NonZeroU64::MIN);
+    PieceGrid::new(blob_start.max(HEADER_LEN as u64), unit)
 }
 
 fn decrypt_failure() -> io::Error {
@@ -342,9 +364,14 @@ fn decrypt_failure() -> io::Error {
     )
 }
 
-/// Decrypts a ciphertext stream chunk by chunk, after checking that it starts with `prefix`; an
-/// authentication failure ends the stream with an error (the response is aborted, never
-/// completed with wrong bytes).
+/// Decrypts a ciphertext stream piece by piece, after checking that it starts with `prefix` (the
+/// blob's copy of the header, when the read includes it); an authentication failure ends the
+/// stream with an error (the response is aborted, never completed with wrong bytes).
+///
+/// Each piece is decrypted in its own buffer, on the thread that then sends it. Measured on 1 GiB
+/// GETs, alternating between builds: decrypting on the blob store's read thread instead (right
+/// after the read, in chunk-sized pieces or in 1 MiB ones) cost 5–20% more server CPU, because the
+/// plaintext then has to travel to the sending core's cache.
 fn decrypt_stream(raw: ByteStream, decryptor: Decryptor, prefix: Vec<u8>) -> BodyStream {
     Box::pin(futures::stream::try_unfold(
         (raw, Some(decryptor), prefix, 0usize),
@@ -354,19 +381,19 @@ fn decrypt_stream(raw: ByteStream, decryptor: Decryptor, prefix: Vec<u8>) -> Bod
                     return Ok(None);
                 };
                 match raw.next().await {
-                    Some(Ok(mut ct)) => {
+                    Some(Ok(piece)) => {
+                        let mut piece = BytesMut::from(piece);
                         if matched < prefix.len() {
-                            let n = (prefix.len() - matched).min(ct.len());
-                            if ct[..n] != prefix[matched..matched + n] {
+                            let n = (prefix.len() - matched).min(piece.len());
+                            if piece[..n] != prefix[matched..matched + n] {
                                 return Err(decrypt_failure());
                             }
                             matched += n;
-                            ct = ct.slice(n..);
+                            piece.advance(n);
                         }
-                        let mut out = Vec::with_capacity(ct.len());
-                        dec.push(&ct, &mut out).map_err(|_| decrypt_failure())?;
+                        let out = decrypt_piece(dec, piece)?;
                         if !out.is_empty() {
-                            return Ok(Some((Bytes::from(out), (raw, decryptor, prefix, matched))));
+                            return Ok(Some((out, (raw, decryptor, prefix, matched))));
                         }
                     }
                     Some(Err(e)) => return Err(blob_error_to_io(e)),
@@ -383,6 +410,22 @@ fn decrypt_stream(raw: ByteStream, decryptor: Decryptor, prefix: Vec<u8>) -> Bod
             }
         },
     ))
+}
+
+/// The plaintext of one piece: decrypted where it lies when the piece is whole chunks (what the
+/// grid asks the store for), else copied through the decryptor's buffer.
+fn decrypt_piece(dec: &mut Decryptor, mut piece: BytesMut) -> io::Result<Bytes> {
+    if dec.takes_whole_chunks(piece.len()) {
+        let n = dec
+            .push_in_place(&mut piece)
+            .map_err(|_| decrypt_failure())?;
+        piece.truncate(n);
+        Ok(piece.freeze())
+    } else {
+        let mut out = Vec::with_capacity(piece.len());
+        dec.push(&piece, &mut out).map_err(|_| decrypt_failure())?;
+        Ok(Bytes::from(out))
+    }
 }
 
 /// Streams `range` of an object's plaintext. The first piece is opened, and its first bytes

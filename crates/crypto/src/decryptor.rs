@@ -94,6 +94,73 @@ impl Decryptor {
         Ok(())
     }
 
+    /// Whether `len` bytes of ciphertext are whole chunks that start where the last push ended,
+    /// as [`Decryptor::push_in_place`] requires.
+    pub fn takes_whole_chunks(&self, len: usize) -> bool {
+        if !self.buf.is_empty() || self.failed {
+            return false;
+        }
+        let mut left = len as u64;
+        let mut index = self.next_index;
+        while left > 0 {
+            if index > self.range.last_chunk() {
+                return false;
+            }
+            let need = self.range.chunk_ciphertext_len(index);
+            if left < need {
+                return false;
+            }
+            left -= need;
+            index += 1;
+        }
+        true
+    }
+
+    /// Like [`Decryptor::push`], but decrypts `data` where it lies instead of copying it: the
+    /// requested plaintext ends up at the front of `data`, and its length is returned. `data` must
+    /// be whole chunks (see [`Decryptor::takes_whole_chunks`]), or this is
+    /// [`Error::InvalidArgument`] and nothing changes. On [`Error::Decrypt`] the contents of
+    /// `data` are unspecified and must be discarded.
+    pub fn push_in_place(&mut self, data: &mut [u8]) -> Result<usize> {
+        if !self.takes_whole_chunks(data.len()) {
+            return Err(if self.failed {
+                Error::Decrypt
+            } else {
+                Error::InvalidArgument {
+                    what: "ciphertext",
+                    reason: "not whole chunks continuing the range",
+                }
+            });
+        }
+        let result = self.open_all_in_place(data);
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+
+    fn open_all_in_place(&mut self, data: &mut [u8]) -> Result<usize> {
+        let (mut read, mut written) = (0, 0);
+        while read < data.len() {
+            let need = usize::try_from(self.range.chunk_ciphertext_len(self.next_index))
+                .map_err(|_| Error::Internal { what: "length" })?;
+            let (index, is_final) = self.take_index();
+            let body_len = need - TAG_LEN;
+            let (body, tag) = data[read..read + need].split_at_mut(body_len);
+            self.key.open(index, is_final, body, tag)?;
+            let skip = std::mem::take(&mut self.skip);
+            let keep = self.keep(body_len - skip);
+            // The chunk was just decrypted, so this move runs in cache; it closes the gap the tags
+            // (and a skipped head) leave behind.
+            if read + skip != written {
+                data.copy_within(read + skip..read + skip + keep, written);
+            }
+            written += keep;
+            read += need;
+        }
+        Ok(written)
+    }
+
     fn push_inner(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<()> {
         while !input.is_empty() {
             if self.next_index > self.range.last_chunk() {

@@ -105,6 +105,53 @@ fn open_range_with(
     Ok(plain)
 }
 
+/// Decrypts `plain` with [`Decryptor::push_in_place`], in pieces of whole chunks whose counts are
+/// cycled from `chunks_per_piece` (empty means all at once); each piece is decrypted where it lies.
+fn open_range_in_place(
+    key: &DataKey,
+    header: &[u8],
+    body: &[u8],
+    plain: Range<u64>,
+    total: u64,
+    chunks_per_piece: &[usize],
+) -> Result<Vec<u8>, Error> {
+    let header = SegmentHeader::decode(header)?;
+    let range = header.ciphertext_range_for(plain, total)?;
+    let mut dec = Decryptor::new(key, &header, &context(), &range)?;
+    let ct = range.ciphertext();
+    let mut fetched = body[ct.start as usize..(ct.end as usize).min(body.len())].to_vec();
+    let mut rest = &mut fetched[..];
+    let mut plain = Vec::new();
+    let mut counts = chunks_per_piece.iter().cycle();
+    while !rest.is_empty() {
+        // The longest prefix of at most `want` whole chunks.
+        let want = counts.next().copied().unwrap_or(usize::MAX);
+        let mut len = 0;
+        let mut chunks = 0;
+        let step = header.chunk_len() as usize + TAG_LEN;
+        while chunks < want && len < rest.len() {
+            let next = (len + step).min(rest.len());
+            if !dec.takes_whole_chunks(next) {
+                break;
+            }
+            len = next;
+            chunks += 1;
+        }
+        if len == 0 {
+            // A truncated body: what is left is not a whole chunk, which the push refuses.
+            let refused = dec.push_in_place(rest);
+            assert!(matches!(refused, Err(Error::InvalidArgument { .. })));
+            return Err(Error::Decrypt);
+        }
+        let (piece, tail) = rest.split_at_mut(len);
+        let n = dec.push_in_place(piece)?;
+        plain.extend_from_slice(&piece[..n]);
+        rest = tail;
+    }
+    dec.finish()?;
+    Ok(plain)
+}
+
 fn open_all(key: &DataKey, header: &[u8], body: &[u8], total: u64) -> Result<Vec<u8>, Error> {
     open_range(key, header, &context(), body, 0..total, total, &[])
 }
@@ -477,6 +524,42 @@ proptest! {
         }
     }
 
+    #[test]
+    fn in_place_decryption_matches_the_plaintext(
+        cipher in cipher_strategy(),
+        chunk_len in 16u32..100,
+        len in 0usize..1500,
+        a in any::<prop::sample::Index>(),
+        b in any::<prop::sample::Index>(),
+        chunks_per_piece in prop::collection::vec(1usize..5, 0..4),
+    ) {
+        let key = DataKey::generate();
+        let pt = plaintext(len);
+        let (header, body) = seal(&key, cipher, chunk_len, &pt, &[]);
+        let (x, y) = (a.index(len + 1), b.index(len + 1));
+        let (start, end) = (x.min(y), x.max(y));
+        let got = open_range_in_place(&key, &header, &body, start as u64..end as u64, len as u64, &chunks_per_piece).unwrap();
+        prop_assert_eq!(&got[..], &pt[start..end]);
+    }
+
+    #[test]
+    fn in_place_a_flipped_bit_never_yields_wrong_bytes(
+        cipher in cipher_strategy(),
+        chunk_len in 16u32..64,
+        len in 1usize..600,
+        flip in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+        chunks_per_piece in prop::collection::vec(1usize..4, 0..3),
+    ) {
+        let key = DataKey::generate();
+        let pt = plaintext(len);
+        let (header, mut body) = seal(&key, cipher, chunk_len, &pt, &[]);
+        let i = flip.index(body.len());
+        body[i] ^= 1 << bit;
+        let result = open_range_in_place(&key, &header, &body, 0..len as u64, len as u64, &chunks_per_piece);
+        prop_assert!(is_decrypt(result));
+    }
+
     /// The header parser and the decryptor take untrusted bytes: they never panic, and garbage never
     /// decrypts (the same functions are the fuzz targets' bodies).
     #[test]
@@ -518,4 +601,32 @@ fn debug_of_streams_shows_no_data_or_key() {
     dec.push(&body[..10], &mut Vec::new()).unwrap();
     let shown = format!("{dec:?}");
     assert!(!shown.contains("171, 171"), "{shown}");
+}
+
+#[test]
+fn in_place_refuses_pieces_that_are_not_whole_chunks_and_changes_nothing() {
+    let key = DataKey::generate();
+    let pt = plaintext(100);
+    let (header, body) = seal(&key, Cipher::Aes256Gcm, 32, &pt, &[]);
+    let h = SegmentHeader::decode(&header).unwrap();
+    let range = h.ciphertext_range_for(0..100, 100).unwrap();
+    let mut dec = Decryptor::new(&key, &h, &context(), &range).unwrap();
+    let mut data = body.clone();
+    let chunk = 32 + TAG_LEN;
+    assert!(!dec.takes_whole_chunks(chunk - 1));
+    assert!(matches!(
+        dec.push_in_place(&mut data[..chunk + 1]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert_eq!(data, body, "a refused piece is left as it was");
+    // The decryptor is still at the start of the range.
+    let n = dec.push_in_place(&mut data[..chunk]).unwrap();
+    assert_eq!(&data[..n], &pt[..32]);
+    // A piece that mixes a copied push with in-place pushes is refused while a chunk is partial.
+    dec.push(&body[chunk..chunk + 5], &mut Vec::new()).unwrap();
+    assert!(!dec.takes_whole_chunks(chunk));
+    let mut out = Vec::new();
+    dec.push(&body[chunk + 5..], &mut out).unwrap();
+    dec.finish().unwrap();
+    assert_eq!(out, &pt[32..]);
 }
