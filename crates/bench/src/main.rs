@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 
 use crate::client::Sse;
-use crate::matrix::{Outcome, Plan};
+use crate::matrix::{MethodRun, Outcome, Phase, Plan};
 use crate::payload::Pattern;
 
 /// Seed of the content generator; any value works, a fixed one makes runs comparable.
@@ -121,6 +121,8 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// Starts one server per method, then runs every phase round by round across the methods, so
+/// that the machine's drift during the run affects each method alike.
 async fn run_all(
     coffer: &Path,
     run_dir: &Path,
@@ -128,12 +130,38 @@ async fn run_all(
     plan: Plan,
 ) -> Result<Vec<(Sse, Outcome)>> {
     let pattern = Pattern::new(PATTERN_SEED);
-    let mut results = Vec::new();
+    let mut runs: Vec<(Sse, Option<MethodRun>, Option<Outcome>)> = Vec::new();
     for &sse in methods {
         let dir = run_dir.join(sse.name());
-        let outcome = match matrix::run_method(coffer, dir, sse, plan, &pattern).await {
-            Ok(outcome) => outcome,
-            Err(e) => Outcome::Failed(format!("{e:#}")),
+        let entry = match MethodRun::start(coffer, dir, sse, plan, &pattern).await {
+            Ok(Ok(run)) => (sse, Some(run), None),
+            Ok(Err(outcome)) => (sse, None, Some(outcome)),
+            Err(e) => (sse, None, Some(Outcome::Failed(format!("{e:#}")))),
+        };
+        runs.push(entry);
+    }
+    for phase in Phase::ALL {
+        for round in 0..phase.rounds(&plan) {
+            for (_, slot, outcome) in &mut runs {
+                let Some(run) = slot.as_mut() else { continue };
+                if let Err(e) = run.round(phase, round).await {
+                    if let Some(run) = slot.take() {
+                        run.abandon().await;
+                    }
+                    *outcome = Some(Outcome::Failed(format!("{e:#}")));
+                }
+            }
+        }
+    }
+    let mut results = Vec::new();
+    for (sse, slot, outcome) in runs {
+        let outcome = match (slot, outcome) {
+            (Some(run), _) => run
+                .finish()
+                .await
+                .unwrap_or_else(|e| Outcome::Failed(format!("{e:#}"))),
+            (None, Some(outcome)) => outcome,
+            (None, None) => Outcome::Failed("not run".to_owned()),
         };
         match &outcome {
             Outcome::NotAvailable(why) => eprintln!("[{}] n/a: {why}", sse.name()),

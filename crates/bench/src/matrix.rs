@@ -107,168 +107,326 @@ pub(crate) enum Outcome {
     Failed(String),
 }
 
-/// Starts a server in `dir`, measures `sse` against it, stops it.
-pub(crate) async fn run_method(
-    coffer: &Path,
-    dir: std::path::PathBuf,
+/// One method's server and what has been measured against it so far. The runner drives every
+/// method through the same phases in rounds (round 1 of a phase for each method, then round 2, ...),
+/// so that a change in the machine's speed during the run hits every method alike and the
+/// comparison between methods stays fair.
+pub(crate) struct MethodRun {
     sse: Sse,
+    server: Server,
+    target: Arc<Target>,
+    conn: Conn,
     plan: Plan,
-    pattern: &Pattern,
-) -> Result<Outcome> {
-    let server = match Server::start(coffer, dir.clone()).await {
-        Ok(server) => server,
-        Err(e) => {
-            // The error already carries the server's log, if it wrote one.
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(e);
-        }
-    };
-    let outcome = measure(&server, sse, plan, pattern).await;
-    let stopped = server.stop().await;
-    let outcome = outcome?;
-    stopped?;
-    Ok(outcome)
+    pattern: Pattern,
+    big: (Samples, Samples),
+    small: (Samples, Samples),
+    small_conns: Option<Vec<Conn>>,
+    mid: (Samples, Samples),
+    mid_conns: Option<Vec<Conn>>,
+    latencies: Vec<Duration>,
+    range_rchar: u64,
+    full_rchar: u64,
+    rss: Rss,
+    rss_big: u64,
+    rss_small: u64,
+    rss_mid: u64,
+    failed_checks: Vec<String>,
 }
 
-async fn measure(server: &Server, sse: Sse, plan: Plan, pattern: &Pattern) -> Result<Outcome> {
-    let target = Arc::new(Target {
-        addr: server.addr,
-        bucket: BUCKET.to_owned(),
-        access_key_id: server.access_key_id.clone(),
-        secret: server.secret.clone(),
-    });
-    let mut conn = Conn::open(target.clone()).await?;
-    conn.create_bucket().await.context("create the bucket")?;
-    match conn.put("probe", sse, pattern.body(0, 4096)).await {
-        Err(e) if e.downcast_ref::<KmsNotEnabled>().is_some() => {
-            return Ok(Outcome::NotAvailable(e.to_string()));
-        }
-        r => r.context("PUT a probe object")?,
-    }
-    conn.delete("probe").await?;
-    let mut failed_checks = Vec::new();
-    let mut rss = Rss::default();
-    rss.take(server)?;
+/// The phases, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// One big object, PUT then GET, on one connection.
+    Big,
+    /// Range GETs from the middle of the big object, then one checked full GET.
+    Range,
+    /// Small objects, many in flight; before the mid-size phase, whose buffers the allocator may
+    /// keep, so that this phase's peak RSS is its own.
+    Small,
+    /// Mid-size objects, all in flight at once.
+    Mid,
+}
 
-    // 1. One big object, PUT then GET, on one connection.
-    progress(sse, &format!("{} PUT/GET", size(plan.big_len)));
-    let (big_put, big_get) = {
-        let (mut puts, mut gets) = (Samples::default(), Samples::default());
-        for run in 0..plan.runs {
-            if run > 0 {
-                conn.delete(BIG_KEY).await?;
+impl Phase {
+    pub(crate) const ALL: [Phase; 4] = [Phase::Big, Phase::Range, Phase::Small, Phase::Mid];
+
+    /// Rounds of this phase: the throughput phases repeat, the latency phase takes its own many
+    /// samples once.
+    pub(crate) fn rounds(self, plan: &Plan) -> usize {
+        match self {
+            Phase::Range => 1,
+            _ => plan.runs,
+        }
+    }
+}
+
+impl MethodRun {
+    /// Starts a server in `dir` and checks that it offers `sse`.
+    pub(crate) async fn start(
+        coffer: &Path,
+        dir: std::path::PathBuf,
+        sse: Sse,
+        plan: Plan,
+        pattern: &Pattern,
+    ) -> Result<std::result::Result<Self, Outcome>> {
+        let server = match Server::start(coffer, dir.clone()).await {
+            Ok(server) => server,
+            Err(e) => {
+                // The error already carries the server's log, if it wrote one.
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
             }
-            let meter = Meter::start(server)?;
-            conn.put(BIG_KEY, sse, pattern.body(BIG_ID, plan.big_len))
-                .await?;
-            puts.push(meter.stop(server)?);
-            let meter = Meter::start(server)?;
-            let n = conn.get(BIG_KEY, None, None).await?;
-            gets.push(meter.stop(server)?);
-            check_len(BIG_KEY, n, plan.big_len)?;
-        }
-        // Rates per GB.
-        let gb = plan.big_len as f64 / 1e9;
-        (puts.per(gb), gets.per(gb))
-    };
-
-    // 4. Range GETs from the middle of the big object: latency, then what the server reads.
-    progress(sse, "range GETs");
-    let first = plan.big_len / 2 + RANGE_SKEW;
-    let range = (first, first + plan.range_len - 1);
-    let mut latencies = Vec::with_capacity(plan.range_requests);
-    for i in 0..RANGE_WARMUP + plan.range_requests {
-        let t = Instant::now();
-        let n = conn.get(BIG_KEY, Some(range), None).await?;
-        if i >= RANGE_WARMUP {
-            latencies.push(t.elapsed());
-        }
-        check_len(BIG_KEY, n, plan.range_len)?;
+        };
+        let target = Arc::new(Target {
+            addr: server.addr,
+            bucket: BUCKET.to_owned(),
+            access_key_id: server.access_key_id.clone(),
+            secret: server.secret.clone(),
+        });
+        let probe = async {
+            let mut conn = Conn::open(target.clone()).await?;
+            conn.create_bucket().await.context("create the bucket")?;
+            match conn.put("probe", sse, pattern.body(0, 4096)).await {
+                Err(e) if e.downcast_ref::<KmsNotEnabled>().is_some() => {
+                    return Ok(Err(Outcome::NotAvailable(e.to_string())));
+                }
+                r => r.context("PUT a probe object")?,
+            }
+            conn.delete("probe").await?;
+            anyhow::Ok(Ok(conn))
+        };
+        let conn = match probe.await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(outcome)) => {
+                server.stop().await?;
+                return Ok(Err(outcome));
+            }
+            Err(e) => {
+                let _ = server.stop().await;
+                return Err(e);
+            }
+        };
+        let mut run = Self {
+            sse,
+            server,
+            target,
+            conn,
+            plan,
+            pattern: pattern.clone(),
+            big: Default::default(),
+            small: Default::default(),
+            small_conns: None,
+            mid: Default::default(),
+            mid_conns: None,
+            latencies: Vec::new(),
+            range_rchar: 0,
+            full_rchar: 0,
+            rss: Rss::default(),
+            rss_big: 0,
+            rss_small: 0,
+            rss_mid: 0,
+            failed_checks: Vec::new(),
+        };
+        run.rss.take(&run.server)?;
+        Ok(Ok(run))
     }
-    latencies.sort();
-    let mut verifier = pattern.verifier(BIG_ID, first);
-    let before = server.rchar()?;
-    let n = conn.get(BIG_KEY, Some(range), Some(&mut verifier)).await?;
-    let range_rchar = server.rchar()?.saturating_sub(before);
-    check_len(BIG_KEY, n, plan.range_len)?;
-    record(&mut failed_checks, "range of the big object", &verifier);
-    progress(sse, "full GET for rchar and content check");
-    let mut verifier = pattern.verifier(BIG_ID, 0);
-    let before = server.rchar()?;
-    let n = conn.get(BIG_KEY, None, Some(&mut verifier)).await?;
-    let full_rchar = server.rchar()?.saturating_sub(before);
-    check_len(BIG_KEY, n, plan.big_len)?;
-    record(&mut failed_checks, "big object", &verifier);
-    conn.delete(BIG_KEY).await?;
-    let rss_big = rss.take(server)?;
 
-    // 3. Small objects, many in flight; before the mid-size phase, whose buffers the allocator
-    // may keep, so that this phase's peak RSS is its own.
-    let small = Batch {
-        prefix: "small",
-        first_id: SMALL_FIRST_ID,
-        count: plan.small_count,
-        len: plan.small_len,
-        in_flight: plan.small_in_flight,
-    };
-    progress(sse, &format!("{} PUT/GET", small.label()));
-    // Rates per request.
-    let (small_put, small_get) = batch_phase(
-        server,
-        &target,
-        sse,
-        pattern,
-        plan.runs,
-        &small,
-        &mut failed_checks,
-    )
-    .await?;
-    let small_put = small_put.per(small.count as f64);
-    let small_get = small_get.per(small.count as f64);
-    let rss_small = rss.take(server)?;
+    /// Round `round` (from 0) of `phase`.
+    pub(crate) async fn round(&mut self, phase: Phase, round: usize) -> Result<()> {
+        let plan = self.plan;
+        if round == 0 {
+            let label = match phase {
+                Phase::Big => format!("{} PUT/GET", size(plan.big_len)),
+                Phase::Range => "range GETs, then a full GET for rchar and content".to_owned(),
+                Phase::Small => format!("{} PUT/GET", self.small_batch().label()),
+                Phase::Mid => format!("{} PUT/GET", self.mid_batch().label()),
+            };
+            progress(self.sse, &label);
+        }
+        match phase {
+            Phase::Big => self.big_round(round).await?,
+            Phase::Range => self.range_phase().await?,
+            Phase::Small => {
+                let batch = self.small_batch();
+                let conns = self.small_conns.take();
+                let (put, get, conns) = self.batch_round(&batch, round, conns).await?;
+                self.small.0.push(put);
+                self.small.1.push(get);
+                self.small_conns = Some(conns);
+            }
+            Phase::Mid => {
+                let batch = self.mid_batch();
+                let conns = self.mid_conns.take();
+                let (put, get, conns) = self.batch_round(&batch, round, conns).await?;
+                self.mid.0.push(put);
+                self.mid.1.push(get);
+                self.mid_conns = Some(conns);
+            }
+        }
+        if round + 1 == phase.rounds(&plan) {
+            let peak = self.rss.take(&self.server)?;
+            match phase {
+                Phase::Big => self.rss_big = peak,
+                // The range phase reads the big object: its peak counts as the big phases'.
+                Phase::Range => {
+                    self.rss_big = self.rss_big.max(peak);
+                    self.conn.delete(BIG_KEY).await?;
+                }
+                Phase::Small => {
+                    self.rss_small = peak;
+                    self.small_conns = None;
+                }
+                Phase::Mid => {
+                    self.rss_mid = peak;
+                    self.mid_conns = None;
+                }
+            }
+        }
+        Ok(())
+    }
 
-    // 2. Mid-size objects, all in flight at once.
-    let mid = Batch {
-        prefix: "mid",
-        first_id: MID_FIRST_ID,
-        count: plan.mid_count,
-        len: plan.mid_len,
-        in_flight: plan.mid_count,
-    };
-    progress(sse, &format!("{} PUT/GET", mid.label()));
-    // Rates per GB.
-    let (mid_put, mid_get) = batch_phase(
-        server,
-        &target,
-        sse,
-        pattern,
-        plan.runs,
-        &mid,
-        &mut failed_checks,
-    )
-    .await?;
-    let mid_gb = (mid.len * mid.count as u64) as f64 / 1e9;
-    let (mid_put, mid_get) = (mid_put.per(mid_gb), mid_get.per(mid_gb));
-    let rss_mid = rss.take(server)?;
+    async fn big_round(&mut self, round: usize) -> Result<()> {
+        let plan = self.plan;
+        if round > 0 {
+            self.conn.delete(BIG_KEY).await?;
+        }
+        let meter = Meter::start(&self.server)?;
+        self.conn
+            .put(BIG_KEY, self.sse, self.pattern.body(BIG_ID, plan.big_len))
+            .await?;
+        self.big.0.push(meter.stop(&self.server)?);
+        let meter = Meter::start(&self.server)?;
+        let n = self.conn.get(BIG_KEY, None, None).await?;
+        self.big.1.push(meter.stop(&self.server)?);
+        check_len(BIG_KEY, n, plan.big_len)
+    }
 
-    Ok(Outcome::Measured(Box::new(Figures {
-        big_put,
-        big_get,
-        mid_put,
-        mid_get,
-        small_put,
-        small_get,
-        range_median: percentile(&latencies, 0.5),
-        range_p99: percentile(&latencies, 0.99),
-        range_rchar,
-        full_rchar,
-        peak_rss: rss.max.max(server.peak_rss()?),
-        rss_big,
-        rss_mid,
-        rss_small,
-        rss_per_phase: rss.per_phase,
-        failed_checks,
-    })))
+    async fn range_phase(&mut self) -> Result<()> {
+        let plan = self.plan;
+        let first = plan.big_len / 2 + RANGE_SKEW;
+        let range = (first, first + plan.range_len - 1);
+        let mut latencies = Vec::with_capacity(plan.range_requests);
+        for i in 0..RANGE_WARMUP + plan.range_requests {
+            let t = Instant::now();
+            let n = self.conn.get(BIG_KEY, Some(range), None).await?;
+            if i >= RANGE_WARMUP {
+                latencies.push(t.elapsed());
+            }
+            check_len(BIG_KEY, n, plan.range_len)?;
+        }
+        latencies.sort();
+        self.latencies = latencies;
+        let mut verifier = self.pattern.verifier(BIG_ID, first);
+        let before = self.server.rchar()?;
+        let n = self
+            .conn
+            .get(BIG_KEY, Some(range), Some(&mut verifier))
+            .await?;
+        self.range_rchar = self.server.rchar()?.saturating_sub(before);
+        check_len(BIG_KEY, n, plan.range_len)?;
+        record(
+            &mut self.failed_checks,
+            "range of the big object",
+            &verifier,
+        );
+        let mut verifier = self.pattern.verifier(BIG_ID, 0);
+        let before = self.server.rchar()?;
+        let n = self.conn.get(BIG_KEY, None, Some(&mut verifier)).await?;
+        self.full_rchar = self.server.rchar()?.saturating_sub(before);
+        check_len(BIG_KEY, n, plan.big_len)?;
+        record(&mut self.failed_checks, "big object", &verifier);
+        Ok(())
+    }
+
+    fn small_batch(&self) -> Batch {
+        Batch {
+            prefix: "small",
+            first_id: SMALL_FIRST_ID,
+            count: self.plan.small_count,
+            len: self.plan.small_len,
+            in_flight: self.plan.small_in_flight,
+        }
+    }
+
+    fn mid_batch(&self) -> Batch {
+        Batch {
+            prefix: "mid",
+            first_id: MID_FIRST_ID,
+            count: self.plan.mid_count,
+            len: self.plan.mid_len,
+            in_flight: self.plan.mid_count,
+        }
+    }
+
+    /// One PUT, GET and DELETE of every object of `batch`, on `conns` (opened on the first
+    /// round); checks the content of its last object in the first round.
+    async fn batch_round(
+        &mut self,
+        batch: &Batch,
+        round: usize,
+        conns: Option<Vec<Conn>>,
+    ) -> Result<(Sample, Sample, Vec<Conn>)> {
+        let (server, sse, pattern) = (&self.server, self.sse, &self.pattern);
+        let conns = match conns {
+            Some(conns) => conns,
+            None => Conn::open_many(&self.target, batch.in_flight).await?,
+        };
+        let meter = Meter::start(server)?;
+        let c = run_job(conns, batch.job(Op::Put, sse, pattern)).await?;
+        let put = meter.stop(server)?;
+        let meter = Meter::start(server)?;
+        let mut c = run_job(c, batch.job(Op::Get, sse, pattern)).await?;
+        let get = meter.stop(server)?;
+        if round == 0 {
+            let job = batch.job(Op::Get, sse, pattern);
+            let last = batch.count - 1;
+            let mut verifier = pattern.verifier(job.id(last), 0);
+            let n = c[0].get(&job.key(last), None, Some(&mut verifier)).await?;
+            check_len(&job.key(last), n, batch.len)?;
+            record(
+                &mut self.failed_checks,
+                &format!("{} object", batch.prefix),
+                &verifier,
+            );
+        }
+        let conns = run_job(c, batch.job(Op::Delete, sse, pattern)).await?;
+        Ok((put, get, conns))
+    }
+
+    /// Stops the server and turns what was measured into figures.
+    pub(crate) async fn finish(self) -> Result<Outcome> {
+        let gb = self.plan.big_len as f64 / 1e9;
+        let small = self.small_batch();
+        let mid = self.mid_batch();
+        let mid_gb = (mid.len * mid.count as u64) as f64 / 1e9;
+        let peak_rss = self.rss.max.max(self.server.peak_rss()?);
+        let figures = Figures {
+            big_put: self.big.0.per(gb),
+            big_get: self.big.1.per(gb),
+            // Rates per request.
+            small_put: self.small.0.per(small.count as f64),
+            small_get: self.small.1.per(small.count as f64),
+            mid_put: self.mid.0.per(mid_gb),
+            mid_get: self.mid.1.per(mid_gb),
+            range_median: percentile(&self.latencies, 0.5),
+            range_p99: percentile(&self.latencies, 0.99),
+            range_rchar: self.range_rchar,
+            full_rchar: self.full_rchar,
+            peak_rss,
+            rss_big: self.rss_big,
+            rss_mid: self.rss_mid,
+            rss_small: self.rss_small,
+            rss_per_phase: self.rss.per_phase,
+            failed_checks: self.failed_checks,
+        };
+        self.server.stop().await?;
+        Ok(Outcome::Measured(Box::new(figures)))
+    }
+
+    /// Stops the server of a run that failed.
+    pub(crate) async fn abandon(self) {
+        let _ = self.server.stop().await;
+    }
 }
 
 /// Peak RSS per phase, and over all of them.
@@ -330,43 +488,6 @@ impl Batch {
             next: AtomicUsize::new(0),
         }
     }
-}
-
-/// Runs `batch` `runs` times on fresh connections; checks the content of its last object once.
-/// Returns the PUT and GET samples.
-async fn batch_phase(
-    server: &Server,
-    target: &Arc<Target>,
-    sse: Sse,
-    pattern: &Pattern,
-    runs: usize,
-    batch: &Batch,
-    failed_checks: &mut Vec<String>,
-) -> Result<(Samples, Samples)> {
-    let mut conns = Conn::open_many(target, batch.in_flight).await?;
-    let (mut puts, mut gets) = (Samples::default(), Samples::default());
-    for run in 0..runs {
-        let meter = Meter::start(server)?;
-        let c = run_job(conns, batch.job(Op::Put, sse, pattern)).await?;
-        puts.push(meter.stop(server)?);
-        let meter = Meter::start(server)?;
-        let mut c = run_job(c, batch.job(Op::Get, sse, pattern)).await?;
-        gets.push(meter.stop(server)?);
-        if run == 0 {
-            let job = batch.job(Op::Get, sse, pattern);
-            let last = batch.count - 1;
-            let mut verifier = pattern.verifier(job.id(last), 0);
-            let n = c[0].get(&job.key(last), None, Some(&mut verifier)).await?;
-            check_len(&job.key(last), n, batch.len)?;
-            record(
-                failed_checks,
-                &format!("{} object", batch.prefix),
-                &verifier,
-            );
-        }
-        conns = run_job(c, batch.job(Op::Delete, sse, pattern)).await?;
-    }
-    Ok((puts, gets))
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -454,7 +575,7 @@ struct Meter {
 
 /// What a [`Meter`] saw.
 #[derive(Clone, Copy, Debug)]
-struct Sample {
+pub(crate) struct Sample {
     wall: Duration,
     server: Duration,
     client: Duration,

@@ -127,8 +127,8 @@ pub(crate) fn render(ctx: &Context, results: &[(Sse, Outcome)]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\ncoffer-bench: {} run(s), medians; client and server share {} core(s); \
-         load average before {}, after {}",
+        "\ncoffer-bench: {} run(s), medians, each run taken for every method in turn; \
+         client and server share {} core(s); load average before {}, after {}",
         plan.runs, ctx.cores, ctx.load_before, ctx.load_after
     );
     if let Some(rss) = ctx.client_peak_rss {
