@@ -209,16 +209,27 @@ pub(crate) async fn write_segment(
     }
 }
 
+/// Ciphertext is handed to the blob writer in pieces of at least this many bytes: blob-fs passes
+/// pieces of 1 MiB and more to the disk as they are, and copies smaller ones into its buffer. The
+/// encryptor's output is itself the one copy of the data, as the writer's buffer is for plain
+/// bodies.
+const CIPHERTEXT_PIECE: usize = 1 << 20;
+
+/// Room for what one body chunk adds past [`CIPHERTEXT_PIECE`] (hyper hands over at most about
+/// 400 KiB at a time), so that the output buffer is not reallocated while it fills.
+const CIPHERTEXT_SLACK: usize = 512 << 10;
+
 async fn fill(
     writer: &mut dyn BlobWriter,
     mut body: BodyStream,
     limit: u64,
     mut encryptor: Option<Encryptor>,
 ) -> Result<(u64, [u8; 16], u64)> {
+    let new_out = || Vec::with_capacity(CIPHERTEXT_PIECE + CIPHERTEXT_SLACK);
+    let mut out = Vec::new();
     if let Some(e) = &encryptor {
-        writer
-            .write(Bytes::copy_from_slice(&e.header().encode()))
-            .await?;
+        out = new_out();
+        out.extend_from_slice(&e.header().encode());
     }
     let mut md5 = Md5Stage::Inline(Md5::new());
     let mut crc = Crc64::new();
@@ -236,17 +247,16 @@ async fn fill(
         len += chunk.len() as u64;
         match &mut encryptor {
             Some(e) => {
-                let mut out = Vec::with_capacity(chunk.len() + 2 * coffer_crypto::TAG_LEN);
                 e.push(&chunk, &mut out).map_err(crypto_failure)?;
-                if !out.is_empty() {
-                    writer.write(Bytes::from(out)).await?;
+                if out.len() >= CIPHERTEXT_PIECE {
+                    let full = std::mem::replace(&mut out, new_out());
+                    writer.write(Bytes::from(full)).await?;
                 }
             }
             None => writer.write(chunk).await?,
         }
     }
     if let Some(e) = encryptor {
-        let mut out = Vec::new();
         e.finish(&mut out).map_err(crypto_failure)?;
         writer.write(Bytes::from(out)).await?;
     }
