@@ -267,7 +267,7 @@ class RawClient:
         elif sign == "v4":
             iso = iso_basic(when)
             headers["x-oss-date"] = iso
-            headers["x-oss-content-sha256"] = "UNSIGNED-PAYLOAD"
+            headers.setdefault("x-oss-content-sha256", "UNSIGNED-PAYLOAD")
             if date_header:
                 headers.setdefault("Date", http_date(when))
             creq = v4_canonical_request(method, bucket, key, query, headers, additional_headers)

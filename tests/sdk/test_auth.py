@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from urllib.parse import parse_qsl, urlsplit
 
@@ -406,3 +407,24 @@ def test_malformed_authorization_header_is_rejected(raw, bucket_name, authorizat
     r = raw.send("GET", path_for(bucket_name, None), {"Date": http_date(NOW()), "Authorization": authorization})
     assert r.status in (400, 403), r
     assert r.code, r
+
+
+def test_v4_payload_hash_other_than_unsigned_payload_is_refused(raw, bucket, bucket_name):
+    """OSS takes only UNSIGNED-PAYLOAD in x-oss-content-sha256 (EC 0002-00000214), even when
+    the hash is signed and matches the body; nothing is stored."""
+    body = b"hello"
+    real_hash = hashlib.sha256(body).hexdigest()
+    r = raw.request(
+        "PUT", bucket_name, "hashed", sign="v4", headers={"x-oss-content-sha256": real_hash}, body=body
+    )
+    assert (r.status, r.code, r.element("EC")) == (400, "InvalidArgument", "0002-00000214"), r
+    assert r.element("ArgumentName") == "x-oss-content-sha256"
+    assert not bucket.object_exists("hashed")
+    # The same request with UNSIGNED-PAYLOAD is fine, and V1 gives the header no meaning.
+    r = raw.request("PUT", bucket_name, "hashed", sign="v4", body=body)
+    assert r.status == 200, r
+    r = raw.request(
+        "PUT", bucket_name, "hashed-v1", sign="v1", headers={"x-oss-content-sha256": real_hash}, body=body
+    )
+    assert r.status == 200, r
+    assert bucket.get_object("hashed").read() == body

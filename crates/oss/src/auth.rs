@@ -92,6 +92,11 @@ fn signature_error(e: SigError) -> OssError {
             codes::ACCESS_DENIED,
             "The request must carry a Date or x-oss-date header.",
         ),
+        SigError::PayloadHashNotSupported => OssError::new(
+            codes::PAYLOAD_HASH_NOT_SUPPORTED,
+            "The x-oss-content-sha256 only supports UNSIGNED-PAYLOAD.",
+        )
+        .detail("ArgumentName", "x-oss-content-sha256"),
         SigError::UnsupportedScheme => OssError::new(
             codes::ACCESS_DENIED,
             "The authorization scheme is not supported; use OSS (V1) or OSS4-HMAC-SHA256 (V4).",

@@ -7,8 +7,9 @@
 //!
 //! This crate is pure: no I/O, no async, no HTTP types. It works on a [`SignedRequest`], plain
 //! data the router fills in (bucket and key already resolved and decoded). It does not look up
-//! secrets, check STS tokens, read the body (a real `x-oss-content-sha256` must be checked by the
-//! caller) or map errors to OSS codes; those belong to `iam` and `oss`.
+//! secrets, check STS tokens, read the body (V4 requests must use `UNSIGNED-PAYLOAD`, as OSS
+//! requires, so there is no payload hash to check) or map errors to OSS codes; those belong to
+//! `iam` and `oss`.
 
 #![warn(missing_docs)]
 

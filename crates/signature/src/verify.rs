@@ -6,10 +6,11 @@ use time::{Duration, OffsetDateTime};
 
 use crate::error::{Error, Result, malformed};
 use crate::presented::{Form, Presented};
-use crate::request::SignedRequest;
+use crate::request::{SignedRequest, X_OSS_CONTENT_SHA256};
 use crate::v1::{sign_v1, string_to_sign_v1};
 use crate::v4::{
-    PRODUCT, SCOPE_TERMINATOR, canonical_request_v4, sign_v4, signing_key_v4, string_to_sign_v4,
+    PRODUCT, SCOPE_TERMINATOR, UNSIGNED_PAYLOAD, canonical_request_v4, sign_v4, signing_key_v4,
+    string_to_sign_v4,
 };
 
 /// How far a request time may be from the server's clock (spec §2.5).
@@ -22,8 +23,8 @@ pub const MAX_SKEW: Duration = Duration::minutes(15);
 /// The signature is checked before the clock, so a stale or expired request is only reported as
 /// such once it is known to be authentic.
 ///
-/// The body is not seen here: when `x-oss-content-sha256` is not `UNSIGNED-PAYLOAD` the caller
-/// must check the body against it.
+/// The body is not seen here, and need not be: a V4 request must say `UNSIGNED-PAYLOAD` in
+/// `x-oss-content-sha256` (or leave the header out), as OSS requires.
 pub fn verify(
     req: &SignedRequest<'_>,
     presented: &Presented,
@@ -43,6 +44,12 @@ pub fn verify(
             timestamp,
             ..
         } => {
+            if req
+                .header(X_OSS_CONTENT_SHA256)?
+                .is_some_and(|v| v != UNSIGNED_PAYLOAD)
+            {
+                return Err(Error::PayloadHashNotSupported);
+            }
             if !timestamp.starts_with(credential.date.as_str()) || credential.date.len() != 8 {
                 return Err(malformed("credential date does not match x-oss-date"));
             }

@@ -300,7 +300,7 @@ fn the_v2_sdk_unsigned_v1_token_header_is_reported() {
 }
 
 #[test]
-fn a_real_payload_hash_is_signed() {
+fn a_real_payload_hash_is_signed_but_refused_as_oss_refuses_it() {
     let hash = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
     let req = base().headers(&[("x-oss-content-sha256", hash)]);
     let signed = sign(Scheme::V4Header, &req);
@@ -309,8 +309,15 @@ fn a_real_payload_hash_is_signed() {
             .headers
             .contains(&("x-oss-content-sha256".into(), hash.into()))
     );
-    signed.authenticate().unwrap();
+    // The signature is right; the value is what OSS does not take.
+    assert_eq!(
+        signed.authenticate().unwrap_err(),
+        Error::PayloadHashNotSupported
+    );
+    // The value is part of what is signed: swapping in UNSIGNED-PAYLOAD breaks the signature.
     let mut other = signed;
     other.set_header("x-oss-content-sha256", "UNSIGNED-PAYLOAD");
     assert_mismatch(Scheme::V4Header, "payload hash", &other);
+    // V1 signs x-oss-content-sha256 like any other x-oss header and gives it no meaning.
+    sign(Scheme::V1Header, &req).authenticate().unwrap();
 }
