@@ -62,9 +62,11 @@ impl InProcessKms {
 fn map_error(key: &str, e: coffer_kms::Error) -> KmsError {
     use coffer_kms::Error as E;
     match e {
-        E::KeyNotFound | E::AliasNotFound | E::KeyVersionNotFound | E::ResourceNotFound => {
-            KmsError::KeyNotFound(key.to_owned())
-        }
+        E::KeyNotFound
+        | E::CiphertextKeyNotFound
+        | E::AliasNotFound
+        | E::KeyVersionNotFound
+        | E::ResourceNotFound => KmsError::KeyNotFound(key.to_owned()),
         E::InvalidParameter { .. } | E::MissingParameter(_) | E::UnsupportedAlias(_) => {
             KmsError::KeyNotFound(key.to_owned())
         }

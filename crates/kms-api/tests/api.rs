@@ -316,6 +316,32 @@ async fn data_keys_round_trip_over_both_signatures() {
     )
     .await;
     assert_eq!((wrong.status, wrong.code()), (400, "InvalidParameter"));
+
+    // A blob naming a key id the account does not have reads as an invalid blob, not as a
+    // missing key: Decrypt says nothing about which key ids exist.
+    let mut forged = base64::engine::general_purpose::STANDARD
+        .decode(&blob)
+        .unwrap();
+    forged[4] ^= 0x55; // bytes 4..20 name the key
+    let forged = base64::engine::general_purpose::STANDARD.encode(forged);
+    let unknown = rpc(
+        &server,
+        SECRET,
+        "Decrypt",
+        &[
+            ("CiphertextBlob", &forged),
+            ("EncryptionContext", r#"{"bucket":"b1","object":"a b*~"}"#),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (unknown.status, unknown.code(), unknown.str("/Message")),
+        (
+            400,
+            "InvalidParameter",
+            "The specified parameter CiphertextBlob is not valid"
+        )
+    );
     server.stop().await;
 }
 

@@ -26,6 +26,12 @@ pub enum Error {
     /// encryption context. Deliberately opaque: no detail of which check failed.
     #[error("The specified parameter CiphertextBlob is not valid")]
     InvalidCiphertext,
+    /// A ciphertext blob names a key the caller's account does not have (or no longer has: the
+    /// key was deleted). Answered like [`Error::InvalidCiphertext`] on the wire, so that Decrypt
+    /// is no oracle for which key ids exist; kept apart here so that coffer's own SSE-KMS can tell
+    /// an operator "the key is gone" rather than "the data is damaged".
+    #[error("The specified parameter CiphertextBlob is not valid")]
+    CiphertextKeyNotFound,
     /// DryRun was set and the request would have succeeded.
     #[error("the request would have succeeded, but DryRun was set")]
     DryRunOperation,
@@ -112,6 +118,8 @@ impl Error {
             Error::InvalidParameter { .. } => ("InvalidParameter", 400),
             // Alibaba's own code for a bad blob is undocumented; the spec settles on this one.
             Error::InvalidCiphertext => ("InvalidParameter", 400),
+            // Not 404: that would say whether the key id in a forged blob exists (spec §8).
+            Error::CiphertextKeyNotFound => ("InvalidParameter", 400),
             Error::DryRunOperation => ("DryRunOperationError", 400),
             Error::KeyNotFound => ("Forbidden.KeyNotFound", 404),
             Error::AliasNotFound => ("Forbidden.AliasNotFound", 404),
@@ -160,6 +168,7 @@ mod tests {
         check(Error::MissingParameter("KeyId"), "MissingParameter", 400);
         check(Error::invalid("KeySpec", "x"), "InvalidParameter", 400);
         check(Error::InvalidCiphertext, "InvalidParameter", 400);
+        check(Error::CiphertextKeyNotFound, "InvalidParameter", 400);
         check(Error::DryRunOperation, "DryRunOperationError", 400);
         check(Error::KeyNotFound, "Forbidden.KeyNotFound", 404);
         check(Error::AliasNotFound, "Forbidden.AliasNotFound", 404);

@@ -241,7 +241,7 @@ impl Kms {
     }
 
     /// Decrypt: finds key and version from the blob. A blob naming a key the caller's account does
-    /// not have (or no longer has) is [`Error::KeyNotFound`]; a damaged blob, a version the key
+    /// not have (or no longer has) is [`Error::CiphertextKeyNotFound`]; a damaged blob, a version the key
     /// never had, or the wrong context is [`Error::InvalidCiphertext`]; a key that cannot be used is
     /// its state's error ([`Error::Disabled`], [`Error::PendingImport`], ...).
     pub fn decrypt(&self, caller: &Caller, request: Decrypt) -> Result<Decrypted> {
@@ -330,7 +330,7 @@ impl Kms {
             .keys
             .get(&header.key_id)
             .filter(|e| e.record.account == caller.account_id)
-            .ok_or(Error::KeyNotFound)?;
+            .ok_or(Error::CiphertextKeyNotFound)?;
         event.key_id = Some(entry.record.key_id);
         let version = entry
             .version(&header.version_id)

@@ -142,7 +142,7 @@ fn every_flipped_byte_of_a_small_blob_is_rejected() {
             let e = decrypt(bad).unwrap_err();
             // Bytes 4..20 name the key: a changed key id names no key of the account.
             if (4..20).contains(&i) {
-                assert!(matches!(e, Error::KeyNotFound), "byte {i}: {e:?}");
+                assert!(matches!(e, Error::CiphertextKeyNotFound), "byte {i}: {e:?}");
             } else {
                 assert!(matches!(e, Error::InvalidCiphertext), "byte {i}: {e:?}");
             }

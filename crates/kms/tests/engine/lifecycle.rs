@@ -1,7 +1,7 @@
 //! Key lifecycle: creation, states and their transitions, deletion, listing, tags.
 
 use coffer_kms::{
-    CreateKey, Decrypt, GenerateDataKey, KeyFilter, KeyRef, KeySpec, KeyState, Origin, Page,
+    CreateKey, Decrypt, Error, GenerateDataKey, KeyFilter, KeyRef, KeySpec, KeyState, Origin, Page,
     RotationPolicy, Tag, key_arn,
 };
 
@@ -110,7 +110,7 @@ fn deletion_after_the_window_makes_every_ciphertext_unrecoverable_forever() {
         f.kms
             .decrypt(&a, Decrypt::new(blob.clone(), ctx(&[("k", "v")])))
     };
-    assert_eq!(code(decrypt(&f)), "Forbidden.KeyNotFound");
+    assert!(matches!(decrypt(&f), Err(Error::CiphertextKeyNotFound)));
     assert_eq!(
         code(f.kms.describe_key(&a, &KeyRef::Alias(alias.clone()))),
         "Forbidden.AliasNotFound"
@@ -129,9 +129,9 @@ fn deletion_after_the_window_makes_every_ciphertext_unrecoverable_forever() {
 
     // Nothing brings it back: not a restart, not time.
     let f = f.reopen();
-    assert_eq!(code(decrypt(&f)), "Forbidden.KeyNotFound");
+    assert!(matches!(decrypt(&f), Err(Error::CiphertextKeyNotFound)));
     f.advance_and_tick(400 * DAY);
-    assert_eq!(code(decrypt(&f)), "Forbidden.KeyNotFound");
+    assert!(matches!(decrypt(&f), Err(Error::CiphertextKeyNotFound)));
 }
 
 #[test]
@@ -289,9 +289,14 @@ fn keys_of_another_account_are_not_found() {
         code(f.kms.describe_key(&a, &other_region)),
         "Forbidden.KeyNotFound"
     );
+    // Another account's blob reads as an invalid blob, not as a key that exists elsewhere.
+    assert!(matches!(
+        f.kms.decrypt(&b, Decrypt::new(blob, ctx(&[]))),
+        Err(Error::CiphertextKeyNotFound)
+    ));
     assert_eq!(
-        code(f.kms.decrypt(&b, Decrypt::new(blob, ctx(&[])))),
-        "Forbidden.KeyNotFound"
+        Error::CiphertextKeyNotFound.code(),
+        Error::InvalidCiphertext.code()
     );
     assert_eq!(
         code(f.kms.disable_key(&b, &key_ref(id))),
