@@ -25,6 +25,7 @@ pub fn authenticate(
     let Some(presented) = coffer_signature::detect(req).map_err(signature_error)? else {
         return Ok(Principal::Anonymous);
     };
+    coffer_signature::require_unsigned_payload(req, &presented).map_err(signature_error)?;
     let (principal, secret) =
         iam.credentials(presented.access_key_id(), presented.security_token(), now)?;
     coffer_signature::verify(req, &presented, &secret, now, region).map_err(signature_error)?;

@@ -24,10 +24,10 @@ pub enum Error {
     /// A header-signed request carries neither `x-oss-date` nor `Date` (V4: no `x-oss-date`).
     #[error("request date is missing")]
     MissingDate,
-    /// A V4 header-signed request carries an `x-oss-content-sha256` other than
-    /// `UNSIGNED-PAYLOAD`. OSS accepts no other value (it refuses a real payload hash before it
-    /// looks at the signature), so neither does coffer: a hash it accepted but did not check
-    /// against the body would promise an integrity it does not give.
+    /// A V4 request carries an `x-oss-content-sha256` other than `UNSIGNED-PAYLOAD`, where that
+    /// is all that is accepted ([`require_unsigned_payload`](crate::require_unsigned_payload)):
+    /// OSS refuses a real payload hash, and a hash accepted without checking it against the body
+    /// would promise an integrity the server does not give.
     #[error("x-oss-content-sha256 must be UNSIGNED-PAYLOAD")]
     PayloadHashNotSupported,
     /// The V4 credential scope names another region than the one this server serves.

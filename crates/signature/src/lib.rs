@@ -7,9 +7,9 @@
 //!
 //! This crate is pure: no I/O, no async, no HTTP types. It works on a [`SignedRequest`], plain
 //! data the router fills in (bucket and key already resolved and decoded). It does not look up
-//! secrets, check STS tokens, read the body (V4 requests must use `UNSIGNED-PAYLOAD`, as OSS
-//! requires, so there is no payload hash to check) or map errors to OSS codes; those belong to
-//! `iam` and `oss`.
+//! secrets, check STS tokens, read the body (a real `x-oss-content-sha256` must be checked by the
+//! caller, or refused with [`require_unsigned_payload`] as OSS does) or map errors to OSS codes;
+//! those belong to `iam` and `oss`.
 
 #![warn(missing_docs)]
 
@@ -36,4 +36,4 @@ pub use v4::{
     ALGORITHM_V4, PRODUCT, SCOPE_TERMINATOR, SigningKey, UNSIGNED_PAYLOAD, canonical_request_v4,
     scope_v4, sign_v4, signing_key_v4, string_to_sign_v4, uri_encode, uri_encode_path,
 };
-pub use verify::{MAX_SKEW, verify};
+pub use verify::{MAX_SKEW, require_unsigned_payload, verify};

@@ -23,8 +23,9 @@ pub const MAX_SKEW: Duration = Duration::minutes(15);
 /// The signature is checked before the clock, so a stale or expired request is only reported as
 /// such once it is known to be authentic.
 ///
-/// The body is not seen here, and need not be: a V4 request must say `UNSIGNED-PAYLOAD` in
-/// `x-oss-content-sha256` (or leave the header out), as OSS requires.
+/// The body is not seen here: when `x-oss-content-sha256` is not `UNSIGNED-PAYLOAD` the caller
+/// must check the body against it (the admin API does), or refuse the value with
+/// [`require_unsigned_payload`] (the OSS API does, as OSS itself).
 pub fn verify(
     req: &SignedRequest<'_>,
     presented: &Presented,
@@ -44,12 +45,6 @@ pub fn verify(
             timestamp,
             ..
         } => {
-            if req
-                .header(X_OSS_CONTENT_SHA256)?
-                .is_some_and(|v| v != UNSIGNED_PAYLOAD)
-            {
-                return Err(Error::PayloadHashNotSupported);
-            }
             if !timestamp.starts_with(credential.date.as_str()) || credential.date.len() != 8 {
                 return Err(malformed("credential date does not match x-oss-date"));
             }
@@ -79,6 +74,20 @@ pub fn verify(
         });
     }
     check_time(presented, now)
+}
+
+/// [`Error::PayloadHashNotSupported`] unless a V4 request's `x-oss-content-sha256` is
+/// `UNSIGNED-PAYLOAD` or absent. OSS accepts no other value, and refuses it before it looks at the
+/// signature; V1 signs the header like any other `x-oss-` header and gives it no meaning.
+pub fn require_unsigned_payload(req: &SignedRequest<'_>, presented: &Presented) -> Result<()> {
+    if matches!(presented.form, Form::V4 { .. })
+        && req
+            .header(X_OSS_CONTENT_SHA256)?
+            .is_some_and(|v| v != UNSIGNED_PAYLOAD)
+    {
+        return Err(Error::PayloadHashNotSupported);
+    }
+    Ok(())
 }
 
 fn check_time(presented: &Presented, now: OffsetDateTime) -> Result<()> {

@@ -309,15 +309,23 @@ fn a_real_payload_hash_is_signed_but_refused_as_oss_refuses_it() {
             .headers
             .contains(&("x-oss-content-sha256".into(), hash.into()))
     );
-    // The signature is right; the value is what OSS does not take.
+    // The signature is right (the admin API takes such requests and checks the body itself);
+    // the value is what OSS does not take.
+    let presented = signed.authenticate().unwrap();
     assert_eq!(
-        signed.authenticate().unwrap_err(),
-        Error::PayloadHashNotSupported
+        coffer_signature::require_unsigned_payload(&signed.signed(), &presented),
+        Err(Error::PayloadHashNotSupported)
     );
     // The value is part of what is signed: swapping in UNSIGNED-PAYLOAD breaks the signature.
     let mut other = signed;
     other.set_header("x-oss-content-sha256", "UNSIGNED-PAYLOAD");
     assert_mismatch(Scheme::V4Header, "payload hash", &other);
     // V1 signs x-oss-content-sha256 like any other x-oss header and gives it no meaning.
-    sign(Scheme::V1Header, &req).authenticate().unwrap();
+    let v1 = sign(Scheme::V1Header, &req);
+    let presented = v1.authenticate().unwrap();
+    coffer_signature::require_unsigned_payload(&v1.signed(), &presented).unwrap();
+    // UNSIGNED-PAYLOAD passes.
+    let plain = sign(Scheme::V4Header, &base());
+    let presented = plain.authenticate().unwrap();
+    coffer_signature::require_unsigned_payload(&plain.signed(), &presented).unwrap();
 }
