@@ -4,8 +4,11 @@ GetObjectMeta, DeleteObject, DeleteMultipleObjects."""
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import email.utils
+import http.client
 import re
+import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,6 +16,7 @@ import alibabacloud_oss_v2 as oss
 import oss2
 import pytest
 
+import osssign
 from osssign import content_md5
 from sdkutil import crc64, md5_hex_upper, oss2_bucket_for, random_bytes, v2_service_error
 
@@ -185,6 +189,43 @@ def test_forbid_overwrite(bucket):
     assert (e.value.status, e.value.code) == (409, "FileAlreadyExists")
     assert bucket.get_object("once").read() == b"1"
     bucket.put_object("fresh", b"3", headers={"x-oss-forbid-overwrite": "true"})
+
+
+def _signed_v1_headers(raw, method: str, bucket_name: str, key: str, extra: dict[str, str]) -> dict[str, str]:
+    headers = {"Date": osssign.http_date(dt.datetime.now(dt.timezone.utc)), **extra}
+    sts = osssign.v1_string_to_sign(method, bucket_name, key, [], headers, headers["Date"])
+    headers["Authorization"] = f"OSS {raw.access_key_id}:{osssign.v1_signature(raw.access_key_secret, sts)}"
+    return headers
+
+
+def test_a_refused_upload_leaves_the_connection_usable(raw, bucket, bucket_name):
+    """The body of a refused PUT arrives after the server has already answered 409: the server
+    reads and drops it, and the client's next request on the same connection works (oss2 and
+    requests reuse keep-alive connections)."""
+    bucket.put_object("once", b"1")
+    conn = http.client.HTTPConnection(raw.host, raw.port, timeout=10)
+    try:
+        body = b"second"
+        headers = _signed_v1_headers(
+            raw, "PUT", bucket_name, "once", {"x-oss-forbid-overwrite": "true", "Content-Length": str(len(body))}
+        )
+        conn.putrequest("PUT", osssign.path_for(bucket_name, "once"), skip_accept_encoding=True)
+        for name, value in headers.items():
+            conn.putheader(name, value)
+        conn.endheaders()  # the head alone; the body follows once the server has answered
+        time.sleep(0.2)
+        conn.send(body)
+        resp = conn.getresponse()
+        assert resp.status == 409, resp.read()
+        resp.read()
+        conn.putrequest("GET", osssign.path_for(bucket_name, "once"), skip_accept_encoding=True)
+        for name, value in _signed_v1_headers(raw, "GET", bucket_name, "once", {}).items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        resp = conn.getresponse()
+        assert (resp.status, resp.read()) == (200, b"1")
+    finally:
+        conn.close()
 
 
 # -- GetObject: whole object with CRC, ranges ------------------------------------------------

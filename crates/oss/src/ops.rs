@@ -16,7 +16,7 @@ use coffer_types::{BucketName, ObjectKey};
 use futures::TryStreamExt;
 use http::HeaderMap;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 
 use crate::error::{OssError, codes};
 use crate::headers::{
@@ -249,12 +249,49 @@ pub(crate) async fn endpoint_grant(svc: &OssService, parts: &Parts) -> Result<Gr
     Ok(grant)
 }
 
-/// The request body as a stream of bytes for core.
+/// The request body as a stream of bytes for core. A handler that stops reading early (it
+/// refused the request: `FileAlreadyExists`, a wrong append position, ...) drops the stream, and
+/// the rest of the body is then drained in the background (see [`DrainOnDrop`]).
 pub(crate) fn body_stream(body: Incoming) -> BodyStream {
-    let frames =
-        TryStreamExt::map_err(http_body_util::BodyStream::new(body), std::io::Error::other)
-            .try_filter_map(|frame| async move { Ok(frame.into_data().ok()) });
+    let frames = TryStreamExt::map_err(DrainOnDrop(Some(body)), std::io::Error::other)
+        .try_filter_map(|frame| async move { Ok(frame.into_data().ok()) });
     Box::pin(frames)
+}
+
+/// A request body that, dropped before its end, reads and discards the rest (up to
+/// [`crate::server::DRAIN_LIMIT`]) in a task of its own. Without it the connection could close
+/// right after an error response whose request body had not fully arrived yet, and a client
+/// that reuses the connection for its next request would find it closed.
+struct DrainOnDrop(Option<Incoming>);
+
+impl futures::Stream for DrainOnDrop {
+    type Item = Result<hyper::body::Frame<Bytes>, hyper::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let Some(body) = self.0.as_mut() else {
+            return std::task::Poll::Ready(None);
+        };
+        let polled = std::pin::Pin::new(body).poll_frame(cx);
+        if let std::task::Poll::Ready(None | Some(Err(_))) = &polled {
+            // Ended (or failed): nothing left to drain.
+            self.0 = None;
+        }
+        polled
+    }
+}
+
+impl Drop for DrainOnDrop {
+    fn drop(&mut self) {
+        if let Some(body) = self.0.take()
+            && !body.is_end_stream()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(crate::server::drain(body));
+        }
+    }
 }
 
 /// Reads a small (XML) body whole, refusing more than [`MAX_XML_BODY`] bytes and checking

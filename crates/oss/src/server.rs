@@ -266,11 +266,11 @@ async fn dispatch(
 /// Most request-body bytes read and discarded before answering an error: enough for any
 /// client's next write to find the connection open, bounded so a refused 5 GB upload does not
 /// cost 5 GB of reading.
-const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
+pub(crate) const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Reads and discards a refused request's body (up to [`DRAIN_LIMIT`]), so that the error
 /// response reaches a client that is still sending instead of a connection reset.
-async fn drain(body: Incoming) {
+pub(crate) async fn drain(body: Incoming) {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut seen = 0usize;
