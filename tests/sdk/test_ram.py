@@ -410,6 +410,31 @@ def test_download_of_a_named_cmk_object_needs_decrypt(coffer, ram, bucket, bucke
     assert ub.get_object("k").read() == b"secret"
 
 
+def test_kms_permissions_for_sse_kms_see_the_request_conditions(coffer, ram, bucket, bucket_name, cmk, tmp_path):
+    """A CMK limited by source address or transport is limited for SSE-KMS too: the kms:* check
+    sees the OSS request's acs:SourceIp and acs:SecureTransport."""
+    u = ram.user("kmscond")
+    ram.policy([allow(["oss:PutObject", "oss:GetObject"], [objects_of(bucket_name)])], tmp_path, user=u.name)
+    ub = u.bucket(coffer, bucket_name, "v4")
+
+    def kms_allow(cidr: str) -> dict:
+        statement = allow(["kms:GenerateDataKey", "kms:Decrypt"], [key_arn(ram, cmk)])
+        statement["Condition"] = {"IpAddress": {"acs:SourceIp": [cidr]}}
+        return statement
+
+    ram.policy([kms_allow("10.0.0.0/8")], tmp_path, user=u.name)
+    refused(lambda: ub.put_object("k", b"x", headers={SSE: "KMS", KEY_ID: cmk}))
+    ram.policy([kms_allow("127.0.0.1/32")], tmp_path, user=u.name)
+    ub.put_object("k", b"x", headers={SSE: "KMS", KEY_ID: cmk})
+    assert ub.get_object("k").read() == b"x"
+    # An explicit Deny on a condition the request meets (plain HTTP) refuses the download.
+    no_plain_http = deny("kms:Decrypt", [key_arn(ram, cmk)])
+    no_plain_http["Condition"] = {"Bool": {"acs:SecureTransport": ["false"]}}
+    ram.policy([no_plain_http], tmp_path, user=u.name)
+    refused(lambda: ub.get_object("k"))
+    assert bucket.get_object("k").read() == b"x"
+
+
 def test_bucket_encryption_with_a_named_cmk_needs_describe_key(coffer, ram, bucket, bucket_name, cmk, tmp_path):
     u = ram.user("kmsenc")
     ram.policy([allow("oss:PutBucketEncryption", [the_bucket(bucket_name)])], tmp_path, user=u.name)

@@ -49,10 +49,8 @@ impl InProcessKms {
             return Err(KmsError::AccessDenied(key_id.to_owned()));
         };
         let arn = iam.kms_key_arn(&self.region, key_id);
-        let conditions =
-            coffer_iam::Conditions::new().current_time(time::OffsetDateTime::now_utc());
         for action in actions {
-            iam.check_kms(&caller.identity, action, &arn, &conditions)
+            iam.check_kms(&caller.identity, action, &arn, &caller.conditions)
                 .map_err(|_| KmsError::AccessDenied(key_id.to_owned()))?;
         }
         Ok(())

@@ -84,6 +84,7 @@ impl Store {
             principal: grant.principal().to_string(),
             identity: grant.principal().clone(),
             resource: format!("{bucket}/{key}"),
+            conditions: grant.conditions().clone(),
         }
     }
 

@@ -123,6 +123,9 @@ pub struct Grant {
     principal: Principal,
     action: Action,
     resource: Resource,
+    /// The condition values the grant was decided under; permission checks the operation makes
+    /// on the principal's behalf later (`kms:*` for SSE-KMS) use the same ones.
+    conditions: Conditions,
 }
 
 impl Grant {
@@ -139,6 +142,12 @@ impl Grant {
     /// On what.
     pub fn resource(&self) -> &Resource {
         &self.resource
+    }
+
+    /// The request's condition values (`acs:SourceIp`, `acs:CurrentTime`, ...) the grant was
+    /// decided under.
+    pub fn conditions(&self) -> &Conditions {
+        &self.conditions
     }
 
     /// Whether this grant covers `action` on `resource`.
@@ -508,6 +517,7 @@ impl Iam {
                 principal: principal.clone(),
                 action,
                 resource,
+                conditions: conditions.clone(),
             })
         } else {
             Err(Error::AccessDenied {
