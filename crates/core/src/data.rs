@@ -424,18 +424,20 @@ fn decrypt_stream(raw: ByteStream, decryptor: Decryptor, prefix: Vec<u8>) -> Bod
 }
 
 /// The plaintext of one piece: decrypted where it lies when the piece is whole chunks (what the
-/// grid asks the store for), else copied through the decryptor's buffer.
+/// grid asks the store for), else copied through the decryptor's buffer (`push_in_place` refuses
+/// such a piece without changing anything).
 fn decrypt_piece(dec: &mut Decryptor, mut piece: BytesMut) -> io::Result<Bytes> {
-    if dec.takes_whole_chunks(piece.len()) {
-        let n = dec
-            .push_in_place(&mut piece)
-            .map_err(|_| decrypt_failure())?;
-        piece.truncate(n);
-        Ok(piece.freeze())
-    } else {
-        let mut out = Vec::with_capacity(piece.len());
-        dec.push(&piece, &mut out).map_err(|_| decrypt_failure())?;
-        Ok(Bytes::from(out))
+    match dec.push_in_place(&mut piece) {
+        Ok(n) => {
+            piece.truncate(n);
+            Ok(piece.freeze())
+        }
+        Err(coffer_crypto::Error::InvalidArgument { .. }) => {
+            let mut out = Vec::with_capacity(piece.len());
+            dec.push(&piece, &mut out).map_err(|_| decrypt_failure())?;
+            Ok(Bytes::from(out))
+        }
+        Err(_) => Err(decrypt_failure()),
     }
 }
 
