@@ -17,24 +17,11 @@ PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
 AK="bench-ak"
 SK="bench-secret-$RANDOM$RANDOM"
-
-sign() { # method content-type resource [x-oss header line]
-  local date; date="$(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S GMT')"
-  local extra=""; [ -n "${4:-}" ] && extra="$4"$'\n'
-  local sig; sig="$(printf '%s\n\n%s\n%s\n%s%s' "$1" "$2" "$date" "$extra" "$3" \
-    | openssl dgst -sha1 -hmac "$SK" -binary | base64)"
-  printf 'Date: %s\nAuthorization: OSS %s:%s\n' "$date" "$AK" "$sig"
-}
-request() { # addr method resource content-type sse-header-or-empty [curl args...]
+# shellcheck source=bench/oss_curl.sh
+. "$(dirname "${BASH_SOURCE[0]}")/oss_curl.sh"
+request() { # addr method resource content-type sse-or-empty [curl args...]
   local addr="$1" method="$2" resource="$3" ctype="$4" sse="$5"; shift 5
-  local canon="" extra=()
-  if [ -n "$sse" ]; then
-    canon="x-oss-server-side-encryption:$sse"; extra=(-H "x-oss-server-side-encryption: $sse")
-  fi
-  local hdrs; hdrs="$(sign "$method" "$ctype" "$resource" "$canon")"
-  curl -sS -f -X "$method" -H "Content-Type: $ctype" -H "Expect:" \
-    -H "$(sed -n 1p <<<"$hdrs")" -H "$(sed -n 2p <<<"$hdrs")" "${extra[@]}" \
-    "http://$addr$resource" "$@"
+  oss_request "$addr" "$method" "$resource" "$ctype" "${sse:+x-oss-server-side-encryption: $sse}" "$@"
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
@@ -42,13 +29,9 @@ head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$WORK/object"
 ADDRS=()
 for i in $(seq 0 $(($# - 1))); do
   bin="${*:$((i + 1)):1}"
-  COFFER_ROOT_ACCESS_KEY_ID="$AK" COFFER_ROOT_ACCESS_KEY_SECRET="$SK" RUST_LOG=warn \
-    "$bin" server --listen 127.0.0.1:0 --kms-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-    --data-dir "$WORK/data$i" --root-key-file "$WORK/root-key$i" --ready-file "$WORK/ready$i" \
-    2>"$WORK/server$i.log" &
-  PIDS+=($!)
-  for _ in $(seq 1 100); do [ -s "$WORK/ready$i" ] && break; sleep 0.1; done
-  addr="$(sed -E 's/.*"oss": *"([^"]+)".*/\1/' "$WORK/ready$i")"
+  oss_start_server "$bin" "$WORK/data$i" "$WORK/ready$i" "$WORK/server$i.log"
+  PIDS+=("$OSS_PID")
+  addr="$OSS_ADDR"
   ADDRS+=("$addr")
   request "$addr" PUT /bench/ "" "" -o /dev/null
   request "$addr" PUT /bench/plain application/octet-stream "" -T "$WORK/object" -o /dev/null

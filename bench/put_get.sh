@@ -16,37 +16,23 @@ RUNS="${RUNS:-3}"
 BIN="${COFFER_BIN:-target/release/coffer}"
 [ -x "$BIN" ] || cargo build --release -p coffer >&2
 
+# shellcheck source=bench/oss_curl.sh
+. bench/oss_curl.sh
 WORK="$(mktemp -d)"
+PID=""
 trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 AK="bench-ak"
 SK="bench-secret-$RANDOM$RANDOM"
-COFFER_ROOT_ACCESS_KEY_ID="$AK" COFFER_ROOT_ACCESS_KEY_SECRET="$SK" RUST_LOG=warn \
-  "$BIN" server --listen 127.0.0.1:0 --kms-listen 127.0.0.1:0 --data-dir "$WORK/data" --ready-file "$WORK/ready" \
-  2>"$WORK/server.log" &
-PID=$!
-for _ in $(seq 1 100); do [ -s "$WORK/ready" ] && break; sleep 0.1; done
-ADDR="$(sed -E 's/.*"oss": *"([^"]+)".*/\1/' "$WORK/ready")"
+oss_start_server "$BIN" "$WORK/data" "$WORK/ready" "$WORK/server.log"
+PID="$OSS_PID"
+ADDR="$OSS_ADDR"
 
-# V1 signature of a request without Content-MD5: VERB, empty MD5, type, date, x-oss headers, resource.
-sign() { # method content-type resource [x-oss header line]
-  local date; date="$(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S GMT')"
-  local extra=""; [ -n "${4:-}" ] && extra="$4"$'\n'
-  local sig; sig="$(printf '%s\n\n%s\n%s\n%s%s' "$1" "$2" "$date" "$extra" "$3" \
-    | openssl dgst -sha1 -hmac "$SK" -binary | base64)"
-  printf 'Date: %s\nAuthorization: OSS %s:%s\n' "$date" "$AK" "$sig"
-}
-request() { # method resource content-type [curl args...]
-  local method="$1" resource="$2" ctype="$3"; shift 3
-  local extra_canon="" extra_hdr=()
+request() { # method resource content-type [curl args...]; EXTRA_PUT_HEADER goes on object PUTs
+  local method="$1" resource="$2" ctype="$3" xhdr=""; shift 3
   if [ -n "${EXTRA_PUT_HEADER:-}" ] && [ "$method" = PUT ] && [ "$resource" != "/bench/" ]; then
-    local name="${EXTRA_PUT_HEADER%%:*}" value="${EXTRA_PUT_HEADER#*: }"
-    extra_canon="$(printf '%s:%s' "${name,,}" "$value")"
-    extra_hdr=(-H "$EXTRA_PUT_HEADER")
+    xhdr="$EXTRA_PUT_HEADER"
   fi
-  local hdrs; hdrs="$(sign "$method" "$ctype" "$resource" "$extra_canon")"
-  curl -sS -f -X "$method" -H "Content-Type: $ctype" -H "Expect:" \
-    -H "$(sed -n 1p <<<"$hdrs")" -H "$(sed -n 2p <<<"$hdrs")" "${extra_hdr[@]}" \
-    "http://$ADDR$resource" "$@"
+  oss_request "$ADDR" "$method" "$resource" "$ctype" "$xhdr" "$@"
 }
 
 request PUT /bench/ "" -o /dev/null
