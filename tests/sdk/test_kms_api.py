@@ -367,12 +367,15 @@ def test_encryption_context_mismatch_and_tampering_are_one_error(tea):
     flipped[-1] ^= 1
     header_flipped = bytearray(raw)
     header_flipped[40] ^= 1  # in the salt (the blob names its key in bytes 4..36)
+    other_key = bytearray(raw)
+    other_key[5] ^= 1  # names a key id the account does not have: no key-existence oracle
     cases = {
         "other context": (blob, {"k": "w"}),
         "no context": (blob, None),
         "extra pair": (blob, {"k": "v", "x": "y"}),
         "flipped tag": (b64(bytes(flipped)), context),
         "flipped salt": (b64(bytes(header_flipped)), context),
+        "unknown key id": (b64(bytes(other_key)), context),
         "truncated": (b64(bytes(raw[:-5])), context),
         "garbage": (b64(b"\x00" * 80), context),
         "not base64": ("not base64!", context),
