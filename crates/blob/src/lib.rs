@@ -8,6 +8,7 @@
 
 pub mod conformance;
 mod error;
+mod memory;
 mod pieces;
 
 use std::num::NonZeroU64;
@@ -21,6 +22,7 @@ pub use coffer_types::BlobId;
 use futures::Stream;
 
 pub use error::{Error, Result};
+pub use memory::MemoryBlobStore;
 pub use pieces::PieceGrid;
 
 /// A stream of bytes read from a blob.

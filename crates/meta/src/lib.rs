@@ -10,10 +10,12 @@
 
 pub mod conformance;
 mod error;
+mod memory;
 mod record;
 mod store;
 
 pub use error::{Error, Result};
+pub use memory::MemoryMetaStore;
 pub use record::{
     Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
     Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_record, encode_record,
