@@ -1,0 +1,158 @@
+//! Golden files of the persisted record layout: bytes written by the current format (byte 1)
+//! under `testdata/`, decoded and compared field by field with the records they hold.
+//!
+//! A release's files are never rewritten. When a record's layout changes, give it a new format
+//! byte, add `<record>.v2.bin` beside the old file, and keep the v1 file decoding (the migration
+//! fills the new fields); only the encoding check moves to the new file.
+//!
+//! `COFFER_WRITE_GOLDEN=1` writes a file that does not exist yet; it never overwrites one.
+
+use std::path::PathBuf;
+
+use coffer_meta::{
+    Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
+    Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_record, encode_record,
+};
+use coffer_types::{BlobId, BucketName, ObjectKey, UploadId};
+use serde::{Serialize, de::DeserializeOwned};
+
+fn blob(n: u8) -> BlobId {
+    BlobId::parse(&format!("{n:02X}").repeat(16)).expect("a valid blob id")
+}
+
+fn bucket() -> BucketRecord {
+    BucketRecord {
+        name: BucketName::parse("golden-bucket").expect("valid"),
+        created: UnixMillis(1_700_000_000_123),
+        owner: "1234567890123456".into(),
+        acl: Acl::PublicRead,
+        storage_class: StorageClass::Ia,
+        encryption: Some(EncryptionRule {
+            algorithm: SseAlgorithm::Kms,
+            kms_key_id: Some("key-id-1".into()),
+            kms_data_sm4: true,
+        }),
+    }
+}
+
+fn object() -> ObjectRecord {
+    ObjectRecord {
+        key: ObjectKey::parse("dir/obj ü.txt").expect("valid"),
+        generation: 7,
+        size: 300,
+        etag: "0123456789ABCDEF0123456789ABCDEF-2".into(),
+        crc64: 0xDEAD_BEEF_0BAD_F00D,
+        last_modified: UnixMillis(1_700_000_001_000),
+        object_type: ObjectType::Multipart,
+        storage_class: StorageClass::Archive,
+        acl: Acl::Private,
+        content_type: "text/plain".into(),
+        headers: vec![("cache-control".into(), "no-cache".into())],
+        user_meta: vec![("colour".into(), "blue".into())],
+        segments: vec![
+            Segment {
+                blob: blob(1),
+                len: 100,
+                crypto: Some(vec![1, 2, 3]),
+            },
+            Segment {
+                blob: blob(2),
+                len: 200,
+                crypto: None,
+            },
+        ],
+        encryption: Some(ObjectEncryption {
+            algorithm: SseAlgorithm::Sm4,
+            kms_key_id: None,
+            kms_data_sm4: false,
+            envelope: vec![9; 5],
+        }),
+    }
+}
+
+fn upload() -> UploadRecord {
+    UploadRecord {
+        upload_id: UploadId::parse(&"AB".repeat(16)).expect("a valid upload id"),
+        key: ObjectKey::parse("big").expect("valid"),
+        initiated: UnixMillis(1_700_000_002_000),
+        content_type: "application/octet-stream".into(),
+        headers: vec![("content-disposition".into(), "inline".into())],
+        user_meta: Vec::new(),
+        acl: Acl::Default,
+        storage_class: StorageClass::Standard,
+        encryption: Some(ObjectEncryption {
+            algorithm: SseAlgorithm::Aes256,
+            kms_key_id: None,
+            kms_data_sm4: false,
+            envelope: vec![4; 3],
+        }),
+    }
+}
+
+fn part() -> PartRecord {
+    PartRecord {
+        part_number: 10_000,
+        size: 102_400,
+        etag: "FEDCBA9876543210FEDCBA9876543210".into(),
+        crc64: 42,
+        last_modified: UnixMillis(1_700_000_003_000),
+        segment: Segment {
+            blob: blob(3),
+            len: 102_400,
+            crypto: Some(vec![7; 4]),
+        },
+    }
+}
+
+fn golden<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &str, record: T) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/testdata")
+        .join(name);
+    if !path.exists() && std::env::var_os("COFFER_WRITE_GOLDEN").is_some() {
+        std::fs::write(&path, encode_record(&record)).expect("write the golden file");
+    }
+    let bytes = std::fs::read(&path).expect("the golden file exists");
+    assert_eq!(bytes[0], 1, "{name}: format byte");
+    let decoded: T = decode_record(&bytes).expect("the golden file decodes");
+    assert_eq!(decoded, record, "{name}: decoded record");
+    assert_eq!(
+        encode_record(&record),
+        bytes,
+        "{name}: the current encoding changed without a new format byte"
+    );
+}
+
+#[test]
+fn bucket_record_v1() {
+    golden("bucket.v1.bin", bucket());
+}
+
+#[test]
+fn object_record_v1() {
+    golden("object.v1.bin", object());
+}
+
+#[test]
+fn upload_record_v1() {
+    golden("upload.v1.bin", upload());
+}
+
+#[test]
+fn part_record_v1() {
+    golden("part.v1.bin", part());
+}
+
+#[test]
+fn a_truncated_or_unknown_record_is_corrupt_not_a_panic() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/object.v1.bin");
+    let bytes = std::fs::read(path).expect("the golden file exists");
+    for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
+        assert!(
+            decode_record::<ObjectRecord>(&bytes[..cut]).is_err(),
+            "cut at {cut}"
+        );
+    }
+    let mut unknown = bytes.clone();
+    unknown[0] = 0xFF;
+    assert!(decode_record::<ObjectRecord>(&unknown).is_err());
+}
