@@ -687,3 +687,153 @@ async fn bad_input_gets_the_exact_oss_error() {
     assert_eq!(r.body, &b"data"[..]);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn listing_v1_object_meta_batch_delete_part_copy_and_bucket_policy() {
+    let s = with_bucket("more").await;
+    for k in ["a", "b/1", "b/2"] {
+        let r = req("PUT", Some("more"), Some(k))
+            .body(pattern(100 * 1024))
+            .send(&s)
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    // ListObjects (v1) with a delimiter and a page size.
+    let r = req("GET", Some("more"), None)
+        .query("delimiter", "/")
+        .query("max-keys", "1")
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.element("IsTruncated"), "true");
+    assert_eq!(r.element("Key"), "a");
+    let r = req("GET", Some("more"), None)
+        .query("delimiter", "/")
+        .query("marker", "a")
+        .send(&s)
+        .await;
+    assert_eq!(r.element("Prefix"), "");
+    assert!(
+        r.text()
+            .contains("<CommonPrefixes><Prefix>b/</Prefix></CommonPrefixes>"),
+        "{}",
+        r.text()
+    );
+    let r = req("GET", Some("more"), None)
+        .query("max-keys", "nine")
+        .send(&s)
+        .await;
+    assert_eq!(outcome(&r), (400, "InvalidArgument".into()));
+
+    // GetObjectMeta.
+    let r = req("HEAD", Some("more"), Some("a"))
+        .query("objectMeta", "")
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("102400"));
+
+    // UploadPartCopy from an existing object, then a range of it.
+    let r = req("POST", Some("more"), Some("joined"))
+        .query("uploads", "")
+        .send(&s)
+        .await;
+    let id = r.element("UploadId");
+    let r = req("PUT", Some("more"), Some("joined"))
+        .query("partNumber", "1")
+        .query("uploadId", &id)
+        .header("x-oss-copy-source", "/more/a")
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let e1 = r.element("ETag");
+    let r = req("PUT", Some("more"), Some("joined"))
+        .query("partNumber", "2")
+        .query("uploadId", &id)
+        .header("x-oss-copy-source", "/more/b/1")
+        .header("x-oss-copy-source-range", "bytes=0-9")
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let e2 = r.element("ETag");
+    let xml = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{e1}</ETag></Part>\
+         <Part><PartNumber>2</PartNumber><ETag>{e2}</ETag></Part></CompleteMultipartUpload>"
+    );
+    let r = req("POST", Some("more"), Some("joined"))
+        .query("uploadId", &id)
+        .body(xml)
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = req("GET", Some("more"), Some("joined")).send(&s).await;
+    let whole = pattern(100 * 1024);
+    assert!(r.body == [whole.as_slice(), &whole[..10]].concat());
+
+    // Bucket policy: put, get back, malformed refused, delete.
+    let policy = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["oss:GetObject"],"Principal":["*"],"Resource":["acs:oss:*:1000000000000000:more/*"]}]}"#;
+    let r = req("PUT", Some("more"), None)
+        .query("policy", "")
+        .body(policy)
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = req("GET", Some("more"), None)
+        .query("policy", "")
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 200);
+    let got: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        got,
+        serde_json::from_str::<serde_json::Value>(policy).unwrap()
+    );
+    let r = req("PUT", Some("more"), None)
+        .query("policy", "")
+        .body("{not json")
+        .send(&s)
+        .await;
+    assert_eq!(outcome(&r), (400, "MalformedPolicy".into()), "{}", r.text());
+    let r = req("DELETE", Some("more"), None)
+        .query("policy", "")
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = req("GET", Some("more"), None)
+        .query("policy", "")
+        .send(&s)
+        .await;
+    assert_eq!(outcome(&r), (404, "NoSuchBucketPolicy".into()));
+
+    // DeleteMultipleObjects needs its Content-MD5 and well-formed XML.
+    let xml = "<Delete><Quiet>false</Quiet><Object><Key>a</Key></Object>\
+               <Object><Key>b/1</Key></Object><Object><Key>never</Key></Object></Delete>";
+    let r = req("POST", Some("more"), None)
+        .query("delete", "")
+        .body(xml)
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 400, "without Content-MD5: {}", r.text());
+    let r = req("POST", Some("more"), None)
+        .query("delete", "")
+        .header("content-md5", &md5_b64(b"<Delete>"))
+        .body("<Delete>")
+        .send(&s)
+        .await;
+    assert_eq!(outcome(&r), (400, "MalformedXML".into()));
+    let r = req("POST", Some("more"), None)
+        .query("delete", "")
+        .header("content-md5", &md5_b64(xml.as_bytes()))
+        .body(xml)
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("<Key>b/1</Key>"), "{}", r.text());
+    for k in ["a", "b/1"] {
+        let r = req("GET", Some("more"), Some(k)).send(&s).await;
+        assert_eq!(outcome(&r), (404, "NoSuchKey".into()), "{k}");
+    }
+    let r = req("GET", Some("more"), Some("b/2")).send(&s).await;
+    assert_eq!(r.status, 200);
+    s.stop().await;
+}
