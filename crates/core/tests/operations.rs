@@ -458,3 +458,69 @@ async fn errors_name_the_missing_or_refused_thing() {
     );
     big.put("k", &[0; 10], Sse::None).await.unwrap();
 }
+
+#[tokio::test]
+async fn part_copies_upload_listings_and_bucket_listings() {
+    let w = World::new().await;
+    let min = coffer_core::Config::default().min_part_size as usize;
+    let source = pattern(min + 500, 9);
+    for sse in METHODS {
+        let src = format!("src-{sse:?}");
+        w.put(&src, &source, sse).await.unwrap();
+        let k = format!("joined-{sse:?}");
+        let id = w.initiate(&k, sse).await.unwrap();
+        let e1 = w.part_copy(&src, None, &k, &id, 1).await.unwrap();
+        let range = ByteRange::From {
+            first: 100,
+            last: Some(199),
+        };
+        let e2 = w.part_copy(&src, Some(range), &k, &id, 2).await.unwrap();
+        assert_eq!(
+            w.part_copy("missing", None, &k, &id, 3).await,
+            Err("no-key")
+        );
+        w.complete(&k, &id, Some(vec![(1, e1), (2, e2)]))
+            .await
+            .unwrap();
+        let expected = [&source[..], &source[100..200]].concat();
+        assert!(w.get(&k).await.unwrap() == expected, "{sse:?}");
+    }
+
+    let mut ids = Vec::new();
+    for k in ["up/a", "up/b", "up/b", "other"] {
+        ids.push((k.to_owned(), w.initiate(k, Sse::None).await.unwrap()));
+    }
+    let (listed, truncated) = w.uploads("up/", 1000).await.unwrap();
+    assert!(!truncated);
+    assert_eq!(listed.len(), 3);
+    assert!(
+        listed.windows(2).all(|p| p[0] <= p[1]),
+        "ordered by (key, id)"
+    );
+    assert!(w.uploads("", 2).await.unwrap().1, "truncated at 2");
+    for (k, id) in &ids {
+        w.abort(k, id).await.unwrap();
+    }
+    assert_eq!(w.uploads("", 1000).await.unwrap(), (vec![], false));
+
+    for name in ["bkt-a", "bkt-b", "zzz"] {
+        w.create_bucket(name).await.unwrap();
+    }
+    assert_eq!(w.create_bucket("Bad_Name").await, Err("bad-bucket-name"));
+    let s = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        w.buckets("bkt", 1000).await.unwrap(),
+        (s(&["bkt", "bkt-a", "bkt-b"]), false)
+    );
+    assert_eq!(
+        w.buckets("", 2).await.unwrap(),
+        (s(&["bkt", "bkt-a"]), true)
+    );
+    w.set_default_encryption(Sse::Sm4).await.unwrap();
+    assert_eq!(
+        w.bucket_info("bkt").await,
+        Ok(Some(coffer_core::SseAlgorithm::Sm4))
+    );
+    assert_eq!(w.bucket_info("bkt-a").await, Ok(None));
+    assert_eq!(w.bucket_info("nobucket").await, Err("no-bucket"));
+}

@@ -541,4 +541,74 @@ impl World {
             .collect();
         Ok((names, page.truncated))
     }
+
+    /// UploadPartCopy of (a range of) `from` in `bkt` as part `number`; returns the ETag.
+    pub(crate) async fn part_copy(
+        &self,
+        from: &str,
+        range: Option<ByteRange>,
+        k: &str,
+        id: &UploadId,
+        number: u32,
+    ) -> Outcome<String> {
+        let sg = self.on_object(Action::GetObject, BUCKET, from);
+        let g = self.on_object(Action::PutObject, BUCKET, k);
+        let out = self
+            .store
+            .upload_part_copy(
+                &ctx(),
+                &sg,
+                &g,
+                &bucket(),
+                &key(from),
+                range,
+                &Preconditions::default(),
+                &bucket(),
+                &key(k),
+                id,
+                number,
+            )
+            .await;
+        coded(out).map(|p| p.etag)
+    }
+
+    /// ListMultipartUploads: (key, upload id) of each listed upload, and the truncation.
+    pub(crate) async fn uploads(
+        &self,
+        prefix: &str,
+        max_uploads: usize,
+    ) -> Outcome<(Vec<(String, String)>, bool)> {
+        let g = self.on_bucket(Action::ListMultipartUploads, BUCKET);
+        let query = coffer_core::UploadListQuery {
+            prefix: prefix.into(),
+            max_uploads,
+            ..Default::default()
+        };
+        let page = coded(self.store.list_uploads(&ctx(), &g, &bucket(), &query).await)?;
+        let uploads = page
+            .uploads
+            .iter()
+            .map(|u| (u.key.as_str().to_owned(), u.upload_id.as_str().to_owned()))
+            .collect();
+        Ok((uploads, page.truncated))
+    }
+
+    /// ListBuckets: the names listed, and the truncation.
+    pub(crate) async fn buckets(&self, prefix: &str, max: usize) -> Outcome<(Vec<String>, bool)> {
+        let g = self.grant(Action::ListBuckets, Resource::Account);
+        let page = coded(self.store.list_buckets(&ctx(), &g, prefix, "", max).await)?;
+        let names = page.buckets.iter().map(|b| b.name.to_string()).collect();
+        Ok((names, page.truncated))
+    }
+
+    /// GetBucketInfo: the bucket's default encryption algorithm, if any.
+    pub(crate) async fn bucket_info(
+        &self,
+        name: &str,
+    ) -> Outcome<Option<coffer_core::SseAlgorithm>> {
+        let g = self.on_bucket(Action::GetBucketInfo, name);
+        let name = BucketName::parse(name).map_err(|_| "bad-bucket-name")?;
+        let record = coded(self.store.bucket_info(&ctx(), &g, &name).await)?;
+        Ok(record.encryption.map(|e| e.algorithm))
+    }
 }
