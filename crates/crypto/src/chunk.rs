@@ -11,11 +11,10 @@
 
 use std::fmt;
 
-use aes_gcm::aead::consts::U12;
-use aes_gcm::{AeadInOut, AesGcm, KeyInit};
+use aes_gcm::{AeadInOut, KeyInit};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::hkdf;
-use sm4::Sm4;
+use coffer_sm4::Sm4Gcm;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -30,10 +29,8 @@ const COMMIT_LABEL: &[u8] = b"coffer segment v1 commit";
 /// Bit 0 of the nonce's last four bytes: this is the last chunk of the segment.
 const FLAG_FINAL: u32 = 1;
 
-type Sm4Gcm = AesGcm<Sm4, U12>;
-
 /// The derived per-segment key, ready to seal or open chunks. Key schedules are wiped when dropped:
-/// aws-lc cleanses every allocation it frees, and `sm4`/`ghash` zeroize theirs (feature `zeroize`).
+/// aws-lc cleanses every allocation it frees, and `coffer-sm4`/`ghash` zeroize theirs.
 pub(crate) struct ChunkKey(ChunkCipher);
 
 enum ChunkCipher {
@@ -353,9 +350,9 @@ mod tests {
     /// GB/T 32907-2016 appendix A.1: the SM4 block cipher itself.
     #[test]
     fn sm4_block_known_answer() {
-        use sm4::cipher::{BlockCipherEncrypt, KeyInit as _};
+        use coffer_sm4::cipher::{BlockCipherEncrypt, KeyInit as _};
         let key = hex("0123456789abcdeffedcba9876543210");
-        let cipher = Sm4::new_from_slice(&key).unwrap();
+        let cipher = coffer_sm4::Sm4::new_from_slice(&key).unwrap();
         let mut block = [0u8; 16];
         block.copy_from_slice(&key);
         let mut block = block.into();

@@ -22,7 +22,7 @@
 
 use core::fmt;
 
-use aes_gcm::aead::consts::{U8, U12, U16};
+use aes_gcm::aead::consts::{U12, U16, U64};
 use cipher::{
     AlgorithmName, Block, BlockCipherEncBackend, BlockCipherEncClosure, BlockCipherEncrypt,
     BlockSizeUser, InOut, InOutBuf, Key, KeyInit, KeySizeUser, ParBlocks, ParBlocksSizeUser,
@@ -37,6 +37,7 @@ mod portable;
 mod x86;
 
 pub use aes_gcm::aead;
+pub use cipher;
 #[cfg(feature = "differential")]
 pub use differential::differential;
 
@@ -168,17 +169,11 @@ impl BlockSizeUser for Sm4 {
 impl BlockCipherEncrypt for Sm4 {
     fn encrypt_with_backend(&self, f: impl BlockCipherEncClosure<BlockSize = U16>) {
         match self.imp {
-            Imp::Portable => f.call(&Batch16 {
-                rk: &self.rk,
-                run: portable::encrypt16,
-            }),
+            Imp::Portable => f.call(&PortableBackend(&self.rk)),
             #[cfg(target_arch = "x86_64")]
             Imp::AesNi(cpu) => f.call(&AesNiBackend { rk: &self.rk, cpu }),
             #[cfg(target_arch = "x86_64")]
-            Imp::Gfni512(cpu) => f.call(&Batch16 {
-                rk: &self.rk,
-                run: move |rk: &[u32; 32], blocks: &mut [[u8; 16]; 16]| cpu.encrypt16(rk, blocks),
-            }),
+            Imp::Gfni512(cpu) => f.call(&GfniBackend { rk: &self.rk, cpu }),
         }
     }
 }
@@ -203,63 +198,75 @@ impl Drop for Sm4 {
 
 impl ZeroizeOnDrop for Sm4 {}
 
-/// Runs `blocks` (at most `N`) through an `N`-block function, through a zero-padded copy when
-/// short; the copy is wiped.
-fn padded<const N: usize>(
+/// Runs `blocks` (at most `K·G`) through a function of `G` groups of `K` blocks, by way of a
+/// zero-padded copy; the copy is wiped.
+fn padded<const K: usize, const G: usize>(
     mut blocks: InOutBuf<'_, '_, Block<Sm4>>,
-    run: impl Fn(&mut [[u8; 16]; N]),
+    run: impl Fn(&mut [[[u8; 16]; K]; G]),
 ) {
-    let mut buf = [[0u8; 16]; N];
-    for (i, b) in blocks.get_in().iter().enumerate() {
-        buf[i].copy_from_slice(b);
+    let mut buf = [[[0u8; 16]; K]; G];
+    for (b, i) in buf.as_flattened_mut().iter_mut().zip(blocks.get_in()) {
+        b.copy_from_slice(i);
     }
     run(&mut buf);
-    for (i, b) in blocks.get_out().iter_mut().enumerate() {
-        b.copy_from_slice(&buf[i]);
+    for (o, b) in blocks.get_out().iter_mut().zip(buf.as_flattened()) {
+        o.copy_from_slice(b);
     }
     buf.zeroize();
 }
 
-/// One block through an `N`-block function.
-fn padded_one<const N: usize>(
+/// One block through a function of `K` blocks.
+fn padded_one<const K: usize>(
     mut block: InOut<'_, '_, Block<Sm4>>,
-    run: impl Fn(&mut [[u8; 16]; N]),
+    run: impl Fn(&mut [[[u8; 16]; K]; 1]),
 ) {
-    let mut buf = [[0u8; 16]; N];
-    buf[0].copy_from_slice(block.get_in());
+    let mut buf = [[[0u8; 16]; K]; 1];
+    buf[0][0].copy_from_slice(block.get_in());
     run(&mut buf);
-    block.get_out().copy_from_slice(&buf[0]);
+    block.get_out().copy_from_slice(&buf[0][0]);
     buf.zeroize();
 }
 
-/// A 16-block function as a cipher backend.
-struct Batch16<'a, F> {
-    rk: &'a [u32; 32],
-    run: F,
+/// A cipher backend: block size 16, `$par` blocks per parallel call.
+macro_rules! backend {
+    ($name:ident $(<$lt:lifetime>)?, $par:ty, $single:expr, $tail:expr) => {
+        impl BlockSizeUser for $name<'_> {
+            type BlockSize = U16;
+        }
+
+        impl ParBlocksSizeUser for $name<'_> {
+            type ParBlocksSize = $par;
+        }
+
+        impl BlockCipherEncBackend for $name<'_> {
+            fn encrypt_block(&self, block: InOut<'_, '_, Block<Self>>) {
+                #[allow(clippy::redundant_closure_call)]
+                ($single)(self, block)
+            }
+
+            fn encrypt_par_blocks(&self, blocks: InOut<'_, '_, ParBlocks<Self>>) {
+                self.encrypt_tail_blocks(blocks.into_buf());
+            }
+
+            fn encrypt_tail_blocks(&self, blocks: InOutBuf<'_, '_, Block<Self>>) {
+                #[allow(clippy::redundant_closure_call)]
+                ($tail)(self, blocks)
+            }
+        }
+    };
 }
 
-impl<F> BlockSizeUser for Batch16<'_, F> {
-    type BlockSize = U16;
-}
+/// Sixteen blocks bitsliced per call.
+struct PortableBackend<'a>(&'a [u32; 32]);
 
-impl<F> ParBlocksSizeUser for Batch16<'_, F> {
-    type ParBlocksSize = U16;
-}
+backend!(
+    PortableBackend,
+    U16,
+    |s: &PortableBackend<'_>, b| padded_one::<16>(b, |x| portable::encrypt16(s.0, &mut x[0])),
+    |s: &PortableBackend<'_>, b| padded::<16, 1>(b, |x| portable::encrypt16(s.0, &mut x[0]))
+);
 
-impl<F: Fn(&[u32; 32], &mut [[u8; 16]; 16])> BlockCipherEncBackend for Batch16<'_, F> {
-    fn encrypt_block(&self, block: InOut<'_, '_, Block<Self>>) {
-        padded_one::<16>(block, |b| (self.run)(self.rk, b));
-    }
-
-    fn encrypt_par_blocks(&self, blocks: InOut<'_, '_, ParBlocks<Self>>) {
-        self.encrypt_tail_blocks(blocks.into_buf());
-    }
-
-    fn encrypt_tail_blocks(&self, blocks: InOutBuf<'_, '_, Block<Self>>) {
-        padded::<16>(blocks, |b| (self.run)(self.rk, b));
-    }
-}
-
+/// Four groups of four blocks per call; fewer groups for a short tail.
 #[cfg(target_arch = "x86_64")]
 struct AesNiBackend<'a> {
     rk: &'a [u32; 32],
@@ -267,29 +274,35 @@ struct AesNiBackend<'a> {
 }
 
 #[cfg(target_arch = "x86_64")]
-impl BlockSizeUser for AesNiBackend<'_> {
-    type BlockSize = U16;
+backend!(
+    AesNiBackend,
+    U16,
+    |s: &AesNiBackend<'_>, b| padded_one::<4>(b, |x| s.cpu.encrypt(s.rk, x)),
+    |s: &AesNiBackend<'_>, b: InOutBuf<'_, '_, Block<Sm4>>| if b.len() <= 4 {
+        padded::<4, 1>(b, |x| s.cpu.encrypt(s.rk, x))
+    } else {
+        padded::<4, 4>(b, |x| s.cpu.encrypt(s.rk, x))
+    }
+);
+
+/// Four groups of sixteen blocks per call; one group for a short tail.
+#[cfg(target_arch = "x86_64")]
+struct GfniBackend<'a> {
+    rk: &'a [u32; 32],
+    cpu: x86::Gfni512,
 }
 
 #[cfg(target_arch = "x86_64")]
-impl ParBlocksSizeUser for AesNiBackend<'_> {
-    type ParBlocksSize = U8;
-}
-
-#[cfg(target_arch = "x86_64")]
-impl BlockCipherEncBackend for AesNiBackend<'_> {
-    fn encrypt_block(&self, block: InOut<'_, '_, Block<Self>>) {
-        padded_one::<8>(block, |b| self.cpu.encrypt8(self.rk, b));
+backend!(
+    GfniBackend,
+    U64,
+    |s: &GfniBackend<'_>, b| padded_one::<16>(b, |x| s.cpu.encrypt(s.rk, x)),
+    |s: &GfniBackend<'_>, b: InOutBuf<'_, '_, Block<Sm4>>| if b.len() <= 16 {
+        padded::<16, 1>(b, |x| s.cpu.encrypt(s.rk, x))
+    } else {
+        padded::<16, 4>(b, |x| s.cpu.encrypt(s.rk, x))
     }
-
-    fn encrypt_par_blocks(&self, blocks: InOut<'_, '_, ParBlocks<Self>>) {
-        self.encrypt_tail_blocks(blocks.into_buf());
-    }
-
-    fn encrypt_tail_blocks(&self, blocks: InOutBuf<'_, '_, Block<Self>>) {
-        padded::<8>(blocks, |b| self.cpu.encrypt8(self.rk, b));
-    }
-}
+);
 
 #[cfg(test)]
 pub(crate) mod tests {

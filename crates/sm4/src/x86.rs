@@ -29,10 +29,10 @@ impl AesNi {
         (is_x86_feature_detected!("aes") && is_x86_feature_detected!("ssse3")).then_some(Self(()))
     }
 
-    /// Eight blocks in place.
-    pub(crate) fn encrypt8(self, rk: &[u32; 32], blocks: &mut [[u8; 16]; 8]) {
-        // SAFETY: `self` exists only if `detect` found every feature `aesni_encrypt8` enables.
-        unsafe { aesni_encrypt8(rk, blocks) }
+    /// `4·G` blocks in place.
+    pub(crate) fn encrypt<const G: usize>(self, rk: &[u32; 32], blocks: &mut [[[u8; 16]; 4]; G]) {
+        // SAFETY: `self` exists only if `detect` found every feature `aesni_encrypt` enables.
+        unsafe { aesni_encrypt(rk, blocks) }
     }
 }
 
@@ -48,10 +48,10 @@ impl Gfni512 {
         .then_some(Self(()))
     }
 
-    /// Sixteen blocks in place.
-    pub(crate) fn encrypt16(self, rk: &[u32; 32], blocks: &mut [[u8; 16]; 16]) {
-        // SAFETY: `self` exists only if `detect` found every feature `gfni_encrypt16` enables.
-        unsafe { gfni_encrypt16(rk, blocks) }
+    /// `16·G` blocks in place.
+    pub(crate) fn encrypt<const G: usize>(self, rk: &[u32; 32], blocks: &mut [[[u8; 16]; 16]; G]) {
+        // SAFETY: `self` exists only if `detect` found every feature `gfni_encrypt` enables.
+        unsafe { gfni_encrypt(rk, blocks) }
     }
 }
 
@@ -146,37 +146,53 @@ fn transpose128(x: [__m128i; 4]) -> [__m128i; 4] {
     ]
 }
 
-/// Two independent groups of four blocks per round, so the AES unit always has work queued.
+/// One SM4 round on every group: word `d` of each gets T(a ⊕ b ⊕ c ⊕ key). Written with constant
+/// indices so the words stay in registers, and all groups per round so that their independent
+/// dependency chains overlap (one block's rounds are strictly sequential).
+macro_rules! rounds {
+    ($x:ident, $rk:ident, $round:expr) => {
+        for quad in $rk.chunks_exact(4) {
+            for (r, &k) in quad.iter().enumerate() {
+                let (a, b, c, d) = match r {
+                    0 => (1, 2, 3, 0),
+                    1 => (2, 3, 0, 1),
+                    2 => (3, 0, 1, 2),
+                    _ => (0, 1, 2, 3),
+                };
+                for group in $x.iter_mut() {
+                    group[d] = $round(group[a], group[b], group[c], group[d], k);
+                }
+            }
+        }
+    };
+}
+
+/// Groups of four blocks, `G` of them interleaved.
 #[target_feature(enable = "aes,ssse3")]
-unsafe fn aesni_encrypt8(rk: &[u32; 32], blocks: &mut [[u8; 16]; 8]) {
+unsafe fn aesni_encrypt<const G: usize>(rk: &[u32; 32], blocks: &mut [[[u8; 16]; 4]; G]) {
     let bswap = c128(BSWAP32);
-    let mut x = [[_mm_setzero_si128(); 4]; 2];
-    for (g, group) in x.iter_mut().enumerate() {
+    let mut x = [[_mm_setzero_si128(); 4]; G];
+    for (group, input) in x.iter_mut().zip(blocks.iter()) {
         let mut words = [_mm_setzero_si128(); 4];
-        for (i, w) in words.iter_mut().enumerate() {
+        for (w, block) in words.iter_mut().zip(input) {
             // SAFETY: the pointer comes from a `&[u8; 16]`, valid for a 16-byte read; `loadu`
             // has no alignment requirement.
-            let v = unsafe { _mm_loadu_si128(blocks[4 * g + i].as_ptr().cast()) };
+            let v = unsafe { _mm_loadu_si128(block.as_ptr().cast()) };
             *w = _mm_shuffle_epi8(v, bswap);
         }
         *group = transpose128(words);
     }
-    for (r, &k) in rk.iter().enumerate() {
-        let key = _mm_set1_epi32(k as i32);
-        for group in x.iter_mut() {
-            let t = _mm_xor_si128(
-                _mm_xor_si128(group[(r + 1) % 4], group[(r + 2) % 4]),
-                _mm_xor_si128(group[(r + 3) % 4], key),
-            );
-            group[r % 4] = _mm_xor_si128(group[r % 4], el128(sbox_aesni(t)));
-        }
-    }
-    for (g, group) in x.iter().enumerate() {
+    let round = |a, b, c, d, k: u32| {
+        let t = _mm_xor_si128(_mm_xor_si128(a, b), _mm_xor_si128(c, _mm_set1_epi32(k as i32)));
+        _mm_xor_si128(d, el128(sbox_aesni(t)))
+    };
+    rounds!(x, rk, round);
+    for (group, output) in x.iter().zip(blocks.iter_mut()) {
         let out = transpose128([group[3], group[2], group[1], group[0]]);
-        for (i, w) in out.iter().enumerate() {
+        for (w, block) in out.iter().zip(output) {
             // SAFETY: the pointer comes from a `&mut [u8; 16]`, valid for a 16-byte write;
             // `storeu` has no alignment requirement.
-            unsafe { _mm_storeu_si128(blocks[4 * g + i].as_mut_ptr().cast(), _mm_shuffle_epi8(*w, bswap)) };
+            unsafe { _mm_storeu_si128(block.as_mut_ptr().cast(), _mm_shuffle_epi8(*w, bswap)) };
         }
     }
 }
@@ -223,29 +239,33 @@ fn transpose512(x: [__m512i; 4]) -> [__m512i; 4] {
     ]
 }
 
+/// Groups of sixteen blocks, `G` of them interleaved.
 #[target_feature(enable = "gfni,avx512f,avx512bw")]
-unsafe fn gfni_encrypt16(rk: &[u32; 32], blocks: &mut [[u8; 16]; 16]) {
+unsafe fn gfni_encrypt<const G: usize>(rk: &[u32; 32], blocks: &mut [[[u8; 16]; 16]; G]) {
     let bswap = c512(BSWAP32);
-    let mut words = [_mm512_setzero_si512(); 4];
-    for (i, w) in words.iter_mut().enumerate() {
-        // SAFETY: `blocks[4i..4i + 4]` are 64 contiguous bytes of the `&mut [[u8; 16]; 16]`,
-        // valid for reading; `loadu` has no alignment requirement.
-        let v = unsafe { _mm512_loadu_si512(blocks[4 * i..].as_ptr().cast()) };
-        *w = _mm512_shuffle_epi8(v, bswap);
+    let mut x = [[_mm512_setzero_si512(); 4]; G];
+    for (group, input) in x.iter_mut().zip(blocks.iter()) {
+        let mut words = [_mm512_setzero_si512(); 4];
+        for (w, four) in words.iter_mut().zip(input.chunks_exact(4)) {
+            // SAFETY: `four` is 4 contiguous `[u8; 16]`, 64 bytes valid for reading; `loadu` has
+            // no alignment requirement.
+            let v = unsafe { _mm512_loadu_si512(four.as_ptr().cast()) };
+            *w = _mm512_shuffle_epi8(v, bswap);
+        }
+        *group = transpose512(words);
     }
-    let mut x = transpose512(words);
-    for (r, &k) in rk.iter().enumerate() {
-        let t = _mm512_xor_si512(
-            xor3(x[(r + 1) % 4], x[(r + 2) % 4], x[(r + 3) % 4]),
-            _mm512_set1_epi32(k as i32),
-        );
-        x[r % 4] = _mm512_xor_si512(x[r % 4], el512(sbox_gfni512(t)));
-    }
-    let out = transpose512([x[3], x[2], x[1], x[0]]);
-    for (i, w) in out.iter().enumerate() {
-        // SAFETY: `blocks[4i..4i + 4]` are 64 contiguous bytes of the `&mut [[u8; 16]; 16]`,
-        // valid for writing; `storeu` has no alignment requirement.
-        unsafe { _mm512_storeu_si512(blocks[4 * i..].as_mut_ptr().cast(), _mm512_shuffle_epi8(*w, bswap)) };
+    let round = |a, b, c, d, k: u32| {
+        let t = _mm512_xor_si512(xor3(a, b, c), _mm512_set1_epi32(k as i32));
+        _mm512_xor_si512(d, el512(sbox_gfni512(t)))
+    };
+    rounds!(x, rk, round);
+    for (group, output) in x.iter().zip(blocks.iter_mut()) {
+        let out = transpose512([group[3], group[2], group[1], group[0]]);
+        for (w, four) in out.iter().zip(output.chunks_exact_mut(4)) {
+            // SAFETY: `four` is 4 contiguous `[u8; 16]`, 64 bytes valid for writing; `storeu`
+            // has no alignment requirement.
+            unsafe { _mm512_storeu_si512(four.as_mut_ptr().cast(), _mm512_shuffle_epi8(*w, bswap)) };
+        }
     }
 }
 
