@@ -23,6 +23,7 @@
 use core::fmt;
 
 use aes_gcm::aead::consts::{U12, U16, U64};
+use cipher::array::Array;
 use cipher::{
     AlgorithmName, Block, BlockCipherEncBackend, BlockCipherEncClosure, BlockCipherEncrypt,
     BlockSizeUser, InOut, InOutBuf, Key, KeyInit, KeySizeUser, ParBlocks, ParBlocksSizeUser,
@@ -198,38 +199,34 @@ impl Drop for Sm4 {
 
 impl ZeroizeOnDrop for Sm4 {}
 
-/// Runs `blocks` (at most `K·G`) through a function of `G` groups of `K` blocks, by way of a
-/// zero-padded copy; the copy is wiped.
-fn padded<const K: usize, const G: usize>(
-    mut blocks: InOutBuf<'_, '_, Block<Sm4>>,
-    run: impl Fn(&mut [[[u8; 16]; K]; G]),
+/// Runs `blocks` in place through a function of four groups of `K` blocks and one of a single
+/// group: full groups directly, a last partial group by way of a zero-padded copy, wiped after.
+fn in_groups<const K: usize>(
+    blocks: &mut [[u8; 16]],
+    four: impl Fn(&mut [[[u8; 16]; K]; 4]),
+    one: impl Fn(&mut [[[u8; 16]; K]; 1]),
 ) {
-    let mut buf = [[[0u8; 16]; K]; G];
-    for (b, i) in buf.as_flattened_mut().iter_mut().zip(blocks.get_in()) {
-        b.copy_from_slice(i);
+    let (groups, rest) = blocks.as_chunks_mut::<K>();
+    let (quads, singles) = groups.as_chunks_mut::<4>();
+    for quad in quads {
+        four(quad);
     }
-    run(&mut buf);
-    for (o, b) in blocks.get_out().iter_mut().zip(buf.as_flattened()) {
-        o.copy_from_slice(b);
+    for single in singles {
+        one(core::array::from_mut(single));
     }
-    buf.zeroize();
+    if !rest.is_empty() {
+        let mut buf = [[[0u8; 16]; K]; 1];
+        buf[0][..rest.len()].copy_from_slice(rest);
+        one(&mut buf);
+        rest.copy_from_slice(&buf[0][..rest.len()]);
+        buf.as_flattened_mut().as_flattened_mut().zeroize();
+    }
 }
 
-/// One block through a function of `K` blocks.
-fn padded_one<const K: usize>(
-    mut block: InOut<'_, '_, Block<Sm4>>,
-    run: impl Fn(&mut [[[u8; 16]; K]; 1]),
-) {
-    let mut buf = [[[0u8; 16]; K]; 1];
-    buf[0][0].copy_from_slice(block.get_in());
-    run(&mut buf);
-    block.get_out().copy_from_slice(&buf[0][0]);
-    buf.zeroize();
-}
-
-/// A cipher backend: block size 16, `$par` blocks per parallel call.
+/// A cipher backend: block size 16, `$par` blocks per parallel call, all three entry points
+/// encrypting in the output buffer through `$run(&self, &mut [[u8; 16]])`.
 macro_rules! backend {
-    ($name:ident $(<$lt:lifetime>)?, $par:ty, $single:expr, $tail:expr) => {
+    ($name:ident, $par:ty, $run:expr) => {
         impl BlockSizeUser for $name<'_> {
             type BlockSize = U16;
         }
@@ -240,17 +237,18 @@ macro_rules! backend {
 
         impl BlockCipherEncBackend for $name<'_> {
             fn encrypt_block(&self, block: InOut<'_, '_, Block<Self>>) {
-                #[allow(clippy::redundant_closure_call)]
-                ($single)(self, block)
+                let out = block.into_out_with_copied_in();
+                ($run)(self, Array::cast_slice_to_core_mut(core::slice::from_mut(out)));
             }
 
             fn encrypt_par_blocks(&self, blocks: InOut<'_, '_, ParBlocks<Self>>) {
-                self.encrypt_tail_blocks(blocks.into_buf());
+                let out = blocks.into_out_with_copied_in();
+                ($run)(self, Array::cast_slice_to_core_mut(out.as_mut_slice()));
             }
 
             fn encrypt_tail_blocks(&self, blocks: InOutBuf<'_, '_, Block<Self>>) {
-                #[allow(clippy::redundant_closure_call)]
-                ($tail)(self, blocks)
+                let out = blocks.into_out_with_copied_in();
+                ($run)(self, Array::cast_slice_to_core_mut(out));
             }
         }
     };
@@ -262,11 +260,14 @@ struct PortableBackend<'a>(&'a [u32; 32]);
 backend!(
     PortableBackend,
     U16,
-    |s: &PortableBackend<'_>, b| padded_one::<16>(b, |x| portable::encrypt16(s.0, &mut x[0])),
-    |s: &PortableBackend<'_>, b| padded::<16, 1>(b, |x| portable::encrypt16(s.0, &mut x[0]))
+    |s: &PortableBackend<'_>, b: &mut [[u8; 16]]| in_groups::<16>(
+        b,
+        |x| x.iter_mut().for_each(|g| portable::encrypt16(s.0, g)),
+        |x| portable::encrypt16(s.0, &mut x[0])
+    )
 );
 
-/// Four groups of four blocks per call; fewer groups for a short tail.
+/// Four groups of four blocks per call; one group for a short tail.
 #[cfg(target_arch = "x86_64")]
 struct AesNiBackend<'a> {
     rk: &'a [u32; 32],
@@ -277,12 +278,11 @@ struct AesNiBackend<'a> {
 backend!(
     AesNiBackend,
     U16,
-    |s: &AesNiBackend<'_>, b| padded_one::<4>(b, |x| s.cpu.encrypt(s.rk, x)),
-    |s: &AesNiBackend<'_>, b: InOutBuf<'_, '_, Block<Sm4>>| if b.len() <= 4 {
-        padded::<4, 1>(b, |x| s.cpu.encrypt(s.rk, x))
-    } else {
-        padded::<4, 4>(b, |x| s.cpu.encrypt(s.rk, x))
-    }
+    |s: &AesNiBackend<'_>, b: &mut [[u8; 16]]| in_groups::<4>(
+        b,
+        |x| s.cpu.encrypt(s.rk, x),
+        |x| s.cpu.encrypt(s.rk, x)
+    )
 );
 
 /// Four groups of sixteen blocks per call; one group for a short tail.
@@ -296,12 +296,11 @@ struct GfniBackend<'a> {
 backend!(
     GfniBackend,
     U64,
-    |s: &GfniBackend<'_>, b| padded_one::<16>(b, |x| s.cpu.encrypt(s.rk, x)),
-    |s: &GfniBackend<'_>, b: InOutBuf<'_, '_, Block<Sm4>>| if b.len() <= 16 {
-        padded::<16, 1>(b, |x| s.cpu.encrypt(s.rk, x))
-    } else {
-        padded::<16, 4>(b, |x| s.cpu.encrypt(s.rk, x))
-    }
+    |s: &GfniBackend<'_>, b: &mut [[u8; 16]]| in_groups::<16>(
+        b,
+        |x| s.cpu.encrypt(s.rk, x),
+        |x| s.cpu.encrypt(s.rk, x)
+    )
 );
 
 #[cfg(test)]
