@@ -88,10 +88,17 @@ fn main() {
             continue;
         }
         let Some(gcm) = sm4_gcm_with_backend(&key, backend) else {
-            println!("| coffer-sm4 {:<27} | (not on this CPU)         |", format!("{backend:?}"));
+            println!(
+                "| coffer-sm4 {:<27} | (not on this CPU)         |",
+                format!("{backend:?}")
+            );
             continue;
         };
-        let bytes = if backend == Backend::Portable { slow } else { fast };
+        let bytes = if backend == Backend::Portable {
+            slow
+        } else {
+            fast
+        };
         let seal = measure(bytes, |buf| {
             let _ = gcm.encrypt_inout_detached(&nonce.into(), &[], buf.into());
         });
@@ -131,11 +138,8 @@ fn reference_row(slow: usize, key: [u8; 16], nonce: [u8; 12]) {
 fn aws_lc_row(fast: usize, nonce: [u8; 12]) {
     let aes = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[0x42; 32]).expect("32-byte key"));
     let seal = measure(fast, |buf| {
-        let _ = aes.seal_in_place_separate_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::empty(),
-            buf,
-        );
+        let _ =
+            aes.seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), buf);
     });
     println!("| aws-lc-rs AES-256-GCM                  | {seal:>8.2} |                |");
 }

@@ -177,7 +177,8 @@ mod tests {
         for x in 0..=255u8 {
             let word = u32::from_be_bytes([x, x ^ 0x5a, x.wrapping_add(1), !x]);
             let want = u32::from_be_bytes(
-                word.to_be_bytes().map(|b| crate::tests::SBOX[usize::from(b)]),
+                word.to_be_bytes()
+                    .map(|b| crate::tests::SBOX[usize::from(b)]),
             );
             assert_eq!(tau(word), want, "input {x:#04x}");
         }

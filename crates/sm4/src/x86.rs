@@ -105,10 +105,7 @@ fn affine128(x: __m128i, lo: (i64, i64), hi: (i64, i64)) -> __m128i {
     let mask = _mm_set1_epi8(0x0f);
     let l = _mm_and_si128(x, mask);
     let h = _mm_and_si128(_mm_srli_epi32::<4>(x), mask);
-    _mm_xor_si128(
-        _mm_shuffle_epi8(c128(lo), l),
-        _mm_shuffle_epi8(c128(hi), h),
-    )
+    _mm_xor_si128(_mm_shuffle_epi8(c128(lo), l), _mm_shuffle_epi8(c128(hi), h))
 }
 
 /// The SM4 S-box on 16 bytes: into the AES field, the AES S-box, back.
@@ -183,7 +180,10 @@ unsafe fn aesni_encrypt<const G: usize>(rk: &[u32; 32], blocks: &mut [[[u8; 16];
         *group = transpose128(words);
     }
     let round = |a, b, c, d, k: u32| {
-        let t = _mm_xor_si128(_mm_xor_si128(a, b), _mm_xor_si128(c, _mm_set1_epi32(k as i32)));
+        let t = _mm_xor_si128(
+            _mm_xor_si128(a, b),
+            _mm_xor_si128(c, _mm_set1_epi32(k as i32)),
+        );
         _mm_xor_si128(d, el128(sbox_aesni(t)))
     };
     rounds!(x, rk, round);
@@ -264,7 +264,9 @@ unsafe fn gfni_encrypt<const G: usize>(rk: &[u32; 32], blocks: &mut [[[u8; 16]; 
         for (w, four) in out.iter().zip(output.chunks_exact_mut(4)) {
             // SAFETY: `four` is 4 contiguous `[u8; 16]`, 64 bytes valid for writing; `storeu`
             // has no alignment requirement.
-            unsafe { _mm512_storeu_si512(four.as_mut_ptr().cast(), _mm512_shuffle_epi8(*w, bswap)) };
+            unsafe {
+                _mm512_storeu_si512(four.as_mut_ptr().cast(), _mm512_shuffle_epi8(*w, bswap))
+            };
         }
     }
 }
