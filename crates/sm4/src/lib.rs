@@ -3,20 +3,26 @@
 //!
 //! [`Sm4`] implements RustCrypto's block-cipher traits, so [`Sm4Gcm`] is RustCrypto's generic GCM
 //! (`aes_gcm::AesGcm`) over it: the same construction, byte for byte, as `AesGcm<sm4::Sm4, U12>`,
-//! with the counter-mode keystream computed 8 or 16 blocks at a time and GHASH on the CPU's
+//! with the counter-mode keystream computed 16 or 64 blocks at a time and GHASH on the CPU's
 //! carry-less multiply (the `ghash`/`polyval` crates detect it).
 //!
 //! The block function is chosen once per key, at run time ([`Backend::detect`]):
-//! - [`Backend::Gfni512`]: GFNI on AVX-512 registers, 16 blocks per call. The S-box is an affine
-//!   map into the AES field followed by `gf2p8affineinvqb` (inversion fused with the affine map
-//!   back).
-//! - [`Backend::AesNi`]: AES-NI, 8 blocks per call. The SM4 S-box and the AES S-box are both an
+//! - [`Backend::Gfni512`]: GFNI on AVX-512 registers, 64 blocks per call (four interleaved groups
+//!   of sixteen: one block's 32 rounds are sequential, so independent groups fill the pipeline).
+//!   The S-box is an affine map into the AES field followed by `gf2p8affineinvqb` (inversion
+//!   fused with the affine map back).
+//! - [`Backend::AesNi`]: AES-NI on 128-bit registers, 16 blocks per call (four groups of four).
+//!   The SM4 S-box and the AES S-box are both an
 //!   inversion in GF(2⁸) between affine maps, in isomorphic fields, so SM4's is `aesenclast`
 //!   between two affine maps (done with in-register `pshufb` lookups).
 //! - [`Backend::Portable`]: bitsliced, 16 blocks per call, for every other CPU.
 //!
-//! None of them indexes memory by secret data: no cache-timing leak of key or plaintext, unlike
-//! the table-based `sm4` crate.
+//! None of them indexes memory by secret data or branches on it (the key schedule uses the
+//! bitsliced S-box too): no cache-timing leak of key or plaintext, unlike the table-based `sm4`
+//! crate.
+//!
+//! Measured on the development machine (`examples/bench.rs`, 64 KiB chunks, one core): SM4-GCM
+//! 1.7 GB/s on GFNI, 0.5 on AES-NI, 0.05 portable; the table-based `sm4` under the same GCM 0.09.
 // No `#![forbid(unsafe_code)]` here: it would stop `x86` from allowing it. The crate's level is
 // `deny` (Cargo.toml); this file has no `unsafe`, and every module but `x86` restates `forbid`.
 

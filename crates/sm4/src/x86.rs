@@ -6,7 +6,7 @@
 //! registers, each 32-bit word byte-swapped into a native integer, and the 4×4 matrix of words
 //! transposed, so register i holds word i of four blocks and one round is a handful of vector
 //! operations on whole registers. The AVX-512 path does the same in each 128-bit lane of a 512-bit
-//! register: sixteen blocks.
+//! register: sixteen blocks per group.
 //!
 //! `unsafe` here, and nowhere else in the crate: unaligned loads and stores through pointers made
 //! from references of the right size, and calls into `#[target_feature]` functions, which are
@@ -165,6 +165,8 @@ macro_rules! rounds {
 }
 
 /// Groups of four blocks, `G` of them interleaved.
+///
+/// Safety: the CPU must have AES-NI and SSSE3.
 #[target_feature(enable = "aes,ssse3")]
 unsafe fn aesni_encrypt<const G: usize>(rk: &[u32; 32], blocks: &mut [[[u8; 16]; 4]; G]) {
     let bswap = c128(BSWAP32);
@@ -240,6 +242,8 @@ fn transpose512(x: [__m512i; 4]) -> [__m512i; 4] {
 }
 
 /// Groups of sixteen blocks, `G` of them interleaved.
+///
+/// Safety: the CPU must have GFNI, AVX-512F and AVX-512BW.
 #[target_feature(enable = "gfni,avx512f,avx512bw")]
 unsafe fn gfni_encrypt<const G: usize>(rk: &[u32; 32], blocks: &mut [[[u8; 16]; 16]; G]) {
     let bswap = c512(BSWAP32);
