@@ -1,64 +1,275 @@
-//! Server configuration: CLI flag > `COFFER_*` environment variable > TOML file > default.
+//! `coffer server`'s configuration: CLI flag > `COFFER_*` environment variable > TOML file >
+//! default.
+//!
+//! Each setting is defined once, as a field of a section struct owned by the crate that uses it
+//! (`coffer_oss::ConfigSection`, `coffer_core::Config`, ...; the binary's own below). Its flag and
+//! environment variable come from the field's `#[arg]`, its TOML key is the field's name, its
+//! default is the struct's `Default`. The TOML file is one flat table of every section's keys, so
+//! a key belongs to the section that defines it and a key no section defines is refused.
 
+use std::collections::BTreeSet;
+use std::fmt;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-use anyhow::{Context, Result};
-use clap::Args;
+use anyhow::{Context, Result, bail};
+use clap::{ArgMatches, Args, FromArgMatches};
+use coffer_types::DataDir;
 use serde::Deserialize;
+use zeroize::Zeroizing;
 
-/// Flags of `coffer server`. Every flag can also come from its environment variable or from the
-/// TOML file given by `--config`.
+/// Flags of `coffer server`.
 #[derive(Args, Debug)]
 pub(crate) struct ServerArgs {
+    /// TOML file with any of the settings below (keys as the flags, with underscores).
+    #[arg(long, env = "COFFER_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    given: Given<Sections>,
+}
+
+/// Declares the sections of `coffer server`'s configuration: one line per section, naming the
+/// field it is kept in and its type (which derives `clap::Args`, `Deserialize` and `Default`).
+macro_rules! sections {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty,)*) => {
+        /// Every section of `coffer server`'s configuration, resolved.
+        #[derive(Debug, Default)]
+        pub(crate) struct Sections {
+            $($(#[$doc])* pub(crate) $field: $ty,)*
+        }
+
+        impl Section for Sections {
+            fn augment(cmd: clap::Command) -> clap::Command {
+                $(let cmd = <$ty as Args>::augment_args(cmd);)*
+                cmd
+            }
+
+            fn resolve(file: &mut toml::Table, given: &ArgMatches) -> Result<Self> {
+                Ok(Self { $($field: resolve_section::<$ty>(file, given)?,)* })
+            }
+        }
+    };
+}
+
+sections! {
+    /// Where the data directory is.
+    data_dir: DataDirSection,
+    /// Where the root key is.
+    root_key: RootKeySection,
+    /// Listeners, region, backends, logging.
+    server: ServerSection,
+    /// The OSS front-end.
+    oss: coffer_oss::ConfigSection,
+    /// The object store's limits.
+    core: coffer_core::Config,
+    /// RAM and STS.
+    iam: coffer_iam::ConfigSection,
+    /// SSE-OSS master key rotation.
+    keyring: coffer_keyring::ConfigSection,
+}
+
+/// Something that can be resolved from the command line and environment over a TOML table.
+pub(crate) trait Section: Sized {
+    fn augment(cmd: clap::Command) -> clap::Command;
+    /// Takes the keys it knows out of `file`, then lets `given` (flags and environment) override.
+    fn resolve(file: &mut toml::Table, given: &ArgMatches) -> Result<Self>;
+}
+
+/// One section resolved: its keys taken out of `file` (missing ones from `Default`), then flags
+/// and environment variables on top.
+fn resolve_section<T>(file: &mut toml::Table, given: &ArgMatches) -> Result<T>
+where
+    T: Args + FromArgMatches + for<'de> Deserialize<'de> + Default,
+{
+    let keys: BTreeSet<String> = T::augment_args(clap::Command::new("section"))
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .collect();
+    let mut mine = toml::Table::new();
+    for key in keys {
+        if let Some(value) = file.remove(&key) {
+            mine.insert(key, value);
+        }
+    }
+    let mut section: T = toml::Value::Table(mine)
+        .try_into()
+        .map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))?;
+    section.update_from_arg_matches(given)?;
+    Ok(section)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Makes a section usable alone, by a subcommand that takes just it (flags and environment).
+macro_rules! single_section {
+    ($($ty:ty),*) => {$(
+        impl Section for $ty {
+            fn augment(cmd: clap::Command) -> clap::Command {
+                <$ty as Args>::augment_args(cmd)
+            }
+            fn resolve(file: &mut toml::Table, given: &ArgMatches) -> Result<Self> {
+                resolve_section(file, given)
+            }
+        }
+    )*};
+}
+
+single_section!(DataDirSection, RootKeySection);
+
+/// A section's flags and environment variables as clap parsed them, resolved later over a TOML
+/// file (clap alone cannot put the file between the environment and the defaults).
+pub(crate) struct Given<T> {
+    matches: ArgMatches,
+    section: PhantomData<T>,
+}
+
+impl<T> fmt::Debug for Given<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Given(..)")
+    }
+}
+
+impl<T: Section> Given<T> {
+    /// The section over `file`'s keys (taken out of it) and the defaults.
+    pub(crate) fn resolve(&self, file: &mut toml::Table) -> Result<T> {
+        T::resolve(file, &self.matches)
+    }
+
+    /// The section from flags and environment over the defaults (for commands without a file).
+    pub(crate) fn get(&self) -> Result<T> {
+        self.resolve(&mut toml::Table::new())
+    }
+}
+
+impl<T> FromArgMatches for Given<T> {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        Ok(Self {
+            matches: matches.clone(),
+            section: PhantomData,
+        })
+    }
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.matches = matches.clone();
+        Ok(())
+    }
+}
+
+impl<T: Section> Args for Given<T> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        T::augment(cmd)
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        T::augment(cmd)
+    }
+}
+
+/// The data directory (shared by `server`, `keyring` and `kms`).
+#[derive(Args, Debug, Deserialize)]
+#[group(skip)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct DataDirSection {
+    /// Directory holding metadata and object data [default: ./coffer-data].
+    #[arg(long, env = "COFFER_DATA_DIR", required = false, global = true)]
+    pub(crate) data_dir: PathBuf,
+}
+
+impl Default for DataDirSection {
+    fn default() -> Self {
+        Self {
+            data_dir: DataDir::default().root().to_owned(),
+        }
+    }
+}
+
+impl DataDirSection {
+    pub(crate) fn data_dir(&self) -> DataDir {
+        DataDir::new(&self.data_dir)
+    }
+}
+
+/// Where the root key is (shared by `server` and `keyring`).
+#[derive(Args, Debug, Default, Deserialize)]
+#[group(skip)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RootKeySection {
+    /// File holding the 32-byte root key (64 hex digits) that seals every other key. Keep it
+    /// outside the data directory [default: `<data-dir>.root-key` beside the data directory;
+    /// created 0600 on first start]. `COFFER_ROOT_KEY` (64 hex digits) replaces the file.
+    #[arg(long, env = "COFFER_ROOT_KEY_FILE", global = true)]
+    pub(crate) root_key_file: Option<PathBuf>,
+}
+
+impl RootKeySection {
+    pub(crate) fn root_key_file(&self, data_dir: &DataDir) -> PathBuf {
+        self.root_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.default_root_key_file())
+    }
+}
+
+/// The binary's own settings: listeners, region, backends, logging.
+#[derive(Args, Debug, Deserialize)]
+#[group(skip)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ServerSection {
     /// Address of the OSS API listener [default: 127.0.0.1:9000].
-    #[arg(long, env = "COFFER_LISTEN")]
-    listen: Option<SocketAddr>,
+    #[arg(long, env = "COFFER_LISTEN", required = false)]
+    pub(crate) listen: SocketAddr,
     /// Address of the KMS API listener [default: 127.0.0.1:9001].
-    #[arg(long, env = "COFFER_KMS_LISTEN")]
-    kms_listen: Option<SocketAddr>,
+    #[arg(long, env = "COFFER_KMS_LISTEN", required = false)]
+    pub(crate) kms_listen: SocketAddr,
     /// Address of the admin API listener (RAM users, keys, policies, STS) [default:
     /// 127.0.0.1:9002, or an ephemeral loopback port when --listen asks for port 0].
     #[arg(long, env = "COFFER_ADMIN_LISTEN")]
-    admin_listen: Option<SocketAddr>,
-    /// Directory holding metadata and object data [default: ./coffer-data].
-    #[arg(long, env = "COFFER_DATA_DIR")]
-    data_dir: Option<PathBuf>,
+    pub(crate) admin_listen: Option<SocketAddr>,
     /// Region served, as clients name it for V4 signatures [default: cn-hangzhou].
-    #[arg(long, env = "COFFER_REGION")]
-    region: Option<String>,
-    /// Extra base domains for virtual-hosted addressing (`bucket.<domain>`), comma-separated.
-    #[arg(long, env = "COFFER_VIRTUAL_HOST_DOMAINS", value_delimiter = ',')]
-    virtual_host_domains: Option<Vec<String>>,
-    /// TOML file with any of the settings above (keys as the flags, with underscores).
-    #[arg(long, env = "COFFER_CONFIG")]
-    config: Option<PathBuf>,
-    /// Once listening, write `{"oss": "ADDR", "admin": "ADDR"}` to this file (for tests and
-    /// supervisors).
+    #[arg(long, env = "COFFER_REGION", required = false)]
+    pub(crate) region: String,
+    /// Metadata backend: `embedded` (redb, `meta.redb` in the data directory) [default:
+    /// embedded].
+    #[arg(long, env = "COFFER_META", required = false)]
+    pub(crate) meta: MetaBackend,
+    /// Object data backend: `local` (files under `blobs/` in the data directory) [default:
+    /// local].
+    #[arg(long, env = "COFFER_BLOB", required = false)]
+    pub(crate) blob: BlobBackend,
+    /// Once listening, write `{"oss": "ADDR", "kms": "ADDR", "admin": "ADDR"}` to this file (for
+    /// tests and supervisors).
     #[arg(long, env = "COFFER_READY_FILE")]
-    ready_file: Option<PathBuf>,
+    pub(crate) ready_file: Option<PathBuf>,
     /// Log format: `text` or `json` [default: text].
-    #[arg(long, env = "COFFER_LOG_FORMAT")]
-    log_format: Option<LogFormat>,
-    #[command(flatten)]
-    keys: KeyArgs,
-    /// Days between automatic rotations of the SSE-OSS master key [default: 30; 0 = never].
-    #[arg(long, env = "COFFER_SSE_ROTATION_DAYS")]
-    sse_rotation_days: Option<u32>,
-    /// Shortest STS session AssumeRole grants, in seconds [default: 900, as RAM]. Lower it only
-    /// to test expiry (0 issues credentials that are already expired).
-    #[arg(long, env = "COFFER_STS_MIN_SESSION_SECONDS")]
-    sts_min_session_seconds: Option<u32>,
+    #[arg(long, env = "COFFER_LOG_FORMAT", required = false)]
+    pub(crate) log_format: LogFormat,
 }
 
-/// Where the root key and the data directory are (shared by `server` and `keyring`).
-#[derive(Args, Debug, Clone)]
-pub(crate) struct KeyArgs {
-    /// File holding the 32-byte root key (64 hex digits) that seals every other key. Keep it
-    /// outside the data directory [default: `<data-dir>.root-key` beside the data directory;
-    /// created 0600 on first start].
-    #[arg(long, env = "COFFER_ROOT_KEY_FILE")]
-    pub(crate) root_key_file: Option<PathBuf>,
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            kms_listen: SocketAddr::from(([127, 0, 0, 1], 9001)),
+            admin_listen: None,
+            region: "cn-hangzhou".into(),
+            meta: MetaBackend::Embedded,
+            blob: BlobBackend::Local,
+            ready_file: None,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl ServerSection {
+    /// The admin listener: as configured, else 9002 — except that tests start many servers on
+    /// port 0, whose admin APIs must not fight over 9002.
+    pub(crate) fn admin_listen(&self) -> SocketAddr {
+        self.admin_listen.unwrap_or_else(|| {
+            let port = if self.listen.port() == 0 { 0 } else { 9002 };
+            SocketAddr::from(([127, 0, 0, 1], port))
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, clap::ValueEnum, PartialEq, Eq)]
@@ -68,96 +279,143 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// The TOML file's layout.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    /// See `--listen`.
-    listen: Option<SocketAddr>,
-    /// See `--kms-listen`.
-    kms_listen: Option<SocketAddr>,
-    /// See `--admin-listen`.
-    admin_listen: Option<SocketAddr>,
-    /// See `--data-dir`.
-    data_dir: Option<PathBuf>,
-    /// See `--region`.
-    region: Option<String>,
-    /// See `--virtual-host-domains`.
-    virtual_host_domains: Option<Vec<String>>,
-    /// See `--ready-file`.
-    ready_file: Option<PathBuf>,
-    /// See `--log-format`.
-    log_format: Option<LogFormat>,
-    /// See `--root-key-file`.
-    root_key_file: Option<PathBuf>,
-    /// See `--sse-rotation-days`.
-    sse_rotation_days: Option<u32>,
-    /// See `--sts-min-session-seconds`.
-    sts_min_session_seconds: Option<u32>,
+/// Where metadata (buckets, objects, uploads, parts) is kept: a URL-like setting so that a
+/// database server can be named by its URL.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) enum MetaBackend {
+    /// The embedded redb database in the data directory.
+    Embedded,
+}
+
+impl FromStr for MetaBackend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "embedded" | "redb" => Ok(Self::Embedded),
+            other => Err(format!(
+                "{other:?} is not a metadata backend (this build has: embedded)"
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for MetaBackend {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+/// Where object data is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) enum BlobBackend {
+    /// Files under `blobs/` in the data directory.
+    Local,
+}
+
+impl FromStr for BlobBackend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "local" | "fs" => Ok(Self::Local),
+            other => Err(format!(
+                "{other:?} is not an object data backend (this build has: local)"
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for BlobBackend {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+/// The secrets `coffer server` takes from the environment only (never from flags, which other
+/// users can see, nor from the TOML file). Read once, while the configuration loads.
+#[derive(Default)]
+pub(crate) struct EnvSecrets {
+    /// `COFFER_ROOT_ACCESS_KEY_ID`.
+    pub(crate) root_access_key_id: Option<String>,
+    /// `COFFER_ROOT_ACCESS_KEY_SECRET`.
+    pub(crate) root_access_key_secret: Option<Zeroizing<String>>,
+    /// `COFFER_ROOT_KEY`.
+    pub(crate) root_key: Option<Zeroizing<String>>,
+}
+
+impl fmt::Debug for EnvSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnvSecrets")
+            .field("root_access_key_id", &self.root_access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EnvSecrets {
+    pub(crate) fn from_env() -> Self {
+        Self {
+            root_access_key_id: std::env::var("COFFER_ROOT_ACCESS_KEY_ID").ok(),
+            root_access_key_secret: std::env::var("COFFER_ROOT_ACCESS_KEY_SECRET")
+                .ok()
+                .map(Zeroizing::new),
+            root_key: root_key_from_env(),
+        }
+    }
+}
+
+/// `COFFER_ROOT_KEY`, which replaces the root key file when set.
+pub(crate) fn root_key_from_env() -> Option<Zeroizing<String>> {
+    std::env::var("COFFER_ROOT_KEY").ok().map(Zeroizing::new)
 }
 
 /// The resolved configuration of `coffer server`.
 #[derive(Debug)]
 pub(crate) struct ServerConfig {
-    pub(crate) listen: SocketAddr,
-    pub(crate) kms_listen: SocketAddr,
-    pub(crate) admin_listen: SocketAddr,
-    pub(crate) data_dir: PathBuf,
-    pub(crate) region: String,
-    pub(crate) virtual_host_domains: Vec<String>,
-    pub(crate) ready_file: Option<PathBuf>,
-    pub(crate) log_format: LogFormat,
+    pub(crate) sections: Sections,
+    pub(crate) data_dir: DataDir,
     pub(crate) root_key_file: PathBuf,
-    pub(crate) sse_rotation_days: u32,
-    pub(crate) sts_min_session_seconds: u32,
+    pub(crate) secrets: EnvSecrets,
+    /// `COFFER_TEST_KMS_CLOCK_FILE`: a file the tests write the KMS's clock offset to.
+    #[cfg(feature = "testing")]
+    pub(crate) test_kms_clock_file: Option<PathBuf>,
 }
 
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
-            kms_listen: SocketAddr::from(([127, 0, 0, 1], 9001)),
-            admin_listen: SocketAddr::from(([127, 0, 0, 1], 9002)),
-            data_dir: PathBuf::from("coffer-data"),
-            region: "cn-hangzhou".into(),
-            virtual_host_domains: vec!["localhost".into()],
-            ready_file: None,
-            log_format: LogFormat::Text,
-            root_key_file: default_root_key_file(Path::new("coffer-data")),
-            sse_rotation_days: 30,
-            sts_min_session_seconds: 900,
-        }
-    }
-}
-
-/// `<data-dir>.root-key`, beside (not inside) the data directory.
-pub(crate) fn default_root_key_file(data_dir: &Path) -> PathBuf {
-    let mut name = data_dir
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "coffer-data".into());
-    name.push(".root-key");
-    match data_dir.parent() {
-        Some(p) => p.join(name),
-        None => PathBuf::from(name),
-    }
-}
-
-fn read_file(path: &Path) -> Result<FileConfig> {
+fn read_file(path: &Path) -> Result<toml::Table> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("read config file {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("parse config file {}", path.display()))
+    toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "parse config file {}: {}",
+            path.display(),
+            one_line(&e.to_string())
+        )
+    })
 }
 
 impl ServerConfig {
-    /// Merges flags and environment (already merged by clap) over the file over the defaults.
+    /// Resolves every section: flags and environment over the file over the defaults.
     pub(crate) fn load(args: ServerArgs) -> Result<Self> {
-        let file = match &args.config {
+        let mut file = match &args.config {
             Some(p) => read_file(p)?,
-            None => FileConfig::default(),
+            None => toml::Table::new(),
         };
-        let d = Self::default();
-        let region = args.region.or(file.region).unwrap_or(d.region);
+        let sections = args
+            .given
+            .resolve(&mut file)
+            .with_context(|| match &args.config {
+                Some(p) => format!("config file {}", p.display()),
+                None => "configuration".into(),
+            })?;
+        if let Some(key) = file.keys().next() {
+            bail!(
+                "config file {}: unknown key {key:?}",
+                args.config.as_deref().unwrap_or(Path::new("")).display()
+            );
+        }
+        let region = &sections.server.region;
         anyhow::ensure!(
             !region.is_empty()
                 && region
@@ -165,50 +423,95 @@ impl ServerConfig {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-'),
             "region: {region:?} is not a region name"
         );
-        let mut domains = d.virtual_host_domains;
-        for extra in args
-            .virtual_host_domains
-            .or(file.virtual_host_domains)
-            .unwrap_or_default()
-        {
-            let extra = extra.trim().to_ascii_lowercase();
-            if !extra.is_empty() && !domains.contains(&extra) {
-                domains.push(extra);
-            }
-        }
-        let data_dir = args.data_dir.or(file.data_dir).unwrap_or(d.data_dir);
-        let listen = args.listen.or(file.listen).unwrap_or(d.listen);
-        // Tests start many servers on port 0; their admin APIs must not fight over 9002.
-        let admin_default = if listen.port() == 0 {
-            SocketAddr::from(([127, 0, 0, 1], 0))
-        } else {
-            d.admin_listen
-        };
+        let data_dir = sections.data_dir.data_dir();
         Ok(Self {
-            listen,
-            kms_listen: args.kms_listen.or(file.kms_listen).unwrap_or(d.kms_listen),
-            admin_listen: args
-                .admin_listen
-                .or(file.admin_listen)
-                .unwrap_or(admin_default),
-            root_key_file: args
-                .keys
-                .root_key_file
-                .or(file.root_key_file)
-                .unwrap_or_else(|| default_root_key_file(&data_dir)),
-            sse_rotation_days: args
-                .sse_rotation_days
-                .or(file.sse_rotation_days)
-                .unwrap_or(d.sse_rotation_days),
-            sts_min_session_seconds: args
-                .sts_min_session_seconds
-                .or(file.sts_min_session_seconds)
-                .unwrap_or(d.sts_min_session_seconds),
+            root_key_file: sections.root_key.root_key_file(&data_dir),
             data_dir,
-            region,
-            virtual_host_domains: domains,
-            ready_file: args.ready_file.or(file.ready_file),
-            log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
+            sections,
+            secrets: EnvSecrets::from_env(),
+            #[cfg(feature = "testing")]
+            test_kms_clock_file: std::env::var_os("COFFER_TEST_KMS_CLOCK_FILE").map(PathBuf::from),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+
+    fn load(args: &[&str], toml: &str) -> Result<ServerConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("coffer.toml");
+        std::fs::write(&file, toml).unwrap();
+        let file = file.to_str().unwrap().to_owned();
+        let mut argv = vec!["coffer", "--config", &file];
+        argv.extend_from_slice(args);
+        ServerConfig::load(Cli::try_parse_from(argv)?.server)
+    }
+
+    #[test]
+    fn flag_beats_file_beats_default() {
+        let c = load(
+            &["--region", "cn-beijing", "--min-part-size", "5"],
+            "region = \"cn-shanghai\"\nlisten = \"127.0.0.1:0\"\nsse_rotation_days = 0\n\
+             virtual_host_domains = [\"oss.example\"]\nmin_part_size = 7\n",
+        )
+        .unwrap();
+        let s = &c.sections;
+        assert_eq!(s.server.region, "cn-beijing");
+        assert_eq!(s.core.min_part_size, 5);
+        assert_eq!(s.server.listen, SocketAddr::from(([127, 0, 0, 1], 0)));
+        assert_eq!(s.server.admin_listen().port(), 0);
+        assert_eq!(s.keyring.sse_rotation_days, 0);
+        assert_eq!(
+            s.oss.host_config().base_domains,
+            ["localhost", "oss.example"]
+        );
+        // Untouched keys keep their defaults.
+        assert_eq!(s.iam.sts_min_session_seconds, 900);
+        assert_eq!(
+            s.server.kms_listen,
+            SocketAddr::from(([127, 0, 0, 1], 9001))
+        );
+        assert_eq!(s.server.meta, MetaBackend::Embedded);
+        assert_eq!(c.data_dir, DataDir::new("coffer-data"));
+        assert_eq!(c.root_key_file, PathBuf::from("coffer-data.root-key"));
+    }
+
+    #[test]
+    fn every_pre_section_toml_key_is_still_accepted() {
+        let c = load(
+            &[],
+            "listen = \"127.0.0.1:9100\"\nkms_listen = \"127.0.0.1:9101\"\n\
+             admin_listen = \"127.0.0.1:9102\"\ndata_dir = \"d\"\nregion = \"cn-hangzhou\"\n\
+             virtual_host_domains = []\nready_file = \"r\"\nlog_format = \"json\"\n\
+             root_key_file = \"k\"\nsse_rotation_days = 1\nsts_min_session_seconds = 0\n",
+        )
+        .unwrap();
+        assert_eq!(c.sections.server.admin_listen().port(), 9102);
+        assert_eq!(c.sections.server.log_format, LogFormat::Json);
+        assert_eq!(c.root_key_file, PathBuf::from("k"));
+        assert_eq!(c.data_dir, DataDir::new("d"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_in_one_line() {
+        let e = load(&[], "listen = \"127.0.0.1:0\"\nno_such_key = 1\n").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("unknown key \"no_such_key\""),
+            "{e:#}"
+        );
+        let e = load(&[], "sse_rotation_days = \"soon\"\n").unwrap_err();
+        assert!(!format!("{e:#}").contains('\n'), "{e:#}");
+        let e = load(&[], "meta = \"postgres://db\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("not a metadata backend"), "{e:#}");
+        assert!(load(&["--region", "cn hangzhou"], "").is_err());
     }
 }

@@ -1,5 +1,5 @@
 //! The root account's identity: its id and key pair, from the environment or generated once and
-//! kept 0600 in the data directory.
+//! kept 0600 in the data directory (`DataDir::root_credentials`).
 
 use std::fs;
 use std::io::Write;
@@ -11,7 +11,6 @@ use coffer_types::AccessKeySecret;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-const FILE_NAME: &str = "root-credentials.json";
 const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// The root identity.
@@ -43,15 +42,14 @@ fn random_account_id() -> String {
 }
 
 /// Loads the stored identity, creating it on first start. Environment credentials, when both
-/// are set, replace the stored key pair (the account id stays).
+/// are set, replace the stored key pair (the account id stays). `path` is the credentials file.
 pub(crate) fn load_or_create(
-    data_dir: &Path,
+    path: &Path,
     env_id: Option<String>,
     env_secret: Option<String>,
 ) -> Result<RootIdentity> {
-    let path = data_dir.join(FILE_NAME);
     let stored: Option<Stored> = if path.exists() {
-        let mode = fs::metadata(&path)?.permissions().mode();
+        let mode = fs::metadata(path)?.permissions().mode();
         if mode & 0o077 != 0 {
             bail!(
                 "{} is readable by group or others (mode {:o}); run chmod 600 on it",
@@ -59,7 +57,7 @@ pub(crate) fn load_or_create(
                 mode & 0o777
             );
         }
-        let text = fs::read_to_string(&path).context("read root credentials")?;
+        let text = fs::read_to_string(path).context("read root credentials")?;
         Some(serde_json::from_str(&text).context("parse root credentials")?)
     } else {
         None
@@ -71,7 +69,7 @@ pub(crate) fn load_or_create(
                 None => {
                     let account_id = random_account_id();
                     write_new(
-                        &path,
+                        path,
                         &Stored {
                             account_id: account_id.clone(),
                             access_key_id: id.clone(),
@@ -99,7 +97,7 @@ pub(crate) fn load_or_create(
                         access_key_id: format!("LTAI{}", random_string(20)),
                         access_key_secret: random_string(30),
                     };
-                    write_new(&path, &s)?;
+                    write_new(path, &s)?;
                     // Printed once, on first start, so the operator can copy them; never logged.
                     println!(
                         "Generated root credentials (stored in {}):\n  COFFER_ROOT_ACCESS_KEY_ID={}\n  COFFER_ROOT_ACCESS_KEY_SECRET={}",
@@ -135,21 +133,20 @@ fn write_new(path: &Path, stored: &Stored) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use coffer_types::DataDir;
 
     #[test]
     fn generated_credentials_are_private_and_stable() {
         let dir = tempfile::tempdir().unwrap();
-        let first = load_or_create(dir.path(), None, None).unwrap();
-        let mode = fs::metadata(dir.path().join(FILE_NAME))
-            .unwrap()
-            .permissions()
-            .mode();
+        let path = DataDir::new(dir.path()).root_credentials();
+        let first = load_or_create(&path, None, None).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let again = load_or_create(dir.path(), None, None).unwrap();
+        let again = load_or_create(&path, None, None).unwrap();
         assert_eq!(first.access_key_id, again.access_key_id);
         assert!(first.secret.ct_eq(again.secret.expose_secret()));
         assert_eq!(first.account_id.len(), 16);
-        let env = load_or_create(dir.path(), Some("AK".into()), Some("SK".into())).unwrap();
+        let env = load_or_create(&path, Some("AK".into()), Some("SK".into())).unwrap();
         assert_eq!(env.account_id, first.account_id);
         assert_eq!(env.access_key_id, "AK");
     }
@@ -157,9 +154,9 @@ mod tests {
     #[test]
     fn refuses_a_credentials_file_others_can_read() {
         let dir = tempfile::tempdir().unwrap();
-        load_or_create(dir.path(), None, None).unwrap();
-        let path = dir.path().join(FILE_NAME);
+        let path = DataDir::new(dir.path()).root_credentials();
+        load_or_create(&path, None, None).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(load_or_create(dir.path(), None, None).is_err());
+        assert!(load_or_create(&path, None, None).is_err());
     }
 }

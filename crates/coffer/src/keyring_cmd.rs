@@ -1,28 +1,20 @@
 //! `coffer keyring list|rotate`: the SSE-OSS master keys, offline or beside a running server
 //! (the keyring file is locked while it changes, and the server reloads it).
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use coffer_keyring::Keyring;
 
-use crate::config::{KeyArgs, default_root_key_file};
+use crate::config::{DataDirSection, Given, RootKeySection, root_key_from_env};
 
 #[derive(Args)]
 pub(crate) struct KeyringArgs {
     #[command(subcommand)]
     action: Action,
-    /// The server's data directory.
-    #[arg(
-        long,
-        env = "COFFER_DATA_DIR",
-        default_value = "coffer-data",
-        global = true
-    )]
-    data_dir: PathBuf,
     #[command(flatten)]
-    keys: KeyArgs,
+    data_dir: Given<DataDirSection>,
+    #[command(flatten)]
+    root_key: Given<RootKeySection>,
     /// Print JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -37,19 +29,26 @@ enum Action {
     Rotate,
 }
 
+/// Neither action creates anything: a wrong or missing data directory, keyring or root key is an
+/// error, checked in that order before any key is read.
 pub(crate) fn run(args: KeyringArgs) -> Result<()> {
-    let root_path = args
-        .keys
-        .root_key_file
-        .clone()
-        .unwrap_or_else(|| default_root_key_file(&args.data_dir));
-    let root = crate::root_key::load_or_create(&root_path, std::env::var("COFFER_ROOT_KEY").ok())?;
-    let path = args.data_dir.join(crate::server::KEYRING_FILE);
+    let dir = args.data_dir.get()?.data_dir();
+    anyhow::ensure!(
+        dir.exists(),
+        "no data directory at {} (set --data-dir or COFFER_DATA_DIR)",
+        dir.root().display()
+    );
+    let path = dir.keyring();
     anyhow::ensure!(
         path.exists(),
-        "no keyring at {}: start the server once first",
+        "no SSE keyring at {}: not a coffer data directory, or the server never started on it",
         path.display()
     );
+    let root_key_file = args.root_key.get()?.root_key_file(&dir);
+    let root = crate::root_key::load_existing(
+        &root_key_file,
+        root_key_from_env().map(|mut s| std::mem::take(&mut *s)),
+    )?;
     let keyring = Keyring::open(&path, root, now()).context("open keyring")?;
     if let Action::Rotate = args.action {
         keyring.rotate(now()).context("rotate keyring")?;

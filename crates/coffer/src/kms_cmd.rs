@@ -1,28 +1,23 @@
 //! `coffer kms usage|audit`: the KMS's metering and audit trail, read from its append-only audit
-//! log (`kms.audit.jsonl` in the data directory). Needs no key and works while the server runs:
+//! log (`DataDir::kms_audit_log`). Needs no key and works while the server runs:
 //! the log holds no key material, and every KMS operation — through the KMS API or by SSE-KMS —
 //! is one line of it.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use crate::config::{DataDirSection, Given};
+
 #[derive(Args)]
 pub(crate) struct KmsArgs {
     #[command(subcommand)]
     action: Action,
-    /// The server's data directory.
-    #[arg(
-        long,
-        env = "COFFER_DATA_DIR",
-        default_value = "coffer-data",
-        global = true
-    )]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data_dir: Given<DataDirSection>,
     /// Only this key id.
     #[arg(long, global = true)]
     key: Option<String>,
@@ -50,8 +45,20 @@ fn field<'a>(record: &'a Value, name: &str) -> &'a str {
     record.get(name).and_then(Value::as_str).unwrap_or("")
 }
 
+/// Reads only: a wrong or missing data directory or audit log is an error, and nothing is created.
 pub(crate) fn run(args: KmsArgs) -> Result<()> {
-    let path = args.data_dir.join("kms.audit.jsonl");
+    let dir = args.data_dir.get()?.data_dir();
+    anyhow::ensure!(
+        dir.exists(),
+        "no data directory at {} (set --data-dir or COFFER_DATA_DIR)",
+        dir.root().display()
+    );
+    let path = dir.kms_audit_log();
+    anyhow::ensure!(
+        path.exists(),
+        "no KMS audit log at {}: not a coffer data directory, or the server never started on it",
+        path.display()
+    );
     let file = std::fs::File::open(&path).with_context(|| format!("open {}", path.display()))?;
     let mut records = Vec::new();
     for line in BufReader::new(file).lines() {

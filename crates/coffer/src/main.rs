@@ -2,6 +2,7 @@
 //! logging. Everything else lives in the library crates.
 
 mod admin_cmd;
+mod backends;
 mod config;
 mod credentials;
 mod keyring_cmd;
@@ -38,8 +39,18 @@ enum Command {
     Admin(admin_cmd::AdminArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Errors end the process with one line on stderr (the causes joined by `: `) and status 1.
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coffer: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Server(args) => {
             let config = config::ServerConfig::load(args)?;
@@ -52,5 +63,14 @@ fn main() -> anyhow::Result<()> {
         Command::Keyring(args) => keyring_cmd::run(args),
         Command::Kms(args) => kms_cmd::run(args),
         Command::Admin(args) => admin_cmd::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        // Catches clashing flag names or groups between config sections at test time.
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

@@ -55,6 +55,17 @@ pub(crate) fn load_or_create(path: &Path, env_value: Option<String>) -> Result<M
     Ok(key)
 }
 
+/// Like [`load_or_create`], but a missing file is an error: for commands that must create nothing.
+pub(crate) fn load_existing(path: &Path, env_value: Option<String>) -> Result<MasterKey> {
+    if env_value.is_none() && !path.exists() {
+        bail!(
+            "no root key at {} (set --root-key-file or COFFER_ROOT_KEY)",
+            path.display()
+        );
+    }
+    load_or_create(path, env_value)
+}
+
 fn parse(hex_text: &str) -> Result<MasterKey> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     hex::decode_to_slice(hex_text, bytes.as_mut_slice())?;

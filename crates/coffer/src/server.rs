@@ -1,6 +1,7 @@
-//! `coffer server`: opens the embedded backends, recovers from any crash, and serves until
-//! SIGTERM or SIGINT.
+//! `coffer server`: opens the backends, builds the services over them, recovers from any crash,
+//! serves until SIGTERM or SIGINT, then stops in order.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -13,6 +14,7 @@ use tokio::sync::watch;
 use tracing::info;
 use tracing_subscriber::EnvFilter;
 
+use crate::backends::{Backends, open_backends};
 use crate::config::{LogFormat, ServerConfig};
 use crate::credentials;
 
@@ -23,7 +25,7 @@ pub(crate) fn init_tracing(config: &ServerConfig) {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    match config.log_format {
+    match config.sections.server.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
@@ -45,22 +47,15 @@ async fn shutdown_signal() {
     }
 }
 
-/// The identity store (RAM users, keys, policies, roles, bucket policies) in the data directory.
-pub(crate) const IAM_FILE: &str = "iam.redb";
-
-/// The SSE keyring's file in the data directory.
-pub(crate) const KEYRING_FILE: &str = "keyring.sealed";
-
 /// Rotates the SSE-OSS master key when due, checking hourly.
 async fn rotate_keyring(
     keyring: coffer_keyring::Keyring,
-    days: u32,
+    interval: Option<i64>,
     mut stop: watch::Receiver<bool>,
 ) {
-    if days == 0 {
+    let Some(interval) = interval else {
         return;
-    }
-    let interval = i64::from(days) * 86_400;
+    };
     loop {
         if let Err(e) = keyring.rotate_if_due(crate::keyring_cmd::now(), interval) {
             tracing::error!(error = %e, "SSE master key rotation failed");
@@ -74,12 +69,14 @@ async fn rotate_keyring(
 
 /// The KMS's clock and how often its schedule runs: the wall clock and once a minute, except in
 /// a binary built with the `testing` feature when `COFFER_TEST_KMS_CLOCK_FILE` is set.
-fn kms_clock() -> (Arc<dyn coffer_kms::Clock>, std::time::Duration) {
+fn kms_clock(
+    #[allow(unused_variables)] config: &ServerConfig,
+) -> (Arc<dyn coffer_kms::Clock>, std::time::Duration) {
     #[cfg(feature = "testing")]
-    if let Ok(path) = std::env::var("COFFER_TEST_KMS_CLOCK_FILE") {
-        tracing::warn!(%path, "KMS test clock enabled: time is read from a file");
+    if let Some(path) = &config.test_kms_clock_file {
+        tracing::warn!(path = %path.display(), "KMS test clock enabled: time is read from a file");
         return (
-            Arc::new(crate::test_clock::FileOffsetClock::new(path.into())),
+            Arc::new(crate::test_clock::FileOffsetClock::new(path.clone())),
             std::time::Duration::from_millis(200),
         );
     }
@@ -111,33 +108,70 @@ async fn tick_kms(
     }
 }
 
-pub(crate) async fn run(config: ServerConfig) -> Result<()> {
+/// `coffer server`, start to stop.
+pub(crate) async fn run(mut config: ServerConfig) -> Result<()> {
     let started = SystemTime::now();
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
+    let backends = open_backends(&config)?;
+    let services = build_services(&mut config, backends)?;
+    services
+        .store
+        .collector()
+        .recover(started)
+        .await
+        .context("recover from interrupted writes")?;
+    let listeners = Listeners::bind(&config).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let servers = serve(&config, &services, listeners, &stop_rx);
+    let duties = start_background_duties(&config, &services, &stop_rx);
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    shutdown(servers, duties, &services.kms).await;
+    Ok(())
+}
+
+/// The services the listeners serve and the background duties tend.
+struct Services {
+    store: Arc<Store>,
+    iam: Arc<Iam>,
+    kms: Arc<coffer_kms::Kms>,
+    kms_clock: Arc<dyn coffer_kms::Clock>,
+    kms_tick_every: std::time::Duration,
+    keyring: coffer_keyring::Keyring,
+}
+
+/// Unseals the keyring, the KMS and the identities with the root key and builds the store over
+/// the backends.
+fn build_services(config: &mut ServerConfig, backends: Backends) -> Result<Services> {
     let root = credentials::load_or_create(
-        &config.data_dir,
-        std::env::var("COFFER_ROOT_ACCESS_KEY_ID").ok(),
-        std::env::var("COFFER_ROOT_ACCESS_KEY_SECRET").ok(),
+        &config.data_dir.root_credentials(),
+        config.secrets.root_access_key_id.take(),
+        config
+            .secrets
+            .root_access_key_secret
+            .take()
+            .map(|mut s| std::mem::take(&mut *s)),
     )?;
-    let meta = coffer_meta_redb::RedbMetaStore::open(&config.data_dir.join("meta.redb"))
-        .context("open metadata store")?;
-    let blobs = coffer_blob_fs::FsBlobStore::open(&config.data_dir.join("blobs"))
-        .context("open blob store")?;
     let root_key = crate::root_key::load_or_create(
         &config.root_key_file,
-        std::env::var("COFFER_ROOT_KEY").ok(),
+        config
+            .secrets
+            .root_key
+            .take()
+            .map(|mut s| std::mem::take(&mut *s)),
     )?;
-    let (kms_clock, kms_tick_every) = kms_clock();
+    let sections = &config.sections;
+    let region = &sections.server.region;
+    let (kms_clock, kms_tick_every) = kms_clock(config);
     let kms_root = coffer_kms::RootKey::from(coffer_crypto::MasterKey::from_bytes(
         *root_key.expose_secret(),
     ));
     let kms = Arc::new(
-        coffer_kms::Kms::open(
-            &config.data_dir.join("kms.redb"),
+        coffer_kms::Kms::with_store(
+            backends.kms,
+            backends.kms_audit,
             kms_root,
             coffer_kms::Config {
-                region: config.region.clone(),
+                region: region.clone(),
                 ..Default::default()
             },
             kms_clock.clone(),
@@ -148,34 +182,27 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
     // the KMS's and the keyring's keys).
     let iam_sealing = coffer_iam::SealingKey::derive(root_key.expose_secret());
     let keyring = coffer_keyring::Keyring::open(
-        &config.data_dir.join(KEYRING_FILE),
+        &config.data_dir.keyring(),
         root_key,
         crate::keyring_cmd::now(),
     )
     .context("open the SSE keyring (is the root key the one it was sealed with?)")?;
     let sse_kms = Arc::new(crate::sse_kms::InProcessKms::new(
         kms.clone(),
-        config.region.clone(),
+        region.clone(),
     ));
     let store = Arc::new(
         Store::new(
-            Arc::new(meta),
-            Arc::new(blobs),
+            backends.meta,
+            backends.blobs,
             coffer_core::Config {
                 owner_id: root.account_id.clone(),
-                ..Default::default()
+                ..sections.core.clone()
             },
         )
         .with_keyring(keyring.clone())
         .with_kms(sse_kms.clone()),
     );
-    let collector = store.collector();
-    collector
-        .recover(started)
-        .await
-        .context("recover from interrupted writes")?;
-    let iam_store = coffer_iam::RedbIdentityStore::open(&config.data_dir.join(IAM_FILE))
-        .context("open the identity store")?;
     let iam = Arc::new(
         Iam::open(
             coffer_iam::RootAccount {
@@ -183,106 +210,161 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
                 access_key_id: root.access_key_id,
                 secret: root.secret,
             },
-            Arc::new(iam_store),
+            backends.identities,
             &iam_sealing,
         )
         .context("open the identity store (is the root key the one it was sealed with?)")?
-        .with_min_session_duration(time::Duration::seconds(i64::from(
-            config.sts_min_session_seconds,
-        ))),
+        .with_min_session_duration(sections.iam.min_session_duration()),
     );
     drop(iam_sealing);
-    let iam_for_kms = iam.clone();
     sse_kms.set_iam(iam.clone());
-    let service = Arc::new(OssService::new(
+    Ok(Services {
         store,
-        iam.clone(),
-        coffer_oss::Config {
-            region: config.region.clone(),
-            hosts: coffer_oss::router::HostConfig {
-                base_domains: config.virtual_host_domains.clone(),
-            },
-        },
-    ));
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    let kms_listener = TcpListener::bind(config.kms_listen)
-        .await
-        .with_context(|| format!("listen on {} (KMS API)", config.kms_listen))?;
-    let kms_addr = kms_listener.local_addr()?;
-    let admin_listener = TcpListener::bind(config.admin_listen)
-        .await
-        .with_context(|| format!("listen on {} (admin API)", config.admin_listen))?;
-    let admin_addr = admin_listener.local_addr()?;
-    info!(oss = %addr, kms = %kms_addr, admin = %admin_addr, data_dir = %config.data_dir.display(), region = %config.region, "coffer listening");
-    if let Some(path) = &config.ready_file {
-        let tmp = path.with_extension("tmp");
-        let ready = serde_json::json!({
-            "oss": addr.to_string(),
-            "kms": kms_addr.to_string(),
-            "admin": admin_addr.to_string(),
-        });
-        std::fs::write(&tmp, ready.to_string()).context("write ready file")?;
-        std::fs::rename(&tmp, path).context("write ready file")?;
-    }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let kms_api = Arc::new(coffer_kms_api::KmsApiService::new(
-        kms.clone(),
-        iam_for_kms,
-        config.region.clone(),
-    ));
-    let mut kms_stop = stop_rx.clone();
-    let kms_server = tokio::spawn(coffer_kms_api::serve(kms_listener, kms_api, async move {
-        let _ = kms_stop.wait_for(|s| *s).await;
-    }));
-    let mut gc_stop = stop_rx.clone();
-    let gc = tokio::spawn(collector.run(async move {
-        let _ = gc_stop.wait_for(|stop| *stop).await;
-    }));
-    let rotation = tokio::spawn(rotate_keyring(
-        keyring,
-        config.sse_rotation_days,
-        stop_rx.clone(),
-    ));
-    let kms_ticks = tokio::spawn(tick_kms(
-        kms.clone(),
+        iam,
+        kms,
         kms_clock,
         kms_tick_every,
-        stop_rx.clone(),
-    ));
-    let mut admin_stop = stop_rx.clone();
-    let admin_server = tokio::spawn(coffer_admin::serve(
-        admin_listener,
-        Arc::new(coffer_admin::AdminService::new(iam, config.region.clone())),
-        async move {
-            let _ = admin_stop.wait_for(|s| *s).await;
+        keyring,
+    })
+}
+
+/// The three API listeners, bound.
+struct Listeners {
+    oss: TcpListener,
+    kms: TcpListener,
+    admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds every listener, then announces the addresses (log line and ready file).
+    async fn bind(config: &ServerConfig) -> Result<Self> {
+        let server = &config.sections.server;
+        let bind = |addr: SocketAddr, what: &'static str| async move {
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listen on {addr}{what}"))
+        };
+        let listeners = Self {
+            oss: bind(server.listen, "").await?,
+            kms: bind(server.kms_listen, " (KMS API)").await?,
+            admin: bind(server.admin_listen(), " (admin API)").await?,
+        };
+        let (oss, kms, admin) = (
+            listeners.oss.local_addr()?,
+            listeners.kms.local_addr()?,
+            listeners.admin.local_addr()?,
+        );
+        info!(%oss, %kms, %admin, data_dir = %config.data_dir.root().display(), region = %server.region, "coffer listening");
+        if let Some(path) = &server.ready_file {
+            let tmp = path.with_extension("tmp");
+            let ready = serde_json::json!({
+                "oss": oss.to_string(),
+                "kms": kms.to_string(),
+                "admin": admin.to_string(),
+            });
+            std::fs::write(&tmp, ready.to_string()).context("write ready file")?;
+            std::fs::rename(&tmp, path).context("write ready file")?;
+        }
+        Ok(listeners)
+    }
+}
+
+type Task = tokio::task::JoinHandle<()>;
+type Server = tokio::task::JoinHandle<std::io::Result<()>>;
+
+/// Resolves once `stop` turns true.
+fn stopped(mut stop: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> {
+    async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }
+}
+
+/// Starts the OSS, KMS and admin APIs, each stopping gracefully when `stop` turns true.
+fn serve(
+    config: &ServerConfig,
+    services: &Services,
+    listeners: Listeners,
+    stop: &watch::Receiver<bool>,
+) -> Vec<(&'static str, Server)> {
+    let sections = &config.sections;
+    let region = &sections.server.region;
+    let oss = Arc::new(OssService::new(
+        services.store.clone(),
+        services.iam.clone(),
+        coffer_oss::Config {
+            region: region.clone(),
+            hosts: sections.oss.host_config(),
         },
     ));
-    let mut oss_stop = stop_rx.clone();
-    let oss_server = tokio::spawn(coffer_oss::serve(listener, service, async move {
-        let _ = oss_stop.wait_for(|s| *s).await;
-    }));
-    shutdown_signal().await;
-    let _ = stop_tx.send(true);
-    for (name, server) in [
-        ("OSS", oss_server),
-        ("KMS", kms_server),
-        ("admin", admin_server),
-    ] {
+    let kms = Arc::new(coffer_kms_api::KmsApiService::new(
+        services.kms.clone(),
+        services.iam.clone(),
+        region.clone(),
+    ));
+    let admin = Arc::new(coffer_admin::AdminService::new(
+        services.iam.clone(),
+        region.clone(),
+    ));
+    vec![
+        (
+            "OSS",
+            tokio::spawn(coffer_oss::serve(listeners.oss, oss, stopped(stop.clone()))),
+        ),
+        (
+            "KMS",
+            tokio::spawn(coffer_kms_api::serve(
+                listeners.kms,
+                kms,
+                stopped(stop.clone()),
+            )),
+        ),
+        (
+            "admin",
+            tokio::spawn(coffer_admin::serve(
+                listeners.admin,
+                admin,
+                stopped(stop.clone()),
+            )),
+        ),
+    ]
+}
+
+/// Garbage collection, SSE master key rotation and the KMS's schedule.
+fn start_background_duties(
+    config: &ServerConfig,
+    services: &Services,
+    stop: &watch::Receiver<bool>,
+) -> Vec<Task> {
+    vec![
+        tokio::spawn(services.store.collector().run(stopped(stop.clone()))),
+        tokio::spawn(rotate_keyring(
+            services.keyring.clone(),
+            config.sections.keyring.rotation_interval_secs(),
+            stop.clone(),
+        )),
+        tokio::spawn(tick_kms(
+            services.kms.clone(),
+            services.kms_clock.clone(),
+            services.kms_tick_every,
+            stop.clone(),
+        )),
+    ]
+}
+
+/// Waits for the servers to drain and the duties to stop, then saves the KMS's counters.
+async fn shutdown(servers: Vec<(&'static str, Server)>, duties: Vec<Task>, kms: &coffer_kms::Kms) {
+    for (name, server) in servers {
         match server.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "{name} API server failed"),
             Err(e) => tracing::error!(error = %e, "{name} API server panicked"),
         }
     }
-    let _ = gc.await;
-    let _ = rotation.await;
-    let _ = kms_ticks.await;
+    for duty in duties {
+        let _ = duty.await;
+    }
     if let Err(e) = kms.flush() {
         tracing::error!(error = %e, "could not save KMS usage counters");
     }
     info!("stopped");
-    Ok(())
 }

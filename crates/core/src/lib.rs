@@ -10,6 +10,7 @@
 mod bucket;
 mod checksum;
 mod conditions;
+mod config;
 mod context;
 pub mod data;
 mod error;
@@ -24,6 +25,7 @@ mod store;
 pub use bucket::{BucketSettings, CreateBucket};
 pub use checksum::{Crc64, crc64_combine, multipart_etag};
 pub use conditions::Preconditions;
+pub use config::Config;
 pub use context::RequestContext;
 pub use data::BodyStream;
 pub use error::{Error, Result};
@@ -38,7 +40,7 @@ pub use object::{
 };
 pub use range::{ByteRange, RangeBehavior};
 pub use sse::{GeneratedKey, KmsCaller, KmsClient, KmsError, SseRequest};
-pub use store::{Config, Store};
+pub use store::Store;
 
 pub use coffer_meta::{
     Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,

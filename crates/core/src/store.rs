@@ -11,28 +11,7 @@ use tokio::sync::Notify;
 
 use crate::data::Unseal;
 use crate::sse::{KeySources, KmsCaller, KmsClient, SseRequest};
-use crate::{Error, Result};
-
-/// Limits and identity of the store.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The account id that owns every bucket.
-    pub owner_id: String,
-    /// Largest object a single PutObject, AppendObject total or UploadPart may hold, in bytes.
-    pub max_object_size: u64,
-    /// Smallest size of a multipart part other than the last, in bytes.
-    pub min_part_size: u64,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            owner_id: String::new(),
-            max_object_size: 5 * 1024 * 1024 * 1024,
-            min_part_size: 100 * 1024,
-        }
-    }
-}
+use crate::{Config, Error, Result};
 
 /// The object store.
 pub struct Store {

@@ -30,6 +30,7 @@ mod action;
 mod admin;
 mod clock;
 mod conditions;
+mod config;
 mod directory;
 mod error;
 pub mod policy;
@@ -53,6 +54,7 @@ pub use admin::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use conditions::{Conditions, keys};
+pub use config::ConfigSection;
 pub use error::{EntityKind, Error, Result};
 pub use principal::Principal;
 pub use record::KeyStatus;

@@ -37,6 +37,10 @@ use std::sync::{Arc, RwLock};
 use coffer_crypto::{DataKey, MasterKey, WRAPPED_KEY_LEN, unwrap_key, wrap_key};
 use tracing::info;
 
+mod config;
+
+pub use config::ConfigSection;
+
 const MAGIC: &[u8; 8] = b"COFFERKR";
 const FORMAT_V1: u8 = 1;
 const SEAL_LABEL: &[u8] = b"coffer keyring v1";

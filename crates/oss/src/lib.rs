@@ -14,6 +14,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod auth;
+mod config;
 pub mod error;
 pub mod headers;
 mod metrics;
@@ -24,5 +25,6 @@ pub mod router;
 pub mod server;
 pub mod xml;
 
+pub use config::ConfigSection;
 pub use metrics::Metrics;
 pub use server::{Config, OssService, serve};

@@ -1,12 +1,15 @@
 //! The small shared vocabulary of coffer: validated bucket names and object keys, opaque ids and
 //! secret wrappers. Everything here is validated once, at the edge, and trusted afterwards.
 //!
-//! This crate does no I/O and knows nothing of HTTP or of any storage backend.
+//! This crate knows nothing of HTTP or of any storage backend; its only I/O is
+//! [`DataDir::exists`].
 
+mod data_dir;
 mod id;
 mod name;
 mod secret;
 
+pub use data_dir::DataDir;
 pub use id::{BlobId, RequestId, UploadId};
 pub use name::{BucketName, MAX_KEY_LEN, NameError, ObjectKey};
 pub use secret::AccessKeySecret;

@@ -1,0 +1,60 @@
+//! The one place a storage backend is chosen: every store the server keeps state in is opened
+//! here, from the configuration, and handed on as a trait object. Nothing else in the workspace
+//! names a concrete backend.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use coffer_blob::BlobStore;
+use coffer_iam::IdentityStore;
+use coffer_kms::{AuditSink, KmsStore};
+use coffer_meta::MetaStore;
+
+use crate::config::{BlobBackend, MetaBackend, ServerConfig};
+
+/// The opened stores, not yet holding any key: the services built over them unseal what they
+/// need with the root key.
+pub(crate) struct Backends {
+    /// Buckets, objects, uploads, parts.
+    pub(crate) meta: Arc<dyn MetaStore>,
+    /// Object data.
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    /// RAM users, keys, policies, roles.
+    pub(crate) identities: Arc<dyn IdentityStore>,
+    /// The KMS's keys and counters.
+    pub(crate) kms: Box<dyn KmsStore>,
+    /// The KMS's audit trail.
+    pub(crate) kms_audit: Box<dyn AuditSink>,
+}
+
+/// Creates the data directory if needed and opens each store the configuration names.
+pub(crate) fn open_backends(config: &ServerConfig) -> Result<Backends> {
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir.root())
+        .with_context(|| format!("create data directory {}", dir.root().display()))?;
+    let server = &config.sections.server;
+    let meta: Arc<dyn MetaStore> = match server.meta {
+        MetaBackend::Embedded => Arc::new(
+            coffer_meta_redb::RedbMetaStore::open(&dir.meta()).context("open metadata store")?,
+        ),
+    };
+    let blobs: Arc<dyn BlobStore> = match server.blob {
+        BlobBackend::Local => {
+            Arc::new(coffer_blob_fs::FsBlobStore::open(&dir.blobs()).context("open blob store")?)
+        }
+    };
+    let identities = Arc::new(
+        coffer_iam::RedbIdentityStore::open(&dir.iam()).context("open the identity store")?,
+    );
+    let kms = Box::new(coffer_kms::RedbStore::open(&dir.kms()).context("open the KMS store")?);
+    let kms_audit = Box::new(
+        coffer_kms::JsonlAuditLog::open(&dir.kms_audit_log()).context("open the KMS audit log")?,
+    );
+    Ok(Backends {
+        meta,
+        blobs,
+        identities,
+        kms,
+        kms_audit,
+    })
+}
