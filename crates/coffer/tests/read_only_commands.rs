@@ -53,8 +53,15 @@ fn a_missing_data_directory_is_named_and_not_created() {
         for extra in [&["--data-dir", "missing"][..], &[][..]] {
             let args = [*command, extra].concat();
             let stderr = fails(cwd.path(), &args);
-            assert!(stderr.contains("no data directory at"), "{args:?}: {stderr}");
-            assert_eq!(tree(cwd.path()), Vec::<String>::new(), "{args:?} created files");
+            assert!(
+                stderr.contains("no data directory at"),
+                "{args:?}: {stderr}"
+            );
+            assert_eq!(
+                tree(cwd.path()),
+                Vec::<String>::new(),
+                "{args:?} created files"
+            );
         }
     }
 }
@@ -68,7 +75,10 @@ fn a_directory_that_is_not_a_data_directory_is_left_alone() {
     for command in READ_ONLY {
         let args = [*command, &["--data-dir", "wrong"][..]].concat();
         let stderr = fails(cwd.path(), &args);
-        assert!(stderr.contains("not a coffer data directory"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("not a coffer data directory"),
+            "{args:?}: {stderr}"
+        );
         assert_eq!(tree(cwd.path()), before, "{args:?} created files");
     }
 }
@@ -83,7 +93,10 @@ fn a_keyring_without_its_root_key_creates_no_root_key() {
     for command in [&["keyring", "list"][..], &["keyring", "rotate"][..]] {
         let args = [command, &["--data-dir", "d"][..]].concat();
         let stderr = fails(cwd.path(), &args);
-        assert!(stderr.contains("no root key at d.root-key"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("no root key at d.root-key"),
+            "{args:?}: {stderr}"
+        );
         assert_eq!(tree(cwd.path()), before, "{args:?} created files");
     }
 }

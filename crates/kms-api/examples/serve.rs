@@ -25,7 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = std::env::var("COFFER_ROOT_ACCESS_KEY_SECRET")?;
     let dir = tempfile::tempdir()?;
     let kms = Kms::open(
-        &dir.path().join("kms.redb"),
+        &coffer_types::DataDir::new(dir.path()).kms(),
         RootKey::generate(),
         Config::default(),
         Arc::new(SystemClock),
