@@ -273,10 +273,8 @@ type Task = tokio::task::JoinHandle<()>;
 type Server = tokio::task::JoinHandle<std::io::Result<()>>;
 
 /// Resolves once `stop` turns true.
-fn stopped(mut stop: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> {
-    async move {
-        let _ = stop.wait_for(|s| *s).await;
-    }
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// Starts the OSS, KMS and admin APIs, each stopping gracefully when `stop` turns true.

@@ -9,9 +9,9 @@ fn tree(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            out.push(path.strip_prefix(dir).unwrap().display().to_string());
+        for entry in std::fs::read_dir(&d).expect("read_dir") {
+            let path = entry.expect("directory entry").path();
+            out.push(path.strip_prefix(dir).expect("under dir").display().to_string());
             if path.is_dir() {
                 stack.push(path);
             }
@@ -30,10 +30,10 @@ fn fails(cwd: &Path, args: &[&str]) -> String {
             cmd.env_remove(name);
         }
     }
-    let out = cmd.output().unwrap();
+    let out = cmd.output().expect("run coffer");
     assert!(!out.status.success(), "{args:?} succeeded");
     assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
-    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stderr = String::from_utf8(out.stderr).expect("UTF-8 stderr");
     assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
     stderr
 }

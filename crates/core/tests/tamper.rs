@@ -34,11 +34,12 @@ fn ctx() -> RequestContext {
 impl Fixture {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let data_dir = coffer_types::DataDir::new(dir.path());
         let meta: Arc<dyn MetaStore> =
-            Arc::new(coffer_meta_redb::RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap());
-        let blobs = Arc::new(coffer_blob_fs::FsBlobStore::open(&dir.path().join("blobs")).unwrap());
+            Arc::new(coffer_meta_redb::RedbMetaStore::open(&data_dir.meta()).unwrap());
+        let blobs = Arc::new(coffer_blob_fs::FsBlobStore::open(&data_dir.blobs()).unwrap());
         let keyring = coffer_keyring::Keyring::open(
-            &dir.path().join("keyring"),
+            &data_dir.keyring(),
             coffer_crypto::MasterKey::generate(),
             0,
         )

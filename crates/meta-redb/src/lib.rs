@@ -800,7 +800,7 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, RedbMetaStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap();
+        let store = RedbMetaStore::open(&coffer_types::DataDir::new(dir.path()).meta()).unwrap();
         store.create_bucket(test_bucket("bkt")).await.unwrap();
         (dir, store)
     }

@@ -10,14 +10,14 @@ use coffer_types::BlobId;
 #[tokio::test]
 async fn passes_the_conformance_suite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap();
+    let store = RedbMetaStore::open(&coffer_types::DataDir::new(dir.path()).meta()).unwrap();
     conformance::run_all(&store).await;
 }
 
 #[tokio::test]
 async fn committed_data_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("meta.redb");
+    let path = coffer_types::DataDir::new(dir.path()).meta();
     let bucket = bucket_name("reopen");
     let (kept, dropped) = (BlobId::random(), BlobId::random());
     let object = test_object("dir/k", 2, &[&kept]);
@@ -63,7 +63,7 @@ fn a_new_database_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
 
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("meta.redb");
+    let path = coffer_types::DataDir::new(dir.path()).meta();
     drop(RedbMetaStore::open(&path).unwrap());
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
