@@ -58,3 +58,19 @@ pub(crate) fn open_backends(config: &ServerConfig) -> Result<Backends> {
         kms_audit,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use coffer_types::DataDir;
+
+    #[test]
+    fn kms_open_and_data_dir_agree_on_the_audit_log() {
+        // `Kms::open` (used by the KMS crate's tests and examples) derives the audit log's path
+        // from the store's; `open_backends` takes both from `DataDir`. They must name one file.
+        let dir = DataDir::new("d");
+        assert_eq!(
+            coffer_kms::Kms::audit_log_path(&dir.kms()),
+            dir.kms_audit_log()
+        );
+    }
+}

@@ -11,7 +11,12 @@ fn tree(dir: &Path) -> Vec<String> {
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).expect("read_dir") {
             let path = entry.expect("directory entry").path();
-            out.push(path.strip_prefix(dir).expect("under dir").display().to_string());
+            out.push(
+                path.strip_prefix(dir)
+                    .expect("under dir")
+                    .display()
+                    .to_string(),
+            );
             if path.is_dir() {
                 stack.push(path);
             }
