@@ -72,8 +72,10 @@ impl Server {
     fn start(dir: tempfile::TempDir) -> Self {
         let data = dir.path().join("data");
         let root_key = dir.path().join("root-key");
-        // git does not keep file modes; the server expects its key files private.
-        for f in [&root_key, &data.join("root-credentials.json")] {
+        // git does not keep file modes; the server expects its key files private (and refuses
+        // an identity store others can read).
+        let files = coffer_types::DataDir::new(&data);
+        for f in [&root_key, &files.root_credentials(), &files.iam()] {
             std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o600))
                 .unwrap();
         }
