@@ -153,27 +153,8 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         crate::keyring_cmd::now(),
     )
     .context("open the SSE keyring (is the root key the one it was sealed with?)")?;
-    let sse_kms = Arc::new(crate::sse_kms::InProcessKms::new(
-        kms.clone(),
-        config.region.clone(),
-    ));
-    let store = Arc::new(
-        Store::new(
-            Arc::new(meta),
-            Arc::new(blobs),
-            coffer_core::Config {
-                owner_id: root.account_id.clone(),
-                ..Default::default()
-            },
-        )
-        .with_keyring(keyring.clone())
-        .with_kms(sse_kms.clone()),
-    );
-    let collector = store.collector();
-    collector
-        .recover(started)
-        .await
-        .context("recover from interrupted writes")?;
+    // Identities first: the access layer (and SSE-KMS through it) decides with them, and moves
+    // bucket policies an older version kept in iam.redb into their buckets.
     let iam_store = coffer_iam::RedbIdentityStore::open(&config.data_dir.join(IAM_FILE))
         .context("open the identity store")?;
     let iam = Arc::new(
@@ -193,10 +174,37 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
     );
     drop(iam_sealing);
     let iam_for_kms = iam.clone();
-    sse_kms.set_iam(iam.clone());
+    let meta: Arc<dyn coffer_meta::MetaStore> = Arc::new(meta);
+    let access = Arc::new(
+        coffer_access::Access::open(
+            iam.clone(),
+            meta.clone(),
+            Some(kms.clone()),
+            config.region.clone(),
+        )
+        .await
+        .context("open the access layer (moving bucket policies into the metadata store)")?,
+    );
+    let store = Arc::new(
+        Store::new(
+            meta,
+            Arc::new(blobs),
+            coffer_core::Config {
+                owner_id: iam.account_id().to_owned(),
+                ..Default::default()
+            },
+        )
+        .with_keyring(keyring.clone())
+        .with_kms(access.sse_kms().context("SSE-KMS needs the KMS")?),
+    );
+    let collector = store.collector();
+    collector
+        .recover(started)
+        .await
+        .context("recover from interrupted writes")?;
     let service = Arc::new(OssService::new(
         store,
-        iam.clone(),
+        access,
         coffer_oss::Config {
             region: config.region.clone(),
             hosts: coffer_oss::router::HostConfig {
