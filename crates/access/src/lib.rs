@@ -152,9 +152,7 @@ impl Access {
         facts: &RequestFacts,
     ) -> Result<Grant> {
         let conditions = facts.conditions_for(action);
-        let (grant, bucket_policy) = self
-            .decide(principal, action, target, &conditions)
-            .await?;
+        let (grant, bucket_policy) = self.decide(principal, action, target, &conditions).await?;
         for (asked, extra) in [
             (facts.sets_object_acl, "oss:PutObjectAcl"),
             (facts.sets_object_tags, "oss:PutObjectTagging"),

@@ -37,12 +37,13 @@ impl PolicyCache {
         {
             return Ok(Some(doc.clone()));
         }
-        let doc = Arc::new(iam.parse_bucket_policy(bucket.name.as_str(), text).map_err(
-            |e| Error::CorruptPolicy {
-                bucket: bucket.name.to_string(),
-                reason: e.to_string(),
-            },
-        )?);
+        let doc = Arc::new(
+            iam.parse_bucket_policy(bucket.name.as_str(), text)
+                .map_err(|e| Error::CorruptPolicy {
+                    bucket: bucket.name.to_string(),
+                    reason: e.to_string(),
+                })?,
+        );
         parsed.insert(bucket.name.clone(), (text.clone(), doc.clone()));
         Ok(Some(doc))
     }

@@ -2,10 +2,11 @@
 //! identities: bucket policies stored with their bucket and moved from older identity stores, the
 //! ACL fallback, the extra permissions of object-creating writes, and request facts as conditions.
 
-use coffer_iam::{AccessKeySecret, PolicyTarget};
-use coffer_meta::conformance::{bucket_name, object_key, test_bucket, test_object};
+use coffer_iam::PolicyTarget;
 use coffer_meta::PutCondition;
+use coffer_meta::conformance::{bucket_name, object_key, test_bucket, test_object};
 use coffer_meta_redb::RedbMetaStore;
+use coffer_types::AccessKeySecret;
 use time::macros::datetime;
 
 use super::*;
@@ -35,9 +36,14 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     async fn access(&self) -> Access {
-        Access::open(self.iam.clone(), self.meta.clone(), None, "cn-hangzhou".into())
-            .await
-            .expect("open access")
+        Access::open(
+            self.iam.clone(),
+            self.meta.clone(),
+            None,
+            "cn-hangzhou".into(),
+        )
+        .await
+        .expect("open access")
     }
 
     fn root(&self) -> Principal {
@@ -97,8 +103,14 @@ async fn can(
 #[tokio::test]
 async fn legacy_bucket_policies_move_into_their_buckets_once() {
     let f = fixture();
-    f.meta.create_bucket(test_bucket("old")).await.expect("bucket");
-    f.meta.create_bucket(test_bucket("kept")).await.expect("bucket");
+    f.meta
+        .create_bucket(test_bucket("old"))
+        .await
+        .expect("bucket");
+    f.meta
+        .create_bucket(test_bucket("kept"))
+        .await
+        .expect("bucket");
     f.meta
         .set_bucket_policy(&bucket_name("kept"), Some(read_policy("kept")))
         .await
@@ -117,16 +129,36 @@ async fn legacy_bucket_policies_move_into_their_buckets_once() {
     let access = f.access().await;
     let policy_of = |b: &'static str| {
         let meta = f.meta.clone();
-        async move { meta.bucket(&bucket_name(b)).await.expect("read").and_then(|r| r.policy) }
+        async move {
+            meta.bucket(&bucket_name(b))
+                .await
+                .expect("read")
+                .and_then(|r| r.policy)
+        }
     };
     assert_eq!(policy_of("old").await, Some(read_policy("old")));
     assert_eq!(policy_of("kept").await, Some(read_policy("kept")));
-    assert!(f.meta.bucket(&bucket_name("gone")).await.expect("read").is_none());
+    assert!(
+        f.meta
+            .bucket(&bucket_name("gone"))
+            .await
+            .expect("read")
+            .is_none()
+    );
     assert!(f.iam.legacy_bucket_policies().is_empty());
     // The moved policy decides: anyone may read objects of `old`.
     let anonymous = Principal::Anonymous;
     let (old, k) = (bucket_name("old"), object_key("k"));
-    assert!(can(&access, &anonymous, Action::GetObject, Target::object(&old, &k), &facts()).await);
+    assert!(
+        can(
+            &access,
+            &anonymous,
+            Action::GetObject,
+            Target::object(&old, &k),
+            &facts()
+        )
+        .await
+    );
     // Opening again changes nothing.
     drop(access);
     f.access().await;
@@ -152,12 +184,45 @@ async fn bucket_policy_is_stored_with_the_bucket_and_dies_with_it() {
             access.put_bucket_policy(&grant, b, &text).await
         }
     };
-    assert!(matches!(put(read_policy("pub")).await, Err(Error::NoSuchBucket { .. })));
-    f.meta.create_bucket(test_bucket("pub")).await.expect("bucket");
-    assert!(!can(&access, &alice, Action::GetObject, Target::object(&b, &k), &facts()).await);
+    assert!(matches!(
+        put(read_policy("pub")).await,
+        Err(Error::NoSuchBucket { .. })
+    ));
+    f.meta
+        .create_bucket(test_bucket("pub"))
+        .await
+        .expect("bucket");
+    assert!(
+        !can(
+            &access,
+            &alice,
+            Action::GetObject,
+            Target::object(&b, &k),
+            &facts()
+        )
+        .await
+    );
     put(read_policy("pub")).await.expect("put policy");
-    assert!(can(&access, &alice, Action::GetObject, Target::object(&b, &k), &facts()).await);
-    assert!(!can(&access, &alice, Action::PutObject, Target::object(&b, &k), &facts()).await);
+    assert!(
+        can(
+            &access,
+            &alice,
+            Action::GetObject,
+            Target::object(&b, &k),
+            &facts()
+        )
+        .await
+    );
+    assert!(
+        !can(
+            &access,
+            &alice,
+            Action::PutObject,
+            Target::object(&b, &k),
+            &facts()
+        )
+        .await
+    );
     // Malformed, or reaching outside the bucket: refused, nothing changed.
     for bad in ["{\"Version\":\"1\"}".to_owned(), read_policy("other")] {
         assert!(matches!(
@@ -169,7 +234,10 @@ async fn bucket_policy_is_stored_with_the_bucket_and_dies_with_it() {
         .authorize(&root, Action::GetBucketPolicy, Target::bucket(&b), &facts())
         .await
         .expect("grant");
-    assert_eq!(access.bucket_policy(&get, &b).await.expect("policy"), read_policy("pub"));
+    assert_eq!(
+        access.bucket_policy(&get, &b).await.expect("policy"),
+        read_policy("pub")
+    );
     // A grant for another action does not do.
     assert!(matches!(
         access.delete_bucket_policy(&get, &b).await,
@@ -177,8 +245,20 @@ async fn bucket_policy_is_stored_with_the_bucket_and_dies_with_it() {
     ));
     // Deleting the bucket is one write that takes the policy along.
     f.meta.delete_bucket(&b).await.expect("delete bucket");
-    f.meta.create_bucket(test_bucket("pub")).await.expect("bucket");
-    assert!(!can(&access, &alice, Action::GetObject, Target::object(&b, &k), &facts()).await);
+    f.meta
+        .create_bucket(test_bucket("pub"))
+        .await
+        .expect("bucket");
+    assert!(
+        !can(
+            &access,
+            &alice,
+            Action::GetObject,
+            Target::object(&b, &k),
+            &facts()
+        )
+        .await
+    );
     assert!(matches!(
         access.bucket_policy(&get, &b).await,
         Err(Error::Iam(coffer_iam::Error::NoSuchBucketPolicy))
@@ -203,9 +283,27 @@ async fn acls_open_object_access_when_no_policy_decides() {
     let (open, closed) = (object_key("open"), object_key("private"));
     let get = |k| Target::object(&b, k);
     assert!(can(&access, &anonymous, Action::GetObject, get(&open), &facts()).await);
-    assert!(!can(&access, &anonymous, Action::GetObject, get(&closed), &facts()).await);
+    assert!(
+        !can(
+            &access,
+            &anonymous,
+            Action::GetObject,
+            get(&closed),
+            &facts()
+        )
+        .await
+    );
     assert!(!can(&access, &anonymous, Action::PutObject, get(&open), &facts()).await);
-    assert!(!can(&access, &anonymous, Action::ListObjects, Target::bucket(&b), &facts()).await);
+    assert!(
+        !can(
+            &access,
+            &anonymous,
+            Action::ListObjects,
+            Target::bucket(&b),
+            &facts()
+        )
+        .await
+    );
 }
 
 #[tokio::test]
@@ -213,11 +311,14 @@ async fn creating_writes_that_set_acl_or_tags_need_those_permissions_too() {
     let f = fixture();
     let access = f.access().await;
     let put_only = format!(
-        r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":["oss:PutObject"],"Resource":["acs:oss:*:{ACCOUNT}:w/*"]}}]}}"#
+        r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":["oss:PutObject"],"Resource":["acs:oss:*:{ACCOUNT}:wrt/*"]}}]}}"#
     );
     let alice = f.user("alice", Some(&put_only));
-    f.meta.create_bucket(test_bucket("w")).await.expect("bucket");
-    let (b, k) = (bucket_name("w"), object_key("k"));
+    f.meta
+        .create_bucket(test_bucket("wrt"))
+        .await
+        .expect("bucket");
+    let (b, k) = (bucket_name("wrt"), object_key("k"));
     let put = Target::object(&b, &k);
     assert!(can(&access, &alice, Action::PutObject, put, &facts()).await);
     let with_acl = RequestFacts {
@@ -243,7 +344,10 @@ async fn request_facts_are_the_conditions_policies_test() {
             {{"Effect":"Allow","Action":["oss:PutObject"],"Resource":["acs:oss:*:{ACCOUNT}:team/*"],"Condition":{{"StringEquals":{{"oss:x-oss-server-side-encryption":"KMS","oss:RequestObjectTag/team":"a"}}}}}}]}}"#
     );
     let alice = f.user("alice", Some(&fenced));
-    f.meta.create_bucket(test_bucket("team")).await.expect("bucket");
+    f.meta
+        .create_bucket(test_bucket("team"))
+        .await
+        .expect("bucket");
     let b = bucket_name("team");
     let list = |ip: &str, prefix: &str| RequestFacts {
         source_ip: Some(ip.parse().expect("ip")),
@@ -251,9 +355,36 @@ async fn request_facts_are_the_conditions_policies_test() {
         ..facts()
     };
     let target = Target::bucket(&b);
-    assert!(can(&access, &alice, Action::ListObjects, target, &list("10.1.2.3", "home/alice/x")).await);
-    assert!(!can(&access, &alice, Action::ListObjects, target, &list("10.1.2.3", "home/bob/")).await);
-    assert!(!can(&access, &alice, Action::ListObjects, target, &list("192.0.2.1", "home/alice/")).await);
+    assert!(
+        can(
+            &access,
+            &alice,
+            Action::ListObjects,
+            target,
+            &list("10.1.2.3", "home/alice/x")
+        )
+        .await
+    );
+    assert!(
+        !can(
+            &access,
+            &alice,
+            Action::ListObjects,
+            target,
+            &list("10.1.2.3", "home/bob/")
+        )
+        .await
+    );
+    assert!(
+        !can(
+            &access,
+            &alice,
+            Action::ListObjects,
+            target,
+            &list("192.0.2.1", "home/alice/")
+        )
+        .await
+    );
     let k = object_key("k");
     let write = |sse: &str, tag: &str| RequestFacts {
         write_headers: vec![("x-oss-server-side-encryption".into(), sse.into())],
@@ -262,14 +393,26 @@ async fn request_facts_are_the_conditions_policies_test() {
     };
     let put = Target::object(&b, &k);
     assert!(can(&access, &alice, Action::PutObject, put, &write("KMS", "a")).await);
-    assert!(!can(&access, &alice, Action::PutObject, put, &write("AES256", "a")).await);
+    assert!(
+        !can(
+            &access,
+            &alice,
+            Action::PutObject,
+            put,
+            &write("AES256", "a")
+        )
+        .await
+    );
     assert!(!can(&access, &alice, Action::PutObject, put, &write("KMS", "b")).await);
     // The grant carries the conditions it was decided under (for later kms:* checks).
     let grant = access
         .authorize(&alice, Action::PutObject, put, &write("KMS", "a"))
         .await
         .expect("grant");
-    assert_eq!(grant.conditions().get("oss:x-oss-server-side-encryption"), Some("KMS"));
+    assert_eq!(
+        grant.conditions().get("oss:x-oss-server-side-encryption"),
+        Some("KMS")
+    );
 }
 
 #[tokio::test]
@@ -285,7 +428,10 @@ async fn a_bucket_default_cmk_is_checked_on_the_key_its_alias_names() {
         )
         .expect("kms"),
     );
-    let owner = Caller::api(coffer_kms::AccountId::parse(ACCOUNT).expect("account"), "root");
+    let owner = Caller::api(
+        coffer_kms::AccountId::parse(ACCOUNT).expect("account"),
+        "root",
+    );
     let key = kms.create_key(&owner, CreateKey::default()).expect("key");
     let alias = AliasName::parse("alias/mine").expect("alias");
     kms.create_alias(&owner, &alias, &KeyRef::Id(key.key_id.clone()))
@@ -305,29 +451,63 @@ async fn a_bucket_default_cmk_is_checked_on_the_key_its_alias_names() {
         key.key_id
     );
     let alice = f.user("alice", Some(&policy));
-    f.meta.create_bucket(test_bucket("enc")).await.expect("bucket");
+    f.meta
+        .create_bucket(test_bucket("enc"))
+        .await
+        .expect("bucket");
     let b = bucket_name("enc");
     let grant = access
-        .authorize(&alice, Action::PutBucketEncryption, Target::bucket(&b), &facts())
+        .authorize(
+            &alice,
+            Action::PutBucketEncryption,
+            Target::bucket(&b),
+            &facts(),
+        )
         .await
         .expect("grant");
     let check = |given: String| {
         let access = &access;
         let grant = &grant;
-        async move { access.check_bucket_encryption_key(grant, &given).await.is_ok() }
+        async move {
+            access
+                .check_bucket_encryption_key(grant, &given)
+                .await
+                .is_ok()
+        }
     };
     assert!(check(key.key_id.to_string()).await);
-    assert!(check("alias/mine".into()).await, "the alias names the allowed key");
-    assert!(!check("alias/other".into()).await, "an unknown alias is checked as given");
+    assert!(
+        check("alias/mine".into()).await,
+        "the alias names the allowed key"
+    );
+    assert!(
+        !check("alias/other".into()).await,
+        "an unknown alias is checked as given"
+    );
     let bob = f.user("bob", None);
     let root_grant = access
-        .authorize(&f.root(), Action::PutBucketEncryption, Target::bucket(&b), &facts())
+        .authorize(
+            &f.root(),
+            Action::PutBucketEncryption,
+            Target::bucket(&b),
+            &facts(),
+        )
         .await
         .expect("grant");
-    assert!(access.check_bucket_encryption_key(&root_grant, "alias/mine").await.is_ok());
     assert!(
         access
-            .authorize(&bob, Action::PutBucketEncryption, Target::bucket(&b), &facts())
+            .check_bucket_encryption_key(&root_grant, "alias/mine")
+            .await
+            .is_ok()
+    );
+    assert!(
+        access
+            .authorize(
+                &bob,
+                Action::PutBucketEncryption,
+                Target::bucket(&b),
+                &facts()
+            )
             .await
             .is_err()
     );

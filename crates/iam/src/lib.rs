@@ -480,7 +480,14 @@ impl Iam {
         resource: Resource,
         public: PublicAccess,
     ) -> Result<Grant> {
-        self.authorize_with(principal, action, resource, None, public, &Conditions::new())
+        self.authorize_with(
+            principal,
+            action,
+            resource,
+            None,
+            public,
+            &Conditions::new(),
+        )
     }
 
     /// Decides whether `principal` may perform `action` on `resource` and mints the [`Grant`].

@@ -324,11 +324,17 @@ pub async fn bucket_policy_lives_with_the_bucket(store: &dyn MetaStore) {
     settings.acl = Acl::PublicRead;
     store.update_bucket(settings).await.expect("update_bucket");
     let read = store.bucket(&name).await.expect("bucket").expect("exists");
-    assert_eq!(read.acl, Acl::PublicRead, "update_bucket changes the settings");
+    assert_eq!(
+        read.acl,
+        Acl::PublicRead,
+        "update_bucket changes the settings"
+    );
     assert_eq!(read.policy, policy(), "update_bucket keeps the policy");
     let listed = store.list_buckets().await.expect("list_buckets");
     assert!(
-        listed.iter().any(|b| b.name == name && b.policy == policy()),
+        listed
+            .iter()
+            .any(|b| b.name == name && b.policy == policy()),
         "list_buckets shows the policy"
     );
 
@@ -346,7 +352,10 @@ pub async fn bucket_policy_lives_with_the_bucket(store: &dyn MetaStore) {
     store.delete_bucket(&name).await.expect("delete_bucket");
     create_bucket(store, "cf-bucket-policy").await;
     let read = store.bucket(&name).await.expect("bucket").expect("exists");
-    assert_eq!(read.policy, None, "a re-created bucket does not inherit the policy");
+    assert_eq!(
+        read.policy, None,
+        "a re-created bucket does not inherit the policy"
+    );
     store.delete_bucket(&name).await.expect("delete_bucket");
 
     assert_err!(

@@ -307,7 +307,10 @@ mod tests {
     fn bucket_records_round_trip_with_and_without_a_policy() {
         for policy in [None, Some(GOLDEN_POLICY)] {
             let record = golden_bucket(policy);
-            assert_eq!(decode_bucket(&encode_bucket(&record)).expect("decodes"), record);
+            assert_eq!(
+                decode_bucket(&encode_bucket(&record)).expect("decodes"),
+                record
+            );
         }
     }
 

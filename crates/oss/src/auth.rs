@@ -1,7 +1,6 @@
 //! Authentication: which principal signed a request, proven by its V1 or V4 signature (with the
 //! STS security token for temporary credentials).
 
-
 use coffer_iam::{Iam, Principal};
 use coffer_signature::{Error as SigError, SignedRequest};
 use time::OffsetDateTime;

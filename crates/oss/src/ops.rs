@@ -173,7 +173,12 @@ async fn authorize(svc: &OssService, parts: &Parts) -> Result<Grant, OssError> {
     };
     Ok(svc
         .access
-        .authorize(&parts.principal, parts.endpoint.action(), target, &parts.facts)
+        .authorize(
+            &parts.principal,
+            parts.endpoint.action(),
+            target,
+            &parts.facts,
+        )
         .await?)
 }
 

@@ -127,10 +127,7 @@ pub(super) async fn bucket_info(
     parts: &Parts,
     grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let b = svc
-        .store
-        .bucket_info(ctx, grant, bucket_of(parts)?)
-        .await?;
+    let b = svc.store.bucket_info(ctx, grant, bucket_of(parts)?).await?;
     let region = &svc.config.region;
     let mut w = XmlWriter::new("BucketInfo");
     w.open("Bucket")
@@ -175,9 +172,7 @@ pub(super) async fn bucket_location(
     parts: &Parts,
     grant: &Grant,
 ) -> Result<Reply, OssError> {
-    svc.store
-        .bucket_info(ctx, grant, bucket_of(parts)?)
-        .await?;
+    svc.store.bucket_info(ctx, grant, bucket_of(parts)?).await?;
     let doc = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint>{}</LocationConstraint>",
         location(svc)

@@ -6,10 +6,7 @@ use coffer_types::UploadId;
 use http::StatusCode;
 use hyper::body::Incoming;
 
-use super::{
-    body_stream, bucket_of, encode_name, key_of, number_param, small_body,
-    url_encoding,
-};
+use super::{body_stream, bucket_of, encode_name, key_of, number_param, small_body, url_encoding};
 use coffer_iam::Grant;
 
 use crate::error::{OssError, codes};

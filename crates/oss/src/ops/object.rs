@@ -2,11 +2,11 @@
 //! DeleteObject, DeleteMultipleObjects.
 
 use base64::Engine;
+use coffer_access::Target;
 use coffer_core::{
     AppendObject, CopyObject, GetOptions, MetadataDirective, PutObject, PutOutput, RangeBehavior,
     RequestContext,
 };
-use coffer_access::Target;
 use coffer_iam::{Action, Grant, Principal};
 use coffer_types::ObjectKey;
 use http::StatusCode;

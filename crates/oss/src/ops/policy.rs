@@ -56,7 +56,11 @@ pub(super) async fn put_policy(
     Ok(Reply::new(StatusCode::OK))
 }
 
-pub(super) async fn get_policy(svc: &OssService, parts: &Parts, grant: &Grant) -> Result<Reply, OssError> {
+pub(super) async fn get_policy(
+    svc: &OssService,
+    parts: &Parts,
+    grant: &Grant,
+) -> Result<Reply, OssError> {
     existing_bucket(svc, parts).await?;
     let text = svc.access.bucket_policy(grant, bucket_of(parts)?).await?;
     let mut reply = Reply::new(StatusCode::OK);
@@ -65,7 +69,11 @@ pub(super) async fn get_policy(svc: &OssService, parts: &Parts, grant: &Grant) -
     Ok(reply)
 }
 
-pub(super) async fn delete_policy(svc: &OssService, parts: &Parts, grant: &Grant) -> Result<Reply, OssError> {
+pub(super) async fn delete_policy(
+    svc: &OssService,
+    parts: &Parts,
+    grant: &Grant,
+) -> Result<Reply, OssError> {
     existing_bucket(svc, parts).await?;
     svc.access
         .delete_bucket_policy(grant, bucket_of(parts)?)
