@@ -434,7 +434,7 @@ async fn a_bucket_default_cmk_is_checked_on_the_key_its_alias_names() {
     );
     let key = kms.create_key(&owner, CreateKey::default()).expect("key");
     let alias = AliasName::parse("alias/mine").expect("alias");
-    kms.create_alias(&owner, &alias, &KeyRef::Id(key.key_id.clone()))
+    kms.create_alias(&owner, &alias, &KeyRef::Id(key.key_id))
         .expect("alias");
     let access = Access::open(
         f.iam.clone(),
