@@ -159,7 +159,10 @@ fn bucket_record_v2() {
     }
     let bytes = std::fs::read(&path).expect("the golden file exists");
     assert_eq!(bytes[0], 2, "format byte");
-    assert_eq!(decode_bucket(&bytes).expect("decodes"), bucket_with_policy());
+    assert_eq!(
+        decode_bucket(&bytes).expect("decodes"),
+        bucket_with_policy()
+    );
     assert_eq!(
         encode_bucket(&bucket_with_policy()),
         bytes,
