@@ -9,7 +9,6 @@ mod keyring_cmd;
 mod kms_cmd;
 mod root_key;
 mod server;
-mod sse_kms;
 #[cfg(feature = "testing")]
 mod test_clock;
 

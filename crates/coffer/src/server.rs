@@ -112,7 +112,7 @@ async fn tick_kms(
 pub(crate) async fn run(mut config: ServerConfig) -> Result<()> {
     let started = SystemTime::now();
     let backends = open_backends(&config)?;
-    let services = build_services(&mut config, backends)?;
+    let services = build_services(&mut config, backends).await?;
     services
         .store
         .collector()
@@ -133,6 +133,7 @@ pub(crate) async fn run(mut config: ServerConfig) -> Result<()> {
 struct Services {
     store: Arc<Store>,
     iam: Arc<Iam>,
+    access: Arc<coffer_access::Access>,
     kms: Arc<coffer_kms::Kms>,
     kms_clock: Arc<dyn coffer_kms::Clock>,
     kms_tick_every: std::time::Duration,
@@ -141,7 +142,7 @@ struct Services {
 
 /// Unseals the keyring, the KMS and the identities with the root key and builds the store over
 /// the backends.
-fn build_services(config: &mut ServerConfig, backends: Backends) -> Result<Services> {
+async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result<Services> {
     let root = credentials::load_or_create(
         &config.data_dir.root_credentials(),
         config.secrets.root_access_key_id.take(),
@@ -187,22 +188,8 @@ fn build_services(config: &mut ServerConfig, backends: Backends) -> Result<Servi
         crate::keyring_cmd::now(),
     )
     .context("open the SSE keyring (is the root key the one it was sealed with?)")?;
-    let sse_kms = Arc::new(crate::sse_kms::InProcessKms::new(
-        kms.clone(),
-        region.clone(),
-    ));
-    let store = Arc::new(
-        Store::new(
-            backends.meta,
-            backends.blobs,
-            coffer_core::Config {
-                owner_id: root.account_id.clone(),
-                ..sections.core.clone()
-            },
-        )
-        .with_keyring(keyring.clone())
-        .with_kms(sse_kms.clone()),
-    );
+    // Identities first: the access layer (and SSE-KMS through it) decides with them, and moves
+    // bucket policies an older version kept in iam.redb into their buckets.
     let iam = Arc::new(
         Iam::open(
             coffer_iam::RootAccount {
@@ -217,10 +204,32 @@ fn build_services(config: &mut ServerConfig, backends: Backends) -> Result<Servi
         .with_min_session_duration(sections.iam.min_session_duration()),
     );
     drop(iam_sealing);
-    sse_kms.set_iam(iam.clone());
+    let access = Arc::new(
+        coffer_access::Access::open(
+            iam.clone(),
+            backends.meta.clone(),
+            Some(kms.clone()),
+            region.clone(),
+        )
+        .await
+        .context("open the access layer (moving bucket policies into the metadata store)")?,
+    );
+    let store = Arc::new(
+        Store::new(
+            backends.meta,
+            backends.blobs,
+            coffer_core::Config {
+                owner_id: iam.account_id().to_owned(),
+                ..sections.core.clone()
+            },
+        )
+        .with_keyring(keyring.clone())
+        .with_kms(access.sse_kms().context("SSE-KMS needs the KMS")?),
+    );
     Ok(Services {
         store,
         iam,
+        access,
         kms,
         kms_clock,
         kms_tick_every,
@@ -288,7 +297,7 @@ fn serve(
     let region = &sections.server.region;
     let oss = Arc::new(OssService::new(
         services.store.clone(),
-        services.iam.clone(),
+        services.access.clone(),
         coffer_oss::Config {
             region: region.clone(),
             hosts: sections.oss.host_config(),

@@ -51,6 +51,7 @@ impl Store {
             },
             storage_class: input.storage_class,
             encryption: input.encryption,
+            policy: None,
         };
         match self.meta.create_bucket(record).await {
             Ok(()) => {

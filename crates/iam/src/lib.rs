@@ -6,11 +6,13 @@
 //! Identities: the account's root key pair (from the binary's configuration), RAM users with up to
 //! two access keys each, groups, custom policies attached to users, groups and roles, roles with
 //! trust policies, and STS role sessions ([`Admin::assume_role`]) whose temporary credentials live
-//! in a sealed, self-contained security token (`sts` module). Bucket policies are kept here too
-//! ([`Iam::put_bucket_policy`]). Decisions follow spec `ram-policy.md` §3 exactly as the
-//! [`policy`] module's evaluator implements it: explicit Deny wins; the root is allowed on its own
-//! account; a RAM user or role session needs an Allow from its policies or from the bucket policy;
-//! a session policy narrows its role; and only object reads and writes fall back to ACLs.
+//! in a sealed, self-contained security token (`sts` module). Bucket policies live with their
+//! bucket in the metadata store; the access layer (`coffer-access`) reads them and hands the
+//! parsed document to [`Iam::authorize_with`]. Decisions follow the RAM policy evaluation logic
+//! exactly as the [`policy`] module's evaluator implements it: explicit Deny wins; the root is
+//! allowed on its own account; a RAM user or role session needs an Allow from its policies or
+//! from the bucket policy; a session policy narrows its role; and only object reads and writes
+//! fall back to ACLs.
 //!
 //! Management (create a user, attach a policy, …) goes through [`Iam::admin`], which checks the
 //! caller's `ram:*` permissions itself. Other services' checks use [`Iam::check`] (any action on
@@ -118,8 +120,9 @@ impl Resource {
     }
 }
 
-/// Proof that `principal` may perform `action` on `resource`. Only [`Iam::authorize`] makes one,
-/// so an operation that takes `&Grant` cannot run unauthorized.
+/// Proof that `principal` may perform `action` on `resource`. Only [`Iam::authorize_with`] makes
+/// one (called by the access layer, `coffer-access`, with the facts it gathered), so an operation
+/// that takes `&Grant` cannot run unauthorized.
 #[derive(Debug, Clone)]
 pub struct Grant {
     principal: Principal,
@@ -434,40 +437,31 @@ impl Iam {
     }
 
     /// Evaluates one check against the principal's identity and session policies and, when
-    /// `bucket` is given, that bucket's policy (spec §3.1 steps 2–5, without the ACL fallback).
+    /// given, the bucket's policy (RAM policy evaluation steps 2–5, without the ACL fallback).
     fn evaluate(
         &self,
         principal: &Principal,
         facts: &RequestFacts,
-        bucket: Option<&str>,
+        bucket_policy: Option<&PolicyDocument>,
     ) -> Decision {
-        let (identity, bucket_policy) = {
-            let dir = self.read();
-            let bucket_policy = bucket
-                .and_then(|b| dir.bucket_policies.get(b))
-                .map(|p| p.document.clone());
-            (dir.identity_policies(principal), bucket_policy)
-        };
+        let identity = self.read().identity_policies(principal);
         let session = match principal {
             Principal::RoleSession { policy, .. } => policy.clone(),
             _ => None,
         };
         let identity: Vec<&PolicyDocument> = identity.iter().map(|p| &**p).collect();
-        evaluate_with_resource_policy(
-            &identity,
-            session.as_deref(),
-            bucket_policy.as_deref(),
-            facts,
-        )
+        evaluate_with_resource_policy(&identity, session.as_deref(), bucket_policy, facts)
     }
 
     /// The policy decision for an OSS `action` (any `oss:*` name, e.g. `oss:PutObjectAcl`) on
-    /// `resource`, including the bucket's policy, before any ACL fallback.
+    /// `resource`, including `bucket_policy` (the policy of the resource's bucket, if it has
+    /// one), before any ACL fallback.
     pub fn decide(
         &self,
         principal: &Principal,
         action: &str,
         resource: &Resource,
+        bucket_policy: Option<&PolicyDocument>,
         conditions: &Conditions,
     ) -> Decision {
         let facts = self.facts(
@@ -476,11 +470,11 @@ impl Iam {
             resource.arn(&self.account_id),
             conditions,
         );
-        self.evaluate(principal, &facts, resource.bucket())
+        self.evaluate(principal, &facts, bucket_policy)
     }
 
-    /// Decides whether `principal` may perform `action` on `resource`, with no condition values
-    /// but the current time; see [`Iam::authorize_with`].
+    /// Decides whether `principal` may perform `action` on `resource`, with no bucket policy and
+    /// no condition values but the current time; see [`Iam::authorize_with`].
     pub fn authorize(
         &self,
         principal: &Principal,
@@ -488,7 +482,14 @@ impl Iam {
         resource: Resource,
         public: PublicAccess,
     ) -> Result<Grant> {
-        self.authorize_with(principal, action, resource, public, &Conditions::new())
+        self.authorize_with(
+            principal,
+            action,
+            resource,
+            None,
+            public,
+            &Conditions::new(),
+        )
     }
 
     /// Decides whether `principal` may perform `action` on `resource` and mints the [`Grant`].
@@ -496,16 +497,27 @@ impl Iam {
     /// The decision is [`Iam::decide`]'s: an explicit Deny (identity, session or bucket policy)
     /// refuses; an Allow (the root on its own account, or a policy) grants. When nothing allows,
     /// `public` — what the object's ACL, else the bucket's, opens — may still grant object reads
-    /// (and writes, for public-read-write), for any caller (spec §3.1 step 5).
+    /// (and writes, for public-read-write), for any caller (RAM policy evaluation, step 5).
+    ///
+    /// The bucket policy and the ACL are the caller's to look up: the access layer
+    /// (`coffer-access`) does, and is the only caller on the request path.
     pub fn authorize_with(
         &self,
         principal: &Principal,
         action: Action,
         resource: Resource,
+        bucket_policy: Option<&PolicyDocument>,
         public: PublicAccess,
         conditions: &Conditions,
     ) -> Result<Grant> {
-        let allowed = match self.decide(principal, action.as_str(), &resource, conditions) {
+        let decision = self.decide(
+            principal,
+            action.as_str(),
+            &resource,
+            bucket_policy,
+            conditions,
+        );
+        let allowed = match decision {
             Decision::Allow => true,
             Decision::ExplicitDeny => false,
             Decision::ImplicitDeny => match public {
@@ -577,14 +589,31 @@ impl Iam {
         format!("acs:kms:{region}:{}:key/{key_id}", self.account_id)
     }
 
-    /// PutBucketPolicy: stores `text` as the policy of `bucket`, replacing any. `grant` must cover
-    /// `oss:PutBucketPolicy` on the bucket. Refused: a malformed policy ([`Error::MalformedPolicy`]
-    /// naming the element) or one whose resources leave the bucket. The caller checks that the
-    /// bucket exists.
-    pub fn put_bucket_policy(&self, grant: &Grant, bucket: &str, text: &str) -> Result<()> {
-        self.require(grant, Action::PutBucketPolicy, bucket)?;
+    /// Parses `text` as the policy of `bucket` (PutBucketPolicy): refused as
+    /// [`Error::MalformedPolicy`] (naming the element) when malformed or when its resources leave
+    /// the bucket.
+    pub fn parse_bucket_policy(&self, bucket: &str, text: &str) -> Result<PolicyDocument> {
         let document = PolicyDocument::parse_as(PolicyKind::Bucket, text)?;
         document.check_bucket_scope(&self.account_id, bucket)?;
+        Ok(document)
+    }
+
+    /// The bucket policies older versions kept in the identity store, as (bucket, text): the
+    /// access layer moves them to their buckets at startup (see
+    /// [`Iam::forget_legacy_bucket_policy`]).
+    pub fn legacy_bucket_policies(&self) -> Vec<(String, String)> {
+        self.read()
+            .bucket_policies
+            .values()
+            .map(|p| (p.record.bucket.clone(), p.record.document.clone()))
+            .collect()
+    }
+
+    /// Writes `text` as a bucket policy of the identity store, as versions before the access
+    /// layer did: for tests of the migration only.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn put_legacy_bucket_policy(&self, bucket: &str, text: &str) -> Result<()> {
+        let document = self.parse_bucket_policy(bucket, text)?;
         let updated = self.now().unix_timestamp();
         self.write(|_| {
             Ok((
@@ -601,25 +630,9 @@ impl Iam {
         })
     }
 
-    /// GetBucketPolicy: the policy text as it was put, or [`Error::NoSuchBucketPolicy`].
-    pub fn bucket_policy(&self, grant: &Grant, bucket: &str) -> Result<String> {
-        self.require(grant, Action::GetBucketPolicy, bucket)?;
-        self.read()
-            .bucket_policies
-            .get(bucket)
-            .map(|p| p.record.document.clone())
-            .ok_or(Error::NoSuchBucketPolicy)
-    }
-
-    /// DeleteBucketPolicy: removes the policy; succeeds if there was none.
-    pub fn delete_bucket_policy(&self, grant: &Grant, bucket: &str) -> Result<()> {
-        self.require(grant, Action::DeleteBucketPolicy, bucket)?;
-        self.forget_bucket(bucket)
-    }
-
-    /// Drops what iam keeps about a bucket that was deleted (its policy), so a bucket created
-    /// later under the same name does not inherit it.
-    pub fn forget_bucket(&self, bucket: &str) -> Result<()> {
+    /// Drops a bucket policy of the identity store once it has moved to its bucket (or the
+    /// bucket is gone); succeeds if there is none.
+    pub fn forget_legacy_bucket_policy(&self, bucket: &str) -> Result<()> {
         self.write(|dir| {
             let ops = if dir.bucket_policies.contains_key(bucket) {
                 vec![Op::DeleteBucketPolicy(bucket.to_owned())]
@@ -628,18 +641,6 @@ impl Iam {
             };
             Ok((ops, ()))
         })
-    }
-
-    fn require(&self, grant: &Grant, action: Action, bucket: &str) -> Result<()> {
-        let resource = Resource::Bucket(bucket.to_owned());
-        if grant.covers(action, &resource) {
-            Ok(())
-        } else {
-            Err(Error::AccessDenied {
-                action: action.as_str(),
-                resource: resource.arn(&self.account_id),
-            })
-        }
     }
 
     /// Identity management on behalf of `caller`; every operation checks the caller's `ram:*` (or

@@ -585,75 +585,61 @@ fn bucket_policies_grant_and_deny() {
     let Principal::User { user_id, .. } = &alice else {
         unreachable!()
     };
-    let grant = f
-        .iam
-        .authorize(
-            &root(),
-            Action::PutBucketPolicy,
-            Resource::Bucket("pub".into()),
-            PublicAccess::None,
-        )
-        .unwrap();
     let policy = format!(
         r#"{{"Version":"1","Statement":[
             {{"Effect":"Allow","Action":["oss:GetObject"],"Principal":["{user_id}"],"Resource":["acs:oss:*:{ACCOUNT}:pub/*"]}},
             {{"Effect":"Deny","Action":["oss:*"],"Principal":["*"],"Resource":["acs:oss:*:{ACCOUNT}:pub/*"],"Condition":{{"NotIpAddress":{{"acs:SourceIp":["10.0.0.0/8"]}}}}}}]}}"#
     );
-    f.iam.put_bucket_policy(&grant, "pub", &policy).unwrap();
+    let document = f.iam.parse_bucket_policy("pub", &policy).unwrap();
     let inside = Conditions::new().source_ip("10.0.0.5".parse().unwrap());
     let outside = Conditions::new().source_ip("203.0.113.5".parse().unwrap());
-    let get = |p: &Principal, c: &Conditions| {
+    let authorize = |p: &Principal, action, doc, c: &Conditions| {
         f.iam
-            .authorize_with(p, Action::GetObject, obj("pub", "a"), PublicAccess::None, c)
+            .authorize_with(p, action, obj("pub", "a"), doc, PublicAccess::None, c)
             .is_ok()
     };
+    let get = |p: &Principal, c: &Conditions| authorize(p, Action::GetObject, Some(&document), c);
     assert!(get(&alice, &inside));
     assert!(!get(&alice, &outside));
     // The owner is fenced by a conditional `*` Deny too (spec E15.3), not by the Allow.
     assert!(get(&root(), &inside));
     assert!(!get(&root(), &outside));
-    assert!(
-        f.iam
-            .authorize_with(
-                &alice,
-                Action::PutObject,
-                obj("pub", "a"),
-                PublicAccess::None,
-                &inside
-            )
-            .is_err()
-    );
-    // Only with a grant for the bucket policy action itself.
-    let wrong = f
-        .iam
-        .authorize(
-            &root(),
-            Action::GetBucketPolicy,
-            Resource::Bucket("pub".into()),
-            PublicAccess::None,
-        )
-        .unwrap();
-    assert!(f.iam.put_bucket_policy(&wrong, "pub", &policy).is_err());
-    assert_eq!(f.iam.bucket_policy(&wrong, "pub").unwrap(), policy);
-    // Malformed or out-of-bucket policies are refused and change nothing.
+    assert!(!authorize(
+        &alice,
+        Action::PutObject,
+        Some(&document),
+        &inside
+    ));
+    // Without the bucket's policy, nothing of it applies.
+    assert!(!authorize(&alice, Action::GetObject, None, &inside));
+    assert!(authorize(&root(), Action::GetObject, None, &outside));
+    // Malformed or out-of-bucket policies are refused.
     assert!(matches!(
-        f.iam
-            .put_bucket_policy(&grant, "pub", "{\"Version\":\"1\"}"),
+        f.iam.parse_bucket_policy("pub", "{\"Version\":\"1\"}"),
         Err(Error::MalformedPolicy(_))
     ));
     let elsewhere = policy.replace(":pub/*", ":other/*");
     assert!(matches!(
-        f.iam.put_bucket_policy(&grant, "pub", &elsewhere),
+        f.iam.parse_bucket_policy("pub", &elsewhere),
         Err(Error::MalformedPolicy(_))
     ));
-    assert_eq!(f.iam.bucket_policy(&wrong, "pub").unwrap(), policy);
-    // A deleted bucket's policy is gone.
-    f.iam.forget_bucket("pub").unwrap();
-    assert!(matches!(
-        f.iam.bucket_policy(&wrong, "pub"),
-        Err(Error::NoSuchBucketPolicy)
-    ));
-    assert!(!get(&alice, &inside));
+}
+
+#[test]
+fn legacy_bucket_policies_are_listed_until_forgotten() {
+    let f = fixture();
+    let policy = format!(
+        r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":["oss:GetObject"],"Principal":["*"],"Resource":["acs:oss:*:{ACCOUNT}:old/*"]}}]}}"#
+    );
+    assert!(f.iam.legacy_bucket_policies().is_empty());
+    f.iam.put_legacy_bucket_policy("old", &policy).unwrap();
+    assert_eq!(
+        f.iam.legacy_bucket_policies(),
+        vec![("old".to_owned(), policy)]
+    );
+    f.iam.forget_legacy_bucket_policy("old").unwrap();
+    f.iam.forget_legacy_bucket_policy("old").unwrap();
+    assert!(f.iam.legacy_bucket_policies().is_empty());
 }
 
 #[test]
@@ -710,6 +696,7 @@ fn conditions_are_evaluated_from_the_request() {
                 &alice,
                 Action::ListObjects,
                 Resource::Bucket("team".into()),
+                None,
                 PublicAccess::None,
                 &c,
             )
@@ -898,11 +885,9 @@ proptest! {
             f.policy(&format!("g{i}"), p);
             f.attach(&format!("g{i}"), PolicyTarget::Group("g".into()));
         }
-        if let Some(p) = &bucket_policy {
-            let grant = f.iam.authorize(&root(), Action::PutBucketPolicy,
-                Resource::Bucket("b".into()), PublicAccess::None).unwrap();
-            f.iam.put_bucket_policy(&grant, "b", p).unwrap();
-        }
+        let bucket_policy = bucket_policy
+            .as_deref()
+            .map(|p| f.iam.parse_bucket_policy("b", p).unwrap());
         let c = Conditions::new().source_ip(ip.parse().unwrap()).with(keys::OSS_PREFIX, "p");
         let action = ACTIONS[action];
         let resource = if action.is_object_read() || action.is_object_write() {
@@ -910,7 +895,9 @@ proptest! {
         } else {
             Resource::Bucket("b".into())
         };
-        prop_assert!(f.iam.authorize_with(&alice, action, resource, PublicAccess::None, &c).is_err());
+        prop_assert!(f.iam.authorize_with(
+            &alice, action, resource, bucket_policy.as_ref(), PublicAccess::None, &c,
+        ).is_err());
         let k = f.iam.kms_key_arn("cn-hangzhou", "k1");
         prop_assert!(f.iam.check_kms(&alice, "kms:Decrypt", &k, &c).is_err());
         prop_assert!(f.iam.admin(&alice, &c).create_user("mallory", None, None).is_err());

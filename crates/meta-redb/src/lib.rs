@@ -19,7 +19,7 @@
 //!
 //! | table | key | value |
 //! |---|---|---|
-//! | `buckets` | bucket name | `BucketRecord` |
+//! | `buckets` | bucket name | `BucketRecord` (with the bucket policy: `encode_bucket`) |
 //! | `objects` | bucket `0x00` object key | `ObjectRecord` |
 //! | `uploads` | bucket `0x00` object key `0x00` upload id | `UploadRecord` |
 //! | `upload_keys` | bucket `0x00` upload id | object key of the upload (UTF-8) |
@@ -42,7 +42,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use coffer_meta::{
     BucketRecord, Error, MetaStore, ObjectRecord, PartRecord, PutCondition, Result, UploadCursor,
-    UploadRecord, decode_record, encode_record,
+    UploadRecord, decode_bucket, decode_record, encode_bucket, encode_record,
 };
 use coffer_types::{BlobId, BucketName, ObjectKey, UploadId};
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction};
@@ -247,6 +247,17 @@ fn require_bucket(
     }
 }
 
+/// The stored record of `bucket`, or `NoSuchBucket`.
+fn stored_bucket(
+    buckets: &impl ReadableTable<&'static str, &'static [u8]>,
+    bucket: &BucketName,
+) -> Result<BucketRecord, Fail> {
+    match buckets.get(bucket.as_str())? {
+        Some(v) => Ok(decode_bucket(v.value())?),
+        None => Err(Error::NoSuchBucket.into()),
+    }
+}
+
 /// Whether any key of `table` starts with `bucket 0x00`.
 fn bucket_has_entries(
     table: &impl ReadableTable<&'static [u8], &'static [u8]>,
@@ -428,7 +439,7 @@ impl MetaStore for RedbMetaStore {
             if has_bucket(&buckets, &bucket.name)? {
                 return Err(Error::BucketExists.into());
             }
-            buckets.insert(bucket.name.as_str(), encode_record(&bucket).as_slice())?;
+            buckets.insert(bucket.name.as_str(), encode_bucket(&bucket).as_slice())?;
             Ok(())
         })
         .await
@@ -441,7 +452,7 @@ impl MetaStore for RedbMetaStore {
             let buckets = txn.open_table(BUCKETS)?;
             let record = buckets
                 .get(name.as_str())?
-                .map(|v| decode_record(v.value()))
+                .map(|v| decode_bucket(v.value()))
                 .transpose()?;
             Ok(record)
         })
@@ -451,8 +462,24 @@ impl MetaStore for RedbMetaStore {
     async fn update_bucket(&self, bucket: BucketRecord) -> Result<()> {
         self.write(move |txn| {
             let mut buckets = txn.open_table(BUCKETS)?;
-            require_bucket(&buckets, &bucket.name)?;
-            buckets.insert(bucket.name.as_str(), encode_record(&bucket).as_slice())?;
+            let stored = stored_bucket(&buckets, &bucket.name)?;
+            let updated = BucketRecord {
+                policy: stored.policy,
+                ..bucket
+            };
+            buckets.insert(updated.name.as_str(), encode_bucket(&updated).as_slice())?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_bucket_policy(&self, name: &BucketName, policy: Option<String>) -> Result<()> {
+        let name = name.clone();
+        self.write(move |txn| {
+            let mut buckets = txn.open_table(BUCKETS)?;
+            let stored = stored_bucket(&buckets, &name)?;
+            let updated = BucketRecord { policy, ..stored };
+            buckets.insert(name.as_str(), encode_bucket(&updated).as_slice())?;
             Ok(())
         })
         .await
@@ -465,7 +492,7 @@ impl MetaStore for RedbMetaStore {
             let mut out = Vec::new();
             for entry in buckets.iter()? {
                 let (_, value) = entry?;
-                out.push(decode_record(value.value())?);
+                out.push(decode_bucket(value.value())?);
             }
             Ok(out)
         })

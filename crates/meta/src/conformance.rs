@@ -30,6 +30,7 @@ macro_rules! assert_err {
 /// Runs every check below, in order, on one store (which must start without their buckets).
 pub async fn run_all(store: &dyn MetaStore) {
     bucket_lifecycle(store).await;
+    bucket_policy_lives_with_the_bucket(store).await;
     buckets_are_listed_by_name(store).await;
     delete_bucket_refuses_while_not_empty(store).await;
     missing_bucket_is_reported(store).await;
@@ -72,6 +73,7 @@ pub fn test_bucket(name: &str) -> BucketRecord {
         acl: Acl::Private,
         storage_class: StorageClass::Standard,
         encryption: None,
+        policy: None,
     }
 }
 
@@ -304,6 +306,65 @@ pub async fn bucket_lifecycle(store: &dyn MetaStore) {
         "a re-created bucket starts afresh"
     );
     store.delete_bucket(&name).await.expect("delete_bucket");
+}
+
+/// A bucket's policy is set and removed by `set_bucket_policy` alone (`update_bucket` keeps it),
+/// and goes with the bucket when it is deleted.
+pub async fn bucket_policy_lives_with_the_bucket(store: &dyn MetaStore) {
+    let name = create_bucket(store, "cf-bucket-policy").await;
+    let policy = || Some("{\"Version\":\"1\",\"Statement\":[]}".to_owned());
+    store
+        .set_bucket_policy(&name, policy())
+        .await
+        .expect("set_bucket_policy");
+    let read = store.bucket(&name).await.expect("bucket").expect("exists");
+    assert_eq!(read.policy, policy());
+
+    let mut settings = test_bucket("cf-bucket-policy");
+    settings.acl = Acl::PublicRead;
+    store.update_bucket(settings).await.expect("update_bucket");
+    let read = store.bucket(&name).await.expect("bucket").expect("exists");
+    assert_eq!(
+        read.acl,
+        Acl::PublicRead,
+        "update_bucket changes the settings"
+    );
+    assert_eq!(read.policy, policy(), "update_bucket keeps the policy");
+    let listed = store.list_buckets().await.expect("list_buckets");
+    assert!(
+        listed
+            .iter()
+            .any(|b| b.name == name && b.policy == policy()),
+        "list_buckets shows the policy"
+    );
+
+    store
+        .set_bucket_policy(&name, None)
+        .await
+        .expect("remove the policy");
+    let read = store.bucket(&name).await.expect("bucket").expect("exists");
+    assert_eq!(read.policy, None);
+
+    store
+        .set_bucket_policy(&name, policy())
+        .await
+        .expect("set_bucket_policy");
+    store.delete_bucket(&name).await.expect("delete_bucket");
+    create_bucket(store, "cf-bucket-policy").await;
+    let read = store.bucket(&name).await.expect("bucket").expect("exists");
+    assert_eq!(
+        read.policy, None,
+        "a re-created bucket does not inherit the policy"
+    );
+    store.delete_bucket(&name).await.expect("delete_bucket");
+
+    assert_err!(
+        store
+            .set_bucket_policy(&bucket_name("cf-bucket-never"), policy())
+            .await,
+        Error::NoSuchBucket,
+        "set_bucket_policy of a missing bucket"
+    );
 }
 
 /// `list_buckets` returns every bucket, ordered by name.

@@ -171,7 +171,16 @@ impl MetaStore for MemoryMetaStore {
     async fn update_bucket(&self, bucket: BucketRecord) -> Result<()> {
         let mut state = self.lock();
         let name = bucket.name.clone();
-        state.bucket_mut(&name)?.record = bucket;
+        let stored = &mut state.bucket_mut(&name)?.record;
+        *stored = BucketRecord {
+            policy: stored.policy.take(),
+            ..bucket
+        };
+        Ok(())
+    }
+
+    async fn set_bucket_policy(&self, name: &BucketName, policy: Option<String>) -> Result<()> {
+        self.lock().bucket_mut(name)?.record.policy = policy;
         Ok(())
     }
 

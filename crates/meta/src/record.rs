@@ -79,6 +79,10 @@ pub struct BucketRecord {
     pub storage_class: StorageClass,
     /// Default server-side encryption, if set.
     pub encryption: Option<EncryptionRule>,
+    /// The bucket policy (RAM policy JSON, exactly as it was put), if set. It lives in the
+    /// bucket's record so that deleting the bucket drops it in the same transaction. Changed only
+    /// by [`MetaStore::set_bucket_policy`](crate::MetaStore::set_bucket_policy).
+    pub policy: Option<String>,
 }
 
 /// How an object came to be; echoed as `x-oss-object-type`.
@@ -190,10 +194,59 @@ pub struct PartRecord {
     pub segment: Segment,
 }
 
-/// Format byte of the current record layout.
+/// Format byte of the first record layout (still current for every record but buckets).
 const FORMAT_V1: u8 = 1;
+/// Format byte of bucket records that carry the bucket policy.
+const FORMAT_V2: u8 = 2;
 
-/// Encodes a record in the current versioned layout.
+/// A bucket record as format 1 laid it out: everything but the policy. Do not change: existing
+/// data directories hold it.
+#[derive(Deserialize)]
+struct BucketRecordV1 {
+    name: BucketName,
+    created: UnixMillis,
+    owner: String,
+    acl: Acl,
+    storage_class: StorageClass,
+    encryption: Option<EncryptionRule>,
+}
+
+impl From<BucketRecordV1> for BucketRecord {
+    fn from(v1: BucketRecordV1) -> Self {
+        Self {
+            name: v1.name,
+            created: v1.created,
+            owner: v1.owner,
+            acl: v1.acl,
+            storage_class: v1.storage_class,
+            encryption: v1.encryption,
+            policy: None,
+        }
+    }
+}
+
+/// Encodes a bucket record in its current layout (format 2).
+pub fn encode_bucket(record: &BucketRecord) -> Vec<u8> {
+    let mut out = vec![FORMAT_V2];
+    // As in `encode_record`: plain data always serializes.
+    out.extend(postcard::to_stdvec(record).expect("records always serialize"));
+    out
+}
+
+/// Decodes a bucket record of any supported layout: format 1 (no policy) or format 2.
+pub fn decode_bucket(bytes: &[u8]) -> Result<BucketRecord> {
+    let corrupt = |e: postcard::Error| Error::Corrupt(e.to_string());
+    match bytes.split_first() {
+        Some((&FORMAT_V1, rest)) => postcard::from_bytes::<BucketRecordV1>(rest)
+            .map(BucketRecord::from)
+            .map_err(corrupt),
+        Some((&FORMAT_V2, rest)) => postcard::from_bytes(rest).map_err(corrupt),
+        Some((v, _)) => Err(Error::Corrupt(format!("unknown bucket record format {v}"))),
+        None => Err(Error::Corrupt("empty record".into())),
+    }
+}
+
+/// Encodes a record in the current versioned layout (bucket records: [`encode_bucket`]).
 pub fn encode_record<T: Serialize>(record: &T) -> Vec<u8> {
     let mut out = vec![FORMAT_V1];
     // Serializing plain data into a Vec cannot fail: no maps with non-string keys, no I/O.
@@ -209,5 +262,48 @@ pub fn decode_record<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
         }
         Some((v, _)) => Err(Error::Corrupt(format!("unknown record format {v}"))),
         None => Err(Error::Corrupt("empty record".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bucket with every field set (golden files: `tests/golden.rs`).
+    fn golden_bucket(policy: Option<&str>) -> BucketRecord {
+        BucketRecord {
+            name: BucketName::parse("golden-bucket").expect("valid"),
+            created: UnixMillis(1_700_000_000_000),
+            owner: "1234567890123456".into(),
+            acl: Acl::PublicRead,
+            storage_class: StorageClass::Ia,
+            encryption: Some(EncryptionRule {
+                algorithm: SseAlgorithm::Kms,
+                kms_key_id: Some("alias/golden".into()),
+                kms_data_sm4: true,
+            }),
+            policy: policy.map(str::to_owned),
+        }
+    }
+
+    const POLICY: &str = r#"{"Version":"1","Statement":[]}"#;
+
+    #[test]
+    fn bucket_records_round_trip_with_and_without_a_policy() {
+        for policy in [None, Some(POLICY)] {
+            let record = golden_bucket(policy);
+            assert_eq!(
+                decode_bucket(&encode_bucket(&record)).expect("decodes"),
+                record
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_bucket_formats_are_refused() {
+        let mut bytes = encode_bucket(&golden_bucket(None));
+        bytes[0] = 3;
+        assert!(matches!(decode_bucket(&bytes), Err(Error::Corrupt(_))));
+        assert!(matches!(decode_bucket(&[]), Err(Error::Corrupt(_))));
     }
 }

@@ -40,8 +40,12 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn create_bucket(&self, bucket: BucketRecord) -> Result<()>;
     /// Reads a bucket.
     async fn bucket(&self, name: &BucketName) -> Result<Option<BucketRecord>>;
-    /// Replaces an existing bucket's settings; `Error::NoSuchBucket` if it is gone.
+    /// Replaces an existing bucket's settings, keeping its stored policy (whatever
+    /// `bucket.policy` says: a settings change read before a policy change must not undo it);
+    /// `Error::NoSuchBucket` if it is gone.
     async fn update_bucket(&self, bucket: BucketRecord) -> Result<()>;
+    /// Sets (`Some`) or removes (`None`) a bucket's policy; `Error::NoSuchBucket` if it is gone.
+    async fn set_bucket_policy(&self, name: &BucketName, policy: Option<String>) -> Result<()>;
     /// All buckets, ordered by name.
     async fn list_buckets(&self) -> Result<Vec<BucketRecord>>;
     /// Deletes an empty bucket: `Error::BucketNotEmpty` while it holds objects or uploads.

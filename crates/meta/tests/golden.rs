@@ -1,5 +1,6 @@
-//! Golden files of the persisted record layout: bytes written by the current format (byte 1)
-//! under `testdata/`, decoded and compared field by field with the records they hold.
+//! Golden files of the persisted record layout: bytes written by the current format (byte 1; byte
+//! 2 for bucket records, which carry the bucket policy) under `testdata/`, decoded and compared
+//! field by field with the records they hold.
 //!
 //! A release's files are never rewritten. When a record's layout changes, give it a new format
 //! byte, add `<record>.v2.bin` beside the old file, and keep the v1 file decoding (the migration
@@ -11,7 +12,8 @@ use std::path::PathBuf;
 
 use coffer_meta::{
     Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
-    Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_record, encode_record,
+    Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket, decode_record,
+    encode_bucket, encode_record,
 };
 use coffer_types::{BlobId, BucketName, ObjectKey, UploadId};
 use serde::{Serialize, de::DeserializeOwned};
@@ -32,6 +34,18 @@ fn bucket() -> BucketRecord {
             kms_key_id: Some("key-id-1".into()),
             kms_data_sm4: true,
         }),
+        policy: None,
+    }
+}
+
+/// The bucket of format 2: the same, with a policy.
+fn bucket_with_policy() -> BucketRecord {
+    BucketRecord {
+        policy: Some(
+            r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["oss:GetObject"],"Principal":["*"],"Resource":["acs:oss:*:1234567890123456:golden-bucket/*"]}]}"#
+                .into(),
+        ),
+        ..bucket()
     }
 }
 
@@ -122,9 +136,40 @@ fn golden<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &
     );
 }
 
+fn testdata(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/testdata")
+        .join(name)
+}
+
+/// Format 1 bucket records (no policy) still decode, as buckets without a policy.
 #[test]
 fn bucket_record_v1() {
-    golden("bucket.v1.bin", bucket());
+    let bytes = std::fs::read(testdata("bucket.v1.bin")).expect("the golden file exists");
+    assert_eq!(bytes[0], 1, "format byte");
+    assert_eq!(decode_bucket(&bytes).expect("decodes"), bucket());
+}
+
+/// Format 2 bucket records carry the policy; the current encoding.
+#[test]
+fn bucket_record_v2() {
+    let path = testdata("bucket.v2.bin");
+    if !path.exists() && std::env::var_os("COFFER_WRITE_GOLDEN").is_some() {
+        std::fs::write(&path, encode_bucket(&bucket_with_policy())).expect("write the golden file");
+    }
+    let bytes = std::fs::read(&path).expect("the golden file exists");
+    assert_eq!(bytes[0], 2, "format byte");
+    assert_eq!(
+        decode_bucket(&bytes).expect("decodes"),
+        bucket_with_policy()
+    );
+    assert_eq!(
+        encode_bucket(&bucket_with_policy()),
+        bytes,
+        "the current encoding changed without a new format byte"
+    );
+    let without = encode_bucket(&bucket());
+    assert_eq!(decode_bucket(&without).expect("decodes"), bucket());
 }
 
 #[test]

@@ -1,11 +1,8 @@
 //! Authentication: which principal signed a request, proven by its V1 or V4 signature (with the
-//! STS security token for temporary credentials), and the request facts policy conditions read.
+//! STS security token for temporary credentials).
 
-use std::net::SocketAddr;
-
-use coffer_iam::{Conditions, Iam, Principal};
+use coffer_iam::{Iam, Principal};
 use coffer_signature::{Error as SigError, SignedRequest};
-use http::HeaderMap;
 use time::OffsetDateTime;
 
 use crate::error::{OssError, codes};
@@ -30,28 +27,6 @@ pub fn authenticate(
         iam.credentials(presented.access_key_id(), presented.security_token(), now)?;
     coffer_signature::verify(req, &presented, &secret, now, region).map_err(signature_error)?;
     Ok(principal)
-}
-
-/// The condition values every policy check of a request shares (spec §2.3): `acs:SourceIp` (the
-/// socket peer), `acs:SecureTransport`, `acs:CurrentTime` (`now`, the receive time) and
-/// `acs:UserAgent`. Operation-specific keys (`oss:Prefix`, …) are added by the operation.
-pub fn conditions(
-    source: Option<SocketAddr>,
-    secure: bool,
-    headers: &HeaderMap,
-    now: OffsetDateTime,
-) -> Conditions {
-    let mut c = Conditions::new().current_time(now).secure_transport(secure);
-    if let Some(peer) = source {
-        c = c.source_ip(peer.ip());
-    }
-    if let Some(agent) = headers
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-    {
-        c = c.user_agent(agent);
-    }
-    c
 }
 
 fn signature_error(e: SigError) -> OssError {

@@ -253,6 +253,18 @@ impl From<coffer_iam::Error> for OssError {
     }
 }
 
+impl From<coffer_access::Error> for OssError {
+    fn from(e: coffer_access::Error) -> Self {
+        use coffer_access::Error as E;
+        match e {
+            E::Iam(e) => e.into(),
+            E::NoSuchBucket { bucket } => coffer_core::Error::NoSuchBucket { bucket }.into(),
+            E::Meta(e) => coffer_core::Error::from(e).into(),
+            corrupt @ E::CorruptPolicy { .. } => OssError::internal(corrupt),
+        }
+    }
+}
+
 impl From<coffer_types::NameError> for OssError {
     fn from(e: coffer_types::NameError) -> Self {
         let code = match e {

@@ -1,6 +1,6 @@
-//! The operations: each endpoint's handler reads its inputs from the request, obtains a grant
-//! ([`endpoint_grant`], [`grant`]: the RAM decision with the request's condition values), calls
-//! `coffer_core` and renders the reply.
+//! The operations: [`run`] obtains the request's grant from the access layer (`coffer-access`),
+//! then the endpoint's handler reads its inputs from the request, calls `coffer_core` with the
+//! grant and renders the reply. Handlers do not authorize again.
 
 mod bucket;
 mod list;
@@ -9,9 +9,9 @@ mod object;
 mod policy;
 
 use bytes::Bytes;
-use coffer_core::{Acl, BodyStream, RequestContext};
-use coffer_iam::policy::Decision;
-use coffer_iam::{Action, Conditions, Grant, PublicAccess, Resource, keys};
+use coffer_access::{RequestFacts, Target};
+use coffer_core::{BodyStream, RequestContext};
+use coffer_iam::Grant;
 use coffer_types::{BucketName, ObjectKey};
 use futures::TryStreamExt;
 use http::HeaderMap;
@@ -29,42 +29,58 @@ use crate::router::Endpoint;
 use crate::server::{OssService, Parts};
 use crate::xml::MAX_XML_BODY;
 
-/// Runs the endpoint's handler.
+/// Authorizes the request and runs the endpoint's handler with the grant.
+///
+/// An unauthorized request is refused before its body is handed on, so the body can be drained
+/// and the client reads the 403 instead of a reset connection.
 pub(crate) async fn run(
     svc: &OssService,
     ctx: &RequestContext,
     parts: Parts,
     body: Incoming,
 ) -> Result<Reply, OssError> {
+    // Its keys are in the body: it obtains one grant per key (`object::delete_objects`).
+    if parts.endpoint == Endpoint::DeleteMultipleObjects {
+        return object::delete_objects(svc, ctx, &parts, body).await;
+    }
+    let grant = match authorize(svc, &parts).await {
+        Ok(grant) => grant,
+        Err(e) => {
+            crate::server::drain(body).await;
+            return Err(e);
+        }
+    };
+    let (p, g) = (&parts, &grant);
     match parts.endpoint {
-        Endpoint::ListBuckets => bucket::list_buckets(svc, ctx, &parts).await,
-        Endpoint::PutBucket => bucket::put_bucket(svc, ctx, &parts, body).await,
-        Endpoint::DeleteBucket => bucket::delete_bucket(svc, ctx, &parts).await,
-        Endpoint::GetBucketInfo => bucket::bucket_info(svc, ctx, &parts).await,
-        Endpoint::GetBucketLocation => bucket::bucket_location(svc, ctx, &parts).await,
-        Endpoint::ListObjects => list::list_objects(svc, ctx, &parts, false).await,
-        Endpoint::ListObjectsV2 => list::list_objects(svc, ctx, &parts, true).await,
-        Endpoint::ListMultipartUploads => list::list_uploads(svc, ctx, &parts).await,
-        Endpoint::DeleteMultipleObjects => object::delete_objects(svc, ctx, &parts, body).await,
-        Endpoint::PutObject => object::put_object(svc, ctx, &parts, body).await,
-        Endpoint::CopyObject => object::copy_object(svc, ctx, &parts).await,
-        Endpoint::AppendObject => object::append_object(svc, ctx, &parts, body).await,
-        Endpoint::GetObject => object::get_object(svc, ctx, &parts).await,
-        Endpoint::HeadObject => object::head_object(svc, ctx, &parts).await,
-        Endpoint::GetObjectMeta => object::object_meta(svc, ctx, &parts).await,
-        Endpoint::DeleteObject => object::delete_object(svc, ctx, &parts).await,
-        Endpoint::InitiateMultipartUpload => multipart::initiate(svc, ctx, &parts).await,
-        Endpoint::UploadPart => multipart::upload_part(svc, ctx, &parts, body).await,
-        Endpoint::UploadPartCopy => multipart::upload_part_copy(svc, ctx, &parts).await,
-        Endpoint::CompleteMultipartUpload => multipart::complete(svc, ctx, &parts, body).await,
-        Endpoint::AbortMultipartUpload => multipart::abort(svc, ctx, &parts).await,
-        Endpoint::ListParts => multipart::list_parts(svc, ctx, &parts).await,
-        Endpoint::PutBucketEncryption => bucket::put_encryption(svc, ctx, &parts, body).await,
-        Endpoint::GetBucketEncryption => bucket::get_encryption(svc, ctx, &parts).await,
-        Endpoint::DeleteBucketEncryption => bucket::delete_encryption(svc, ctx, &parts).await,
-        Endpoint::PutBucketPolicy => policy::put_policy(svc, &parts, body).await,
-        Endpoint::GetBucketPolicy => policy::get_policy(svc, &parts).await,
-        Endpoint::DeleteBucketPolicy => policy::delete_policy(svc, &parts).await,
+        Endpoint::ListBuckets => bucket::list_buckets(svc, ctx, p, g).await,
+        Endpoint::PutBucket => bucket::put_bucket(svc, ctx, p, g, body).await,
+        Endpoint::DeleteBucket => bucket::delete_bucket(svc, ctx, p, g).await,
+        Endpoint::GetBucketInfo => bucket::bucket_info(svc, ctx, p, g).await,
+        Endpoint::GetBucketLocation => bucket::bucket_location(svc, ctx, p, g).await,
+        Endpoint::ListObjects => list::list_objects(svc, ctx, p, g, false).await,
+        Endpoint::ListObjectsV2 => list::list_objects(svc, ctx, p, g, true).await,
+        Endpoint::ListMultipartUploads => list::list_uploads(svc, ctx, p, g).await,
+        // Handled before authorization, above.
+        Endpoint::DeleteMultipleObjects => Err(crate::server::method_not_allowed()),
+        Endpoint::PutObject => object::put_object(svc, ctx, p, g, body).await,
+        Endpoint::CopyObject => object::copy_object(svc, ctx, p, g).await,
+        Endpoint::AppendObject => object::append_object(svc, ctx, p, g, body).await,
+        Endpoint::GetObject => object::get_object(svc, ctx, p, g).await,
+        Endpoint::HeadObject => object::head_object(svc, ctx, p, g).await,
+        Endpoint::GetObjectMeta => object::object_meta(svc, ctx, p, g).await,
+        Endpoint::DeleteObject => object::delete_object(svc, ctx, p, g).await,
+        Endpoint::InitiateMultipartUpload => multipart::initiate(svc, ctx, p, g).await,
+        Endpoint::UploadPart => multipart::upload_part(svc, ctx, p, g, body).await,
+        Endpoint::UploadPartCopy => multipart::upload_part_copy(svc, ctx, p, g).await,
+        Endpoint::CompleteMultipartUpload => multipart::complete(svc, ctx, p, g, body).await,
+        Endpoint::AbortMultipartUpload => multipart::abort(svc, ctx, p, g).await,
+        Endpoint::ListParts => multipart::list_parts(svc, ctx, p, g).await,
+        Endpoint::PutBucketEncryption => bucket::put_encryption(svc, ctx, p, g, body).await,
+        Endpoint::GetBucketEncryption => bucket::get_encryption(svc, ctx, p, g).await,
+        Endpoint::DeleteBucketEncryption => bucket::delete_encryption(svc, ctx, p, g).await,
+        Endpoint::PutBucketPolicy => policy::put_policy(svc, p, g, body).await,
+        Endpoint::GetBucketPolicy => policy::get_policy(svc, p, g).await,
+        Endpoint::DeleteBucketPolicy => policy::delete_policy(svc, p, g).await,
     }
 }
 
@@ -86,15 +102,8 @@ pub(crate) fn key_of(parts: &Parts) -> Result<&ObjectKey, OssError> {
         .ok_or_else(crate::server::method_not_allowed)
 }
 
-fn public_access(acl: Acl) -> PublicAccess {
-    match acl {
-        Acl::PublicRead => PublicAccess::Read,
-        Acl::PublicReadWrite => PublicAccess::ReadWrite,
-        Acl::Default | Acl::Private => PublicAccess::None,
-    }
-}
-
-/// Request headers a write's policy conditions can test, as `oss:<header>` (spec §2.3).
+/// Request headers a write's policy conditions can test, as `oss:<header>` (OSS developer guide,
+/// "Bucket policy" condition keys).
 const CONDITION_HEADERS: &[&str] = &[
     X_OSS_SERVER_SIDE_ENCRYPTION,
     X_OSS_SERVER_SIDE_ENCRYPTION_KEY_ID,
@@ -102,44 +111,44 @@ const CONDITION_HEADERS: &[&str] = &[
     X_OSS_FORBID_OVERWRITE,
 ];
 
-/// The request's conditions plus the keys that belong to `action`: `oss:Prefix` and
-/// `oss:Delimiter` for listings; the SSE, ACL and overwrite headers (`oss:x-oss-…`) and the
-/// request's tags (`oss:RequestObjectTag/<k>`) for writes.
-fn conditions_for(parts: &Parts, action: Action) -> Conditions {
-    let mut c = parts.conditions.clone();
-    match action {
-        Action::ListObjects => {
-            for (param, key) in [
-                ("prefix", keys::OSS_PREFIX),
-                ("delimiter", keys::OSS_DELIMITER),
-            ] {
-                if let Some(v) = parts.query.get(param) {
-                    c.insert(key, v);
-                }
-            }
-        }
-        Action::PutObject => {
-            for name in CONDITION_HEADERS {
-                if let Some(v) = parts.headers.get(*name).and_then(|v| v.to_str().ok()) {
-                    c.insert(&format!("oss:{name}"), v);
-                }
-            }
-            for (k, v) in request_tags(parts) {
-                c.insert(&format!("oss:RequestObjectTag/{k}"), v);
-            }
-        }
-        _ => {}
+/// What the request shows the access layer: the peer, transport and receive time, the user
+/// agent, a listing's prefix and delimiter, the write headers and tags policies may test, and
+/// whether an object-creating write also sets the object's ACL or tags.
+pub(crate) fn request_facts(
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    query: &crate::router::Query,
+    endpoint: Endpoint,
+    received: time::OffsetDateTime,
+) -> RequestFacts {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let creates_object = matches!(
+        endpoint,
+        Endpoint::PutObject
+            | Endpoint::CopyObject
+            | Endpoint::AppendObject
+            | Endpoint::InitiateMultipartUpload
+    );
+    RequestFacts {
+        source_ip: ctx.source.map(|peer| peer.ip()),
+        secure_transport: ctx.secure,
+        received,
+        user_agent: text(http::header::USER_AGENT.as_str()).map(str::to_owned),
+        list_prefix: query.get("prefix").map(str::to_owned),
+        list_delimiter: query.get("delimiter").map(str::to_owned),
+        write_headers: CONDITION_HEADERS
+            .iter()
+            .filter_map(|name| text(name).map(|v| ((*name).to_owned(), v.to_owned())))
+            .collect(),
+        object_tags: request_tags(headers),
+        sets_object_acl: creates_object && headers.contains_key(X_OSS_OBJECT_ACL),
+        sets_object_tags: creates_object && headers.contains_key(X_OSS_TAGGING),
     }
-    c
 }
 
 /// The tags of `x-oss-tagging` (`k1=v1&k2=v2`, URL-encoded).
-fn request_tags(parts: &Parts) -> Vec<(String, String)> {
-    let Some(raw) = parts
-        .headers
-        .get(X_OSS_TAGGING)
-        .and_then(|v| v.to_str().ok())
-    else {
+fn request_tags(headers: &HeaderMap) -> Vec<(String, String)> {
+    let Some(raw) = headers.get(X_OSS_TAGGING).and_then(|v| v.to_str().ok()) else {
         return Vec::new();
     };
     let decode = |s: &str| {
@@ -156,97 +165,34 @@ fn request_tags(parts: &Parts) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Authorizes `action` on the bucket and key for the request's principal, with the request's
-/// condition values. When no policy allows, object reads and writes fall back to the object's
-/// ACL, then the bucket's (spec §3.1 step 5), for any caller.
-pub(crate) async fn grant(
-    svc: &OssService,
-    parts: &Parts,
-    action: Action,
-    bucket: Option<&BucketName>,
-    key: Option<&ObjectKey>,
-) -> Result<Grant, OssError> {
-    let resource = match (bucket, key) {
-        (Some(b), Some(k)) => Resource::Object {
-            bucket: b.to_string(),
-            key: k.to_string(),
-        },
-        (Some(b), None) => Resource::Bucket(b.to_string()),
-        _ => Resource::Account,
-    };
-    let principal = &parts.principal;
-    let conditions = conditions_for(parts, action);
-    let data_action = action.is_object_read() || action.is_object_write();
-    let public = match bucket {
-        Some(b)
-            if data_action
-                && svc
-                    .iam
-                    .decide(principal, action.as_str(), &resource, &conditions)
-                    == Decision::ImplicitDeny =>
-        {
-            let object_acl = match key {
-                Some(k) => svc.store.object_acl(b, k).await?,
-                None => None,
-            };
-            match object_acl {
-                Some(acl) if acl != Acl::Default => public_access(acl),
-                _ => svc
-                    .store
-                    .bucket_acl(b)
-                    .await?
-                    .map_or(PublicAccess::None, public_access),
-            }
-        }
-        _ => PublicAccess::None,
+/// The grant for the request's own endpoint and target, from the access layer.
+async fn authorize(svc: &OssService, parts: &Parts) -> Result<Grant, OssError> {
+    let target = Target {
+        bucket: parts.target.bucket.as_ref(),
+        key: parts.target.key.as_ref(),
     };
     Ok(svc
-        .iam
-        .authorize_with(principal, action, resource, public, &conditions)?)
+        .access
+        .authorize(
+            &parts.principal,
+            parts.endpoint.action(),
+            target,
+            &parts.facts,
+        )
+        .await?)
 }
 
-/// The grant for the request's own endpoint and target.
-///
-/// Writes that set an object ACL (`x-oss-object-acl`) or tags (`x-oss-tagging`) also need
-/// `oss:PutObjectAcl` / `oss:PutObjectTagging` on the object (spec §7).
-pub(crate) async fn endpoint_grant(svc: &OssService, parts: &Parts) -> Result<Grant, OssError> {
-    let action = parts.endpoint.action();
-    let grant = grant(
-        svc,
-        parts,
-        action,
-        parts.target.bucket.as_ref(),
-        parts.target.key.as_ref(),
-    )
-    .await?;
-    let creates_object = matches!(
-        parts.endpoint,
-        Endpoint::PutObject
-            | Endpoint::CopyObject
-            | Endpoint::AppendObject
-            | Endpoint::InitiateMultipartUpload
-    );
-    if creates_object {
-        for (header, extra) in [
-            (X_OSS_OBJECT_ACL, "oss:PutObjectAcl"),
-            (X_OSS_TAGGING, "oss:PutObjectTagging"),
-        ] {
-            if parts.headers.contains_key(header) {
-                let conditions = conditions_for(parts, action);
-                let decision =
-                    svc.iam
-                        .decide(&parts.principal, extra, grant.resource(), &conditions);
-                if decision != Decision::Allow {
-                    return Err(coffer_iam::Error::AccessDenied {
-                        action: extra,
-                        resource: grant.resource().arn(svc.iam.account_id()),
-                    }
-                    .into());
-                }
-            }
-        }
-    }
-    Ok(grant)
+/// The grant to read the source of CopyObject or UploadPartCopy.
+pub(crate) async fn grant_copy_source(
+    svc: &OssService,
+    parts: &Parts,
+    bucket: &BucketName,
+    key: &ObjectKey,
+) -> Result<Grant, OssError> {
+    Ok(svc
+        .access
+        .authorize_copy_source(&parts.principal, bucket, key, &parts.facts)
+        .await?)
 }
 
 /// The request body as a stream of bytes for core. A handler that stops reading early (it

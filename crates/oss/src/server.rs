@@ -7,6 +7,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use coffer_access::Access;
 use coffer_core::{RequestContext, Store};
 use coffer_iam::Iam;
 use coffer_types::RequestId;
@@ -41,20 +42,24 @@ impl Default for Config {
     }
 }
 
-/// Everything a request needs: the store, the identities and the front-end's settings.
+/// Everything a request needs: the store, the access layer (and its identities) and the
+/// front-end's settings.
 pub struct OssService {
     pub(crate) store: Arc<Store>,
+    pub(crate) access: Arc<Access>,
     pub(crate) iam: Arc<Iam>,
     pub(crate) config: Config,
     pub(crate) metrics: Metrics,
 }
 
 impl OssService {
-    /// A service over `store`, authenticating against `iam`.
-    pub fn new(store: Arc<Store>, iam: Arc<Iam>, config: Config) -> Self {
+    /// A service over `store`, authenticating against the access layer's identities and
+    /// authorizing through it.
+    pub fn new(store: Arc<Store>, access: Arc<Access>, config: Config) -> Self {
         Self {
             store,
-            iam,
+            iam: access.iam().clone(),
+            access,
             config,
             metrics: Metrics::new(),
         }
@@ -68,8 +73,9 @@ pub(crate) struct Parts {
     pub(crate) target: router::Target,
     pub(crate) endpoint: Endpoint,
     pub(crate) principal: coffer_iam::Principal,
-    /// Condition values for policies (source address, time, user agent).
-    pub(crate) conditions: coffer_iam::Conditions,
+    /// What the access layer may test: source address, time, user agent, listing parameters,
+    /// write headers and tags.
+    pub(crate) facts: coffer_access::RequestFacts,
 }
 
 /// Serves OSS requests on `listener` until `shutdown` resolves, then waits for the requests in
@@ -242,24 +248,16 @@ async fn dispatch(
     if let Some(ak) = principal.access_key_id() {
         span.record("access_key_id", ak);
     }
-    let conditions = crate::auth::conditions(ctx.source, ctx.secure, &head.headers, now);
+    let facts = crate::ops::request_facts(ctx, &head.headers, &query, endpoint, now);
     let parts = Parts {
         headers: head.headers,
         query,
         target,
         endpoint,
         principal,
-        conditions,
+        facts,
     };
-    // Refuse an unauthorized upload before its body is handed on, so the body can be drained
-    // and the client reads the 403 instead of a reset connection. (DeleteMultipleObjects is
-    // authorized per key, inside its handler.)
-    if endpoint != Endpoint::DeleteMultipleObjects
-        && let Err(e) = crate::ops::endpoint_grant(svc, &parts).await
-    {
-        drain(body).await;
-        return Err(e);
-    }
+    // Authorizes once, before the body is touched, and hands the grant to the handler.
     crate::ops::run(svc, ctx, parts, body).await
 }
 

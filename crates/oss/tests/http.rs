@@ -43,8 +43,9 @@ impl Server {
             0,
         )
         .unwrap();
+        let meta: Arc<dyn coffer_meta::MetaStore> = Arc::new(coffer_meta::MemoryMetaStore::new());
         let store = Store::new(
-            Arc::new(coffer_meta::MemoryMetaStore::new()),
+            meta.clone(),
             Arc::new(coffer_blob::MemoryBlobStore::new()),
             coffer_core::Config {
                 owner_id: "1000000000000000".into(),
@@ -57,9 +58,12 @@ impl Server {
             AK.into(),
             AccessKeySecret::new(SK),
         );
+        let access = coffer_access::Access::open(Arc::new(iam), meta, None, "cn-hangzhou".into())
+            .await
+            .unwrap();
         let service = Arc::new(OssService::new(
             Arc::new(store),
-            Arc::new(iam),
+            Arc::new(access),
             coffer_oss::Config::default(),
         ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -6,7 +6,9 @@ use coffer_core::{
 use http::StatusCode;
 use hyper::body::Incoming;
 
-use super::{bucket_of, endpoint_grant, number_param, small_body};
+use super::{bucket_of, number_param, small_body};
+use coffer_iam::Grant;
+
 use crate::error::{OssError, codes};
 use crate::headers::X_OSS_ACL;
 use crate::request;
@@ -37,14 +39,14 @@ pub(super) async fn list_buckets(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let prefix = parts.query.get("prefix").unwrap_or("");
     let marker = parts.query.get("marker").unwrap_or("");
     let max_keys = number_param(parts, "max-keys", 100, 1..=1000)?;
     let page = svc
         .store
-        .list_buckets(ctx, &grant, prefix, marker, max_keys)
+        .list_buckets(ctx, grant, prefix, marker, max_keys)
         .await?;
     let region = &svc.config.region;
     let mut w = XmlWriter::new("ListAllMyBucketsResult");
@@ -77,9 +79,9 @@ pub(super) async fn put_bucket(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
     body: Incoming,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let name = bucket_of(parts)?.clone();
     let acl = request::acl(&parts.headers, X_OSS_ACL)?;
     let body = small_body(body, &parts.headers, false).await?;
@@ -93,7 +95,7 @@ pub(super) async fn put_bucket(
     svc.store
         .create_bucket(
             ctx,
-            &grant,
+            grant,
             CreateBucket {
                 name: name.clone(),
                 acl,
@@ -111,12 +113,11 @@ pub(super) async fn delete_bucket(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let bucket = bucket_of(parts)?;
-    svc.store.delete_bucket(ctx, &grant, bucket).await?;
-    // A bucket created later under this name must not inherit the policy.
-    svc.iam.forget_bucket(bucket.as_str())?;
+    // The bucket's policy is in its record: deleted with it, in the same transaction.
+    svc.store.delete_bucket(ctx, grant, bucket).await?;
     Ok(Reply::new(StatusCode::NO_CONTENT))
 }
 
@@ -124,12 +125,9 @@ pub(super) async fn bucket_info(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
-    let b = svc
-        .store
-        .bucket_info(ctx, &grant, bucket_of(parts)?)
-        .await?;
+    let b = svc.store.bucket_info(ctx, grant, bucket_of(parts)?).await?;
     let region = &svc.config.region;
     let mut w = XmlWriter::new("BucketInfo");
     w.open("Bucket")
@@ -172,11 +170,9 @@ pub(super) async fn bucket_location(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
-    svc.store
-        .bucket_info(ctx, &grant, bucket_of(parts)?)
-        .await?;
+    svc.store.bucket_info(ctx, grant, bucket_of(parts)?).await?;
     let doc = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint>{}</LocationConstraint>",
         location(svc)
@@ -293,21 +289,19 @@ pub(super) async fn put_encryption(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
     body: Incoming,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let body = small_body(body, &parts.headers, false).await?;
     let rule = rule_from_xml(&body)?;
     // Choosing a named CMK as the default needs permission to see it, as OSS documents.
     if let Some(key_id) = &rule.kms_key_id {
-        let arn = svc.iam.kms_key_arn(&svc.config.region, key_id);
-        for action in ["kms:DescribeKey", "kms:ListKeys"] {
-            svc.iam
-                .check_kms(&parts.principal, action, &arn, &parts.conditions)?;
-        }
+        svc.access
+            .check_bucket_encryption_key(grant, key_id)
+            .await?;
     }
     svc.store
-        .put_bucket_encryption(ctx, &grant, bucket_of(parts)?, rule)
+        .put_bucket_encryption(ctx, grant, bucket_of(parts)?, rule)
         .await?;
     Ok(Reply::new(StatusCode::OK))
 }
@@ -316,11 +310,11 @@ pub(super) async fn get_encryption(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let rule = svc
         .store
-        .bucket_encryption(ctx, &grant, bucket_of(parts)?)
+        .bucket_encryption(ctx, grant, bucket_of(parts)?)
         .await?
         .ok_or_else(|| {
             OssError::new(
@@ -343,10 +337,10 @@ pub(super) async fn delete_encryption(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     svc.store
-        .delete_bucket_encryption(ctx, &grant, bucket_of(parts)?)
+        .delete_bucket_encryption(ctx, grant, bucket_of(parts)?)
         .await?;
     Ok(Reply::new(StatusCode::NO_CONTENT))
 }

@@ -3,7 +3,9 @@
 use base64::Engine;
 use coffer_core::{ListEntry, ListQuery, RequestContext, UploadListQuery};
 
-use super::{bucket_of, encode_name, endpoint_grant, number_param, url_encoding};
+use super::{bucket_of, encode_name, number_param, url_encoding};
+use coffer_iam::Grant;
+
 use crate::error::OssError;
 use crate::response::{Reply, object_type_name, quoted, storage_class_name, xml_time};
 use crate::server::{OssService, Parts};
@@ -32,9 +34,9 @@ pub(super) async fn list_objects(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
     v2: bool,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let url = url_encoding(parts)?;
     let q = &parts.query;
     let prefix = q.get("prefix").unwrap_or("").to_owned();
@@ -61,7 +63,7 @@ pub(super) async fn list_objects(
     };
     let page = svc
         .store
-        .list_objects(ctx, &grant, bucket_of(parts)?, &query)
+        .list_objects(ctx, grant, bucket_of(parts)?, &query)
         .await?;
     let fetch_owner = !v2 || q.get("fetch-owner") == Some("true");
     let owner_id = svc.iam.account_id();
@@ -128,8 +130,8 @@ pub(super) async fn list_uploads(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let url = url_encoding(parts)?;
     let q = &parts.query;
     let query = UploadListQuery {
@@ -144,7 +146,7 @@ pub(super) async fn list_uploads(
     };
     let page = svc
         .store
-        .list_uploads(ctx, &grant, bucket_of(parts)?, &query)
+        .list_uploads(ctx, grant, bucket_of(parts)?, &query)
         .await?;
     let mut w = XmlWriter::new("ListMultipartUploadsResult");
     w.elem("Bucket", bucket_of(parts)?.as_str());

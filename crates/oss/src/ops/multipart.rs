@@ -6,11 +6,9 @@ use coffer_types::UploadId;
 use http::StatusCode;
 use hyper::body::Incoming;
 
-use super::object::grant_source;
-use super::{
-    body_stream, bucket_of, encode_name, endpoint_grant, key_of, number_param, small_body,
-    url_encoding,
-};
+use super::{body_stream, bucket_of, encode_name, key_of, number_param, small_body, url_encoding};
+use coffer_iam::Grant;
+
 use crate::error::{OssError, codes};
 use crate::headers::*;
 use crate::request::{self, header};
@@ -45,8 +43,8 @@ pub(super) async fn initiate(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let url = url_encoding(parts)?;
     let input = InitiateUpload {
         bucket: bucket_of(parts)?.clone(),
@@ -56,7 +54,7 @@ pub(super) async fn initiate(
         storage_class: request::storage_class(&parts.headers)?,
         sse: request::sse(&parts.headers)?,
     };
-    let upload = svc.store.initiate_upload(ctx, &grant, input).await?;
+    let upload = svc.store.initiate_upload(ctx, grant, input).await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
     w.elem("Bucket", bucket_of(parts)?.as_str())
         .elem("Key", encode_name(upload.key.as_str(), url))
@@ -85,16 +83,16 @@ pub(super) async fn upload_part(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
     body: Incoming,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let id = upload_id(parts)?;
     let number = part_number(parts)?;
     let out = svc
         .store
         .upload_part(
             ctx,
-            &grant,
+            grant,
             bucket_of(parts)?,
             key_of(parts)?,
             &id,
@@ -112,13 +110,13 @@ pub(super) async fn upload_part_copy(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let id = upload_id(parts)?;
     let number = part_number(parts)?;
     let source = header(&parts.headers, X_OSS_COPY_SOURCE)?.unwrap_or_default();
     let (source_bucket, source_key) = request::copy_source(source)?;
-    let source_grant = grant_source(svc, parts, &source_bucket, &source_key).await?;
+    let source_grant = super::grant_copy_source(svc, parts, &source_bucket, &source_key).await?;
     let range = match header(&parts.headers, X_OSS_COPY_SOURCE_RANGE)? {
         None => None,
         Some(v) => Some(request::parse_range(v).ok_or_else(|| {
@@ -134,7 +132,7 @@ pub(super) async fn upload_part_copy(
         .upload_part_copy(
             ctx,
             &source_grant,
-            &grant,
+            grant,
             &source_bucket,
             &source_key,
             range,
@@ -160,9 +158,9 @@ pub(super) async fn complete(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
     body: Incoming,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let url = url_encoding(parts)?;
     let id = upload_id(parts)?;
     let complete_all =
@@ -198,7 +196,7 @@ pub(super) async fn complete(
         parts: list,
         forbid_overwrite: request::flag(&parts.headers, X_OSS_FORBID_OVERWRITE)?,
     };
-    let out = svc.store.complete_upload(ctx, &grant, input).await?;
+    let out = svc.store.complete_upload(ctx, grant, input).await?;
     let bucket = bucket_of(parts)?;
     let key = out.record.key.as_str();
     let mut w = XmlWriter::new("CompleteMultipartUploadResult");
@@ -228,11 +226,11 @@ pub(super) async fn abort(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let id = upload_id(parts)?;
     svc.store
-        .abort_upload(ctx, &grant, bucket_of(parts)?, key_of(parts)?, &id)
+        .abort_upload(ctx, grant, bucket_of(parts)?, key_of(parts)?, &id)
         .await?;
     Ok(Reply::new(StatusCode::NO_CONTENT))
 }
@@ -241,8 +239,8 @@ pub(super) async fn list_parts(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let url = url_encoding(parts)?;
     let id = upload_id(parts)?;
     let max_parts = number_param(parts, "max-parts", 1000, 1..=1000)?;
@@ -251,7 +249,7 @@ pub(super) async fn list_parts(
         .store
         .list_parts(
             ctx,
-            &grant,
+            grant,
             bucket_of(parts)?,
             key_of(parts)?,
             &id,

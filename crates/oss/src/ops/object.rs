@@ -2,18 +2,20 @@
 //! DeleteObject, DeleteMultipleObjects.
 
 use base64::Engine;
+use coffer_access::Target;
 use coffer_core::{
     AppendObject, CopyObject, GetOptions, MetadataDirective, PutObject, PutOutput, RangeBehavior,
     RequestContext,
 };
-use coffer_iam::{Action, Principal};
+use coffer_iam::{Action, Grant, Principal};
 use coffer_types::ObjectKey;
 use http::StatusCode;
 use hyper::body::Incoming;
 
 use super::{
-    body_stream, bucket_of, encode_name, endpoint_grant, grant, key_of, small_body, url_encoding,
+    body_stream, bucket_of, encode_name, grant_copy_source, key_of, small_body, url_encoding,
 };
+
 use crate::error::{OssError, codes};
 use crate::headers::*;
 use crate::request::{self, header};
@@ -55,9 +57,9 @@ pub(super) async fn put_object(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
     body: Incoming,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     check_declared_length(parts, svc.store.config().max_object_size)?;
     let input = PutObject {
         bucket: bucket_of(parts)?.clone(),
@@ -70,7 +72,7 @@ pub(super) async fn put_object(
         forbid_overwrite: request::flag(&parts.headers, X_OSS_FORBID_OVERWRITE)?,
         sse: request::sse(&parts.headers)?,
     };
-    let out = svc.store.put_object(ctx, &grant, input).await?;
+    let out = svc.store.put_object(ctx, grant, input).await?;
     let mut reply = Reply::new(StatusCode::OK);
     write_headers(&mut reply, &out);
     Ok(reply)
@@ -80,11 +82,11 @@ pub(super) async fn copy_object(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let source = header(&parts.headers, X_OSS_COPY_SOURCE)?.unwrap_or_default();
     let (source_bucket, source_key) = request::copy_source(source)?;
-    let source_grant = grant_source(svc, parts, &source_bucket, &source_key).await?;
+    let source_grant = grant_copy_source(svc, parts, &source_bucket, &source_key).await?;
     let directive = match header(&parts.headers, X_OSS_METADATA_DIRECTIVE)? {
         None => MetadataDirective::Copy,
         Some(v) if v.eq_ignore_ascii_case("COPY") => MetadataDirective::Copy,
@@ -112,7 +114,7 @@ pub(super) async fn copy_object(
     };
     let out = svc
         .store
-        .copy_object(ctx, &source_grant, &grant, input)
+        .copy_object(ctx, &source_grant, grant, input)
         .await?;
     let mut w = XmlWriter::new("CopyObjectResult");
     w.elem("ETag", quoted(&out.etag))
@@ -125,23 +127,13 @@ pub(super) async fn copy_object(
     Ok(reply)
 }
 
-/// The grant to read a copy source.
-pub(super) async fn grant_source(
-    svc: &OssService,
-    parts: &Parts,
-    bucket: &coffer_types::BucketName,
-    key: &ObjectKey,
-) -> Result<coffer_iam::Grant, OssError> {
-    grant(svc, parts, Action::GetObject, Some(bucket), Some(key)).await
-}
-
 pub(super) async fn append_object(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
     body: Incoming,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     check_declared_length(parts, svc.store.config().max_object_size)?;
     let position = parts.query.get("position").unwrap_or("");
     let position: u64 = position.parse().map_err(|_| {
@@ -162,7 +154,7 @@ pub(super) async fn append_object(
         storage_class: request::storage_class(&parts.headers)?,
         sse: request::sse(&parts.headers)?,
     };
-    let out = svc.store.append_object(ctx, &grant, input).await?;
+    let out = svc.store.append_object(ctx, grant, input).await?;
     let mut reply = Reply::new(StatusCode::OK);
     write_headers(&mut reply, &out);
     reply.header(X_OSS_NEXT_APPEND_POSITION, out.record.size.to_string());
@@ -199,12 +191,12 @@ pub(super) async fn get_object(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let options = get_options(parts)?;
     let out = svc
         .store
-        .get_object(ctx, &grant, bucket_of(parts)?, key_of(parts)?, options)
+        .get_object(ctx, grant, bucket_of(parts)?, key_of(parts)?, options)
         .await?;
     let mut reply = Reply::new(StatusCode::OK);
     object_headers(&mut reply, &out.record);
@@ -230,14 +222,14 @@ pub(super) async fn head_object(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let preconditions = request::preconditions(&parts.headers, false)?;
     let record = svc
         .store
         .head_object(
             ctx,
-            &grant,
+            grant,
             bucket_of(parts)?,
             key_of(parts)?,
             &preconditions,
@@ -254,13 +246,13 @@ pub(super) async fn object_meta(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     let record = svc
         .store
         .head_object(
             ctx,
-            &grant,
+            grant,
             bucket_of(parts)?,
             key_of(parts)?,
             &Default::default(),
@@ -283,10 +275,10 @@ pub(super) async fn delete_object(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
+    grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     svc.store
-        .delete_object(ctx, &grant, bucket_of(parts)?, key_of(parts)?)
+        .delete_object(ctx, grant, bucket_of(parts)?, key_of(parts)?)
         .await?;
     Ok(Reply::new(StatusCode::NO_CONTENT))
 }
@@ -322,7 +314,15 @@ pub(super) async fn delete_objects(
     let mut grants = Vec::with_capacity(request.objects.len());
     for object in &request.objects {
         let key = ObjectKey::parse(&object.key)?;
-        let g = grant(svc, parts, Action::DeleteObject, Some(bucket), Some(&key)).await?;
+        let g = svc
+            .access
+            .authorize(
+                &parts.principal,
+                Action::DeleteObject,
+                Target::object(bucket, &key),
+                &parts.facts,
+            )
+            .await?;
         grants.push((key, g));
     }
     for (key, g) in grants {

@@ -1,13 +1,15 @@
 //! Bucket policy endpoints: PutBucketPolicy, GetBucketPolicy, DeleteBucketPolicy (`?policy`).
 //!
-//! The policy is JSON (spec `ram-policy.md` §2, §3.5), kept by `coffer_iam` beside the other RAM
-//! policies and combined with them on every request. A malformed policy, or one whose resources
+//! The policy is JSON (the RAM policy language), kept in the bucket's record by the access layer
+//! (`coffer-access`) and combined with the principal's RAM policies on every request. A malformed policy, or one whose resources
 //! leave the bucket, is refused with 400 `MalformedPolicy` and changes nothing.
 
 use http::StatusCode;
 use hyper::body::Incoming;
 
-use super::{bucket_of, endpoint_grant, small_body};
+use super::{bucket_of, small_body};
+use coffer_iam::Grant;
+
 use crate::error::OssError;
 use crate::response::{Reply, full};
 use crate::server::{OssService, Parts};
@@ -31,9 +33,9 @@ async fn existing_bucket(svc: &OssService, parts: &Parts) -> Result<(), OssError
 pub(super) async fn put_policy(
     svc: &OssService,
     parts: &Parts,
+    grant: &Grant,
     body: Incoming,
 ) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
     existing_bucket(svc, parts).await?;
     let body = small_body(body, &parts.headers, false).await?;
     if body.len() > MAX_POLICY_BODY {
@@ -48,25 +50,33 @@ pub(super) async fn put_policy(
             reason: "The policy is not UTF-8 text.".into(),
         })
     })?;
-    svc.iam
-        .put_bucket_policy(&grant, bucket_of(parts)?.as_str(), text)?;
+    svc.access
+        .put_bucket_policy(grant, bucket_of(parts)?, text)
+        .await?;
     Ok(Reply::new(StatusCode::OK))
 }
 
-pub(super) async fn get_policy(svc: &OssService, parts: &Parts) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
+pub(super) async fn get_policy(
+    svc: &OssService,
+    parts: &Parts,
+    grant: &Grant,
+) -> Result<Reply, OssError> {
     existing_bucket(svc, parts).await?;
-    let text = svc.iam.bucket_policy(&grant, bucket_of(parts)?.as_str())?;
+    let text = svc.access.bucket_policy(grant, bucket_of(parts)?).await?;
     let mut reply = Reply::new(StatusCode::OK);
     reply.header("content-type", "application/json");
     reply.body = full(text);
     Ok(reply)
 }
 
-pub(super) async fn delete_policy(svc: &OssService, parts: &Parts) -> Result<Reply, OssError> {
-    let grant = endpoint_grant(svc, parts).await?;
+pub(super) async fn delete_policy(
+    svc: &OssService,
+    parts: &Parts,
+    grant: &Grant,
+) -> Result<Reply, OssError> {
     existing_bucket(svc, parts).await?;
-    svc.iam
-        .delete_bucket_policy(&grant, bucket_of(parts)?.as_str())?;
+    svc.access
+        .delete_bucket_policy(grant, bucket_of(parts)?)
+        .await?;
     Ok(Reply::new(StatusCode::NO_CONTENT))
 }

@@ -1,5 +1,5 @@
 //! SSE-KMS in process: the object store's `KmsClient` over the built-in KMS engine, with no
-//! network hop. Every call is metered and audited by the engine as made by the object store for
+//! network hop; the `kms:*` permissions are the access layer's (`kms.rs`). Every call is metered and audited by the engine as made by the object store for
 //! the caller, naming the object.
 
 use std::sync::Arc;
@@ -12,49 +12,29 @@ use coffer_kms::{
     KeyRef, Kms,
 };
 
-/// The built-in KMS as SSE-KMS sees it.
-pub(crate) struct InProcessKms {
+use crate::kms::KeyRules;
+
+/// The built-in KMS as SSE-KMS sees it. Made by [`Access::sse_kms`](crate::Access::sse_kms), so
+/// it applies the access layer's `kms:*` rules.
+pub struct InProcessKms {
     kms: Arc<Kms>,
-    /// Checks the caller's `kms:*` permissions on named CMKs; set once identities are open.
-    iam: std::sync::OnceLock<Arc<coffer_iam::Iam>>,
-    region: String,
+    rules: Arc<KeyRules>,
+}
+
+impl std::fmt::Debug for InProcessKms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcessKms").finish_non_exhaustive()
+    }
 }
 
 impl InProcessKms {
-    pub(crate) fn new(kms: Arc<Kms>, region: String) -> Self {
-        Self {
-            kms,
-            iam: std::sync::OnceLock::new(),
-            region,
-        }
+    pub(crate) fn new(kms: Arc<Kms>, rules: Arc<KeyRules>) -> Self {
+        Self { kms, rules }
     }
+}
 
-    /// Enables the permission checks.
-    pub(crate) fn set_iam(&self, iam: Arc<coffer_iam::Iam>) {
-        let _ = self.iam.set(iam);
-    }
-
-    /// OSS's rule: using a CMK the caller named needs `kms:*` permissions on it; the account's
-    /// default OSS key (`alias/acs/oss`) needs none. Root may use every key of its account.
-    fn check(
-        &self,
-        caller: &KmsCaller,
-        actions: &[&'static str],
-        key_id: &str,
-    ) -> Result<(), KmsError> {
-        if matches!(caller.identity, coffer_iam::Principal::Root { .. }) {
-            return Ok(());
-        }
-        let Some(iam) = self.iam.get() else {
-            return Err(KmsError::AccessDenied(key_id.to_owned()));
-        };
-        let arn = iam.kms_key_arn(&self.region, key_id);
-        for action in actions {
-            iam.check_kms(&caller.identity, action, &arn, &caller.conditions)
-                .map_err(|_| KmsError::AccessDenied(key_id.to_owned()))?;
-        }
-        Ok(())
-    }
+fn denied(key_id: &str) -> impl FnOnce(coffer_iam::Error) -> KmsError + '_ {
+    move |_| KmsError::AccessDenied(key_id.to_owned())
 }
 
 fn map_error(key: &str, e: coffer_kms::Error) -> KmsError {
@@ -97,28 +77,7 @@ fn context(pairs: &[(String, String)]) -> EncryptionContext {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, KmsError> + Send + 'static,
 ) -> Result<T, KmsError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| KmsError::Internal(Box::new(e)))?
-}
-
-impl InProcessKms {
-    /// The key id a key id, alias or ARN names (for the permission check's resource).
-    async fn resolve(&self, caller: &Caller, given: &str) -> Result<String, KmsError> {
-        let key = KeyRef::parse(given).map_err(|_| KmsError::KeyNotFound(given.to_owned()))?;
-        if let KeyRef::Id(id) = &key {
-            return Ok(id.to_string());
-        }
-        let kms = self.kms.clone();
-        let caller = caller.clone();
-        let shown = given.to_owned();
-        blocking(move || {
-            kms.resolve_key_id(&caller, &key)
-                .map(|id| id.to_string())
-                .map_err(|e| map_error(&shown, e))
-        })
-        .await
-    }
+    crate::kms::blocking(f, |e| KmsError::Internal(Box::new(e))).await
 }
 
 #[async_trait]
@@ -135,8 +94,14 @@ impl KmsClient for InProcessKms {
         let context = context(pairs);
         let named = match &key_id {
             Some(k) => {
-                let resolved = self.resolve(&kms_caller, k).await?;
-                self.check(caller, &["kms:GenerateDataKey", "kms:Decrypt"], &resolved)?;
+                let resolved = self
+                    .rules
+                    .resolve(&kms_caller, k)
+                    .await
+                    .map_err(|e| map_error(k, e))?;
+                self.rules
+                    .check_encrypt(&caller.identity, &caller.conditions, &resolved)
+                    .map_err(denied(&resolved))?;
                 Some(resolved)
             }
             None => None,
@@ -204,9 +169,9 @@ impl KmsClient for InProcessKms {
                 })
                 .await?
             };
-            if shown != default {
-                self.check(caller, &["kms:Decrypt"], &shown)?;
-            }
+            self.rules
+                .check_decrypt(&caller.identity, &caller.conditions, &shown, &default)
+                .map_err(denied(&shown))?;
         }
         blocking(move || {
             let decrypted = kms
