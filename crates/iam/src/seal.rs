@@ -224,3 +224,109 @@ mod golden {
         assert_eq!(opened.as_slice(), b"golden-secret");
     }
 }
+
+#[cfg(test)]
+mod golden_gen {
+    //! Writes the golden files of the format-1 iam layout (run once, with the code of that format).
+
+    use super::*;
+    use std::fmt::Write as _;
+    use std::sync::Arc;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    const ROOT: [u8; 32] = [
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+        25, 26, 27, 28, 29, 30, 31,
+    ];
+
+    #[test]
+    #[ignore = "writes golden files"]
+    fn write_golden_files() {
+        let sealer = Sealer::new(&SealingKey::derive(&ROOT));
+        let cases: [(&str, Purpose, &[&[u8]], &[u8]); 4] = [
+            ("root check", Purpose::RootCheck, &[], b"coffer-iam"),
+            (
+                "access key secret",
+                Purpose::AccessKeySecret,
+                &[b"LTAIgoldenAccessKey01"],
+                b"golden-access-key-secret-0123456789",
+            ),
+            (
+                "session token, two binding fields",
+                Purpose::SessionToken,
+                &[b"STS.golden", b""],
+                b"{\"claims\":1}",
+            ),
+            (
+                "empty plaintext",
+                Purpose::AccessKeySecret,
+                &[b"a", b"bc"],
+                b"",
+            ),
+        ];
+        let mut out = String::from(
+            "# Values sealed by coffer-iam's format 1 (the code before the shared sealer).\n\
+             # Fields: hex; binding is comma-separated, '-' for none.\n",
+        );
+        for (name, purpose, binding, plain) in cases {
+            let sealed = sealer.seal(purpose, binding, plain);
+            let b = if binding.is_empty() {
+                "-".to_owned()
+            } else {
+                binding.iter().map(|f| hex(f)).collect::<Vec<_>>().join(",")
+            };
+            write!(
+                out,
+                "\ncase {name}\nroot {}\npurpose {}\nbinding {b}\nplaintext {}\nsealed {}\n",
+                hex(&ROOT),
+                purpose as u8,
+                hex(plain),
+                hex(&sealed)
+            )
+            .unwrap();
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::write(dir.join("../crypto/testdata/seal-v1-iam.txt"), out).unwrap();
+
+        // A whole identity store, to show an existing iam.redb keeps opening.
+        let path = dir.join("testdata/iam-v1.redb");
+        let _ = std::fs::remove_file(&path);
+        let store = Arc::new(crate::RedbIdentityStore::open(&path).unwrap());
+        let root = crate::RootAccount {
+            account_id: "1234567890123456".into(),
+            access_key_id: "LTAIgoldenRoot0000000000".into(),
+            secret: coffer_types::AccessKeySecret::new("root-secret"),
+        };
+        let iam = crate::Iam::open(root, store, &SealingKey::derive(&ROOT)).unwrap();
+        let principal = crate::Principal::Root {
+            account_id: "1234567890123456".into(),
+            access_key_id: "LTAIgoldenRoot0000000000".into(),
+        };
+        let c = crate::Conditions::new();
+        let admin = iam.admin(&principal, &c);
+        admin.create_user("alice", None, None).unwrap();
+        admin.create_group("dev", None).unwrap();
+        admin.add_user_to_group("dev", "alice").unwrap();
+        let doc = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"oss:GetObject","Resource":"*"}]}"#;
+        admin.create_policy("read", doc, None).unwrap();
+        admin
+            .attach_policy("read", &crate::PolicyTarget::Group("dev".into()))
+            .unwrap();
+        let k = admin.create_access_key("alice").unwrap();
+        drop(iam);
+        std::fs::write(
+            dir.join("testdata/iam-v1.txt"),
+            format!(
+                "# iam-v1.redb: written by coffer-iam format 1 under root key {}.\n\
+                 access_key_id {}\nsecret {}\n",
+                hex(&ROOT),
+                k.info.access_key_id,
+                k.secret.expose_secret()
+            ),
+        )
+        .unwrap();
+    }
+}

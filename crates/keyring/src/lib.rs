@@ -436,3 +436,46 @@ mod tests {
         assert!(!text.contains("[7, 7"));
     }
 }
+
+#[cfg(test)]
+mod golden_gen {
+    //! Writes the golden files of keyring format 1 (run once, with the code of that format).
+
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    const ROOT: [u8; 32] = [
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+        25, 26, 27, 28, 29, 30, 31,
+    ];
+
+    #[test]
+    #[ignore = "writes golden files"]
+    fn write_golden_files() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("keyring.sealed");
+        let ring = Keyring::open(&path, MasterKey::from_bytes(ROOT), 1_700_000_000).unwrap();
+        let dk = DataKey::from_bytes([0x42; 32]);
+        let (v1, w1) = ring.wrap(&dk, b"golden-bucket/golden-object");
+        assert_eq!(ring.rotate(1_700_086_400).unwrap(), 2);
+        let (v2, w2) = ring.wrap(&dk, b"golden-bucket/golden-object");
+        fs::copy(&path, dir.join("keyring-v1.sealed")).unwrap();
+        fs::write(
+            dir.join("keyring-v1.txt"),
+            format!(
+                "# keyring-v1.sealed: keyring format 1 under root key {}; versions 1 (created 1700000000)\n\
+                 # and 2 (primary, created 1700086400). Data key {} wrapped with aad \"golden-bucket/golden-object\":\n\
+                 wrapped {v1} {}\nwrapped {v2} {}\n",
+                hex(&ROOT),
+                hex(dk.expose_secret()),
+                hex(&w1),
+                hex(&w2)
+            ),
+        )
+        .unwrap();
+    }
+}

@@ -199,3 +199,130 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod golden_gen {
+    //! Writes the golden files of the format-1 KMS layout (run once, with the code of that format).
+
+    use super::*;
+    use std::fmt::Write as _;
+    use std::sync::Arc;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    const ROOT: [u8; 32] = [
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+        25, 26, 27, 28, 29, 30, 31,
+    ];
+
+    #[test]
+    #[ignore = "writes golden files"]
+    fn write_golden_files() {
+        let ring = Keyring::new(&RootKey::from_bytes(ROOT));
+        let key_id = [0x5a_u8; 16];
+        let version_id = [0xa5_u8; 16];
+        let cases: [(&str, Purpose, &[&[u8]], &[u8]); 4] = [
+            (
+                "root check",
+                Purpose::RootCheck,
+                &[],
+                b"coffer-kms root check v1",
+            ),
+            (
+                "key material",
+                Purpose::KeyMaterial,
+                &[&key_id, &version_id],
+                &[0x3c; 32],
+            ),
+            (
+                "import key",
+                Purpose::ImportKey,
+                &[&[0x77; 32]],
+                b"pkcs8 private key bytes",
+            ),
+            ("empty plaintext", Purpose::KeyMaterial, &[b"a", b"bc"], b""),
+        ];
+        let mut out = String::from(
+            "# Values sealed by coffer-kms's format 1 (the code before the shared sealer).\n\
+             # Fields: hex; binding is comma-separated, '-' for none.\n",
+        );
+        for (name, purpose, binding, plain) in cases {
+            let sealed = ring.seal(purpose, binding, plain);
+            let b = if binding.is_empty() {
+                "-".to_owned()
+            } else {
+                binding.iter().map(|f| hex(f)).collect::<Vec<_>>().join(",")
+            };
+            write!(
+                out,
+                "\ncase {name}\nroot {}\npurpose {}\nbinding {b}\nplaintext {}\nsealed {}\n",
+                hex(&ROOT),
+                purpose as u8,
+                hex(plain),
+                hex(&sealed)
+            )
+            .unwrap();
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::write(dir.join("../crypto/testdata/seal-v1-kms.txt"), out).unwrap();
+        let material = [0x3c_u8; 32];
+        std::fs::write(
+            dir.join("../crypto/testdata/commitment-v1-kms.txt"),
+            format!(
+                "# A BYOK import commitment of coffer-kms (HMAC-SHA256 under the derived commitment key).\n\
+                 root {}\nkey_id {}\nmaterial {}\ncommitment {}\n",
+                hex(&ROOT),
+                hex(&key_id),
+                hex(&material),
+                hex(&ring.commitment(&KeyId::from_bytes(key_id), &material))
+            ),
+        )
+        .unwrap();
+
+        // A whole KMS store with one key and a ciphertext under it.
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("kms.redb");
+        let t0 = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let kms = crate::Kms::open(
+            &path,
+            RootKey::from_bytes(ROOT),
+            crate::Config::default(),
+            Arc::new(crate::ManualClock::new(t0)),
+        )
+        .unwrap();
+        let caller =
+            crate::Caller::api(crate::AccountId::parse("1234567890123456").unwrap(), "root");
+        let id = kms
+            .create_key(&caller, crate::CreateKey::default())
+            .unwrap()
+            .key_id;
+        let context =
+            crate::EncryptionContext::from_json(r#"{"acs:oss:bucket":"golden"}"#).unwrap();
+        let encrypted = kms
+            .encrypt(
+                &caller,
+                crate::Encrypt {
+                    key: id.into(),
+                    plaintext: crate::Plaintext::from_slice(b"golden plaintext"),
+                    context,
+                    dry_run: false,
+                },
+            )
+            .unwrap();
+        drop(kms);
+        std::fs::copy(&path, dir.join("testdata/kms-v1.redb")).unwrap();
+        std::fs::write(
+            dir.join("testdata/kms-v1.txt"),
+            format!(
+                "# kms-v1.redb: written by coffer-kms format 1 under root key {}, account 1234567890123456.\n\
+                 key_id {}\ncontext {{\"acs:oss:bucket\":\"golden\"}}\nplaintext golden plaintext\nblob {}\n",
+                hex(&ROOT),
+                id,
+                encrypted.ciphertext_blob.to_base64()
+            ),
+        )
+        .unwrap();
+    }
+}
