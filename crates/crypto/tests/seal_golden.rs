@@ -2,12 +2,16 @@
 //! by the code of the first release, before the shared sealer) and format 2. The files are in
 //! `testdata/`; never regenerate them for an existing format.
 
+// The helpers below are not `#[test]` functions, so clippy's allow-unwrap-in-tests does not reach
+// them.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 use coffer_crypto::{KeyPurpose, RootKey, SealDomain, Sealer};
 
 fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex {s}");
+    assert!(s.len().is_multiple_of(2), "odd hex {s}");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
