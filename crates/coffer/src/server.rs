@@ -129,13 +129,10 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         std::env::var("COFFER_ROOT_KEY").ok(),
     )?;
     let (kms_clock, kms_tick_every) = kms_clock();
-    let kms_root = coffer_kms::RootKey::from(coffer_crypto::MasterKey::from_bytes(
-        *root_key.expose_secret(),
-    ));
     let kms = Arc::new(
         coffer_kms::Kms::open(
             &config.data_dir.join("kms.redb"),
-            kms_root,
+            &root_key,
             coffer_kms::Config {
                 region: config.region.clone(),
                 ..Default::default()
@@ -144,12 +141,9 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         )
         .context("open the KMS (is the root key the one it was sealed with?)")?,
     );
-    // Access key secrets are sealed under a key derived from the root key (HKDF, so independent of
-    // the KMS's and the keyring's keys).
-    let iam_sealing = coffer_iam::SealingKey::derive(root_key.expose_secret());
     let keyring = coffer_keyring::Keyring::open(
         &config.data_dir.join(KEYRING_FILE),
-        root_key,
+        &root_key,
         crate::keyring_cmd::now(),
     )
     .context("open the SSE keyring (is the root key the one it was sealed with?)")?;
@@ -174,7 +168,7 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         .recover(started)
         .await
         .context("recover from interrupted writes")?;
-    let iam_store = coffer_iam::RedbIdentityStore::open(&config.data_dir.join(IAM_FILE))
+    let iam_store = coffer_iam::open_redb_store(&config.data_dir.join(IAM_FILE))
         .context("open the identity store")?;
     let iam = Arc::new(
         Iam::open(
@@ -184,14 +178,14 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
                 secret: root.secret,
             },
             Arc::new(iam_store),
-            &iam_sealing,
+            &root_key,
         )
         .context("open the identity store (is the root key the one it was sealed with?)")?
         .with_min_session_duration(time::Duration::seconds(i64::from(
             config.sts_min_session_seconds,
         ))),
     );
-    drop(iam_sealing);
+    drop(root_key);
     let iam_for_kms = iam.clone();
     sse_kms.set_iam(iam.clone());
     let service = Arc::new(OssService::new(

@@ -39,8 +39,8 @@ impl Fixture {
         let blobs = Arc::new(coffer_blob_fs::FsBlobStore::open(&dir.path().join("blobs")).unwrap());
         let keyring = coffer_keyring::Keyring::open(
             &dir.path().join("keyring"),
-            coffer_crypto::MasterKey::generate(),
-            0,
+            &coffer_crypto::RootKey::generate(),
+            coffer_types::Timestamp::UNIX_EPOCH,
         )
         .unwrap();
         let store = Store::new(
