@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -51,14 +50,7 @@ pub(crate) fn load_or_create(
 ) -> Result<RootIdentity> {
     let path = data_dir.join(FILE_NAME);
     let stored: Option<Stored> = if path.exists() {
-        let mode = fs::metadata(&path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            bail!(
-                "{} is readable by group or others (mode {:o}); run chmod 600 on it",
-                path.display(),
-                mode & 0o777
-            );
-        }
+        coffer_records::private_file::check(&path).context("the root credentials file")?;
         let text = fs::read_to_string(&path).context("read root credentials")?;
         Some(serde_json::from_str(&text).context("parse root credentials")?)
     } else {
@@ -121,12 +113,8 @@ pub(crate) fn load_or_create(
 
 fn write_new(path: &Path, stored: &Stored) -> Result<()> {
     let text = serde_json::to_string_pretty(stored)?;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("create {}", path.display()))?;
+    let mut f = coffer_records::private_file::create_new(path)
+        .context("create the root credentials file")?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     Ok(())
@@ -135,6 +123,7 @@ fn write_new(path: &Path, stored: &Stored) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn generated_credentials_are_private_and_stable() {
