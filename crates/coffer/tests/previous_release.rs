@@ -72,8 +72,14 @@ impl Server {
     fn start(dir: tempfile::TempDir) -> Self {
         let data = dir.path().join("data");
         let root_key = dir.path().join("root-key");
-        // git does not keep file modes; the server expects its key files private.
-        for f in [&root_key, &data.join("root-credentials.json")] {
+        // git does not keep file modes; the server refuses key files that others may read.
+        let private = [
+            "root-credentials.json",
+            "iam.redb",
+            "kms.redb",
+            "keyring.sealed",
+        ];
+        for f in std::iter::once(root_key.clone()).chain(private.iter().map(|f| data.join(f))) {
             std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o600))
                 .unwrap();
         }

@@ -111,7 +111,9 @@ impl ManualClock {
     /// Past the year 9999, which no test needs.
     pub fn advance(&self, by: Duration) {
         let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        *now = now.checked_add(by).expect("a test clock stays within the year 9999");
+        *now = now
+            .checked_add(by)
+            .expect("a test clock stays within the year 9999");
     }
 }
 
@@ -133,12 +135,18 @@ mod tests {
         assert_eq!(Timestamp::from(OffsetDateTime::from(t)), t);
         assert_eq!(OffsetDateTime::from(t), OffsetDateTime::from(sys));
         assert_eq!(t.unix_seconds(), 1_700_000_000);
-        assert_eq!(Timestamp::from_unix_seconds(1_700_000_000).unwrap().unix_seconds(), 1_700_000_000);
+        assert_eq!(
+            Timestamp::from_unix_seconds(1_700_000_000)
+                .unwrap()
+                .unix_seconds(),
+            1_700_000_000
+        );
         assert_eq!(Timestamp::from_unix_seconds(0), Some(Timestamp::UNIX_EPOCH));
         assert_eq!(Timestamp::from_unix_seconds(i64::MAX), None);
         let before = Timestamp::from(SystemTime::UNIX_EPOCH - Duration::from_millis(1500));
         assert_eq!(before.unix_seconds(), -2);
-        let offset = OffsetDateTime::from(sys).to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap());
+        let offset =
+            OffsetDateTime::from(sys).to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap());
         assert_eq!(Timestamp::from(offset), t);
     }
 
