@@ -1,4 +1,4 @@
-//! [`Kms`], the engine: state in memory, written through to a [`KmsStore`]; every operation metered
+//! [`Kms`], the engine: state in memory, written through to a [`coffer_records::RecordStore`]; every operation metered
 //! and audited.
 //!
 //! Operations are grouped by family in the child modules: `lifecycle` (keys, tags), `alias`,
