@@ -422,7 +422,7 @@ async fn a_bucket_default_cmk_is_checked_on_the_key_its_alias_names() {
     let kms = Arc::new(
         Kms::open(
             &f._dir.path().join("kms.redb"),
-            RootKey::from(coffer_crypto::MasterKey::from_bytes([7; 32])),
+            &RootKey::from_bytes([7; 32]),
             coffer_kms::Config::default(),
             Arc::new(coffer_kms::SystemClock),
         )

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use coffer_blob::BlobStore;
-use coffer_iam::IdentityStore;
-use coffer_kms::{AuditSink, KmsStore};
+use coffer_kms::AuditSink;
 use coffer_meta::MetaStore;
+use coffer_records::RecordStore;
 
 use crate::config::{BlobBackend, MetaBackend, ServerConfig};
 
@@ -20,9 +20,9 @@ pub(crate) struct Backends {
     /// Object data.
     pub(crate) blobs: Arc<dyn BlobStore>,
     /// RAM users, keys, policies, roles.
-    pub(crate) identities: Arc<dyn IdentityStore>,
+    pub(crate) identities: Arc<dyn RecordStore>,
     /// The KMS's keys and counters.
-    pub(crate) kms: Box<dyn KmsStore>,
+    pub(crate) kms: Box<dyn RecordStore>,
     /// The KMS's audit trail.
     pub(crate) kms_audit: Box<dyn AuditSink>,
 }
@@ -43,10 +43,9 @@ pub(crate) fn open_backends(config: &ServerConfig) -> Result<Backends> {
             Arc::new(coffer_blob_fs::FsBlobStore::open(&dir.blobs()).context("open blob store")?)
         }
     };
-    let identities = Arc::new(
-        coffer_iam::RedbIdentityStore::open(&dir.iam()).context("open the identity store")?,
-    );
-    let kms = Box::new(coffer_kms::RedbStore::open(&dir.kms()).context("open the KMS store")?);
+    let identities =
+        Arc::new(coffer_iam::open_redb_store(&dir.iam()).context("open the identity store")?);
+    let kms = Box::new(coffer_kms::open_redb_store(&dir.kms()).context("open the KMS store")?);
     let kms_audit = Box::new(
         coffer_kms::JsonlAuditLog::open(&dir.kms_audit_log()).context("open the KMS audit log")?,
     );

@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -49,15 +48,8 @@ pub(crate) fn load_or_create(
     env_secret: Option<String>,
 ) -> Result<RootIdentity> {
     let stored: Option<Stored> = if path.exists() {
-        let mode = fs::metadata(path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            bail!(
-                "{} is readable by group or others (mode {:o}); run chmod 600 on it",
-                path.display(),
-                mode & 0o777
-            );
-        }
-        let text = fs::read_to_string(path).context("read root credentials")?;
+        coffer_records::private_file::check(&path).context("the root credentials file")?;
+        let text = fs::read_to_string(&path).context("read root credentials")?;
         Some(serde_json::from_str(&text).context("parse root credentials")?)
     } else {
         None
@@ -119,12 +111,8 @@ pub(crate) fn load_or_create(
 
 fn write_new(path: &Path, stored: &Stored) -> Result<()> {
     let text = serde_json::to_string_pretty(stored)?;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("create {}", path.display()))?;
+    let mut f = coffer_records::private_file::create_new(path)
+        .context("create the root credentials file")?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     Ok(())
@@ -134,6 +122,7 @@ fn write_new(path: &Path, stored: &Stored) -> Result<()> {
 mod tests {
     use super::*;
     use coffer_types::DataDir;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn generated_credentials_are_private_and_stable() {

@@ -49,7 +49,7 @@ pub(crate) fn run(args: KeyringArgs) -> Result<()> {
         &root_key_file,
         root_key_from_env().map(|mut s| std::mem::take(&mut *s)),
     )?;
-    let keyring = Keyring::open(&path, root, now()).context("open keyring")?;
+    let keyring = Keyring::open(&path, &root, now()).context("open keyring")?;
     if let Action::Rotate = args.action {
         keyring.rotate(now()).context("rotate keyring")?;
     }
@@ -57,7 +57,7 @@ pub(crate) fn run(args: KeyringArgs) -> Result<()> {
     if args.json {
         let rows: Vec<_> = versions
             .iter()
-            .map(|v| serde_json::json!({"version": v.version, "created": v.created, "primary": v.primary}))
+            .map(|v| serde_json::json!({"version": v.version, "created": v.created.unix_seconds(), "primary": v.primary}))
             .collect();
         println!("{}", serde_json::Value::Array(rows));
     } else {
@@ -66,7 +66,7 @@ pub(crate) fn run(args: KeyringArgs) -> Result<()> {
             println!(
                 "{:>8}  {:>12}  {}",
                 v.version,
-                v.created,
+                v.created.unix_seconds(),
                 if v.primary { "*" } else { "" }
             );
         }
@@ -74,9 +74,6 @@ pub(crate) fn run(args: KeyringArgs) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+pub(crate) fn now() -> coffer_types::Timestamp {
+    coffer_types::Clock::now(&coffer_types::SystemClock)
 }

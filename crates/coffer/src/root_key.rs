@@ -1,32 +1,25 @@
-//! The root key: 32 bytes that seal the SSE keyring (and the KMS's key material). It lives outside
-//! the data directory, so a copy of the data directory alone reveals no key.
+//! The root key: 32 bytes from which the keys that seal the SSE keyring, the KMS's key material and
+//! iam's secrets are derived. It lives outside the data directory, so a copy of the data directory
+//! alone reveals no key.
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use coffer_crypto::MasterKey;
+use coffer_crypto::RootKey;
 use tracing::warn;
 use zeroize::Zeroizing;
 
 /// Loads the root key from `COFFER_ROOT_KEY` (64 hex digits) if set, else from `path`, creating
 /// the file (mode 0600) with a fresh key if it does not exist.
-pub(crate) fn load_or_create(path: &Path, env_value: Option<String>) -> Result<MasterKey> {
+pub(crate) fn load_or_create(path: &Path, env_value: Option<String>) -> Result<RootKey> {
     if let Some(value) = env_value {
         let value = Zeroizing::new(value);
         return parse(value.trim()).context("COFFER_ROOT_KEY must be 64 hex digits");
     }
     if path.exists() {
-        let mode = fs::metadata(path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            bail!(
-                "the root key file {} is readable by group or others (mode {:o}); run chmod 600 on it",
-                path.display(),
-                mode & 0o777
-            );
-        }
+        coffer_records::private_file::check(path).context("the root key file")?;
         let text = Zeroizing::new(
             fs::read_to_string(path)
                 .with_context(|| format!("read root key file {}", path.display()))?,
@@ -34,17 +27,13 @@ pub(crate) fn load_or_create(path: &Path, env_value: Option<String>) -> Result<M
         return parse(text.trim())
             .with_context(|| format!("root key file {} must hold 64 hex digits", path.display()));
     }
-    let key = MasterKey::generate();
+    let key = RootKey::generate();
     let text = Zeroizing::new(hex::encode(key.expose_secret()));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("create root key file {}", path.display()))?;
+    let mut f =
+        coffer_records::private_file::create_new(path).context("create the root key file")?;
     f.write_all(text.as_bytes())?;
     f.write_all(b"\n")?;
     f.sync_all()?;
@@ -56,7 +45,7 @@ pub(crate) fn load_or_create(path: &Path, env_value: Option<String>) -> Result<M
 }
 
 /// Like [`load_or_create`], but a missing file is an error: for commands that must create nothing.
-pub(crate) fn load_existing(path: &Path, env_value: Option<String>) -> Result<MasterKey> {
+pub(crate) fn load_existing(path: &Path, env_value: Option<String>) -> Result<RootKey> {
     if env_value.is_none() && !path.exists() {
         bail!(
             "no root key at {} (set --root-key-file or COFFER_ROOT_KEY)",
@@ -66,15 +55,16 @@ pub(crate) fn load_existing(path: &Path, env_value: Option<String>) -> Result<Ma
     load_or_create(path, env_value)
 }
 
-fn parse(hex_text: &str) -> Result<MasterKey> {
+fn parse(hex_text: &str) -> Result<RootKey> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     hex::decode_to_slice(hex_text, bytes.as_mut_slice())?;
-    Ok(MasterKey::from_bytes(*bytes))
+    Ok(RootKey::from_bytes(*bytes))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn generated_once_private_and_reloaded() {

@@ -163,14 +163,11 @@ async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result
     let sections = &config.sections;
     let region = &sections.server.region;
     let (kms_clock, kms_tick_every) = kms_clock(config);
-    let kms_root = coffer_kms::RootKey::from(coffer_crypto::MasterKey::from_bytes(
-        *root_key.expose_secret(),
-    ));
     let kms = Arc::new(
         coffer_kms::Kms::with_store(
             backends.kms,
             backends.kms_audit,
-            kms_root,
+            &root_key,
             coffer_kms::Config {
                 region: region.clone(),
                 ..Default::default()
@@ -179,12 +176,9 @@ async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result
         )
         .context("open the KMS (is the root key the one it was sealed with?)")?,
     );
-    // Access key secrets are sealed under a key derived from the root key (HKDF, so independent of
-    // the KMS's and the keyring's keys).
-    let iam_sealing = coffer_iam::SealingKey::derive(root_key.expose_secret());
     let keyring = coffer_keyring::Keyring::open(
         &config.data_dir.keyring(),
-        root_key,
+        &root_key,
         crate::keyring_cmd::now(),
     )
     .context("open the SSE keyring (is the root key the one it was sealed with?)")?;
@@ -198,12 +192,12 @@ async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result
                 secret: root.secret,
             },
             backends.identities,
-            &iam_sealing,
+            &root_key,
         )
         .context("open the identity store (is the root key the one it was sealed with?)")?
         .with_min_session_duration(sections.iam.min_session_duration()),
     );
-    drop(iam_sealing);
+    drop(root_key);
     let access = Arc::new(
         coffer_access::Access::open(
             iam.clone(),

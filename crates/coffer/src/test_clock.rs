@@ -3,7 +3,9 @@
 //! and its objects become unrecoverable without waiting seven days.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+use coffer_types::Timestamp;
 
 pub(crate) struct FileOffsetClock {
     path: PathBuf,
@@ -15,12 +17,13 @@ impl FileOffsetClock {
     }
 }
 
-impl coffer_kms::Clock for FileOffsetClock {
-    fn now(&self) -> SystemTime {
+impl coffer_types::Clock for FileOffsetClock {
+    fn now(&self) -> Timestamp {
         let offset = std::fs::read_to_string(&self.path)
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
             .unwrap_or(0);
-        SystemTime::now() + Duration::from_secs(offset)
+        let now = Timestamp::now();
+        now.checked_add(Duration::from_secs(offset)).unwrap_or(now)
     }
 }

@@ -72,10 +72,15 @@ impl Server {
     fn start(dir: tempfile::TempDir) -> Self {
         let data = dir.path().join("data");
         let root_key = dir.path().join("root-key");
-        // git does not keep file modes; the server expects its key files private (and refuses
-        // an identity store others can read).
+        // git does not keep file modes; the server refuses key files that others may read.
         let files = coffer_types::DataDir::new(&data);
-        for f in [&root_key, &files.root_credentials(), &files.iam()] {
+        for f in [
+            &root_key,
+            &files.root_credentials(),
+            &files.iam(),
+            &files.kms(),
+            &files.keyring(),
+        ] {
             std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o600))
                 .unwrap();
         }

@@ -40,8 +40,8 @@ impl Fixture {
         let blobs = Arc::new(coffer_blob_fs::FsBlobStore::open(&data_dir.blobs()).unwrap());
         let keyring = coffer_keyring::Keyring::open(
             &data_dir.keyring(),
-            coffer_crypto::MasterKey::generate(),
-            0,
+            &coffer_crypto::RootKey::generate(),
+            coffer_types::Timestamp::UNIX_EPOCH,
         )
         .unwrap();
         let store = Store::new(

@@ -82,6 +82,10 @@ impl MasterKey {
     pub fn expose_secret(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
+
+    pub(crate) fn from_box(key: Box<[u8; KEY_LEN]>) -> Self {
+        Self(key)
+    }
 }
 
 impl fmt::Debug for MasterKey {
@@ -90,7 +94,7 @@ impl fmt::Debug for MasterKey {
     }
 }
 
-fn key_from_slice(bytes: &[u8], what: &'static str) -> Result<Box<[u8; KEY_LEN]>> {
+pub(crate) fn key_from_slice(bytes: &[u8], what: &'static str) -> Result<Box<[u8; KEY_LEN]>> {
     if bytes.len() != KEY_LEN {
         return Err(Error::InvalidArgument {
             what,

@@ -19,6 +19,10 @@
 //! [`SegmentHeader::ciphertext_range_for`] says which ciphertext bytes to fetch, and a
 //! [`Decryptor`] turns them into exactly the requested plaintext, or [`Error::Decrypt`].
 //!
+//! It also holds the server's [`RootKey`], the labelled derivation of every key taken from it
+//! ([`KeyPurpose`]), the one [`Sealer`] of small secrets at rest, and the one source of
+//! randomness ([`random`]).
+//!
 //! **Invariant:** no function of this crate returns plaintext that has not been authenticated under
 //! the data key, the context and the header it was written with, at the position it was written at.
 
@@ -32,7 +36,9 @@ mod envelope;
 mod error;
 mod header;
 mod key;
-mod random;
+pub mod random;
+mod root_key;
+mod seal;
 
 pub use context::encode_context;
 pub use decryptor::{Decryptor, decrypt_segment};
@@ -44,3 +50,5 @@ pub use header::{
     SegmentHeader, TAG_LEN, chunk_count, ciphertext_len, plaintext_len,
 };
 pub use key::{DataKey, KEY_LEN, MasterKey};
+pub use root_key::{DerivedKey, KeyPurpose, RootKey};
+pub use seal::{SealDomain, Sealer};

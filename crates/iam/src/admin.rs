@@ -35,7 +35,7 @@ use crate::sts::{
     AssumeRoleRequest, AssumedRole, DEFAULT_SESSION_DURATION, MAX_SESSION_DURATION_RANGE,
     STS_ACCESS_KEY_PREFIX, SessionClaims,
 };
-use crate::{Conditions, EntityKind, Error, Iam, Principal, Result, keys, random, rfc3339};
+use crate::{Conditions, EntityKind, Error, Iam, Principal, Result, keys, rfc3339};
 
 /// RAM's limit on access keys per user.
 pub const MAX_ACCESS_KEYS_PER_USER: usize = 2;
@@ -332,7 +332,7 @@ impl<'a> Admin<'a> {
                 });
             }
             let id = loop {
-                let id = random::uid('2', 16);
+                let id = format!("2{}", coffer_crypto::random::digits(15));
                 if id != self.iam.account_id && !dir.users.values().any(|u| u.id == id) {
                     break id;
                 }
@@ -393,7 +393,7 @@ impl<'a> Admin<'a> {
     pub fn create_access_key(&self, user: &str) -> Result<NewAccessKey> {
         self.allow("ram:CreateAccessKey", &format!("user/{user}"))?;
         let created = self.now();
-        let secret = random::alphanumeric(30);
+        let secret = coffer_crypto::random::alphanumeric(30);
         let record = self.iam.write(|dir| {
             if !dir.users.contains_key(user) {
                 return Err(Error::not_found(EntityKind::User, user));
@@ -406,7 +406,7 @@ impl<'a> Admin<'a> {
                 )));
             }
             let id = loop {
-                let id = format!("LTAI{}", &*random::alphanumeric(20));
+                let id = format!("LTAI{}", &*coffer_crypto::random::alphanumeric(20));
                 if id != self.iam.root_access_key_id && !dir.access_keys.contains_key(&id) {
                     break id;
                 }
@@ -738,7 +738,7 @@ impl<'a> Admin<'a> {
                 });
             }
             let id = loop {
-                let id = random::uid('3', 18);
+                let id = format!("3{}", coffer_crypto::random::digits(17));
                 if dir.role_by_id(&id).is_none() {
                     break id;
                 }
@@ -870,8 +870,11 @@ impl<'a> Admin<'a> {
         }
         let now = self.iam.now();
         let expiration = now + duration;
-        let access_key_id = format!("{STS_ACCESS_KEY_PREFIX}{}", &*random::alphanumeric(24));
-        let secret = random::alphanumeric(30);
+        let access_key_id = format!(
+            "{STS_ACCESS_KEY_PREFIX}{}",
+            &*coffer_crypto::random::alphanumeric(24)
+        );
+        let secret = coffer_crypto::random::alphanumeric(30);
         let claims = SessionClaims {
             format: SessionClaims::new_format(),
             access_key_id: access_key_id.clone(),

@@ -7,7 +7,9 @@ use crate::policy::{PolicyDocument, PolicyKind};
 use crate::record::{
     self, AccessKeyRecord, BucketPolicyRecord, GroupRecord, PolicyRecord, RoleRecord, UserRecord,
 };
-use crate::store::{Change, IdentityStore, Table};
+use coffer_records::{Change, RecordStore, Table};
+
+use crate::store::{ACCESS_KEYS, BUCKET_POLICIES, GROUPS, POLICIES, ROLES, USERS};
 use crate::{Error, Principal, Result};
 
 /// A custom policy with its parsed document.
@@ -82,22 +84,20 @@ fn delete(table: Table, key: &str) -> Change {
 impl Op {
     pub(crate) fn change(&self) -> Change {
         match self {
-            Op::PutUser(r) => put(Table::Users, &r.name, record::encode(r)),
-            Op::DeleteUser(n) => delete(Table::Users, n),
-            Op::PutGroup(r) => put(Table::Groups, &r.name, record::encode(r)),
-            Op::DeleteGroup(n) => delete(Table::Groups, n),
-            Op::PutRole(r) => put(Table::Roles, &r.record.name, record::encode(&r.record)),
-            Op::DeleteRole(n) => delete(Table::Roles, n),
-            Op::PutPolicy(p) => put(Table::Policies, &p.record.name, record::encode(&p.record)),
-            Op::DeletePolicy(n) => delete(Table::Policies, n),
-            Op::PutKey(k) => put(Table::AccessKeys, &k.id, record::encode(k)),
-            Op::DeleteKey(id) => delete(Table::AccessKeys, id),
-            Op::PutBucketPolicy(p) => put(
-                Table::BucketPolicies,
-                &p.record.bucket,
-                record::encode(&p.record),
-            ),
-            Op::DeleteBucketPolicy(b) => delete(Table::BucketPolicies, b),
+            Op::PutUser(r) => put(USERS, &r.name, record::encode(r)),
+            Op::DeleteUser(n) => delete(USERS, n),
+            Op::PutGroup(r) => put(GROUPS, &r.name, record::encode(r)),
+            Op::DeleteGroup(n) => delete(GROUPS, n),
+            Op::PutRole(r) => put(ROLES, &r.record.name, record::encode(&r.record)),
+            Op::DeleteRole(n) => delete(ROLES, n),
+            Op::PutPolicy(p) => put(POLICIES, &p.record.name, record::encode(&p.record)),
+            Op::DeletePolicy(n) => delete(POLICIES, n),
+            Op::PutKey(k) => put(ACCESS_KEYS, &k.id, record::encode(k)),
+            Op::DeleteKey(id) => delete(ACCESS_KEYS, id),
+            Op::PutBucketPolicy(p) => {
+                put(BUCKET_POLICIES, &p.record.bucket, record::encode(&p.record))
+            }
+            Op::DeleteBucketPolicy(b) => delete(BUCKET_POLICIES, b),
         }
     }
 }
@@ -105,33 +105,33 @@ impl Op {
 impl Directory {
     /// Reads and decodes the whole store; a record that does not decode or a stored document that
     /// no longer parses is an error (better refuse to start than silently drop a Deny).
-    pub(crate) fn load(store: &dyn IdentityStore) -> Result<Self> {
+    pub(crate) fn load(store: &dyn RecordStore) -> Result<Self> {
         let mut dir = Directory::default();
-        for (_, v) in store.scan(Table::Users)? {
+        for (_, v) in store.scan(USERS)? {
             let r: UserRecord = record::decode(&v)?;
             dir.users.insert(r.name.clone(), r);
         }
-        for (_, v) in store.scan(Table::Groups)? {
+        for (_, v) in store.scan(GROUPS)? {
             let r: GroupRecord = record::decode(&v)?;
             dir.groups.insert(r.name.clone(), r);
         }
-        for (_, v) in store.scan(Table::Roles)? {
+        for (_, v) in store.scan(ROLES)? {
             let record: RoleRecord = record::decode(&v)?;
             let trust = stored_document(PolicyKind::Trust, &record.trust_policy, &record.name)?;
             dir.roles
                 .insert(record.name.clone(), StoredRole { record, trust });
         }
-        for (_, v) in store.scan(Table::Policies)? {
+        for (_, v) in store.scan(POLICIES)? {
             let record: PolicyRecord = record::decode(&v)?;
             let document = stored_document(PolicyKind::Identity, &record.document, &record.name)?;
             dir.policies
                 .insert(record.name.clone(), StoredPolicy { record, document });
         }
-        for (_, v) in store.scan(Table::AccessKeys)? {
+        for (_, v) in store.scan(ACCESS_KEYS)? {
             let r: AccessKeyRecord = record::decode(&v)?;
             dir.access_keys.insert(r.id.clone(), r);
         }
-        for (_, v) in store.scan(Table::BucketPolicies)? {
+        for (_, v) in store.scan(BUCKET_POLICIES)? {
             let record: BucketPolicyRecord = record::decode(&v)?;
             let document = stored_document(PolicyKind::Bucket, &record.document, &record.bucket)?;
             dir.bucket_policies.insert(

@@ -154,5 +154,11 @@ impl Error {
     }
 }
 
+impl From<coffer_records::Error> for Error {
+    fn from(e: coffer_records::Error) -> Self {
+        Error::internal(e)
+    }
+}
+
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

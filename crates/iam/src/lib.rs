@@ -18,10 +18,11 @@
 //! caller's `ram:*` permissions itself. Other services' checks use [`Iam::check`] (any action on
 //! any ARN) and [`Iam::check_kms`] (KMS keys).
 //!
-//! State: one in-memory directory of every record, written through to an [`IdentityStore`]
-//! ([`RedbIdentityStore`]: `iam.redb` in the data directory; [`MemoryIdentityStore`] for tests).
-//! Access key secrets cannot be hashed (HMAC verification needs them), so they are sealed with
-//! AES-256-GCM under a key derived from the server's root key ([`SealingKey`]).
+//! State: one in-memory directory of every record, written through to a
+//! [`coffer_records::RecordStore`] with iam's [`TABLES`] ([`open_redb_store`]: `iam.redb` in the
+//! data directory; [`memory_store`] for tests). Access key secrets cannot be hashed (HMAC
+//! verification needs them), so they are sealed by [`coffer_crypto::Sealer`] under a key derived
+//! from the server's root key ([`coffer_crypto::RootKey`]).
 //!
 //! What this crate does not do: HTTP, signatures (the front-ends verify them with the secret this
 //! crate returns), or reading the network or the environment. Time comes from a [`Clock`].
@@ -30,14 +31,12 @@
 
 mod action;
 mod admin;
-mod clock;
 mod conditions;
 mod config;
 mod directory;
 mod error;
 pub mod policy;
 mod principal;
-mod random;
 mod record;
 mod seal;
 pub mod store;
@@ -54,14 +53,13 @@ pub use admin::{
     AccessKeyInfo, Admin, CallerIdentity, GroupInfo, MAX_ACCESS_KEYS_PER_USER, NewAccessKey,
     PolicyInfo, PolicyTarget, RoleInfo, UserInfo,
 };
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use coffer_types::{Clock, ManualClock, SystemClock, Timestamp};
 pub use conditions::{Conditions, keys};
 pub use config::ConfigSection;
 pub use error::{EntityKind, Error, Result};
 pub use principal::Principal;
 pub use record::KeyStatus;
-pub use seal::SealingKey;
-pub use store::{IdentityStore, MemoryIdentityStore, RedbIdentityStore};
+pub use store::{TABLES, memory_store, open_redb_store};
 pub use sts::{
     AssumeRoleRequest, AssumedRole, DEFAULT_SESSION_DURATION, MAX_SESSION_DURATION_RANGE,
     MIN_SESSION_DURATION, STS_ACCESS_KEY_PREFIX, SecurityToken,
@@ -72,7 +70,9 @@ use crate::policy::{
     Decision, PolicyDocument, PolicyKind, RequestFacts, evaluate_with_resource_policy,
 };
 use crate::seal::{Purpose, Sealer};
-use crate::store::{Change, Table};
+use crate::store::META;
+use coffer_crypto::RootKey;
+use coffer_records::{Change, RecordStore};
 
 /// What an ACL opens to callers no policy allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +176,7 @@ pub struct Iam {
     account_id: String,
     root_access_key_id: String,
     root_secret: AccessKeySecret,
-    store: Arc<dyn IdentityStore>,
+    store: Arc<dyn RecordStore>,
     sealer: Sealer,
     clock: Arc<dyn Clock>,
     /// Shortest session `AssumeRole` grants.
@@ -210,23 +210,23 @@ impl Iam {
                 access_key_id: root_access_key_id,
                 secret: root_secret,
             },
-            Arc::new(MemoryIdentityStore::new()),
-            &SealingKey::generate(),
+            Arc::new(memory_store()),
+            &RootKey::generate(),
         )
         .expect("an empty in-memory identity store always opens")
     }
 
-    /// Opens the identities kept in `store`, sealed under `key` (derive it from the server's root
-    /// key with [`SealingKey::derive`]). A store written under another key is refused, as is one
+    /// Opens the identities kept in `store` (opened with [`TABLES`]), sealed under keys derived
+    /// from the server's root key `root_key` (none of it is kept). A store written under another key is refused, as is one
     /// holding a record or policy this version cannot read. Blocks on the store; call at startup.
     pub fn open(
         root: RootAccount,
-        store: Arc<dyn IdentityStore>,
-        key: &SealingKey,
+        store: Arc<dyn RecordStore>,
+        root_key: &RootKey,
     ) -> Result<Self> {
-        let sealer = Sealer::new(key);
+        let sealer = Sealer::new(root_key);
         let check = store
-            .scan(Table::Meta)?
+            .scan(META)?
             .into_iter()
             .find(|(k, _)| k == ROOT_CHECK_KEY);
         match check {
@@ -239,7 +239,7 @@ impl Iam {
                 }
             }
             None => store.apply(&[Change::Put {
-                table: Table::Meta,
+                table: META,
                 key: ROOT_CHECK_KEY.to_vec(),
                 value: sealer.seal(Purpose::RootCheck, &[], ROOT_CHECK_VALUE),
             }])?,
@@ -280,7 +280,7 @@ impl Iam {
 
     /// The time now, by this `Iam`'s clock.
     pub fn now(&self) -> OffsetDateTime {
-        self.clock.now()
+        self.clock.now().into()
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Directory> {

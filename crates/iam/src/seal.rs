@@ -1,70 +1,15 @@
-//! Sealing: access key secrets at rest and STS session tokens are AES-256-GCM-sealed under a key
-//! derived from the server's root key.
+//! Sealing in iam: access key secrets at rest and STS session tokens, with the shared
+//! [`coffer_crypto::Sealer`] under keys derived from the server's root key (domain `IamSecrets`
+//! for the store, `StsTokens` for tokens; see `docs/format.md`).
 //!
 //! Secrets cannot be stored hashed: verifying an HMAC signature needs the secret itself. So each is
 //! sealed, bound to its access key id, and opened only to verify a request.
-//!
-//! ```text
-//! seal key = HKDF-SHA256(salt = "coffer-iam root v1", ikm = root key, info = "seal", 32 bytes)
-//!
-//! sealed = 0x01 (format) ‖ nonce (12, random) ‖ ciphertext ‖ tag (16)
-//! aad    = "coffer-iam seal v1" ‖ purpose (1 byte) ‖ for each binding field: len (u32 BE) ‖ field
-//! ```
-//!
-//! Random 96-bit nonces limit one key to about 2^32 seals (NIST SP 800-38D §8.3); access keys and
-//! `AssumeRole` calls are many orders of magnitude fewer over a server's life.
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
-use aws_lc_rs::hkdf;
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use coffer_crypto::{RootKey, SealDomain};
+use zeroize::Zeroizing;
 
-/// Do not change: every sealed value in every identity store starts with it.
-const SEAL_FORMAT_1: u8 = 1;
-const NONCE_LEN: usize = 12;
-const TAG_LEN: usize = 16;
-/// Do not change: the derivation of every key sealed so far depends on these labels.
-const ROOT_SALT: &[u8] = b"coffer-iam root v1";
-const SEAL_LABEL: &[u8] = b"coffer-iam seal v1";
-
-/// The 32-byte key iam seals with, derived from the server's root key (HKDF, so it is independent
-/// of every other key derived from the same root). No `Debug` of its bytes, zeroized on drop.
-#[derive(Zeroize, ZeroizeOnDrop)]
-pub struct SealingKey(Box<[u8; 32]>);
-
-impl SealingKey {
-    /// Derives the sealing key from the server's root key (`coffer_crypto::MasterKey`'s bytes).
-    pub fn derive(root_key: &[u8; 32]) -> Self {
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, ROOT_SALT).extract(root_key);
-        let mut out = Box::new([0u8; 32]);
-        prk.expand(&[b"seal"], Len32)
-            .and_then(|okm| okm.fill(out.as_mut_slice()))
-            .expect("HKDF-SHA256 can expand 32 bytes");
-        Self(out)
-    }
-
-    /// A random key, for an identity store that lives only in memory.
-    pub fn generate() -> Self {
-        let mut out = Box::new([0u8; 32]);
-        aws_lc_rs::rand::fill(out.as_mut_slice()).expect("the system RNG works");
-        Self(out)
-    }
-}
-
-impl std::fmt::Debug for SealingKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SealingKey(<redacted>)")
-    }
-}
-
-struct Len32;
-
-impl hkdf::KeyType for Len32 {
-    fn len(&self) -> usize {
-        32
-    }
-}
-
-/// What a sealed value is; part of its AAD so one kind can never be opened as another.
+/// What a sealed value is; part of its AAD so one kind can never be opened as another. Do not
+/// renumber: stored values are bound to these numbers.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Purpose {
     /// A known constant sealed once per store, to recognise the wrong root key at open.
@@ -75,38 +20,31 @@ pub(crate) enum Purpose {
     SessionToken = 3,
 }
 
-/// The AEAD built from a [`SealingKey`].
+/// iam's two sealers, chosen by purpose. Keeps only derived keys.
+#[derive(Debug)]
 pub(crate) struct Sealer {
-    key: RandomizedNonceKey,
-}
-
-impl std::fmt::Debug for Sealer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Sealer(<redacted>)")
-    }
+    secrets: coffer_crypto::Sealer,
+    tokens: coffer_crypto::Sealer,
 }
 
 impl Sealer {
-    pub(crate) fn new(key: &SealingKey) -> Self {
+    pub(crate) fn new(root: &RootKey) -> Self {
         Self {
-            key: RandomizedNonceKey::new(&AES_256_GCM, key.0.as_slice())
-                .expect("a 32-byte key is valid for AES-256-GCM"),
+            secrets: coffer_crypto::Sealer::new(root, SealDomain::IamSecrets),
+            tokens: coffer_crypto::Sealer::new(root, SealDomain::StsTokens),
+        }
+    }
+
+    fn of(&self, purpose: Purpose) -> &coffer_crypto::Sealer {
+        match purpose {
+            Purpose::RootCheck | Purpose::AccessKeySecret => &self.secrets,
+            Purpose::SessionToken => &self.tokens,
         }
     }
 
     /// Seals `plaintext`, bound to `purpose` and `binding`.
     pub(crate) fn seal(&self, purpose: Purpose, binding: &[&[u8]], plaintext: &[u8]) -> Vec<u8> {
-        let mut body = Zeroizing::new(plaintext.to_vec());
-        let (nonce, tag) = self
-            .key
-            .seal_in_place_separate_tag(Aad::from(aad(purpose, binding)), body.as_mut_slice())
-            .expect("AES-GCM seals a short message");
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + body.len() + TAG_LEN);
-        out.push(SEAL_FORMAT_1);
-        out.extend_from_slice(nonce.as_ref());
-        out.extend_from_slice(&body);
-        out.extend_from_slice(tag.as_ref());
-        out
+        self.of(purpose).seal(purpose as u8, binding, plaintext)
     }
 
     /// Opens a value sealed with the same purpose and binding; `None` if it does not authenticate
@@ -117,34 +55,8 @@ impl Sealer {
         binding: &[&[u8]],
         sealed: &[u8],
     ) -> Option<Zeroizing<Vec<u8>>> {
-        if sealed.len() < 1 + NONCE_LEN + TAG_LEN || sealed[0] != SEAL_FORMAT_1 {
-            return None;
-        }
-        let nonce = Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN]).ok()?;
-        let mut in_out = Zeroizing::new(sealed[1 + NONCE_LEN..].to_vec());
-        let len = self
-            .key
-            .open_in_place(
-                nonce,
-                Aad::from(aad(purpose, binding)),
-                in_out.as_mut_slice(),
-            )
-            .ok()?
-            .len();
-        in_out.truncate(len);
-        Some(in_out)
+        self.of(purpose).open(purpose as u8, binding, sealed).ok()
     }
-}
-
-fn aad(purpose: Purpose, binding: &[&[u8]]) -> Vec<u8> {
-    let mut out = SEAL_LABEL.to_vec();
-    out.push(purpose as u8);
-    for field in binding {
-        let len = u32::try_from(field.len()).expect("binding fields are short");
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(field);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -152,15 +64,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sealed_values_open_only_with_the_same_key_purpose_and_binding() {
-        let sealer = Sealer::new(&SealingKey::derive(&[1; 32]));
+    fn purposes_do_not_open_as_each_other() {
+        let sealer = Sealer::new(&RootKey::from_bytes([1; 32]));
         let sealed = sealer.seal(Purpose::AccessKeySecret, &[b"LTAIx"], b"the-secret-value");
-        assert_eq!(sealed.len(), 1 + 12 + 16 + 16);
         assert!(!sealed.windows(6).any(|w| w == b"secret"));
-        let opened = sealer
-            .open(Purpose::AccessKeySecret, &[b"LTAIx"], &sealed)
-            .unwrap();
-        assert_eq!(opened.as_slice(), b"the-secret-value");
+        let opened = sealer.open(Purpose::AccessKeySecret, &[b"LTAIx"], &sealed);
+        assert_eq!(opened.unwrap().as_slice(), b"the-secret-value");
         assert!(
             sealer
                 .open(Purpose::AccessKeySecret, &[b"LTAIy"], &sealed)
@@ -171,49 +80,25 @@ mod tests {
                 .open(Purpose::SessionToken, &[b"LTAIx"], &sealed)
                 .is_none()
         );
-        let other = Sealer::new(&SealingKey::derive(&[2; 32]));
+        assert!(
+            sealer
+                .open(Purpose::RootCheck, &[b"LTAIx"], &sealed)
+                .is_none()
+        );
+        let other = Sealer::new(&RootKey::from_bytes([2; 32]));
         assert!(
             other
                 .open(Purpose::AccessKeySecret, &[b"LTAIx"], &sealed)
                 .is_none()
         );
-        for i in 0..sealed.len() {
-            let mut bad = sealed.clone();
-            bad[i] ^= 1;
-            assert!(
-                sealer
-                    .open(Purpose::AccessKeySecret, &[b"LTAIx"], &bad)
-                    .is_none()
-            );
-        }
-        assert!(
-            sealer
-                .open(Purpose::AccessKeySecret, &[b"LTAIx"], &[])
-                .is_none()
-        );
     }
 
-    #[test]
-    fn debug_shows_no_key_material() {
-        let key = SealingKey::derive(&[7; 32]);
-        let shown = format!("{key:?} {:?}", Sealer::new(&key));
-        assert!(!shown.contains('7') || shown.contains("redacted"));
-        assert_eq!(shown, "SealingKey(<redacted>) Sealer(<redacted>)");
-    }
-}
-
-#[cfg(test)]
-mod golden {
-    //! A value sealed by the first release; new code must keep opening it (stored secrets).
-
-    use super::*;
-
-    const SEALED_V1: &str =
-        "01e78c839bf5647181d877af5848e1cb3e5480945582b50187af578201c25362f240c2f4ecb2db4b7063";
-
+    /// A value sealed by the first release (iam's own format 1); new code must keep opening it.
     #[test]
     fn format_1_sealed_values_still_open() {
-        let sealer = Sealer::new(&SealingKey::derive(&[1; 32]));
+        const SEALED_V1: &str =
+            "01e78c839bf5647181d877af5848e1cb3e5480945582b50187af578201c25362f240c2f4ecb2db4b7063";
+        let sealer = Sealer::new(&RootKey::from_bytes([1; 32]));
         let sealed: Vec<u8> = (0..SEALED_V1.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(&SEALED_V1[i..i + 2], 16).unwrap())

@@ -169,7 +169,7 @@ impl AssumedRole {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seal::SealingKey;
+    use coffer_crypto::RootKey;
 
     fn claims() -> SessionClaims {
         SessionClaims {
@@ -188,14 +188,14 @@ mod tests {
 
     #[test]
     fn tokens_open_only_here_and_hide_the_secret() {
-        let sealer = Sealer::new(&SealingKey::derive(&[3; 32]));
+        let sealer = Sealer::new(&RootKey::from_bytes([3; 32]));
         let token = claims().seal(&sealer);
         assert!(token.starts_with("CAES"));
         assert!(!token.contains("s3cr3t"));
         let back = SessionClaims::open(&sealer, &token).unwrap();
         assert_eq!(back.access_key_id, "STS.abc");
         assert_eq!(back.secret, "s3cr3t-value-of-the-session");
-        let other = Sealer::new(&SealingKey::derive(&[4; 32]));
+        let other = Sealer::new(&RootKey::from_bytes([4; 32]));
         assert!(SessionClaims::open(&other, &token).is_none());
         let mut bad = token.clone().into_bytes();
         let last = bad.len() - 2;
@@ -218,13 +218,13 @@ mod golden {
     //! A token issued by the first release; new code must keep accepting it until it expires.
 
     use super::*;
-    use crate::seal::SealingKey;
+    use coffer_crypto::RootKey;
 
     const TOKEN_V1: &str = "CAESATUq0MHxF3hEYHwUPjMtqGS56fJAcWzjsuV8j3ijuU6I0m9n54Lnwdz17zM7THXoE4liQjJNh364JIZBcs9YBoW-RngBNl2BJVh_vIL6EKV5gQmv2IeBuoYyXS0ODEAXlX8lU1ufKLcEwUdKcA";
 
     #[test]
     fn format_1_tokens_still_open() {
-        let sealer = Sealer::new(&SealingKey::derive(&[3; 32]));
+        let sealer = Sealer::new(&RootKey::from_bytes([3; 32]));
         let c = SessionClaims::open(&sealer, TOKEN_V1).unwrap();
         assert_eq!(
             (

@@ -15,26 +15,32 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic "COFFERKR"
-//!      8     1  format version (1)
+//!      8     1  format version (2; 1 is read, and rewritten as 2 when the keyring is opened)
 //!      9     4  primary version, u32 big-endian
 //!     13     4  number of versions n, u32 big-endian
 //!     17        n entries, ascending by version:
 //!                 4  version, u32 big-endian
 //!                 8  created, seconds since the Unix epoch, i64 big-endian
-//!                61  the master key wrapped under the root key (coffer_crypto::wrap_key),
-//!                    aad = "coffer keyring v1" ‖ version ‖ created
+//!                61  the master key wrapped (coffer_crypto::wrap_key)
+//!                      format 2: under RootKey::derive(KeyPurpose::Keyring),
+//!                                aad = "coffer keyring v2" ‖ version ‖ created
+//!                      format 1: under the root key itself,
+//!                                aad = "coffer keyring v1" ‖ version ‖ created
 //! ```
 //! Each entry is authenticated by its wrap (a changed version, time or key fails to unseal); the
 //! primary must name an entry present in the file.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use coffer_crypto::{DataKey, MasterKey, WRAPPED_KEY_LEN, unwrap_key, wrap_key};
+use coffer_crypto::{
+    DataKey, KeyPurpose, MasterKey, RootKey, WRAPPED_KEY_LEN, unwrap_key, wrap_key,
+};
+use coffer_records::private_file;
+use coffer_types::Timestamp;
 use tracing::info;
 
 mod config;
@@ -43,7 +49,9 @@ pub use config::ConfigSection;
 
 const MAGIC: &[u8; 8] = b"COFFERKR";
 const FORMAT_V1: u8 = 1;
-const SEAL_LABEL: &[u8] = b"coffer keyring v1";
+const FORMAT_V2: u8 = 2;
+const SEAL_LABEL_V1: &[u8] = b"coffer keyring v1";
+const SEAL_LABEL_V2: &[u8] = b"coffer keyring v2";
 const ENTRY_LEN: usize = 4 + 8 + WRAPPED_KEY_LEN;
 /// Separates the keyring's data-key wraps from every other use of a master key.
 const DATA_KEY_LABEL: &[u8] = b"coffer sse-oss";
@@ -63,6 +71,9 @@ pub enum Error {
     /// The keyring file is damaged, or sealed under another root key.
     #[error("the keyring file {0} is damaged or sealed under another root key")]
     Unseal(PathBuf),
+    /// The keyring file may be read by group or others.
+    #[error("{0}")]
+    NotPrivate(String),
     /// A wrapped data key names a master key version the keyring does not have.
     #[error("master key version {0} is not in the keyring")]
     UnknownVersion(u32),
@@ -79,8 +90,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct VersionInfo {
     /// The version number (1, 2, ...).
     pub version: u32,
-    /// When it was created, seconds since the Unix epoch.
-    pub created: i64,
+    /// When it was created (to the second).
+    pub created: Timestamp,
     /// Whether it wraps new data keys.
     pub primary: bool,
 }
@@ -94,7 +105,8 @@ struct State {
 #[derive(Clone)]
 pub struct Keyring {
     path: PathBuf,
-    root: Arc<MasterKey>,
+    /// The key derived from the root key for the keyring; the root key itself is not kept.
+    wrapping: Arc<MasterKey>,
     state: Arc<RwLock<State>>,
 }
 
@@ -114,18 +126,48 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
-fn seal_aad(version: u32, created: i64) -> Vec<u8> {
-    let mut aad = SEAL_LABEL.to_vec();
+fn seal_aad(label: &[u8], version: u32, created: i64) -> Vec<u8> {
+    let mut aad = label.to_vec();
     aad.extend_from_slice(&version.to_be_bytes());
     aad.extend_from_slice(&created.to_be_bytes());
     aad
 }
 
-fn decode(path: &Path, bytes: &[u8], root: &MasterKey) -> Result<State> {
+/// How the entries of a file are wrapped: the key, and the label of their aad.
+struct Wrapping<'a> {
+    key: &'a MasterKey,
+    label: &'static [u8],
+}
+
+/// Decodes a file of format 2 (wrapped under `current`), or of format 1 if `root` is given (at
+/// open). Returns the state and the file's format.
+fn decode(
+    path: &Path,
+    bytes: &[u8],
+    current: &MasterKey,
+    root: Option<&RootKey>,
+) -> Result<(State, u8)> {
     let bad = || Error::Unseal(path.to_owned());
-    if bytes.len() < 17 || &bytes[..8] != MAGIC || bytes[8] != FORMAT_V1 {
+    if bytes.len() < 17 || &bytes[..8] != MAGIC {
         return Err(bad());
     }
+    let format = bytes[8];
+    let legacy;
+    let wrapping = match (format, root) {
+        (FORMAT_V2, _) => Wrapping {
+            key: current,
+            label: SEAL_LABEL_V2,
+        },
+        // Format 1 wrapped entries under the root key itself.
+        (FORMAT_V1, Some(root)) => {
+            legacy = MasterKey::from_bytes(*root.expose_secret());
+            Wrapping {
+                key: &legacy,
+                label: SEAL_LABEL_V1,
+            }
+        }
+        _ => return Err(bad()),
+    };
     let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
     let primary = be32(&bytes[9..13]);
     let count = be32(&bytes[13..17]) as usize;
@@ -139,20 +181,25 @@ fn decode(path: &Path, bytes: &[u8], root: &MasterKey) -> Result<State> {
         let mut created = [0u8; 8];
         created.copy_from_slice(&entry[4..12]);
         let created = i64::from_be_bytes(created);
-        let key = unwrap_key(root, &entry[12..], &seal_aad(version, created)).map_err(|_| bad())?;
+        let key = unwrap_key(
+            wrapping.key,
+            &entry[12..],
+            &seal_aad(wrapping.label, version, created),
+        )
+        .map_err(|_| bad())?;
         let key = MasterKey::from_bytes(*key.expose_secret());
         keys.insert(version, (created, key));
     }
     if !keys.contains_key(&primary) {
         return Err(bad());
     }
-    Ok(State { keys, primary })
+    Ok((State { keys, primary }, format))
 }
 
-fn encode(state: &State, root: &MasterKey) -> Vec<u8> {
+fn encode(state: &State, wrapping: &MasterKey) -> Vec<u8> {
     let mut out = Vec::with_capacity(17 + state.keys.len() * ENTRY_LEN);
     out.extend_from_slice(MAGIC);
-    out.push(FORMAT_V1);
+    out.push(FORMAT_V2);
     out.extend_from_slice(&state.primary.to_be_bytes());
     let count = u32::try_from(state.keys.len()).expect("fewer than 2^32 versions");
     out.extend_from_slice(&count.to_be_bytes());
@@ -160,7 +207,11 @@ fn encode(state: &State, root: &MasterKey) -> Vec<u8> {
         out.extend_from_slice(&version.to_be_bytes());
         out.extend_from_slice(&created.to_be_bytes());
         let as_data_key = DataKey::from_bytes(*key.expose_secret());
-        out.extend_from_slice(&wrap_key(root, &as_data_key, &seal_aad(*version, *created)));
+        out.extend_from_slice(&wrap_key(
+            wrapping,
+            &as_data_key,
+            &seal_aad(SEAL_LABEL_V2, *version, *created),
+        ));
     }
     out
 }
@@ -171,11 +222,9 @@ struct Lock(File);
 impl Lock {
     fn take(path: &Path) -> Result<Self> {
         let lock_path = path.with_extension("lock");
-        let file = OpenOptions::new()
+        let file = private_file::options()
             .create(true)
             .truncate(false)
-            .write(true)
-            .mode(0o600)
             .open(&lock_path)
             .map_err(io(&lock_path))?;
         file.lock().map_err(io(&lock_path))?;
@@ -189,9 +238,14 @@ impl Drop for Lock {
     }
 }
 
+/// Reads the file, refusing one that group or others may read.
 fn read_file(path: &Path) -> Result<Option<Vec<u8>>> {
     match File::open(path) {
         Ok(mut f) => {
+            private_file::check(path).map_err(|e| match e {
+                coffer_records::Error::Io { source, .. } => io(path)(source),
+                other => Error::NotPrivate(other.to_string()),
+            })?;
             let mut bytes = Vec::new();
             f.read_to_end(&mut bytes).map_err(io(path))?;
             Ok(Some(bytes))
@@ -204,11 +258,9 @@ fn read_file(path: &Path) -> Result<Option<Vec<u8>>> {
 /// Replaces the file atomically and durably: temporary file, fsync, rename, directory fsync.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut f = OpenOptions::new()
+    let mut f = private_file::options()
         .create(true)
         .truncate(true)
-        .write(true)
-        .mode(0o600)
         .open(&tmp)
         .map_err(io(&tmp))?;
     f.write_all(bytes).map_err(io(&tmp))?;
@@ -223,23 +275,33 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 impl Keyring {
-    /// Opens the keyring at `path`, creating it with one fresh master key (version 1) if absent.
-    pub fn open(path: &Path, root: MasterKey, now: i64) -> Result<Self> {
+    /// Opens the keyring at `path`, sealed under a key derived from `root` (which is not kept),
+    /// creating it with one fresh master key (version 1) if absent. A file of format 1 is
+    /// rewritten in format 2.
+    pub fn open(path: &Path, root: &RootKey, now: Timestamp) -> Result<Self> {
+        let wrapping = root.derive(KeyPurpose::Keyring).into_master_key();
         let _lock = Lock::take(path)?;
         let state = match read_file(path)? {
-            Some(bytes) => decode(path, &bytes, &root)?,
+            Some(bytes) => {
+                let (state, format) = decode(path, &bytes, &wrapping, Some(root))?;
+                if format != FORMAT_V2 {
+                    write_file(path, &encode(&state, &wrapping))?;
+                    info!(path = %path.display(), "rewrote the SSE keyring in format 2");
+                }
+                state
+            }
             None => {
                 let mut keys = BTreeMap::new();
-                keys.insert(1, (now, MasterKey::generate()));
+                keys.insert(1, (now.unix_seconds(), MasterKey::generate()));
                 let state = State { keys, primary: 1 };
-                write_file(path, &encode(&state, &root))?;
+                write_file(path, &encode(&state, &wrapping))?;
                 info!(path = %path.display(), "created the SSE keyring");
                 state
             }
         };
         Ok(Self {
             path: path.to_owned(),
-            root: Arc::new(root),
+            wrapping: Arc::new(wrapping),
             state: Arc::new(RwLock::new(state)),
         })
     }
@@ -258,35 +320,38 @@ impl Keyring {
     pub fn reload(&self) -> Result<()> {
         let _lock = Lock::take(&self.path)?;
         if let Some(bytes) = read_file(&self.path)? {
-            *self.write() = decode(&self.path, &bytes, &self.root)?;
+            *self.write() = decode(&self.path, &bytes, &self.wrapping, None)?.0;
         }
         Ok(())
     }
 
     /// Adds a new master key version and makes it primary; returns its number.
-    pub fn rotate(&self, now: i64) -> Result<u32> {
+    pub fn rotate(&self, now: Timestamp) -> Result<u32> {
         let _lock = Lock::take(&self.path)?;
         let mut state = match read_file(&self.path)? {
-            Some(bytes) => decode(&self.path, &bytes, &self.root)?,
+            Some(bytes) => decode(&self.path, &bytes, &self.wrapping, None)?.0,
             None => return Err(Error::Unseal(self.path.clone())),
         };
         let version = state.keys.keys().next_back().copied().unwrap_or(0) + 1;
-        state.keys.insert(version, (now, MasterKey::generate()));
+        state
+            .keys
+            .insert(version, (now.unix_seconds(), MasterKey::generate()));
         state.primary = version;
-        write_file(&self.path, &encode(&state, &self.root))?;
+        write_file(&self.path, &encode(&state, &self.wrapping))?;
         *self.write() = state;
         info!(version, "rotated the SSE master key");
         Ok(version)
     }
 
     /// Rotates when the primary version is at least `interval_secs` old.
-    pub fn rotate_if_due(&self, now: i64, interval_secs: i64) -> Result<Option<u32>> {
+    pub fn rotate_if_due(&self, now: Timestamp, interval_secs: i64) -> Result<Option<u32>> {
+        let now_secs = now.unix_seconds();
         let due = {
             let state = self.read();
             state
                 .keys
                 .get(&state.primary)
-                .is_some_and(|(created, _)| now - created >= interval_secs)
+                .is_some_and(|(created, _)| now_secs - created >= interval_secs)
         };
         if !due {
             return Ok(None);
@@ -297,7 +362,7 @@ impl Keyring {
             state
                 .keys
                 .get(&state.primary)
-                .is_some_and(|(created, _)| now - created >= interval_secs)
+                .is_some_and(|(created, _)| now_secs - created >= interval_secs)
         };
         if still_due {
             self.rotate(now).map(Some)
@@ -314,7 +379,8 @@ impl Keyring {
             .iter()
             .map(|(v, (created, _))| VersionInfo {
                 version: *v,
-                created: *created,
+                // Every stored time was a Timestamp's seconds, so it converts back.
+                created: Timestamp::from_unix_seconds(*created).unwrap_or(Timestamp::UNIX_EPOCH),
                 primary: *v == state.primary,
             })
             .collect()
@@ -354,23 +420,27 @@ fn full_aad(version: u32, aad: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn root() -> MasterKey {
-        MasterKey::from_bytes([7u8; 32])
+    fn root() -> RootKey {
+        RootKey::from_bytes([7u8; 32])
+    }
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_unix_seconds(secs).unwrap()
     }
 
     #[test]
     fn rotation_keeps_old_versions_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keyring.sealed");
-        let ring = Keyring::open(&path, root(), 100).unwrap();
+        let ring = Keyring::open(&path, &root(), at(100)).unwrap();
         let dk = DataKey::generate();
         let (v1, w1) = ring.wrap(&dk, b"bkt/obj");
         assert_eq!(v1, 1);
-        assert_eq!(ring.rotate_if_due(150, 100).unwrap(), None);
-        assert_eq!(ring.rotate_if_due(200, 100).unwrap(), Some(2));
+        assert_eq!(ring.rotate_if_due(at(150), 100).unwrap(), None);
+        assert_eq!(ring.rotate_if_due(at(200), 100).unwrap(), Some(2));
         let (v2, w2) = ring.wrap(&dk, b"bkt/obj");
         assert_eq!(v2, 2);
-        let reopened = Keyring::open(&path, root(), 300).unwrap();
+        let reopened = Keyring::open(&path, &root(), at(300)).unwrap();
         for (v, w) in [(v1, &w1), (v2, &w2)] {
             let got = reopened.unwrap(v, w, b"bkt/obj").unwrap();
             assert_eq!(got.expose_secret(), dk.expose_secret());
@@ -395,9 +465,9 @@ mod tests {
     fn another_process_rotation_is_seen_on_unwrap() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keyring.sealed");
-        let server = Keyring::open(&path, root(), 0).unwrap();
-        let cli = Keyring::open(&path, root(), 0).unwrap();
-        assert_eq!(cli.rotate(10).unwrap(), 2);
+        let server = Keyring::open(&path, &root(), at(0)).unwrap();
+        let cli = Keyring::open(&path, &root(), at(0)).unwrap();
+        assert_eq!(cli.rotate(at(10)).unwrap(), 2);
         let dk = DataKey::generate();
         let (v, w) = cli.wrap(&dk, b"x");
         assert_eq!(
@@ -416,10 +486,10 @@ mod tests {
     fn the_file_is_useless_without_the_root_key_and_tamper_evident() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keyring.sealed");
-        drop(Keyring::open(&path, root(), 0).unwrap());
-        let wrong = MasterKey::from_bytes([8u8; 32]);
+        drop(Keyring::open(&path, &root(), at(0)).unwrap());
+        let wrong = RootKey::from_bytes([8u8; 32]);
         assert!(matches!(
-            Keyring::open(&path, wrong, 0),
+            Keyring::open(&path, &wrong, at(0)),
             Err(Error::Unseal(_))
         ));
         let bytes = fs::read(&path).unwrap();
@@ -427,14 +497,14 @@ mod tests {
             let mut damaged = bytes.clone();
             damaged[i] ^= 0x01;
             fs::write(&path, &damaged).unwrap();
-            assert!(Keyring::open(&path, root(), 0).is_err(), "byte {i}");
+            assert!(Keyring::open(&path, &root(), at(0)).is_err(), "byte {i}");
         }
     }
 
     #[test]
     fn debug_shows_no_key_material() {
         let dir = tempfile::tempdir().unwrap();
-        let ring = Keyring::open(&dir.path().join("k"), root(), 0).unwrap();
+        let ring = Keyring::open(&dir.path().join("k"), &root(), at(0)).unwrap();
         let text = format!("{ring:?}");
         assert!(text.contains("versions"));
         assert!(!text.contains("[7, 7"));

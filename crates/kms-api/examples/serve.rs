@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let kms = Kms::open(
         &coffer_types::DataDir::new(dir.path()).kms(),
-        RootKey::generate(),
+        &RootKey::generate(),
         Config::default(),
         Arc::new(SystemClock),
     )?;

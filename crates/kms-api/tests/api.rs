@@ -34,7 +34,7 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let kms = Kms::open(
             &dir.path().join("kms.redb"),
-            RootKey::generate(),
+            &RootKey::generate(),
             Config::default(),
             Arc::new(SystemClock),
         )

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use coffer_kms::{
     AccountId, Caller, CiphertextBlob, Config, CreateKey, Decrypt, EncryptionContext,
-    GenerateDataKey, KeyId, Kms, MemoryAuditLog, MemoryStore, RootKey, SystemClock,
+    GenerateDataKey, KeyId, Kms, MemoryAuditLog, RootKey, SystemClock,
 };
 
 const RUN: Duration = Duration::from_millis(1500);
@@ -16,14 +16,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let file_kms = Kms::open(
         &dir.path().join("kms.redb"),
-        RootKey::generate(),
+        &RootKey::generate(),
         Config::default(),
         Arc::new(SystemClock),
     )?;
     let memory_kms = Kms::with_store(
-        Box::new(MemoryStore::new()),
+        Box::new(coffer_kms::memory_store()),
         Box::new(MemoryAuditLog::new()),
-        RootKey::generate(),
+        &RootKey::generate(),
         Config::default(),
         Arc::new(SystemClock),
     )?;

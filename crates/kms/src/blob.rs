@@ -217,7 +217,7 @@ pub(crate) fn seal(
     out.extend_from_slice(&key_id.to_bytes());
     out.extend_from_slice(&version_id.to_bytes());
     let mut random = [0u8; SALT_LEN + NONCE_LEN];
-    crate::random::fill(&mut random);
+    coffer_crypto::random::fill(&mut random);
     out.extend_from_slice(&random);
     let key = message_key(material, algorithm, &random[..SALT_LEN], key_id, version_id);
     let mut nonce = [0u8; NONCE_LEN];

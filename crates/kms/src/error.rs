@@ -100,6 +100,12 @@ pub enum Error {
 /// `Result` with [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl From<coffer_records::Error> for Error {
+    fn from(e: coffer_records::Error) -> Self {
+        Error::internal(e)
+    }
+}
+
 impl Error {
     /// The KMS error code, e.g. `Forbidden.KeyNotFound`.
     pub fn code(&self) -> &'static str {

@@ -67,7 +67,7 @@ impl<'de> Deserialize<'de> for Uuid {
 impl Uuid {
     fn random() -> Self {
         let mut b = [0u8; 16];
-        crate::random::fill(&mut b);
+        coffer_crypto::random::fill(&mut b);
         b[6] = (b[6] & 0x0f) | 0x40; // version 4
         b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
         Self(b)

@@ -1,4 +1,4 @@
-//! [`Kms`], the engine: state in memory, written through to a [`KmsStore`]; every operation metered
+//! [`Kms`], the engine: state in memory, written through to a [`coffer_records::RecordStore`]; every operation metered
 //! and audited.
 //!
 //! Operations are grouped by family in the child modules: `lifecycle` (keys, tags), `alias`,
@@ -31,17 +31,19 @@ pub use schedule::TickReport;
 
 use crate::audit::{AuditFilter, AuditRecord, AuditSink, JsonlAuditLog, Operation, RESULT_SUCCESS};
 use crate::caller::Caller;
-use crate::clock::{Clock, from_secs, to_secs};
 use crate::config::Config;
 use crate::context::EncryptionContext;
 use crate::id::{AccountId, AliasName, KeyId, KeyRef, KeyVersionId, key_arn};
 use crate::key::{AutomaticRotation, KeyMetadata, KeyState, KeyVersion};
 use crate::metering::{Meter, UsageRow};
 use crate::record::{self, AliasRecord, KeyRecord, TokenRecord, VersionRecord};
+use crate::record::{from_secs, to_secs};
 use crate::seal::{Keyring, Purpose};
-use crate::secret::{Material, RootKey};
-use crate::store::{Change, KmsStore, RedbStore, Table};
+use crate::secret::Material;
 use crate::{Error, Result};
+use coffer_crypto::RootKey;
+use coffer_records::{Change, RecordStore};
+use coffer_types::Clock;
 
 /// Do not change: sealed once into every store, to recognise the wrong root key at open.
 const ROOT_CHECK: &[u8] = b"coffer-kms root check v1";
@@ -57,7 +59,7 @@ pub struct Kms {
     config: Config,
     clock: Arc<dyn Clock>,
     keyring: Keyring,
-    store: Box<dyn KmsStore>,
+    store: Box<dyn RecordStore>,
     audit: Box<dyn AuditSink>,
     state: RwLock<State>,
     meter: Mutex<Meter>,
@@ -99,8 +101,13 @@ impl Kms {
     /// Opens (creating if missing) the store at `path` (e.g. `<data dir>/kms.redb`) and the audit
     /// log beside it ([`Kms::audit_log_path`]). Fails with [`Error::WrongRootKey`] if the store was
     /// created under another root key.
-    pub fn open(path: &Path, root: RootKey, config: Config, clock: Arc<dyn Clock>) -> Result<Self> {
-        let store = RedbStore::open(path)?;
+    pub fn open(
+        path: &Path,
+        root: &RootKey,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let store = crate::store::open_redb_store(path)?;
         let audit = JsonlAuditLog::open(&Self::audit_log_path(path))?;
         Self::with_store(Box::new(store), Box::new(audit), root, config, clock)
     }
@@ -114,17 +121,16 @@ impl Kms {
     /// Builds a KMS over any store and audit sink. The root key is consumed: only keys derived
     /// from it are kept.
     pub fn with_store(
-        store: Box<dyn KmsStore>,
+        store: Box<dyn RecordStore>,
         audit: Box<dyn AuditSink>,
-        root: RootKey,
+        root: &RootKey,
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let keyring = Keyring::new(&root);
-        drop(root);
+        let keyring = Keyring::new(root);
         check_root_key(store.as_ref(), &keyring)?;
         let state = load_state(store.as_ref())?;
-        let meter = Meter::load(store.scan(Table::Usage)?)?;
+        let meter = Meter::load(store.scan(crate::store::USAGE)?)?;
         Ok(Self {
             config,
             clock,
@@ -165,6 +171,7 @@ impl Kms {
         self.store
             .apply(&changes)
             .inspect_err(|_| meter.mark_all_dirty())
+            .map_err(Error::from)
     }
 
     // ---- shared machinery of the operation modules ----
@@ -198,7 +205,7 @@ impl Kms {
             result.is_ok(),
         );
         let record = AuditRecord {
-            time: self.clock.now(),
+            time: self.clock.now().into(),
             account: caller.account_id.clone(),
             principal: caller.principal.clone(),
             via: caller.via.as_str().to_owned(),
@@ -410,7 +417,7 @@ fn guard_service_key(record: &KeyRecord) -> Result<()> {
 
 fn put_key(record: &KeyRecord) -> Change {
     Change::Put {
-        table: Table::Keys,
+        table: crate::store::KEYS,
         key: record::key_key(&record.key_id),
         value: record::encode(record),
     }
@@ -418,30 +425,30 @@ fn put_key(record: &KeyRecord) -> Change {
 
 fn put_version(version: &VersionRecord) -> Change {
     Change::Put {
-        table: Table::Versions,
+        table: crate::store::VERSIONS,
         key: record::version_key(&version.key_id, &version.version_id),
         value: record::encode(version),
     }
 }
 
-fn check_root_key(store: &dyn KmsStore, keyring: &Keyring) -> Result<()> {
-    let meta = store.scan(Table::Meta)?;
+fn check_root_key(store: &dyn RecordStore, keyring: &Keyring) -> Result<()> {
+    let meta = store.scan(crate::store::META)?;
     match meta.iter().find(|(k, _)| k == ROOT_CHECK_KEY) {
         Some((_, sealed)) => match keyring.open(Purpose::RootCheck, &[], sealed) {
             Ok(opened) if opened.as_slice() == ROOT_CHECK => Ok(()),
             _ => Err(Error::WrongRootKey),
         },
-        None => store.apply(&[Change::Put {
-            table: Table::Meta,
+        None => Ok(store.apply(&[Change::Put {
+            table: crate::store::META,
             key: ROOT_CHECK_KEY.to_vec(),
             value: keyring.seal(Purpose::RootCheck, &[], ROOT_CHECK),
-        }]),
+        }])?),
     }
 }
 
-fn load_state(store: &dyn KmsStore) -> Result<State> {
+fn load_state(store: &dyn RecordStore) -> Result<State> {
     let mut state = State::default();
-    for (_, v) in store.scan(Table::Keys)? {
+    for (_, v) in store.scan(crate::store::KEYS)? {
         let record: KeyRecord = record::decode(&v)?;
         state.next_seq = state.next_seq.max(record.seq + 1);
         state.keys.insert(
@@ -452,7 +459,7 @@ fn load_state(store: &dyn KmsStore) -> Result<State> {
             },
         );
     }
-    for (_, v) in store.scan(Table::Versions)? {
+    for (_, v) in store.scan(crate::store::VERSIONS)? {
         let version: VersionRecord = record::decode(&v)?;
         match state.keys.get_mut(&version.key_id) {
             Some(entry) => entry.versions.push(version),
@@ -465,11 +472,11 @@ fn load_state(store: &dyn KmsStore) -> Result<State> {
         // Table order is by version id; restore creation order.
         entry.versions.sort_by_key(|v| v.index);
     }
-    for (k, v) in store.scan(Table::Aliases)? {
+    for (k, v) in store.scan(crate::store::ALIASES)? {
         let (account, alias) = record::split_alias_key(&k)?;
         state.aliases.insert((account, alias), record::decode(&v)?);
     }
-    for (k, v) in store.scan(Table::ImportTokens)? {
+    for (k, v) in store.scan(crate::store::IMPORT_TOKENS)? {
         let digest: [u8; 32] = k
             .as_slice()
             .try_into()

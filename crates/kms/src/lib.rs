@@ -5,8 +5,9 @@
 //! [`Kms`] method per KMS API action, so the object store's SSE-KMS (in process) and the KMS API
 //! front-end call the same code; every call is metered ([`Kms::usage`]) and audited ([`Kms::audit`]).
 //!
-//! State lives in its own store ([`RedbStore`], a `kms.redb` file, behind the small [`KmsStore`]
-//! trait), with every piece of key material sealed under a [`RootKey`] the caller supplies; the
+//! State lives in its own store (a [`coffer_records::RecordStore`] with the KMS's [`TABLES`]: a
+//! `kms.redb` file, [`open_redb_store`]), with every piece of key material sealed by
+//! [`coffer_crypto::Sealer`] under a key derived from the [`RootKey`] the caller lends; the
 //! audit log is a JSON-lines file beside it. Deleting a key (at the end of its pending window, in
 //! [`Kms::tick`]) destroys all its versions and scrubs the store: ciphertexts under it are
 //! unrecoverable (crypto-shredding).
@@ -25,7 +26,6 @@
 mod audit;
 mod blob;
 mod caller;
-mod clock;
 mod config;
 mod context;
 mod error;
@@ -33,7 +33,6 @@ mod id;
 mod key;
 mod kms;
 mod metering;
-mod random;
 mod record;
 mod seal;
 mod secret;
@@ -45,7 +44,8 @@ pub use audit::{
 };
 pub use blob::{BLOB_OVERHEAD, CiphertextBlob, MAX_BLOB_BASE64_LEN};
 pub use caller::{Caller, KmsItself, Via};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use coffer_crypto::RootKey;
+pub use coffer_types::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::Config;
 pub use context::{EncryptionContext, MAX_CONTEXT_JSON_LEN};
 pub use error::{Error, Result};
@@ -64,6 +64,6 @@ pub use kms::{
     OSS_DEFAULT_ALIAS, ReEncrypt, ReEncrypted, TickReport,
 };
 pub use metering::UsageRow;
-pub use secret::{ImportToken, Plaintext, RootKey};
-pub use store::{Change, KmsStore, MemoryStore, RedbStore, Table};
+pub use secret::{ImportToken, Plaintext};
+pub use store::{TABLES, memory_store, open_redb_store};
 pub use wrapping::{WrappingAlgorithm, WrappingKeySpec};

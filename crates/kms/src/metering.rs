@@ -13,7 +13,7 @@ use crate::Result;
 use crate::audit::Operation;
 use crate::id::{AccountId, KeyId};
 use crate::record;
-use crate::store::{Change, Table};
+use coffer_records::Change;
 
 /// Usage of one operation on one key (or on no key, for account-wide operations such as ListKeys).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +99,7 @@ impl Meter {
         std::mem::take(&mut self.dirty)
             .into_iter()
             .map(|key| Change::Put {
-                table: Table::Usage,
+                table: crate::store::USAGE,
                 value: record::encode(&self.counts[&key]),
                 key: record::encode(&key),
             })

@@ -11,6 +11,16 @@ use crate::key::{KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel, Tag};
 use crate::wrapping::WrappingAlgorithm;
 use crate::{Error, Result};
 
+/// Whole seconds since the Unix epoch, as records store time (0 before the epoch).
+pub(crate) fn to_secs(t: impl Into<coffer_types::Timestamp>) -> u64 {
+    u64::try_from(t.into().unix_seconds()).unwrap_or(0)
+}
+
+/// The time `secs` seconds after the Unix epoch.
+pub(crate) fn from_secs(secs: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+}
+
 /// Do not change: the first byte of every record written so far.
 const FORMAT_1: u8 = 1;
 

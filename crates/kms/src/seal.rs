@@ -1,36 +1,23 @@
-//! Sealing at rest: everything secret the KMS stores (key material, BYOK private keys) is
-//! AES-256-GCM-sealed under a key derived from the [`RootKey`], bound to what it belongs to.
-//!
-//! ```text
-//! seal key       = HKDF-SHA256(salt = "coffer-kms root v1", ikm = root key, info = "seal", 32)
-//! commitment key = HKDF-SHA256(salt = "coffer-kms root v1", ikm = root key, info = "commitment", 32)
-//!
-//! sealed = 0x01 (format) ‖ nonce (12, random) ‖ ciphertext ‖ tag (16)
-//! aad    = "coffer-kms seal v1" ‖ purpose (1 byte) ‖ encode_context(binding fields)
-//! ```
+//! Sealing at rest in the KMS: everything secret it stores (key material, BYOK private keys) goes
+//! through the shared [`coffer_crypto::Sealer`] (domain `KmsMaterial`), bound to what it belongs
+//! to; BYOK commitments use their own derived HMAC key. See `docs/format.md`.
 //!
 //! The binding (key id and version id for material, the token digest for an import key) means a
 //! sealed value copied onto another record does not open. Separate derived keys keep the AEAD key
 //! and the HMAC key of BYOK commitments independent.
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
-use aws_lc_rs::{hkdf, hmac};
+use aws_lc_rs::hmac;
+use coffer_crypto::{KeyPurpose, RootKey, SealDomain, Sealer};
 use zeroize::Zeroizing;
 
 use crate::id::KeyId;
-use crate::secret::RootKey;
 use crate::{Error, Result};
 
-/// Do not change: every sealed value in every store starts with it.
-const SEAL_FORMAT_1: u8 = 1;
-const NONCE_LEN: usize = 12;
-const TAG_LEN: usize = 16;
-/// Do not change: the derivation of every key sealed so far depends on these labels.
-const ROOT_SALT: &[u8] = b"coffer-kms root v1";
-const SEAL_LABEL: &[u8] = b"coffer-kms seal v1";
+/// Do not change: every commitment stored so far depends on it.
 const COMMITMENT_LABEL: &[u8] = b"coffer-kms import commitment v1";
 
-/// What a sealed value is; part of its AAD so one kind can never be opened as another.
+/// What a sealed value is; part of its AAD so one kind can never be opened as another. Do not
+/// renumber: stored values are bound to these numbers.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Purpose {
     /// A known constant, sealed once per store, to recognise the wrong root key at open.
@@ -41,9 +28,9 @@ pub(crate) enum Purpose {
     ImportKey = 3,
 }
 
-/// The keys derived from the root key.
+/// The keys the KMS derives from the root key. Keeps no copy of the root key.
 pub(crate) struct Keyring {
-    seal: RandomizedNonceKey,
+    sealer: Sealer,
     commitment: hmac::Key,
 }
 
@@ -53,76 +40,34 @@ impl std::fmt::Debug for Keyring {
     }
 }
 
-struct Len(usize);
-
-impl hkdf::KeyType for Len {
-    fn len(&self) -> usize {
-        self.0
-    }
-}
-
-fn derive(root: &RootKey, info: &[u8]) -> Zeroizing<[u8; 32]> {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, ROOT_SALT).extract(root.expose_secret());
-    let mut out = Zeroizing::new([0u8; 32]);
-    prk.expand(&[info], Len(32))
-        .and_then(|okm| okm.fill(out.as_mut_slice()))
-        .expect("HKDF-SHA256 can expand 32 bytes");
-    out
-}
-
 impl Keyring {
     pub(crate) fn new(root: &RootKey) -> Self {
-        let seal = derive(root, b"seal");
-        let commitment = derive(root, b"commitment");
+        let commitment = root.derive(KeyPurpose::KmsImportCommitment);
         Self {
-            seal: RandomizedNonceKey::new(&AES_256_GCM, seal.as_slice())
-                .expect("a 32-byte key is valid for AES-256-GCM"),
-            commitment: hmac::Key::new(hmac::HMAC_SHA256, commitment.as_slice()),
+            sealer: Sealer::new(root, SealDomain::KmsMaterial),
+            commitment: hmac::Key::new(hmac::HMAC_SHA256, commitment.expose_secret()),
         }
     }
 
     /// Seals `plaintext` for storage, bound to `purpose` and `binding`.
     pub(crate) fn seal(&self, purpose: Purpose, binding: &[&[u8]], plaintext: &[u8]) -> Vec<u8> {
-        let mut body = Zeroizing::new(plaintext.to_vec());
-        let (nonce, tag) = self
-            .seal
-            .seal_in_place_separate_tag(Aad::from(aad(purpose, binding)), body.as_mut_slice())
-            .expect("AES-GCM seals a short message");
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + body.len() + TAG_LEN);
-        out.push(SEAL_FORMAT_1);
-        out.extend_from_slice(nonce.as_ref());
-        out.extend_from_slice(&body);
-        out.extend_from_slice(tag.as_ref());
-        out
+        self.sealer.seal(purpose as u8, binding, plaintext)
     }
 
-    /// Opens a value sealed by [`Keyring::seal`] with the same purpose and binding. Failure means
-    /// the store is damaged or was written under another root key: an internal error, never a
-    /// client's fault.
+    /// Opens a value sealed by [`Keyring::seal`] (or by the first release) with the same purpose
+    /// and binding. Failure means the store is damaged or was written under another root key: an
+    /// internal error, never a client's fault.
     pub(crate) fn open(
         &self,
         purpose: Purpose,
         binding: &[&[u8]],
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>> {
-        let fail = || Error::internal(std::io::Error::other("sealed record does not authenticate"));
-        if sealed.len() < 1 + NONCE_LEN + TAG_LEN || sealed[0] != SEAL_FORMAT_1 {
-            return Err(fail());
-        }
-        let nonce =
-            Nonce::try_assume_unique_for_key(&sealed[1..1 + NONCE_LEN]).map_err(|_| fail())?;
-        let mut in_out = Zeroizing::new(sealed[1 + NONCE_LEN..].to_vec());
-        let len = self
-            .seal
-            .open_in_place(
-                nonce,
-                Aad::from(aad(purpose, binding)),
-                in_out.as_mut_slice(),
-            )
-            .map_err(|_| fail())?
-            .len();
-        in_out.truncate(len);
-        Ok(in_out)
+        self.sealer
+            .open(purpose as u8, binding, sealed)
+            .map_err(|_| {
+                Error::internal(std::io::Error::other("sealed record does not authenticate"))
+            })
     }
 
     /// HMAC-SHA256 commitment to imported material, bound to its key: lets a re-import be compared
@@ -139,22 +84,14 @@ impl Keyring {
     }
 }
 
-fn aad(purpose: Purpose, binding: &[&[u8]]) -> Vec<u8> {
-    let mut out = SEAL_LABEL.to_vec();
-    out.push(purpose as u8);
-    out.extend_from_slice(&coffer_crypto::encode_context(binding));
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn sealed_values_open_only_with_the_same_root_purpose_and_binding() {
+    fn sealed_values_open_only_with_the_same_purpose_and_binding() {
         let ring = Keyring::new(&RootKey::from_bytes([1; 32]));
         let sealed = ring.seal(Purpose::KeyMaterial, &[b"k", b"v"], &[0x5a; 32]);
-        assert_eq!(sealed.len(), 1 + 12 + 32 + 16);
         assert!(!sealed.windows(8).any(|w| w == [0x5a; 8]));
         let opened = ring
             .open(Purpose::KeyMaterial, &[b"k", b"v"], &sealed)
@@ -168,21 +105,12 @@ mod tests {
             ring.open(Purpose::KeyMaterial, &[b"k", b"w"], &sealed)
                 .is_err()
         );
-        assert!(ring.open(Purpose::KeyMaterial, &[b"kv"], &sealed).is_err());
         let other = Keyring::new(&RootKey::from_bytes([2; 32]));
         assert!(
             other
                 .open(Purpose::KeyMaterial, &[b"k", b"v"], &sealed)
                 .is_err()
         );
-        for i in 0..sealed.len() {
-            let mut bad = sealed.clone();
-            bad[i] ^= 1;
-            assert!(
-                ring.open(Purpose::KeyMaterial, &[b"k", b"v"], &bad)
-                    .is_err()
-            );
-        }
     }
 
     #[test]

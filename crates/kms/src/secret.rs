@@ -1,6 +1,6 @@
-//! Secret values of the KMS: the [`RootKey`] that seals everything at rest, [`Plaintext`] (data
-//! keys and decrypted data handed to callers), the BYOK [`ImportToken`], and key material inside the
-//! crate.
+//! Secret values of the KMS: [`Plaintext`] (data keys and decrypted data handed to callers), the
+//! BYOK [`ImportToken`], and key material inside the crate. (The root key that seals everything at
+//! rest is [`coffer_crypto::RootKey`].)
 //!
 //! Each is zeroized on drop, prints as a fixed placeholder, and hands its bytes out only through
 //! `expose_secret()`, so that every use is greppable.
@@ -8,52 +8,10 @@
 use std::fmt;
 
 use base64::Engine as _;
-use coffer_crypto::{DataKey, MasterKey};
+use coffer_crypto::DataKey;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::{Error, Result};
-
-/// The 256-bit key under which the KMS seals all key material in its store. Whoever has the store
-/// file but not this key learns no key material.
-///
-/// A thin wrapper over coffer-crypto's [`MasterKey`]: boxed, zeroized on drop, redacted `Debug`.
-pub struct RootKey(MasterKey);
-
-impl RootKey {
-    /// A fresh key from the operating system's CSPRNG.
-    pub fn generate() -> Self {
-        Self(MasterKey::generate())
-    }
-
-    /// Wraps existing key bytes (read from a key file). The caller should zeroize its own copy.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(MasterKey::from_bytes(bytes))
-    }
-
-    /// Wraps key bytes given as a slice; refuses anything but exactly 32 bytes.
-    pub fn try_from_slice(bytes: &[u8]) -> Result<Self> {
-        MasterKey::try_from_slice(bytes)
-            .map(Self)
-            .map_err(|_| Error::invalid("RootKey", "must be exactly 32 bytes"))
-    }
-
-    /// The key bytes. Every call is a place to audit.
-    pub(crate) fn expose_secret(&self) -> &[u8; 32] {
-        self.0.expose_secret()
-    }
-}
-
-impl From<MasterKey> for RootKey {
-    fn from(key: MasterKey) -> Self {
-        Self(key)
-    }
-}
-
-impl fmt::Debug for RootKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RootKey(<redacted>)")
-    }
-}
 
 /// Secret bytes crossing the KMS boundary: a generated data key, the input of Encrypt, the output
 /// of Decrypt. Any length (data keys are 1 to 1024 bytes; Encrypt takes up to 6 KiB).
@@ -74,7 +32,7 @@ impl Plaintext {
     /// `len` fresh random bytes (a data key).
     pub(crate) fn random(len: usize) -> Self {
         let mut bytes = vec![0u8; len];
-        crate::random::fill(&mut bytes);
+        coffer_crypto::random::fill(&mut bytes);
         Self(bytes)
     }
 
@@ -144,7 +102,7 @@ pub(crate) struct Material(Zeroizing<Vec<u8>>);
 impl Material {
     pub(crate) fn generate(len: usize) -> Self {
         let mut bytes = Zeroizing::new(vec![0u8; len]);
-        crate::random::fill(&mut bytes);
+        coffer_crypto::random::fill(&mut bytes);
         Self(bytes)
     }
 
@@ -181,15 +139,12 @@ pub(crate) mod tests {
     #[test]
     fn debug_of_every_secret_shows_no_key_bytes() {
         let bytes = [0xab_u8; 32];
-        let root = RootKey::from_bytes(bytes);
         let plain = Plaintext::from_slice(&bytes);
         let material = Material::from_vec(Zeroizing::new(bytes.to_vec()));
         let token = ImportToken::new("q0Vsb2tlbi1zZWNyZXQ=");
-        let formatted =
-            format!("{root:?} {root:#?} {plain:?} {plain:#?} {material:?} {material:#?} {token:?}");
+        let formatted = format!("{plain:?} {plain:#?} {material:?} {material:#?} {token:?}");
         assert_no_key_bytes(&formatted, &bytes);
         assert!(!formatted.contains("q0Vsb2"));
-        assert_eq!(format!("{root:?}"), "RootKey(<redacted>)");
         assert_eq!(format!("{plain:?}"), "Plaintext(<redacted 32 bytes>)");
     }
 
@@ -201,15 +156,6 @@ pub(crate) mod tests {
         assert_eq!(
             Plaintext::from_slice(&[0xfb; 3]).to_base64().as_str(),
             "+/v7"
-        );
-    }
-
-    #[test]
-    fn root_key_from_slice_checks_the_length() {
-        assert!(RootKey::try_from_slice(&[1; 31]).is_err());
-        assert_eq!(
-            RootKey::try_from_slice(&[1; 32]).unwrap().expose_secret(),
-            &[1; 32]
         );
     }
 }

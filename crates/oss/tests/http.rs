@@ -39,8 +39,8 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let keyring = coffer_keyring::Keyring::open(
             &dir.path().join("keyring"),
-            coffer_crypto::MasterKey::generate(),
-            0,
+            &coffer_crypto::RootKey::generate(),
+            coffer_types::Timestamp::UNIX_EPOCH,
         )
         .unwrap();
         let meta: Arc<dyn coffer_meta::MetaStore> = Arc::new(coffer_meta::MemoryMetaStore::new());

@@ -158,8 +158,8 @@ impl World {
         let dir = tempfile::tempdir().expect("tempdir");
         let keyring = coffer_keyring::Keyring::open(
             &dir.path().join("keyring"),
-            coffer_crypto::MasterKey::generate(),
-            0,
+            &coffer_crypto::RootKey::generate(),
+            coffer_types::Timestamp::UNIX_EPOCH,
         )
         .expect("keyring");
         let store = Store::new(

@@ -9,8 +9,8 @@ use crate::caller::Caller;
 use crate::id::{AccountId, AliasName, KeyId, KeyRef, alias_arn};
 use crate::key::{CreateKey, KeyMetadata, KeyState, Page, Paged, RotationPolicy};
 use crate::record::{self, AliasRecord};
-use crate::store::{Change, Table};
 use crate::{Error, Result};
+use coffer_records::Change;
 
 /// Most aliases one key may have.
 const MAX_ALIASES_PER_KEY: usize = 50;
@@ -87,7 +87,7 @@ impl Kms {
             let existing = state.aliases.get(&slot).ok_or(Error::AliasNotFound)?;
             event.key_id = Some(existing.key_id);
             let change = Change::Delete {
-                table: Table::Aliases,
+                table: crate::store::ALIASES,
                 key: record::alias_key(&caller.account_id, alias),
             };
             self.commit(&mut state, &[change], |state| {
@@ -176,7 +176,7 @@ impl Kms {
             created: self.now(),
         };
         let change = Change::Put {
-            table: Table::Aliases,
+            table: crate::store::ALIASES,
             key: record::alias_key(account, alias),
             value: record::encode(&record),
         };

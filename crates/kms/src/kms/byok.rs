@@ -20,15 +20,15 @@ use zeroize::Zeroizing;
 use super::{Kms, put_key, put_version};
 use crate::audit::Operation;
 use crate::caller::Caller;
-use crate::clock::{from_secs, to_secs};
 use crate::id::{KeyId, KeyRef, KeyVersionId};
 use crate::key::{KeyState, Origin};
 use crate::record::{self, KeyRecord, TokenRecord, VersionRecord};
+use crate::record::{from_secs, to_secs};
 use crate::seal::Purpose;
 use crate::secret::{ImportToken, Material};
-use crate::store::{Change, Table};
 use crate::wrapping::{WrappingAlgorithm, WrappingKey, WrappingKeySpec};
 use crate::{Error, Result};
+use coffer_records::Change;
 
 /// How long an import token is valid.
 pub const IMPORT_TOKEN_TTL_SECS: u64 = 24 * 3600;
@@ -90,7 +90,7 @@ impl Kms {
             let wrapping = WrappingKey::generate(spec)?;
             let public_key_der = wrapping.public_key_der()?;
             let mut raw = Zeroizing::new([0u8; 32]);
-            crate::random::fill(raw.as_mut_slice());
+            coffer_crypto::random::fill(raw.as_mut_slice());
             let token = ImportToken::new(base64::engine::general_purpose::STANDARD.encode(*raw));
             let digest = token_digest(&token);
             let expires = self.now() + IMPORT_TOKEN_TTL_SECS;
@@ -105,7 +105,7 @@ impl Kms {
                 ),
             };
             let change = Change::Put {
-                table: Table::ImportTokens,
+                table: crate::store::IMPORT_TOKENS,
                 key: digest.to_vec(),
                 value: record::encode(&record),
             };
@@ -162,7 +162,7 @@ impl Kms {
                 Ok(m) => Material::from_vec(m),
                 Err(e) => {
                     let spend = Change::Delete {
-                        table: Table::ImportTokens,
+                        table: crate::store::IMPORT_TOKENS,
                         key: digest.to_vec(),
                     };
                     self.commit(&mut state, &[spend], |state| {

@@ -8,13 +8,13 @@ use super::{
 };
 use crate::audit::Operation;
 use crate::caller::Caller;
-use crate::clock::from_secs;
 use crate::id::{AccountId, KeyId, KeyRef};
 use crate::key::{
     CreateKey, KeyFilter, KeyListEntry, KeyMetadata, KeyState, MAX_CREATE_ROTATION_INTERVAL,
     MAX_TAGS, MIN_ROTATION_INTERVAL, Origin, Page, Paged, RotationPolicy, Tag,
 };
 use crate::record::KeyRecord;
+use crate::record::from_secs;
 use crate::{Error, Result};
 
 /// Longest key description, in characters.

@@ -4,13 +4,13 @@
 use super::{Kms, guard_service_key, put_key, put_version};
 use crate::audit::Operation;
 use crate::caller::Caller;
-use crate::clock::from_secs;
 use crate::id::{KeyRef, KeyVersionId};
 use crate::key::{
     KeyState, KeyVersion, MAX_ROTATION_INTERVAL, MIN_ROTATION_INTERVAL, Origin, Page, Paged,
     RotationPolicy,
 };
 use crate::record::KeyRecord;
+use crate::record::from_secs;
 use crate::{Error, Result};
 
 impl Kms {

@@ -2,18 +2,16 @@
 //! window has ended, expiry of imported material, removal of expired import tokens, and the
 //! usage flush. The server calls it periodically; tests call it with explicit times.
 
-use std::time::SystemTime;
-
 use super::byok::{IMPORT_TOKEN_TTL_SECS, erase_material};
 use super::{Kms, State, put_key, put_version};
 use crate::Result;
 use crate::audit::Operation;
 use crate::caller::Caller;
-use crate::clock::to_secs;
 use crate::id::KeyId;
 use crate::key::{KeyState, Origin};
 use crate::record;
-use crate::store::{Change, Table};
+use crate::record::to_secs;
+use coffer_records::Change;
 
 /// The audit principal of scheduled work.
 const SCHEDULER_PRINCIPAL: &str = "kms:scheduler";
@@ -39,7 +37,7 @@ impl Kms {
     /// Performs everything due at `now`. Each key's change is its own store transaction, audited
     /// as done by `kms:scheduler`; after material was destroyed the store is scrubbed, so the
     /// destroyed (sealed) material is not left behind in the file.
-    pub fn tick(&self, now: SystemTime) -> Result<TickReport> {
+    pub fn tick(&self, now: impl Into<coffer_types::Timestamp>) -> Result<TickReport> {
         let now = to_secs(now);
         let mut report = TickReport::default();
         let due: Vec<(KeyId, Due)> = {
@@ -118,11 +116,11 @@ impl Kms {
             return Ok(());
         };
         let mut changes = vec![Change::Delete {
-            table: Table::Keys,
+            table: crate::store::KEYS,
             key: record::key_key(&key_id),
         }];
         changes.extend(entry.versions.iter().map(|v| Change::Delete {
-            table: Table::Versions,
+            table: crate::store::VERSIONS,
             key: record::version_key(&key_id, &v.version_id),
         }));
         let aliases: Vec<_> = state
@@ -132,7 +130,7 @@ impl Kms {
             .map(|(slot, _)| slot.clone())
             .collect();
         changes.extend(aliases.iter().map(|(account, alias)| Change::Delete {
-            table: Table::Aliases,
+            table: crate::store::ALIASES,
             key: record::alias_key(account, alias),
         }));
         let tokens: Vec<[u8; 32]> = state
@@ -142,7 +140,7 @@ impl Kms {
             .map(|(d, _)| *d)
             .collect();
         changes.extend(tokens.iter().map(|d| Change::Delete {
-            table: Table::ImportTokens,
+            table: crate::store::IMPORT_TOKENS,
             key: d.to_vec(),
         }));
         self.commit(state, &changes, |state| {
@@ -212,7 +210,7 @@ impl Kms {
         let changes: Vec<Change> = expired
             .iter()
             .map(|d| Change::Delete {
-                table: Table::ImportTokens,
+                table: crate::store::IMPORT_TOKENS,
                 key: d.to_vec(),
             })
             .collect();

@@ -53,7 +53,7 @@ impl Fixture {
     }
 
     fn now(&self) -> SystemTime {
-        coffer_kms::Clock::now(self.clock.as_ref())
+        coffer_kms::Clock::now(self.clock.as_ref()).into()
     }
 
     /// Moves the clock and runs the scheduled work at the new time.
@@ -73,7 +73,7 @@ impl Fixture {
 fn open(dir: &tempfile::TempDir, clock: &Arc<ManualClock>) -> Kms {
     Kms::open(
         &dir.path().join("kms.redb"),
-        RootKey::from_bytes(ROOT),
+        &RootKey::from_bytes(ROOT),
         Config::default(),
         clock.clone(),
     )

@@ -151,9 +151,9 @@ impl coffer_kms::AuditSink for BrokenAudit {
 #[test]
 fn no_key_is_handed_out_when_the_audit_record_cannot_be_written() {
     let kms = Kms::with_store(
-        Box::new(coffer_kms::MemoryStore::new()),
+        Box::new(coffer_kms::memory_store()),
         Box::new(BrokenAudit),
-        RootKey::generate(),
+        &RootKey::generate(),
         Config::default(),
         Arc::new(ManualClock::new(UNIX_EPOCH + Duration::from_secs(T0))),
     )

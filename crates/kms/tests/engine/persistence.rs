@@ -140,7 +140,7 @@ fn another_root_key_cannot_open_the_store() {
     drop(kms);
     let e = Kms::open(
         &path,
-        RootKey::from_bytes([0x22; 32]),
+        &RootKey::from_bytes([0x22; 32]),
         Config::default(),
         clock.clone(),
     )
@@ -257,24 +257,28 @@ fn files_on_disk_contain_no_key_material_plaintext_or_tokens() {
 }
 
 /// A store that fails every write once `fail` is set.
+#[derive(Debug)]
 struct FlakyStore {
-    inner: coffer_kms::MemoryStore,
+    inner: coffer_records::MemoryRecordStore,
     fail: Arc<AtomicBool>,
 }
 
-impl coffer_kms::KmsStore for FlakyStore {
-    fn scan(&self, table: coffer_kms::Table) -> coffer_kms::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+impl coffer_records::RecordStore for FlakyStore {
+    fn scan(
+        &self,
+        table: coffer_records::Table,
+    ) -> coffer_records::Result<Vec<(Vec<u8>, Vec<u8>)>> {
         self.inner.scan(table)
     }
 
-    fn apply(&self, changes: &[coffer_kms::Change]) -> coffer_kms::Result<()> {
+    fn apply(&self, changes: &[coffer_records::Change]) -> coffer_records::Result<()> {
         if self.fail.load(Ordering::SeqCst) {
-            return Err(Error::Internal("disk full".into()));
+            return Err(coffer_records::Error::Backend("disk full".into()));
         }
         self.inner.apply(changes)
     }
 
-    fn scrub(&self) -> coffer_kms::Result<()> {
+    fn scrub(&self) -> coffer_records::Result<()> {
         Ok(())
     }
 }
@@ -284,11 +288,11 @@ fn a_failed_store_write_changes_nothing() {
     let fail = Arc::new(AtomicBool::new(false));
     let kms = Kms::with_store(
         Box::new(FlakyStore {
-            inner: coffer_kms::MemoryStore::new(),
+            inner: coffer_kms::memory_store(),
             fail: fail.clone(),
         }),
         Box::new(coffer_kms::MemoryAuditLog::new()),
-        RootKey::generate(),
+        &RootKey::generate(),
         Config::default(),
         Arc::new(ManualClock::new(UNIX_EPOCH + Duration::from_secs(T0))),
     )

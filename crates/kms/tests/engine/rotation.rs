@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use coffer_kms::{
-    AutomaticRotation, CreateKey, Decrypt, GenerateDataKey, KeyVersionId, MemoryAuditLog,
-    MemoryStore, Page, RotationPolicy,
+    AutomaticRotation, CreateKey, Decrypt, GenerateDataKey, KeyVersionId, MemoryAuditLog, Page,
+    RotationPolicy,
 };
 
 use super::*;
@@ -180,9 +180,9 @@ fn rotation_policy_limits_and_states() {
 fn a_minimum_gap_between_manual_versions_can_be_configured() {
     let clock = Arc::new(ManualClock::new(UNIX_EPOCH + Duration::from_secs(T0)));
     let kms = Kms::with_store(
-        Box::new(MemoryStore::new()),
+        Box::new(coffer_kms::memory_store()),
         Box::new(MemoryAuditLog::new()),
-        RootKey::generate(),
+        &RootKey::generate(),
         Config {
             min_key_version_interval: Some(7 * DAY),
             ..Config::default()
