@@ -49,6 +49,8 @@ pub(crate) struct ServerArgs {
     /// to test expiry (0 issues credentials that are already expired).
     #[arg(long, env = "COFFER_STS_MIN_SESSION_SECONDS")]
     sts_min_session_seconds: Option<u32>,
+    #[command(flatten)]
+    http: coffer_http::Config,
 }
 
 /// Where the root key and the data directory are (shared by `server` and `keyring`).
@@ -94,6 +96,8 @@ struct FileConfig {
     sse_rotation_days: Option<u32>,
     /// See `--sts-min-session-seconds`.
     sts_min_session_seconds: Option<u32>,
+    /// The `[http]` table: connection limits and TLS (see `--header-read-timeout` and on).
+    http: Option<coffer_http::Config>,
 }
 
 /// The resolved configuration of `coffer server`.
@@ -110,6 +114,7 @@ pub(crate) struct ServerConfig {
     pub(crate) root_key_file: PathBuf,
     pub(crate) sse_rotation_days: u32,
     pub(crate) sts_min_session_seconds: u32,
+    pub(crate) http: coffer_http::Config,
 }
 
 impl Default for ServerConfig {
@@ -126,6 +131,7 @@ impl Default for ServerConfig {
             root_key_file: default_root_key_file(Path::new("coffer-data")),
             sse_rotation_days: 30,
             sts_min_session_seconds: 900,
+            http: coffer_http::Config::default(),
         }
     }
 }
@@ -209,6 +215,7 @@ impl ServerConfig {
             virtual_host_domains: domains,
             ready_file: args.ready_file.or(file.ready_file),
             log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
+            http: args.http.or(file.http.unwrap_or_default()),
         })
     }
 }

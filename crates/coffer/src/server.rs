@@ -204,6 +204,7 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
             },
         },
     ));
+    let edge = coffer_http::Edge::new(&config.http);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listen on {}", config.listen))?;
@@ -234,9 +235,14 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         config.region.clone(),
     ));
     let mut kms_stop = stop_rx.clone();
-    let kms_server = tokio::spawn(coffer_kms_api::serve(kms_listener, kms_api, async move {
-        let _ = kms_stop.wait_for(|s| *s).await;
-    }));
+    let kms_server = tokio::spawn(coffer_kms_api::serve(
+        edge.clone(),
+        kms_listener,
+        kms_api,
+        async move {
+            let _ = kms_stop.wait_for(|s| *s).await;
+        },
+    ));
     let mut gc_stop = stop_rx.clone();
     let gc = tokio::spawn(collector.run(async move {
         let _ = gc_stop.wait_for(|stop| *stop).await;
@@ -254,6 +260,7 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
     ));
     let mut admin_stop = stop_rx.clone();
     let admin_server = tokio::spawn(coffer_admin::serve(
+        edge.clone(),
         admin_listener,
         Arc::new(coffer_admin::AdminService::new(iam, config.region.clone())),
         async move {
@@ -261,7 +268,7 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
         },
     ));
     let mut oss_stop = stop_rx.clone();
-    let oss_server = tokio::spawn(coffer_oss::serve(listener, service, async move {
+    let oss_server = tokio::spawn(coffer_oss::serve(edge, listener, service, async move {
         let _ = oss_stop.wait_for(|s| *s).await;
     }));
     shutdown_signal().await;

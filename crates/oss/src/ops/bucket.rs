@@ -3,8 +3,8 @@
 use coffer_core::{
     Acl, CreateBucket, EncryptionRule, RequestContext, SseAlgorithm, SseRequest, StorageClass,
 };
+use coffer_http::RequestBody;
 use http::StatusCode;
-use hyper::body::Incoming;
 
 use super::{bucket_of, endpoint_grant, number_param, small_body};
 use crate::error::{OssError, codes};
@@ -77,7 +77,7 @@ pub(super) async fn put_bucket(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     let grant = endpoint_grant(svc, parts).await?;
     let name = bucket_of(parts)?.clone();
@@ -293,7 +293,7 @@ pub(super) async fn put_encryption(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     let grant = endpoint_grant(svc, parts).await?;
     let body = small_body(body, &parts.headers, false).await?;

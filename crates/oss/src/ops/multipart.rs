@@ -2,9 +2,9 @@
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts.
 
 use coffer_core::{CompletePart, CompleteUpload, InitiateUpload, PartOutput, RequestContext};
+use coffer_http::RequestBody;
 use coffer_types::UploadId;
 use http::StatusCode;
-use hyper::body::Incoming;
 
 use super::object::grant_source;
 use super::{
@@ -85,7 +85,7 @@ pub(super) async fn upload_part(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     let grant = endpoint_grant(svc, parts).await?;
     let id = upload_id(parts)?;
@@ -160,7 +160,7 @@ pub(super) async fn complete(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     let grant = endpoint_grant(svc, parts).await?;
     let url = url_encoding(parts)?;

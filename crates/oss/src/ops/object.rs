@@ -6,10 +6,10 @@ use coffer_core::{
     AppendObject, CopyObject, GetOptions, MetadataDirective, PutObject, PutOutput, RangeBehavior,
     RequestContext,
 };
+use coffer_http::RequestBody;
 use coffer_iam::{Action, Principal};
 use coffer_types::ObjectKey;
 use http::StatusCode;
-use hyper::body::Incoming;
 
 use super::{
     body_stream, bucket_of, encode_name, endpoint_grant, grant, key_of, small_body, url_encoding,
@@ -55,7 +55,7 @@ pub(super) async fn put_object(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     let grant = endpoint_grant(svc, parts).await?;
     check_declared_length(parts, svc.store.config().max_object_size)?;
@@ -139,7 +139,7 @@ pub(super) async fn append_object(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     let grant = endpoint_grant(svc, parts).await?;
     check_declared_length(parts, svc.store.config().max_object_size)?;
@@ -298,7 +298,7 @@ pub(super) async fn delete_objects(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     let bucket = bucket_of(parts)?;
     let url = url_encoding(parts)?;

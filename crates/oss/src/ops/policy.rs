@@ -4,8 +4,8 @@
 //! policies and combined with them on every request. A malformed policy, or one whose resources
 //! leave the bucket, is refused with 400 `MalformedPolicy` and changes nothing.
 
+use coffer_http::RequestBody;
 use http::StatusCode;
-use hyper::body::Incoming;
 
 use super::{bucket_of, endpoint_grant, small_body};
 use crate::error::OssError;
@@ -31,7 +31,7 @@ async fn existing_bucket(svc: &OssService, parts: &Parts) -> Result<(), OssError
 pub(super) async fn put_policy(
     svc: &OssService,
     parts: &Parts,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     let grant = endpoint_grant(svc, parts).await?;
     existing_bucket(svc, parts).await?;
