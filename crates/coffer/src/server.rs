@@ -204,7 +204,15 @@ pub(crate) async fn run(config: ServerConfig) -> Result<()> {
             },
         },
     ));
-    let edge = coffer_http::Edge::new(&config.http);
+    let mut http = config.http.clone();
+    http.check_exposure("KMS", config.kms_listen)
+        .and_then(|()| http.check_exposure("admin", config.admin_listen))
+        .map_err(anyhow::Error::msg)?;
+    let listen_names = [config.listen, config.kms_listen, config.admin_listen];
+    if let Some(fingerprint) = http.prepare_tls(&config.data_dir, &listen_names)? {
+        info!(sha256 = %fingerprint, "TLS with a self-signed certificate (trust it by this fingerprint)");
+    }
+    let edge = coffer_http::Edge::new(&http)?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listen on {}", config.listen))?;

@@ -25,6 +25,7 @@ use tracing::{info, warn};
 use crate::body::{MinRate, RequestBody};
 use crate::config::{Config, Resolved};
 use crate::envelope::{self, Dialect};
+use crate::tls::{Tls, TlsError};
 
 /// Descriptors kept for everything but connections (stores, logs, the blob files of requests).
 fn reserve(nofile: u64) -> u64 {
@@ -114,6 +115,8 @@ impl std::fmt::Debug for Edge {
 
 struct Shared {
     config: Resolved,
+    tls: Option<Tls>,
+    sighup: std::sync::Once,
     epoch: Instant,
     stats: EdgeStats,
     next_id: AtomicU64,
@@ -139,16 +142,24 @@ struct Activity {
 }
 
 impl Default for Edge {
+    /// Plain HTTP with the default limits.
     fn default() -> Self {
-        Self::new(&Config::default())
+        Self::build(Config::default().resolve(), None)
     }
 }
 
 impl Edge {
     /// An edge with `config`'s settings. Raises the soft open-file limit to the hard one and
     /// keeps the connection cap under it.
-    pub fn new(config: &Config) -> Self {
-        let mut resolved = config.resolve();
+    pub fn new(config: &Config) -> Result<Self, TlsError> {
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
+            _ => None,
+        };
+        Ok(Self::build(config.resolve(), tls))
+    }
+
+    fn build(mut resolved: Resolved, tls: Option<Tls>) -> Self {
         if let Some(nofile) = crate::limits::raise_nofile() {
             let room =
                 usize::try_from(nofile.saturating_sub(reserve(nofile))).unwrap_or(usize::MAX);
@@ -163,12 +174,50 @@ impl Edge {
         Self {
             shared: Arc::new(Shared {
                 config: resolved,
+                tls,
+                sighup: std::sync::Once::new(),
                 epoch: Instant::now(),
                 stats: EdgeStats::default(),
                 next_id: AtomicU64::new(0),
                 table: Mutex::new(Table::default()),
             }),
         }
+    }
+
+    /// Whether the listeners speak TLS.
+    pub fn is_tls(&self) -> bool {
+        self.shared.tls.is_some()
+    }
+
+    /// Reads the TLS certificate and key again, for connections made from now on.
+    pub fn reload_tls(&self) -> Result<(), TlsError> {
+        match &self.shared.tls {
+            Some(tls) => tls.reload(),
+            None => Ok(()),
+        }
+    }
+
+    /// Reloads the certificate on each SIGHUP (started once, by the first listener).
+    fn watch_sighup(&self) {
+        if self.shared.tls.is_none() {
+            return;
+        }
+        self.shared.sighup.call_once(|| {
+            let edge = self.clone();
+            tokio::spawn(async move {
+                use tokio::signal::unix::{SignalKind, signal};
+                let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                    warn!("no SIGHUP handler: the TLS certificate will not be reloaded");
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    match edge.reload_tls() {
+                        Ok(()) => info!("SIGHUP: TLS certificate reloaded"),
+                        Err(e) => warn!(error = %e, "SIGHUP: TLS certificate not reloaded; the previous one stays"),
+                    }
+                }
+            });
+        });
     }
 
     /// The edge's counters.
@@ -184,6 +233,7 @@ impl Edge {
         dialect: Arc<D>,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
+        self.watch_sighup();
         let graceful = GracefulShutdown::new();
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // The edge's own watchdog times heads and idle connections (hyper's header timer would
@@ -220,8 +270,35 @@ impl Edge {
             let watch = graceful.watcher();
             let dialect = dialect.clone();
             let builder = builder.clone();
+            let tls = self.shared.tls.as_ref().map(Tls::acceptor);
+            let handshake_timeout = self.shared.config.header_read_timeout;
             tokio::spawn(async move {
-                serve_connection(slot, stream, peer, false, dialect, &builder, watch).await;
+                match tls {
+                    None => {
+                        serve_connection(slot, stream, peer, false, dialect, &builder, watch).await;
+                    }
+                    Some(acceptor) => {
+                        let stream =
+                            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    slot.edge
+                                        .shared
+                                        .stats
+                                        .timed_out
+                                        .fetch_add(1, Ordering::Relaxed);
+                                    return;
+                                }
+                            };
+                        serve_connection(slot, stream, peer, true, dialect, &builder, watch).await;
+                    }
+                }
             });
         }
         info!(

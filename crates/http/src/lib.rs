@@ -10,6 +10,9 @@
 //! - [`Dialect`] is what a front-end supplies; the envelope ([`envelope`]) gives every request
 //!   its id, span, panic guard and single log line.
 //!
+//! - TLS (rustls over aws-lc-rs, HTTP/1.1 and HTTP/2 by ALPN) on every listener when configured,
+//!   the certificate reloaded on SIGHUP; [`Exchange::secure`] tells the dialect.
+//!
 //! This crate knows nothing of OSS, signatures or error formats.
 
 mod body;
@@ -17,8 +20,10 @@ mod config;
 mod conn;
 pub mod envelope;
 mod limits;
+mod tls;
 
 pub use body::{BodyError, RequestBody};
 pub use config::Config;
 pub use conn::{Edge, EdgeStats};
 pub use envelope::{Dialect, Exchange, Failure, Probe};
+pub use tls::TlsError;
