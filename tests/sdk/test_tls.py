@@ -17,12 +17,14 @@ import subprocess
 import time
 
 import certifi
+import oss2
 import pytest
 import requests
 from alibabacloud_kms20160120 import models as tea_models
 from alibabacloud_kms20160120.client import Client as TeaClient
 from alibabacloud_tea_openapi import models as open_api_models
 from cryptography import x509
+from darabonba.runtime import RuntimeOptions
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -98,9 +100,13 @@ def test_kms_sdk_over_https(tls_server, ca_bundle):
             region_id=REGION,
         )
     )
-    key = client.create_key(tea_models.CreateKeyRequest()).body.key_metadata.key_id
-    blob = client.encrypt(tea_models.EncryptRequest(key_id=key, plaintext="aGVsbG8=")).body.ciphertext_blob
-    plain = client.decrypt(tea_models.DecryptRequest(ciphertext_blob=blob)).body.plaintext
+    # The Tea SDK takes its CA bundle per call, not from the environment.
+    rt = RuntimeOptions(ca=str(ca_bundle))
+    key = client.create_key_with_options(tea_models.CreateKeyRequest(), rt).body.key_metadata.key_id
+    blob = client.encrypt_with_options(
+        tea_models.EncryptRequest(key_id=key, plaintext="aGVsbG8="), rt
+    ).body.ciphertext_blob
+    plain = client.decrypt_with_options(tea_models.DecryptRequest(ciphertext_blob=blob), rt).body.plaintext
     assert plain == "aGVsbG8="
 
 
@@ -112,7 +118,8 @@ def test_http2_is_offered_by_alpn(tls_server, ca_bundle):
             assert s.selected_alpn_protocol() == "h2"
 
 
-def secure_only_policy(bucket: str) -> str:
+def secure_only_policy(bucket: oss2.Bucket) -> str:
+    account = bucket.get_bucket_info().owner.id
     return json.dumps(
         {
             "Version": "1",
@@ -121,7 +128,7 @@ def secure_only_policy(bucket: str) -> str:
                     "Effect": "Allow",
                     "Action": ["oss:GetObject"],
                     "Principal": ["*"],
-                    "Resource": [f"acs:oss:*:*:{bucket}/*"],
+                    "Resource": [f"acs:oss:*:{account}:{bucket.bucket_name}/*"],
                     "Condition": {"Bool": {"acs:SecureTransport": ["true"]}},
                 }
             ],
@@ -134,7 +141,7 @@ def test_secure_transport_allows_over_tls(tls_server, ca_bundle):
     bucket = oss2_bucket_for(tls_server, name, "v4", endpoint=https(tls_server))
     bucket.create_bucket()
     bucket.put_object("k", b"public over tls")
-    bucket.put_bucket_policy(secure_only_policy(name))
+    bucket.put_bucket_policy(secure_only_policy(bucket))
     r = requests.get(f"{https(tls_server)}/{name}/k", timeout=BOUND_S)
     assert r.status_code == 200, r.text
     assert r.content == b"public over tls"
@@ -142,7 +149,7 @@ def test_secure_transport_allows_over_tls(tls_server, ca_bundle):
 
 def test_secure_transport_denies_over_http(coffer, bucket, bucket_name):
     bucket.put_object("k", b"public over tls")
-    bucket.put_bucket_policy(secure_only_policy(bucket_name))
+    bucket.put_bucket_policy(secure_only_policy(bucket))
     try:
         r = requests.get(f"{coffer.endpoint}/{bucket_name}/k", timeout=BOUND_S)
         assert r.status_code == 403, r.text

@@ -42,8 +42,10 @@ pub struct RequestBody {
     received: u64,
     /// Time spent waiting for bytes in the current window.
     waited: Duration,
-    /// When the current wait began, and the timer that ends the window.
-    waiting: Option<(Instant, Pin<Box<Sleep>>)>,
+    /// When the current wait began.
+    waiting: Option<Instant>,
+    /// The timer that ends the window, kept between waits (re-armed, not re-allocated).
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl std::fmt::Debug for RequestBody {
@@ -62,11 +64,12 @@ impl RequestBody {
             received: 0,
             waited: Duration::ZERO,
             waiting: None,
+            timer: None,
         }
     }
 
     fn stop_waiting(&mut self) {
-        if let Some((since, _)) = self.waiting.take() {
+        if let Some(since) = self.waiting.take() {
             self.waited += since.elapsed();
         }
     }
@@ -100,12 +103,24 @@ impl Body for RequestBody {
                     return Poll::Pending;
                 };
                 loop {
-                    let (since, timer) = this.waiting.get_or_insert_with(|| {
-                        let now = Instant::now();
-                        let left = rate.window.saturating_sub(this.waited);
-                        (now, Box::pin(tokio::time::sleep_until(now + left)))
-                    });
-                    let since = *since;
+                    let since = match this.waiting {
+                        Some(since) => since,
+                        None => {
+                            let now = Instant::now();
+                            let deadline = now + rate.window.saturating_sub(this.waited);
+                            match &mut this.timer {
+                                Some(timer) => timer.as_mut().reset(deadline),
+                                None => {
+                                    this.timer = Some(Box::pin(tokio::time::sleep_until(deadline)))
+                                }
+                            }
+                            this.waiting = Some(now);
+                            now
+                        }
+                    };
+                    let Some(timer) = this.timer.as_mut() else {
+                        return Poll::Pending;
+                    };
                     ready!(timer.as_mut().poll(cx));
                     // A whole window spent waiting: enough bytes, or the body is cut.
                     this.waited += since.elapsed();
