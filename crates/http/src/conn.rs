@@ -367,7 +367,7 @@ impl Edge {
     fn refuse(&self, peer: SocketAddr, why: &'static str) {
         let refused = self.shared.stats.refused.fetch_add(1, Ordering::Relaxed);
         // One line for the first refusal and then one per thousand, not one per connection.
-        if refused % 1000 == 0 {
+        if refused.is_multiple_of(1000) {
             warn!(%peer, refused = refused + 1, "connection refused: {why}");
         }
     }
