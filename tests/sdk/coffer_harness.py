@@ -60,6 +60,9 @@ class CofferServer:
     port: int = 0
     kms_port: int = 0
     extra_env: dict = field(default_factory=dict)
+    # Extra `coffer server` flags, and a command the binary runs under (e.g. `prlimit ... --`).
+    extra_args: list = field(default_factory=list)
+    launcher: list = field(default_factory=list)
     starts: int = 0
     log_path: Path | None = None
 
@@ -112,6 +115,7 @@ class CofferServer:
         try:
             self.proc = subprocess.Popen(
                 [
+                    *self.launcher,
                     str(self.binary),
                     "server",
                     "--listen",
@@ -122,6 +126,7 @@ class CofferServer:
                     str(ready),
                     "--kms-listen",
                     "127.0.0.1:0",
+                    *self.extra_args,
                 ],
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -1,26 +1,22 @@
-//! The HTTP side of the admin API: accepting connections, authenticating each request with its
-//! OSS signature, one span and one log line per request, panics turned into `InternalError`,
-//! graceful shutdown.
+//! The admin dialect of the shared HTTP edge (`coffer_http`): its span fields, JSON errors,
+//! `InternalError` for panics; and authenticating each request with its OSS signature.
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use base64::Engine;
 use bytes::Bytes;
+use coffer_http::RequestBody;
 use coffer_iam::{Conditions, Iam, Principal};
 use coffer_signature::{Scheme, SignedRequest};
 use coffer_types::RequestId;
-use futures::FutureExt;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use serde_json::Value;
 use sha2::Digest;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
-use tracing::{Instrument, error, info, info_span};
+use tracing::{info, info_span};
 
 use crate::error::{ApiError, codes};
 use crate::ops::{Operation, Params};
@@ -47,82 +43,91 @@ impl AdminService {
     }
 }
 
-/// Serves the admin API on `listener` until `shutdown` resolves, then waits for the requests in
-/// flight to finish.
+/// Serves the admin API on `listener` behind `edge` until `shutdown` resolves, then waits for
+/// the requests in flight to finish.
 pub async fn serve(
+    edge: coffer_http::Edge,
     listener: TcpListener,
     service: Arc<AdminService>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    coffer_http::serve(
-        listener,
-        "admin",
-        move |req, peer| handle(service.clone(), req, peer),
-        shutdown,
-    )
-    .await
+    edge.serve(listener, Arc::new(Admin(service)), shutdown)
+        .await
 }
 
-async fn handle(
-    svc: Arc<AdminService>,
-    req: Request<Incoming>,
-    peer: SocketAddr,
-) -> Response<Full<Bytes>> {
-    let request_id = RequestId::random();
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let span = info_span!(
-        "admin",
-        request_id = %request_id,
-        op = tracing::field::Empty,
-        access_key_id = tracing::field::Empty,
-    );
-    let outcome = AssertUnwindSafe(dispatch(svc, req, peer).instrument(span.clone()))
-        .catch_unwind()
-        .await;
-    let _enter = span.enter();
-    let (status, body, code) = match outcome {
-        Ok(Ok(mut value)) => {
-            if let Value::Object(map) = &mut value {
-                map.insert("RequestId".into(), Value::String(request_id.to_string()));
-            }
-            let body = serde_json::to_vec(&value).unwrap_or_default();
-            (StatusCode::OK, body, String::new())
-        }
-        Ok(Err(e)) => {
-            if e.status.is_server_error() {
-                error!(code = %e.code, cause = ?e.cause, "admin request failed");
-            }
-            (e.status, e.to_json(request_id.as_str(), &host), e.code)
-        }
-        Err(_) => {
-            error!("admin handler panicked");
-            let e = ApiError::internal("handler panicked");
-            (e.status, e.to_json(request_id.as_str(), &host), e.code)
-        }
-    };
-    info!(status = status.as_u16(), code = %code, "admin request");
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
-    *resp.status_mut() = status;
-    let headers = resp.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json;charset=utf-8"),
-    );
-    if let Ok(v) = http::HeaderValue::from_str(request_id.as_str()) {
-        headers.insert("x-acs-request-id", v);
+/// The admin dialect of the shared request envelope.
+struct Admin(Arc<AdminService>);
+
+type Exchange = coffer_http::Exchange<RequestId>;
+
+impl coffer_http::Dialect for Admin {
+    type Reply = Value;
+    type Error = ApiError;
+    type RequestId = RequestId;
+    type Body = Full<Bytes>;
+    const API: &'static str = "admin";
+
+    fn request_id(&self) -> RequestId {
+        RequestId::random()
     }
-    resp
+
+    fn span(&self, _req: &Request<RequestBody>, ex: &Exchange) -> tracing::Span {
+        info_span!(
+            "admin",
+            request_id = %ex.request_id,
+            op = tracing::field::Empty,
+            access_key_id = tracing::field::Empty,
+        )
+    }
+
+    async fn dispatch(&self, req: Request<RequestBody>, ex: &Exchange) -> Result<Value, ApiError> {
+        dispatch(&self.0, req, ex).await
+    }
+
+    fn internal_error(&self, what: &str) -> ApiError {
+        ApiError::internal(what.to_owned())
+    }
+
+    fn failure<'a>(&self, err: &'a ApiError) -> coffer_http::Failure<'a> {
+        coffer_http::Failure {
+            status: err.status,
+            code: err.code.as_str().into(),
+            cause: err.cause.as_deref().map(|c| c as &dyn std::fmt::Debug),
+        }
+    }
+
+    fn respond(&self, outcome: Result<Value, ApiError>, ex: &Exchange) -> Response<Full<Bytes>> {
+        let request_id = ex.request_id.as_str();
+        let (status, body) = match outcome {
+            Ok(mut value) => {
+                if let Value::Object(map) = &mut value {
+                    map.insert("RequestId".into(), Value::String(request_id.to_owned()));
+                }
+                (
+                    StatusCode::OK,
+                    serde_json::to_vec(&value).unwrap_or_default(),
+                )
+            }
+            Err(e) => (e.status, e.to_json(request_id, &ex.host)),
+        };
+        let mut resp = Response::new(Full::new(Bytes::from(body)));
+        *resp.status_mut() = status;
+        let headers = resp.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json;charset=utf-8"),
+        );
+        if let Ok(v) = http::HeaderValue::from_str(request_id) {
+            headers.insert("x-acs-request-id", v);
+        }
+        resp
+    }
 }
 
 async fn dispatch(
-    svc: Arc<AdminService>,
-    req: Request<Incoming>,
-    peer: SocketAddr,
+    svc: &AdminService,
+    req: Request<RequestBody>,
+    ex: &Exchange,
 ) -> Result<Value, ApiError> {
     let (head, body) = req.into_parts();
     if head.method != Method::POST {
@@ -139,7 +144,7 @@ async fn dispatch(
             format!("The action /{service}/{action} is not known; use POST /ram/{{Action}} or /sts/{{Action}}."),
         )
     })?;
-    tracing::Span::current().record("op", op.name());
+    ex.set_op(op.name());
     if head.uri.query().is_some_and(|q| !q.is_empty()) {
         return Err(ApiError::invalid(
             "Query",
@@ -182,8 +187,8 @@ async fn dispatch(
 
     let mut conditions = Conditions::new()
         .current_time(now)
-        .secure_transport(false)
-        .source_ip(peer.ip());
+        .secure_transport(ex.secure)
+        .source_ip(ex.peer.ip());
     if let Some(agent) = head
         .headers
         .get(http::header::USER_AGENT)

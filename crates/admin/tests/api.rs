@@ -37,6 +37,7 @@ fn start() -> Server {
         .unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     runtime.spawn(coffer_admin::serve(
+        coffer_http::Edge::default(),
         listener,
         Arc::new(AdminService::new(iam, REGION)),
         std::future::pending(),

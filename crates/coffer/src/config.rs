@@ -68,6 +68,8 @@ sections! {
     iam: coffer_iam::ConfigSection,
     /// SSE-OSS master key rotation.
     keyring: coffer_keyring::ConfigSection,
+    /// Connection limits and TLS of every listener.
+    http: coffer_http::Config,
 }
 
 /// Something that can be resolved from the command line and environment over a TOML table.

@@ -119,9 +119,10 @@ pub(crate) async fn run(mut config: ServerConfig) -> Result<()> {
         .recover(started)
         .await
         .context("recover from interrupted writes")?;
+    let edge = prepare_edge(&mut config)?;
     let listeners = Listeners::bind(&config).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let servers = serve(&config, &services, listeners, &stop_rx);
+    let servers = serve(&config, &services, listeners, edge, &stop_rx);
     let duties = start_background_duties(&config, &services, &stop_rx);
     shutdown_signal().await;
     let _ = stop_tx.send(true);
@@ -231,6 +232,21 @@ async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result
     })
 }
 
+/// The network edge every listener shares: refuses to expose the KMS and admin APIs in the
+/// clear, settles the TLS files (a self-signed pair on first start if asked) and the limits.
+fn prepare_edge(config: &mut ServerConfig) -> Result<coffer_http::Edge> {
+    let server = &config.sections.server;
+    let listen_names = [server.listen, server.kms_listen, server.admin_listen()];
+    let http = &mut config.sections.http;
+    http.check_exposure("KMS", listen_names[1])
+        .and_then(|()| http.check_exposure("admin", listen_names[2]))
+        .map_err(anyhow::Error::msg)?;
+    if let Some(fingerprint) = http.prepare_tls(config.data_dir.root(), &listen_names)? {
+        info!(sha256 = %fingerprint, "TLS with a self-signed certificate (trust it by this fingerprint)");
+    }
+    Ok(coffer_http::Edge::new(http)?)
+}
+
 /// The three API listeners, bound.
 struct Listeners {
     oss: TcpListener,
@@ -285,6 +301,7 @@ fn serve(
     config: &ServerConfig,
     services: &Services,
     listeners: Listeners,
+    edge: coffer_http::Edge,
     stop: &watch::Receiver<bool>,
 ) -> Vec<(&'static str, Server)> {
     let sections = &config.sections;
@@ -309,11 +326,17 @@ fn serve(
     vec![
         (
             "OSS",
-            tokio::spawn(coffer_oss::serve(listeners.oss, oss, stopped(stop.clone()))),
+            tokio::spawn(coffer_oss::serve(
+                edge.clone(),
+                listeners.oss,
+                oss,
+                stopped(stop.clone()),
+            )),
         ),
         (
             "KMS",
             tokio::spawn(coffer_kms_api::serve(
+                edge.clone(),
                 listeners.kms,
                 kms,
                 stopped(stop.clone()),
@@ -322,6 +345,7 @@ fn serve(
         (
             "admin",
             tokio::spawn(coffer_admin::serve(
+                edge,
                 listeners.admin,
                 admin,
                 stopped(stop.clone()),

@@ -44,7 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(&tmp, format!("{{\"kms\": \"{local}\"}}"))?;
         std::fs::rename(&tmp, &path)?;
     }
-    serve(listener, service, async {
+    serve(coffer_http::Edge::default(), listener, service, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

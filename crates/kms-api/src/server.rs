@@ -1,24 +1,20 @@
-//! The HTTP server: accepting connections, one span and one log line per request, panics turned
-//! into `InternalFailure`, graceful shutdown; and the request pipeline (route → parameters →
+//! The KMS dialect of the shared HTTP edge (`coffer_http`): its request ids, span fields, JSON
+//! errors and `InternalFailure` for panics; and the request pipeline (route → parameters →
 //! authentication → action → authorization → operation → JSON).
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
+use coffer_http::RequestBody;
 use coffer_iam::{Iam, Principal};
 use coffer_kms::{AccountId, Caller, Kms};
-use futures::FutureExt;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use rand::RngCore;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{info_span, warn};
 
 use crate::action::{self, Action};
 use crate::auth::{self, MAX_SKEW, SignedParts};
@@ -75,98 +71,89 @@ impl std::fmt::Debug for KmsApiService {
 
 type Body = Full<Bytes>;
 
-/// Serves KMS API requests on `listener` until `shutdown` resolves, then waits for the requests
-/// in flight to finish.
+/// Serves KMS API requests on `listener` behind `edge` until `shutdown` resolves, then waits
+/// for the requests in flight to finish.
 pub async fn serve(
+    edge: coffer_http::Edge,
     listener: TcpListener,
     service: Arc<KmsApiService>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    coffer_http::serve(
-        listener,
-        "KMS",
-        move |req, peer| handle(service.clone(), req, peer),
-        shutdown,
-    )
-    .await
+    edge.serve(listener, Arc::new(KmsDialect(service)), shutdown)
+        .await
 }
 
-async fn handle(
-    svc: Arc<KmsApiService>,
-    req: Request<Incoming>,
-    peer: SocketAddr,
-) -> Response<Body> {
-    let started = Instant::now();
-    let request_id = new_request_id();
-    let host_id = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("kms.{}.aliyuncs.com", svc.region));
-    let span = info_span!(
-        "kms_request",
-        request_id = %request_id,
-        method = %req.method(),
-        peer = %peer,
-        op = tracing::field::Empty,
-        access_key_id = tracing::field::Empty,
-    );
-    let mut op: &'static str = "Unknown";
-    let outcome =
-        AssertUnwindSafe(dispatch(&svc, &request_id, req, &mut op).instrument(span.clone()))
-            .catch_unwind()
-            .await;
-    let (status, body, code) = match outcome {
-        Ok(Ok(body)) => (StatusCode::OK, body, None),
-        Ok(Err(err)) => {
-            if err.status.is_server_error() {
-                let _enter = span.enter();
-                error!(code = err.code, cause = ?err.cause, "request failed");
+/// The KMS dialect of the shared request envelope.
+struct KmsDialect(Arc<KmsApiService>);
+
+type Exchange = coffer_http::Exchange<String>;
+
+impl coffer_http::Dialect for KmsDialect {
+    type Reply = Vec<u8>;
+    type Error = ApiError;
+    type RequestId = String;
+    type Body = Body;
+    const API: &'static str = "KMS";
+
+    fn request_id(&self) -> String {
+        new_request_id()
+    }
+
+    fn span(&self, req: &Request<RequestBody>, ex: &Exchange) -> tracing::Span {
+        info_span!(
+            "kms_request",
+            request_id = %ex.request_id,
+            method = %req.method(),
+            peer = %ex.peer,
+            op = tracing::field::Empty,
+            access_key_id = tracing::field::Empty,
+        )
+    }
+
+    async fn dispatch(
+        &self,
+        req: Request<RequestBody>,
+        ex: &Exchange,
+    ) -> Result<Vec<u8>, ApiError> {
+        dispatch(&self.0, ex, req).await
+    }
+
+    fn internal_error(&self, what: &str) -> ApiError {
+        ApiError::internal(what.to_owned())
+    }
+
+    fn failure<'a>(&self, err: &'a ApiError) -> coffer_http::Failure<'a> {
+        coffer_http::Failure {
+            status: err.status,
+            code: err.code.into(),
+            cause: err.cause.as_deref().map(|c| c as &dyn std::fmt::Debug),
+        }
+    }
+
+    fn respond(&self, outcome: Result<Vec<u8>, ApiError>, ex: &Exchange) -> Response<Body> {
+        let (status, body) = match outcome {
+            Ok(body) => (StatusCode::OK, body),
+            Err(err) => {
+                let host_id = if ex.host.is_empty() {
+                    format!("kms.{}.aliyuncs.com", self.0.region)
+                } else {
+                    ex.host.clone()
+                };
+                (err.status, err.to_json(&ex.request_id, &host_id))
             }
-            (
-                err.status,
-                err.to_json(&request_id, &host_id),
-                Some(err.code),
-            )
-        }
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            let _enter = span.enter();
-            error!(panic = %what, "handler panicked");
-            let err = ApiError::internal("handler panicked");
-            (
-                err.status,
-                err.to_json(&request_id, &host_id),
-                Some(err.code),
-            )
-        }
-    };
-    let elapsed = started.elapsed();
-    {
-        let _enter = span.enter();
-        info!(
-            status = status.as_u16(),
-            code = code.unwrap_or(""),
-            ms = elapsed.as_secs_f64() * 1000.0,
-            "request"
+        };
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json;charset=utf-8"),
         );
+        if let Ok(v) = HeaderValue::from_str(&ex.request_id) {
+            headers.insert("x-acs-request-id", v);
+        }
+        response
     }
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json;charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        headers.insert("x-acs-request-id", v);
-    }
-    response
 }
 
 /// A request id shaped like Alibaba's: an upper-case UUID (version 4 layout).
@@ -188,9 +175,8 @@ fn new_request_id() -> String {
 
 async fn dispatch(
     svc: &KmsApiService,
-    request_id: &str,
-    req: Request<Incoming>,
-    op: &mut &'static str,
+    ex: &Exchange,
+    req: Request<RequestBody>,
 ) -> Result<Vec<u8>, ApiError> {
     let (head, body) = req.into_parts();
     if head.uri.path() != "/" {
@@ -223,8 +209,7 @@ async fn dispatch(
     let span = tracing::Span::current();
     span.record("access_key_id", authenticated.access_key_id.as_str());
     let action = action::select(&params, &head.headers, authenticated.scheme)?;
-    *op = action.as_str();
-    span.record("op", action.as_str());
+    ex.set_op(action.as_str());
     let key = policy_key(&svc.kms, &svc.iam, &params);
     let caller = authorize(
         &svc.iam,
@@ -237,7 +222,7 @@ async fn dispatch(
         kms: &svc.kms,
         caller,
         region: &svc.region,
-        request_id,
+        request_id: &ex.request_id,
     };
     ops::run(ctx, action, &params).await
 }
@@ -256,7 +241,7 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
-async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
+async fn read_body(body: RequestBody) -> Result<Bytes, ApiError> {
     match Limited::new(body, MAX_BODY_LEN).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::invalid(

@@ -11,12 +11,13 @@ mod policy;
 use bytes::Bytes;
 use coffer_access::{RequestFacts, Target};
 use coffer_core::{BodyStream, RequestContext};
+use coffer_http::RequestBody;
 use coffer_iam::Grant;
 use coffer_types::{BucketName, ObjectKey};
 use futures::TryStreamExt;
 use http::HeaderMap;
 use http_body_util::BodyExt;
-use hyper::body::{Body as _, Incoming};
+use hyper::body::Body as _;
 
 use crate::error::{OssError, codes};
 use crate::headers::{
@@ -37,7 +38,7 @@ pub(crate) async fn run(
     svc: &OssService,
     ctx: &RequestContext,
     parts: Parts,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     // Its keys are in the body: it obtains one grant per key (`object::delete_objects`).
     if parts.endpoint == Endpoint::DeleteMultipleObjects {
@@ -198,7 +199,7 @@ pub(crate) async fn grant_copy_source(
 /// The request body as a stream of bytes for core. A handler that stops reading early (it
 /// refused the request: `FileAlreadyExists`, a wrong append position, ...) drops the stream, and
 /// the rest of the body is then drained in the background (see [`DrainOnDrop`]).
-pub(crate) fn body_stream(body: Incoming) -> BodyStream {
+pub(crate) fn body_stream(body: RequestBody) -> BodyStream {
     let frames = TryStreamExt::map_err(DrainOnDrop(Some(body)), std::io::Error::other)
         .try_filter_map(|frame| async move { Ok(frame.into_data().ok()) });
     Box::pin(frames)
@@ -208,10 +209,10 @@ pub(crate) fn body_stream(body: Incoming) -> BodyStream {
 /// [`crate::server::DRAIN_LIMIT`]) in a task of its own. Without it the connection could close
 /// right after an error response whose request body had not fully arrived yet, and a client
 /// that reuses the connection for its next request would find it closed.
-struct DrainOnDrop(Option<Incoming>);
+struct DrainOnDrop(Option<RequestBody>);
 
 impl futures::Stream for DrainOnDrop {
-    type Item = Result<hyper::body::Frame<Bytes>, hyper::Error>;
+    type Item = Result<hyper::body::Frame<Bytes>, coffer_http::BodyError>;
 
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,
@@ -243,7 +244,7 @@ impl Drop for DrainOnDrop {
 /// Reads a small (XML) body whole, refusing more than [`MAX_XML_BODY`] bytes and checking
 /// `Content-MD5` when given (`required_md5` makes its absence an error).
 pub(crate) async fn small_body(
-    body: Incoming,
+    body: RequestBody,
     headers: &HeaderMap,
     required_md5: bool,
 ) -> Result<Bytes, OssError> {

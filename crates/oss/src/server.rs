@@ -1,22 +1,18 @@
-//! The HTTP server: accepting connections, one span and one log line per request, health and
-//! metrics endpoints, panics turned into `InternalError`, graceful shutdown.
+//! The OSS dialect of the shared HTTP edge (`coffer_http`): its span fields, health and metrics
+//! endpoints, `InternalError` for panics, and the request pipeline.
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
 
 use coffer_access::Access;
 use coffer_core::{RequestContext, Store};
+use coffer_http::RequestBody;
 use coffer_iam::Iam;
 use coffer_types::RequestId;
-use futures::FutureExt;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
-use tracing::{Instrument, error, info, info_span};
+use tracing::info_span;
 
 use crate::error::{OssError, codes};
 use crate::headers::*;
@@ -78,109 +74,116 @@ pub(crate) struct Parts {
     pub(crate) facts: coffer_access::RequestFacts,
 }
 
-/// Serves OSS requests on `listener` until `shutdown` resolves, then waits for the requests in
-/// flight to finish.
+/// Serves OSS requests on `listener` behind `edge` until `shutdown` resolves, then waits for
+/// the requests in flight to finish.
 pub async fn serve(
+    edge: coffer_http::Edge,
     listener: TcpListener,
     service: Arc<OssService>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    coffer_http::serve(
-        listener,
-        "OSS",
-        move |req, peer| handle(service.clone(), req, peer),
-        shutdown,
-    )
-    .await
+    let dialect = Arc::new(Oss {
+        svc: service,
+        edge: edge.clone(),
+    });
+    edge.serve(listener, dialect, shutdown).await
 }
 
-fn is_unauthenticated(req: &Request<Incoming>) -> bool {
+/// The OSS dialect of the shared request envelope.
+struct Oss {
+    svc: Arc<OssService>,
+    edge: coffer_http::Edge,
+}
+
+type Exchange = coffer_http::Exchange<RequestId>;
+
+fn is_unauthenticated(req: &Request<RequestBody>) -> bool {
     !req.headers().contains_key(http::header::AUTHORIZATION) && req.uri().query().is_none()
 }
 
-async fn handle(svc: Arc<OssService>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+impl coffer_http::Dialect for Oss {
+    type Reply = Reply;
+    type Error = OssError;
+    type RequestId = RequestId;
+    type Body = Body;
+    const API: &'static str = "OSS";
+
+    fn request_id(&self) -> RequestId {
+        RequestId::random()
+    }
+
+    fn span(&self, req: &Request<RequestBody>, ex: &Exchange) -> tracing::Span {
+        info_span!(
+            "request",
+            request_id = %ex.request_id,
+            method = %req.method(),
+            op = tracing::field::Empty,
+            bucket = tracing::field::Empty,
+            key = tracing::field::Empty,
+            access_key_id = tracing::field::Empty,
+        )
+    }
+
     // Probes and metrics answer only unauthenticated requests without a query, so a signed
     // request to a bucket named `health` or `metrics` still reaches it.
-    if req.method() == Method::GET && is_unauthenticated(&req) {
+    fn probe<'a>(&'a self, req: &Request<RequestBody>) -> Option<coffer_http::Probe<'a, Body>> {
+        if req.method() != Method::GET || !is_unauthenticated(req) {
+            return None;
+        }
         match req.uri().path() {
-            "/health/live" => return plain(StatusCode::OK, "ok\n"),
-            "/health/ready" => {
-                return if svc.store.is_ready().await {
+            "/health/live" => Some(Box::pin(async { plain(StatusCode::OK, "ok\n") })),
+            "/health/ready" => Some(Box::pin(async {
+                if self.svc.store.is_ready().await {
                     plain(StatusCode::OK, "ready\n")
                 } else {
                     plain(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
-                };
-            }
-            "/metrics" => return plain(StatusCode::OK, svc.metrics.render()),
-            _ => {}
+                }
+            })),
+            "/metrics" => Some(Box::pin(async {
+                let mut text = self.svc.metrics.render();
+                text.push_str(&self.edge.stats().render());
+                plain(StatusCode::OK, text)
+            })),
+            _ => None,
         }
     }
-    let started = Instant::now();
-    let ctx = RequestContext {
-        request_id: RequestId::random(),
-        source: Some(peer),
-        secure: false,
-    };
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let is_head = req.method() == Method::HEAD;
-    let span = info_span!(
-        "request",
-        request_id = %ctx.request_id,
-        method = %req.method(),
-        op = tracing::field::Empty,
-        bucket = tracing::field::Empty,
-        key = tracing::field::Empty,
-        access_key_id = tracing::field::Empty,
-    );
-    let mut op: &'static str = "Unknown";
-    let outcome = AssertUnwindSafe(dispatch(&svc, &ctx, req, &mut op).instrument(span.clone()))
-        .catch_unwind()
-        .await;
-    let (reply, error_code) = match outcome {
-        Ok(Ok(reply)) => (reply, None),
-        Ok(Err(err)) => {
-            let code = err.code;
-            if code.status.is_server_error() {
-                let _enter = span.enter();
-                error!(code = code.code, cause = ?err.cause, "request failed");
-            }
-            (
-                error_reply(&err, ctx.request_id.as_str(), &host, is_head),
-                Some(code.code),
-            )
+
+    async fn dispatch(&self, req: Request<RequestBody>, ex: &Exchange) -> Result<Reply, OssError> {
+        let ctx = RequestContext {
+            request_id: ex.request_id.clone(),
+            source: Some(ex.peer),
+            secure: ex.secure,
+        };
+        dispatch(&self.svc, &ctx, req, ex).await
+    }
+
+    fn internal_error(&self, what: &str) -> OssError {
+        OssError::internal(what.to_owned())
+    }
+
+    fn failure<'a>(&self, err: &'a OssError) -> coffer_http::Failure<'a> {
+        coffer_http::Failure {
+            status: err.code.status,
+            code: err.code.code.into(),
+            cause: err.cause.as_deref().map(|c| c as &dyn std::fmt::Debug),
         }
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            let _enter = span.enter();
-            error!(panic = %what, "handler panicked");
-            let err = OssError::internal("handler panicked");
-            (
-                error_reply(&err, ctx.request_id.as_str(), &host, is_head),
+    }
+
+    fn respond(&self, outcome: Result<Reply, OssError>, ex: &Exchange) -> Response<Body> {
+        let is_head = ex.method == Method::HEAD;
+        let (reply, error_code) = match outcome {
+            Ok(reply) => (reply, None),
+            Err(err) => (
+                error_reply(&err, ex.request_id.as_str(), &ex.host, is_head),
                 Some(err.code.code),
-            )
-        }
-    };
-    let elapsed = started.elapsed();
-    svc.metrics.observe(op, error_code, elapsed.as_secs_f64());
-    {
-        let _enter = span.enter();
-        info!(
-            status = reply.status.as_u16(),
-            code = error_code.unwrap_or(""),
-            ms = elapsed.as_secs_f64() * 1000.0,
-            "request"
-        );
+            ),
+        };
+        let elapsed = ex.elapsed();
+        self.svc
+            .metrics
+            .observe(ex.op(), error_code, elapsed.as_secs_f64());
+        finish(reply, &ex.request_id, elapsed.as_millis())
     }
-    finish(reply, &ctx, elapsed.as_millis())
 }
 
 fn plain(status: StatusCode, text: impl Into<String>) -> Response<Body> {
@@ -190,9 +193,9 @@ fn plain(status: StatusCode, text: impl Into<String>) -> Response<Body> {
     r.into_response()
 }
 
-fn finish(mut reply: Reply, ctx: &RequestContext, elapsed_ms: u128) -> Response<Body> {
+fn finish(mut reply: Reply, request_id: &RequestId, elapsed_ms: u128) -> Response<Body> {
     reply
-        .header(X_OSS_REQUEST_ID, ctx.request_id.as_str())
+        .header(X_OSS_REQUEST_ID, request_id.as_str())
         .header(
             "date",
             coffer_signature::format_rfc1123(OffsetDateTime::now_utc()),
@@ -205,8 +208,8 @@ fn finish(mut reply: Reply, ctx: &RequestContext, elapsed_ms: u128) -> Response<
 async fn dispatch(
     svc: &OssService,
     ctx: &RequestContext,
-    req: Request<Incoming>,
-    op: &mut &'static str,
+    req: Request<RequestBody>,
+    ex: &Exchange,
 ) -> Result<Reply, OssError> {
     let (head, body) = req.into_parts();
     let raw_query = head.uri.query().unwrap_or("");
@@ -220,9 +223,8 @@ async fn dispatch(
     let target = router::resolve_target(host, head.uri.path(), &svc.config.hosts)?;
     let has_copy_source = head.headers.contains_key(X_OSS_COPY_SOURCE);
     let endpoint = router::route(&head.method, &target, &query, has_copy_source)?;
-    *op = endpoint.name();
+    ex.set_op(endpoint.name());
     let span = tracing::Span::current();
-    span.record("op", endpoint.name());
     if let Some(b) = &target.bucket {
         span.record("bucket", b.as_str());
     }
@@ -268,7 +270,7 @@ pub(crate) const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Reads and discards a refused request's body (up to [`DRAIN_LIMIT`]), so that the error
 /// response reaches a client that is still sending instead of a connection reset.
-pub(crate) async fn drain(body: Incoming) {
+pub(crate) async fn drain(body: RequestBody) {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut seen = 0usize;

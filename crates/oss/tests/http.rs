@@ -69,9 +69,14 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, service, async move {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(serve(
+            coffer_http::Edge::default(),
+            listener,
+            service,
+            async move {
+                let _ = rx.await;
+            },
+        ));
         Self {
             addr,
             stop: Some(tx),

@@ -3,8 +3,8 @@
 use coffer_core::{
     Acl, CreateBucket, EncryptionRule, RequestContext, SseAlgorithm, SseRequest, StorageClass,
 };
+use coffer_http::RequestBody;
 use http::StatusCode;
-use hyper::body::Incoming;
 
 use super::{bucket_of, number_param, small_body};
 use coffer_iam::Grant;
@@ -80,7 +80,7 @@ pub(super) async fn put_bucket(
     ctx: &RequestContext,
     parts: &Parts,
     grant: &Grant,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     let name = bucket_of(parts)?.clone();
     let acl = request::acl(&parts.headers, X_OSS_ACL)?;
@@ -290,7 +290,7 @@ pub(super) async fn put_encryption(
     ctx: &RequestContext,
     parts: &Parts,
     grant: &Grant,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     let body = small_body(body, &parts.headers, false).await?;
     let rule = rule_from_xml(&body)?;

@@ -2,9 +2,9 @@
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts.
 
 use coffer_core::{CompletePart, CompleteUpload, InitiateUpload, PartOutput, RequestContext};
+use coffer_http::RequestBody;
 use coffer_types::UploadId;
 use http::StatusCode;
-use hyper::body::Incoming;
 
 use super::{body_stream, bucket_of, encode_name, key_of, number_param, small_body, url_encoding};
 use coffer_iam::Grant;
@@ -84,7 +84,7 @@ pub(super) async fn upload_part(
     ctx: &RequestContext,
     parts: &Parts,
     grant: &Grant,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     let id = upload_id(parts)?;
     let number = part_number(parts)?;
@@ -159,7 +159,7 @@ pub(super) async fn complete(
     ctx: &RequestContext,
     parts: &Parts,
     grant: &Grant,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     let url = url_encoding(parts)?;
     let id = upload_id(parts)?;

@@ -7,10 +7,10 @@ use coffer_core::{
     AppendObject, CopyObject, GetOptions, MetadataDirective, PutObject, PutOutput, RangeBehavior,
     RequestContext,
 };
+use coffer_http::RequestBody;
 use coffer_iam::{Action, Grant, Principal};
 use coffer_types::ObjectKey;
 use http::StatusCode;
-use hyper::body::Incoming;
 
 use super::{
     body_stream, bucket_of, encode_name, grant_copy_source, key_of, small_body, url_encoding,
@@ -58,7 +58,7 @@ pub(super) async fn put_object(
     ctx: &RequestContext,
     parts: &Parts,
     grant: &Grant,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     check_declared_length(parts, svc.store.config().max_object_size)?;
     let input = PutObject {
@@ -132,7 +132,7 @@ pub(super) async fn append_object(
     ctx: &RequestContext,
     parts: &Parts,
     grant: &Grant,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     check_declared_length(parts, svc.store.config().max_object_size)?;
     let position = parts.query.get("position").unwrap_or("");
@@ -290,7 +290,7 @@ pub(super) async fn delete_objects(
     svc: &OssService,
     ctx: &RequestContext,
     parts: &Parts,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     let bucket = bucket_of(parts)?;
     let url = url_encoding(parts)?;

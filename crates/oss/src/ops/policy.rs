@@ -4,8 +4,8 @@
 //! (`coffer-access`) and combined with the principal's RAM policies on every request. A malformed policy, or one whose resources
 //! leave the bucket, is refused with 400 `MalformedPolicy` and changes nothing.
 
+use coffer_http::RequestBody;
 use http::StatusCode;
-use hyper::body::Incoming;
 
 use super::{bucket_of, small_body};
 use coffer_iam::Grant;
@@ -34,7 +34,7 @@ pub(super) async fn put_policy(
     svc: &OssService,
     parts: &Parts,
     grant: &Grant,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Reply, OssError> {
     existing_bucket(svc, parts).await?;
     let body = small_body(body, &parts.headers, false).await?;
