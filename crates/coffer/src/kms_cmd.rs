@@ -1,7 +1,8 @@
 //! `coffer kms usage|audit`: the KMS's metering and audit trail, read from its append-only audit
 //! log (`kms.audit.jsonl` in the data directory). Needs no key and works while the server runs:
 //! the log holds no key material, and every KMS operation — through the KMS API or by SSE-KMS —
-//! is one line of it.
+//! is one line of it. `coffer kms key|alias` go to the KMS API over the network instead
+//! (`coffer_cli::kms`).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -44,6 +45,8 @@ enum Action {
         #[arg(long)]
         tail: Option<usize>,
     },
+    #[command(flatten)]
+    Remote(coffer_cli::kms::KmsCommand),
 }
 
 fn field<'a>(record: &'a Value, name: &str) -> &'a str {
@@ -51,6 +54,9 @@ fn field<'a>(record: &'a Value, name: &str) -> &'a str {
 }
 
 pub(crate) fn run(args: KmsArgs) -> Result<()> {
+    if let Action::Remote(command) = args.action {
+        std::process::exit(coffer_cli::kms::run(command));
+    }
     let path = args.data_dir.join("kms.audit.jsonl");
     let file = std::fs::File::open(&path).with_context(|| format!("open {}", path.display()))?;
     let mut records = Vec::new();
@@ -112,6 +118,7 @@ pub(crate) fn run(args: KmsArgs) -> Result<()> {
                 }
             }
         }
+        Action::Remote(_) => unreachable!("remote commands returned above"),
         Action::Audit { tail } => {
             let skip = tail.map_or(0, |n| records.len().saturating_sub(n));
             for r in records.iter().skip(skip) {
