@@ -564,7 +564,11 @@ async fn ls(target: Option<String>, recursive: bool, long: bool, common: &Common
             emit(
                 common,
                 &json!({"prefix": p}),
-                &format!("{:>38}oss://{bucket}/{p}", if long { "DIR " } else { "" }),
+                &if long {
+                    format!("{:>38} oss://{bucket}/{p}", "DIR")
+                } else {
+                    format!("oss://{bucket}/{p}")
+                },
             );
         }
         for o in &page.objects {

@@ -280,8 +280,13 @@ impl Transfers {
         file.set_len(size)?;
         let file = Arc::new(file);
         let part_size = cp.part_size;
-        let count = u32::try_from(size.div_ceil(part_size).max(1)).context("too many parts")?;
-        if size <= self.threshold {
+        let ranged = size > self.threshold;
+        let count = if ranged {
+            u32::try_from(size.div_ceil(part_size)).context("too many parts")?
+        } else {
+            1
+        };
+        if !ranged {
             cp.parts.clear();
         } else {
             self.save_checkpoint(&cp)?;
@@ -290,7 +295,6 @@ impl Transfers {
         self.bar
             .inc(cp.parts.keys().map(|n| part_len(size, part_size, *n)).sum());
         let todo: Vec<u32> = (1..=count).filter(|n| !cp.parts.contains_key(n)).collect();
-        let ranged = size > self.threshold;
         let cp = Arc::new(Mutex::new(cp));
         futures::stream::iter(todo.iter().copied())
             .map(|n| {
