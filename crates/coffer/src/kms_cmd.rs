@@ -46,7 +46,7 @@ enum Action {
         tail: Option<usize>,
     },
     #[command(flatten)]
-    Remote(coffer_cli::kms::KmsCommand),
+    Remote(Box<coffer_cli::kms::KmsCommand>),
 }
 
 fn field<'a>(record: &'a Value, name: &str) -> &'a str {
@@ -55,7 +55,7 @@ fn field<'a>(record: &'a Value, name: &str) -> &'a str {
 
 pub(crate) fn run(args: KmsArgs) -> Result<()> {
     if let Action::Remote(command) = args.action {
-        std::process::exit(coffer_cli::kms::run(command));
+        std::process::exit(coffer_cli::kms::run(*command));
     }
     let path = args.data_dir.join("kms.audit.jsonl");
     let file = std::fs::File::open(&path).with_context(|| format!("open {}", path.display()))?;
