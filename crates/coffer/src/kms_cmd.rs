@@ -1,7 +1,8 @@
 //! `coffer kms usage|audit`: the KMS's metering and audit trail, read from its append-only audit
 //! log (`DataDir::kms_audit_log`). Needs no key and works while the server runs:
 //! the log holds no key material, and every KMS operation — through the KMS API or by SSE-KMS —
-//! is one line of it.
+//! is one line of it. `coffer kms key|alias` go to the KMS API over the network instead
+//! (`coffer_cli::kms`).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -39,6 +40,8 @@ enum Action {
         #[arg(long)]
         tail: Option<usize>,
     },
+    #[command(flatten)]
+    Remote(Box<coffer_cli::kms::KmsCommand>),
 }
 
 fn field<'a>(record: &'a Value, name: &str) -> &'a str {
@@ -47,6 +50,9 @@ fn field<'a>(record: &'a Value, name: &str) -> &'a str {
 
 /// Reads only: a wrong or missing data directory or audit log is an error, and nothing is created.
 pub(crate) fn run(args: KmsArgs) -> Result<()> {
+    if let Action::Remote(command) = args.action {
+        std::process::exit(coffer_cli::kms::run(*command));
+    }
     let dir = args.data_dir.get()?.data_dir();
     anyhow::ensure!(
         dir.exists(),
@@ -119,6 +125,7 @@ pub(crate) fn run(args: KmsArgs) -> Result<()> {
                 }
             }
         }
+        Action::Remote(_) => unreachable!("remote commands returned above"),
         Action::Audit { tail } => {
             let skip = tail.map_or(0, |n| records.len().saturating_sub(n));
             for r in records.iter().skip(skip) {

@@ -36,6 +36,8 @@ enum Command {
     /// Manage RAM users, access keys, groups, policies and roles, and get STS credentials,
     /// through a running server's admin API.
     Admin(admin_cmd::AdminArgs),
+    #[command(flatten)]
+    Client(coffer_cli::Command),
 }
 
 /// Errors end the process with one line on stderr (the causes joined by `: `) and status 1.
@@ -62,6 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keyring(args) => keyring_cmd::run(args),
         Command::Kms(args) => kms_cmd::run(args),
         Command::Admin(args) => admin_cmd::run(args),
+        Command::Client(command) => std::process::exit(coffer_cli::run::<Cli>(command)),
     }
 }
 

@@ -25,3 +25,15 @@ mod server;
 mod signature;
 
 pub use server::{KmsApiService, serve};
+
+/// The RPC v1 `Signature` parameter of a request sent with `method` carrying `params` (every
+/// parameter but `Signature`), signed with `secret`: the client side of what the server checks,
+/// for coffer's own CLI.
+pub fn rpc_signature<'a>(
+    method: &str,
+    params: impl Iterator<Item = (&'a str, &'a str)>,
+    secret: &str,
+) -> String {
+    let canonical = signature::rpc::canonical_query(params);
+    signature::rpc::sign(secret, &signature::rpc::string_to_sign(method, &canonical))
+}

@@ -1,0 +1,414 @@
+//! `coffer kms key …` and `coffer kms alias …`: the KMS API (Alibaba KMS, RPC style, version
+//! 2016-01-20) over the network, signed with the RPC v1 signature of `coffer-kms-api`.
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+
+use crate::commands::{Common, OutputFormat};
+
+/// The KMS API version every request names.
+const VERSION: &str = "2016-01-20";
+
+/// Remote KMS commands.
+#[derive(Subcommand, Debug)]
+pub enum KmsCommand {
+    /// Customer master keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Aliases of keys.
+    #[command(subcommand)]
+    Alias(AliasCommand),
+}
+
+/// `coffer kms key`.
+#[allow(missing_docs)]
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Creates a key (Aliyun_AES_256 by default).
+    Create {
+        #[arg(long)]
+        description: Option<String>,
+        /// Aliyun_AES_256, Aliyun_SM4, RSA_2048, …
+        #[arg(long)]
+        key_spec: Option<String>,
+        /// ENCRYPT/DECRYPT or SIGN/VERIFY.
+        #[arg(long)]
+        key_usage: Option<String>,
+        /// Aliyun_KMS or EXTERNAL (then `kms key import`).
+        #[arg(long)]
+        origin: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Lists keys (JSON lines with --output json).
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Shows a key's metadata.
+    Describe {
+        key_id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Enables a key.
+    Enable {
+        key_id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Disables a key.
+    Disable {
+        key_id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Creates a new key version (manual rotation).
+    Rotate {
+        key_id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Schedules deletion after a waiting period.
+    ScheduleDeletion {
+        key_id: String,
+        /// Days to wait (7–366).
+        #[arg(long, default_value_t = 30)]
+        pending_window_in_days: u32,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Cancels a scheduled deletion.
+    CancelDeletion {
+        key_id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Imports key material already wrapped for the key (GetParametersForImport gives the
+    /// public key and token; `--print-parameters` prints them).
+    Import {
+        key_id: String,
+        /// Base64 of the wrapped key material.
+        #[arg(long, required_unless_present = "print_parameters")]
+        encrypted_key_material: Option<String>,
+        /// The import token of GetParametersForImport.
+        #[arg(long, required_unless_present = "print_parameters")]
+        import_token: Option<String>,
+        /// Only call GetParametersForImport and print its answer.
+        #[arg(long)]
+        print_parameters: bool,
+        #[arg(long, default_value = "RSAES_OAEP_SHA_256")]
+        wrapping_algorithm: String,
+        #[arg(long, default_value = "RSA_2048")]
+        wrapping_key_spec: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// `coffer kms alias`.
+#[allow(missing_docs)]
+#[derive(Subcommand, Debug)]
+pub enum AliasCommand {
+    /// Names a key: `alias/NAME`.
+    Create {
+        alias_name: String,
+        key_id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Lists aliases.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Deletes an alias.
+    Delete {
+        alias_name: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Runs a remote KMS command; returns the exit code.
+pub fn run(command: KmsCommand) -> i32 {
+    crate::commands::block_on(dispatch(command))
+}
+
+async fn dispatch(command: KmsCommand) -> Result<()> {
+    match command {
+        KmsCommand::Key(k) => key(k).await,
+        KmsCommand::Alias(a) => alias(a).await,
+    }
+}
+
+async fn key(k: KeyCommand) -> Result<()> {
+    match k {
+        KeyCommand::Create {
+            description,
+            key_spec,
+            key_usage,
+            origin,
+            common,
+        } => {
+            let mut p = vec![];
+            for (n, v) in [
+                ("Description", description),
+                ("KeySpec", key_spec),
+                ("KeyUsage", key_usage),
+                ("Origin", origin),
+            ] {
+                if let Some(v) = v {
+                    p.push((n, v));
+                }
+            }
+            let r = call(&common, "CreateKey", &p).await?;
+            let meta = &r["KeyMetadata"];
+            show(
+                &common,
+                meta,
+                &format!("created {}", meta["KeyId"].as_str().unwrap_or("")),
+            );
+        }
+        KeyCommand::List { common } => {
+            let mut page = 1;
+            loop {
+                let r = call(
+                    &common,
+                    "ListKeys",
+                    &[("PageNumber", page.to_string()), ("PageSize", "100".into())],
+                )
+                .await?;
+                let keys = r["Keys"]["Key"].as_array().cloned().unwrap_or_default();
+                for k in &keys {
+                    show(&common, k, k["KeyId"].as_str().unwrap_or(""));
+                }
+                let total = r["TotalCount"].as_u64().unwrap_or(0);
+                if keys.is_empty() || page * 100 >= total {
+                    return Ok(());
+                }
+                page += 1;
+            }
+        }
+        KeyCommand::Describe { key_id, common } => {
+            let r = call(&common, "DescribeKey", &[("KeyId", key_id)]).await?;
+            let meta = &r["KeyMetadata"];
+            show(&common, meta, &serde_json::to_string_pretty(meta)?);
+        }
+        KeyCommand::Enable { key_id, common } => simple(&common, "EnableKey", key_id).await?,
+        KeyCommand::Disable { key_id, common } => simple(&common, "DisableKey", key_id).await?,
+        KeyCommand::Rotate { key_id, common } => {
+            let r = call(&common, "CreateKeyVersion", &[("KeyId", key_id)]).await?;
+            show(
+                &common,
+                &r,
+                &format!(
+                    "new version {}",
+                    r["KeyVersion"]["KeyVersionId"].as_str().unwrap_or("")
+                ),
+            );
+        }
+        KeyCommand::ScheduleDeletion {
+            key_id,
+            pending_window_in_days,
+            common,
+        } => {
+            let r = call(
+                &common,
+                "ScheduleKeyDeletion",
+                &[
+                    ("KeyId", key_id),
+                    ("PendingWindowInDays", pending_window_in_days.to_string()),
+                ],
+            )
+            .await?;
+            show(&common, &r, "deletion scheduled");
+        }
+        KeyCommand::CancelDeletion { key_id, common } => {
+            simple(&common, "CancelKeyDeletion", key_id).await?
+        }
+        KeyCommand::Import {
+            key_id,
+            encrypted_key_material,
+            import_token,
+            print_parameters,
+            wrapping_algorithm,
+            wrapping_key_spec,
+            common,
+        } => {
+            if print_parameters {
+                let r = call(
+                    &common,
+                    "GetParametersForImport",
+                    &[
+                        ("KeyId", key_id),
+                        ("WrappingAlgorithm", wrapping_algorithm),
+                        ("WrappingKeySpec", wrapping_key_spec),
+                    ],
+                )
+                .await?;
+                show(&common, &r, &serde_json::to_string_pretty(&r)?);
+                return Ok(());
+            }
+            let (Some(material), Some(token)) = (encrypted_key_material, import_token) else {
+                bail!("--encrypted-key-material and --import-token are required");
+            };
+            let r = call(
+                &common,
+                "ImportKeyMaterial",
+                &[
+                    ("KeyId", key_id),
+                    ("EncryptedKeyMaterial", material),
+                    ("ImportToken", token),
+                ],
+            )
+            .await?;
+            show(&common, &r, "imported");
+        }
+    }
+    Ok(())
+}
+
+async fn alias(a: AliasCommand) -> Result<()> {
+    match a {
+        AliasCommand::Create {
+            alias_name,
+            key_id,
+            common,
+        } => {
+            let r = call(
+                &common,
+                "CreateAlias",
+                &[("AliasName", alias_name.clone()), ("KeyId", key_id)],
+            )
+            .await?;
+            show(&common, &r, &format!("created {alias_name}"));
+        }
+        AliasCommand::List { common } => {
+            let mut page = 1;
+            loop {
+                let r = call(
+                    &common,
+                    "ListAliases",
+                    &[("PageNumber", page.to_string()), ("PageSize", "100".into())],
+                )
+                .await?;
+                let aliases = r["Aliases"]["Alias"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                for a in &aliases {
+                    show(
+                        &common,
+                        a,
+                        &format!(
+                            "{}  {}",
+                            a["AliasName"].as_str().unwrap_or(""),
+                            a["KeyId"].as_str().unwrap_or("")
+                        ),
+                    );
+                }
+                let total = r["TotalCount"].as_u64().unwrap_or(0);
+                if aliases.is_empty() || page * 100 >= total {
+                    return Ok(());
+                }
+                page += 1;
+            }
+        }
+        AliasCommand::Delete { alias_name, common } => {
+            let r = call(&common, "DeleteAlias", &[("AliasName", alias_name.clone())]).await?;
+            show(&common, &r, &format!("deleted {alias_name}"));
+        }
+    }
+    Ok(())
+}
+
+async fn simple(common: &Common, action: &str, key_id: String) -> Result<()> {
+    let r = call(common, action, &[("KeyId", key_id)]).await?;
+    show(common, &r, "ok");
+    Ok(())
+}
+
+fn show(common: &Common, value: &Value, text: &str) {
+    match common.output {
+        OutputFormat::Json => println!("{value}"),
+        OutputFormat::Text => println!("{text}"),
+    }
+}
+
+/// The KMS API's error answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message} (HTTP {status}, request id {request_id})")]
+pub struct KmsError {
+    status: u16,
+    code: String,
+    message: String,
+    request_id: String,
+}
+
+async fn call(common: &Common, action: &str, extra: &[(&str, String)]) -> Result<Value> {
+    let profile = common.conn.resolve()?;
+    let endpoint = profile.kms_endpoint.clone().context(
+        "no KMS endpoint: set kms-endpoint in the profile, --kms-endpoint or COFFER_KMS_ENDPOINT",
+    )?;
+    let timestamp = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)?
+        .format(&Rfc3339)?;
+    let nonce = hex::encode(rand::random::<[u8; 16]>());
+    let mut params: Vec<(&str, String)> = vec![
+        ("Action", action.to_owned()),
+        ("Version", VERSION.to_owned()),
+        ("Format", "JSON".to_owned()),
+        ("AccessKeyId", profile.access_key_id.clone()),
+        ("SignatureMethod", "HMAC-SHA1".to_owned()),
+        ("SignatureVersion", "1.0".to_owned()),
+        ("SignatureNonce", nonce),
+        ("Timestamp", timestamp),
+    ];
+    if let Some(t) = &profile.security_token {
+        params.push(("SecurityToken", t.clone()));
+    }
+    params.extend(extra.iter().cloned());
+    let signature = coffer_kms_api::rpc_signature(
+        "POST",
+        params.iter().map(|(n, v)| (*n, v.as_str())),
+        profile.secret.expose_secret(),
+    );
+    params.push(("Signature", signature));
+    let body: String = params
+        .iter()
+        .map(|(n, v)| {
+            format!(
+                "{}={}",
+                coffer_signature::uri_encode(n),
+                coffer_signature::uri_encode(v)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let http = crate::client::http_client(profile.ca_file.as_deref())?;
+    let resp = http
+        .post(format!("{endpoint}/"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("POST {endpoint}/ ({action})"))?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await?;
+    let value: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{action}: HTTP {status} with a body that is not JSON"))?;
+    if status == 200 {
+        return Ok(value);
+    }
+    let field = |k: &str| value[k].as_str().unwrap_or("").to_owned();
+    Err(KmsError {
+        status,
+        code: field("Code"),
+        message: field("Message"),
+        request_id: field("RequestId"),
+    }
+    .into())
+}

@@ -1,0 +1,341 @@
+"""The `coffer` client commands run as a user would: the real binary against the real server,
+checked with oss2 where another client's view matters."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import oss2
+import pytest
+
+from coffer_harness import CofferServer
+from sdkutil import oss2_bucket_for, unique_bucket_name
+
+MiB = 1024 * 1024
+
+
+class Cli:
+    """Runs `coffer` with a private config file and checkpoint directory."""
+
+    def __init__(self, server: CofferServer, home: Path):
+        self.server = server
+        self.home = home
+        self.env = dict(os.environ)
+        for k in list(self.env):
+            if k.startswith("COFFER_"):
+                del self.env[k]
+        self.env["COFFER_CONFIG"] = str(home / "config.toml")
+        self.env["XDG_CACHE_HOME"] = str(home / "cache")
+        self.checkpoints = home / "cache" / "coffer" / "checkpoints"
+
+    def argv(self, *args: str) -> list[str]:
+        return [str(self.server.binary), *args]
+
+    def run(self, *args: str, ok: bool = True, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+        p = subprocess.run(self.argv(*args), env=self.env, input=stdin, capture_output=True, timeout=300)
+        if ok:
+            assert p.returncode == 0, f"coffer {' '.join(args)} failed:\n{p.stderr.decode()}"
+        return p
+
+    def json(self, *args: str):
+        out = self.run(*args, "-o", "json").stdout.decode()
+        return json.loads(out)
+
+    def lines(self, *args: str) -> list[dict]:
+        out = self.run(*args, "-o", "json").stdout.decode()
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def cli(coffer, tmp_path) -> Cli:
+    c = Cli(coffer, tmp_path)
+    c.run(
+        "config",
+        "--endpoint", coffer.endpoint,
+        "--kms-endpoint", f"http://{coffer.kms_endpoint}",
+        "--access-key-id", coffer.access_key_id,
+        "--access-key-secret", coffer.access_key_secret,
+    )
+    return c
+
+
+@pytest.fixture
+def bucket_url(cli, coffer):
+    name = unique_bucket_name()
+    cli.run("mb", f"oss://{name}")
+    yield f"oss://{name}"
+    cli.run("rb", f"oss://{name}", "--force", ok=False)
+
+
+def make_key(cli: Cli, description: str = "cli test") -> str:
+    return cli.json("kms", "key", "create", "--description", description)["KeyId"]
+
+
+def test_config_is_private_and_profiles_and_env_override(cli, coffer, tmp_path):
+    cfg = tmp_path / "config.toml"
+    assert cfg.stat().st_mode & 0o777 == 0o600
+    assert coffer.access_key_secret in cfg.read_text()
+    shown = cli.run("config", "--show").stdout.decode()
+    assert coffer.access_key_secret not in shown and coffer.endpoint in shown
+    # A profile with a wrong secret fails with the OSS code and a request id, on one line.
+    cli.run("config", "--profile", "bad", "--endpoint", coffer.endpoint,
+            "--access-key-id", coffer.access_key_id, "--access-key-secret", "wrong")
+    p = cli.run("ls", "--profile", "bad", ok=False)
+    assert p.returncode == 1
+    err = p.stderr.decode().strip()
+    assert len(err.splitlines()) == 1 and "SignatureDoesNotMatch" in err and "request id" in err
+    # The environment overrides the profile.
+    env_ok = dict(cli.env, COFFER_ACCESS_KEY_SECRET=coffer.access_key_secret)
+    p = subprocess.run(cli.argv("ls", "--profile", "bad"), env=env_ok, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    p = cli.run("ls", "--profile", "nosuch", ok=False)
+    assert p.returncode == 1 and b"nosuch" in p.stderr
+
+
+def test_first_use_flow_mb_kms_cp_stat_bucket_encryption(cli, coffer, tmp_path):
+    key = make_key(cli)
+    name = unique_bucket_name()
+    cli.run("mb", f"oss://{name}", "--sse", "KMS", "--kms-key-id", key)
+    try:
+        rule = cli.json("bucket-encryption", "get", f"oss://{name}")["rule"]
+        assert rule == {"SSEAlgorithm": "KMS", "KMSMasterKeyID": key}
+        f = tmp_path / "hello.txt"
+        f.write_bytes(b"hello coffer\n")
+        cli.run("cp", str(f), f"oss://{name}/")
+        st = cli.json("stat", f"oss://{name}/hello.txt")
+        assert st["sse"] == "KMS" and st["kms_key_id"] == key and st["size"] == 13
+        # Another client sees the same object.
+        assert oss2_bucket_for(coffer, name).get_object("hello.txt").read() == b"hello coffer\n"
+        assert cli.run("cat", f"oss://{name}/hello.txt").stdout == b"hello coffer\n"
+        cli.run("bucket-encryption", "put", f"oss://{name}", "--sse-algorithm", "SM4")
+        assert cli.json("bucket-encryption", "get", f"oss://{name}")["rule"]["SSEAlgorithm"] == "SM4"
+        cli.run("bucket-encryption", "delete", f"oss://{name}")
+        assert cli.json("bucket-encryption", "get", f"oss://{name}")["rule"] is None
+        bstat = cli.json("stat", f"oss://{name}")
+        assert bstat["bucket"] == name
+        assert any(b["Name"] == name for b in cli.lines("ls"))
+    finally:
+        cli.run("rb", f"oss://{name}", "--force")
+    assert not any(b["Name"] == name for b in cli.lines("ls"))
+
+
+def test_errors_exit_nonzero_with_code_and_request_id(cli, bucket_url):
+    p = cli.run("stat", f"{bucket_url}/missing", ok=False)
+    assert p.returncode == 1
+    assert b"NoSuchKey" in p.stderr and b"request id" in p.stderr
+    p = cli.run("cat", "oss://no-such-bucket-xyz-123/k", ok=False)
+    assert p.returncode == 1 and b"NoSuchBucket" in p.stderr
+    p = cli.run("rb", bucket_url, ok=False)  # fine when empty: use a non-empty one below
+    assert p.returncode == 0
+    cli.run("mb", bucket_url)
+
+
+def test_recursive_tree_of_small_and_big_files(cli, bucket_url, tmp_path):
+    src = tmp_path / "tree"
+    expected = {}
+    for i in range(2000):
+        rel = f"d{i % 20}/sub{i % 3}/f{i}.txt"
+        data = f"small file {i}\n".encode() * (i % 7 + 1)
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+        expected[rel] = hashlib.sha256(data).hexdigest()
+    for i in range(3):
+        data = os.urandom(9 * MiB + i * 12345)
+        (src / f"big/b{i}.bin").parent.mkdir(parents=True, exist_ok=True)
+        (src / f"big/b{i}.bin").write_bytes(data)
+        expected[f"big/b{i}.bin"] = hashlib.sha256(data).hexdigest()
+    (src / "skip.tmp").write_bytes(b"x")
+    small = ["--multipart-threshold-mib", "2", "--part-size-mib", "1", "--parallel", "8"]
+    up = cli.json("cp", "-r", str(src), f"{bucket_url}/t", "--exclude", "*.tmp", *small)
+    assert up["files"] == len(expected) and up["failed"] == 0
+    listed = cli.lines("ls", f"{bucket_url}/t/", "-r")
+    assert {o["Key"] for o in listed} == {f"t/{k}" for k in expected}
+    dst = tmp_path / "back"
+    down = cli.json("cp", "-r", f"{bucket_url}/t/", str(dst), *small)
+    assert down["files"] == len(expected) and down["failed"] == 0
+    got = {
+        str(p.relative_to(dst)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in dst.rglob("*") if p.is_file()
+    }
+    assert got == expected
+    only = cli.json("cp", "-r", f"{bucket_url}/t/", str(tmp_path / "only"), "--include", "big/*")
+    assert only["files"] == 3
+    # Server-side copy of the tree, then recursive delete.
+    cp = cli.json("cp", "-r", f"{bucket_url}/t/big/", f"{bucket_url}/copy/")
+    assert cp["files"] == 3
+    assert cli.json("stat", f"{bucket_url}/copy/b1.bin")["size"] == 9 * MiB + 12345
+    assert cli.json("rm", "-r", f"{bucket_url}/t/")["deleted"] == len(expected)
+    assert [o["Key"] for o in cli.lines("ls", bucket_url, "-r")] == [f"copy/b{i}.bin" for i in range(3)]
+
+
+def test_sync_copies_only_changes_and_deletes(cli, bucket_url, tmp_path):
+    src = tmp_path / "s"
+    src.mkdir()
+    for i in range(5):
+        (src / f"f{i}").write_text(f"v1 {i}")
+    first = cli.json("sync", str(src), f"{bucket_url}/s")
+    assert first["files"] == 5
+    again = cli.json("sync", str(src), f"{bucket_url}/s")
+    assert again["files"] == 0
+    (src / "f0").write_text("changed, longer")
+    (src / "f4").unlink()
+    third = cli.json("sync", str(src), f"{bucket_url}/s", "--delete")
+    assert third["files"] == 1 and third["deleted"] == 1
+    assert sorted(o["Key"] for o in cli.lines("ls", bucket_url, "-r")) == [f"s/f{i}" for i in range(4)]
+    assert cli.run("cat", f"{bucket_url}/s/f0").stdout == b"changed, longer"
+
+
+def test_presign_get_and_put(cli, bucket_url, tmp_path):
+    import requests
+
+    url = cli.json("presign", f"{bucket_url}/p.txt", "--method", "PUT", "--expires", "10m")["url"]
+    r = requests.put(url, data=b"presigned body", timeout=30)
+    assert r.status_code == 200, r.text
+    url = cli.run("presign", f"{bucket_url}/p.txt").stdout.decode().strip()
+    assert requests.get(url, timeout=30).content == b"presigned body"
+    assert requests.get(url + "x", timeout=30).status_code == 403
+
+
+def checkpoint_parts(cli: Cli) -> int:
+    files = list(cli.checkpoints.glob("*.json")) if cli.checkpoints.exists() else []
+    if not files:
+        return 0
+    try:
+        return len(json.loads(files[0].read_text())["parts"])
+    except ValueError:
+        return 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_upload_resumes_after_interruption_without_reuploading_parts(cli, bucket_url, tmp_path, sig):
+    data = os.urandom(48 * MiB)
+    f = tmp_path / "big.bin"
+    f.write_bytes(data)
+    args = ["cp", str(f), f"{bucket_url}/big.bin", "--part-size-mib", "1",
+            "--multipart-threshold-mib", "1", "--parallel", "2"]
+    proc = subprocess.Popen(cli.argv(*args), env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while checkpoint_parts(cli) < 5:
+        assert proc.poll() is None, "the upload finished before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)  # polling the checkpoint, not synchronising
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    # No partial object is visible.
+    p = cli.run("stat", f"{bucket_url}/big.bin", ok=False)
+    assert p.returncode == 1 and b"NoSuchKey" in p.stderr
+    done = checkpoint_parts(cli)
+    assert 5 <= done < 48
+    out = cli.json(*args)
+    assert out["parts_resumed"] == done
+    assert out["parts_transferred"] == 48 - done
+    assert not list(cli.checkpoints.glob("*.json"))
+    back = tmp_path / "back.bin"
+    cli.run("cp", f"{bucket_url}/big.bin", str(back))
+    assert hashlib.sha256(back.read_bytes()).digest() == hashlib.sha256(data).digest()
+
+
+def test_download_resumes_and_never_leaves_a_partial_file(cli, bucket_url, tmp_path):
+    data = os.urandom(40 * MiB)
+    f = tmp_path / "src.bin"
+    f.write_bytes(data)
+    cli.run("cp", str(f), f"{bucket_url}/d.bin")
+    dst = tmp_path / "out.bin"
+    args = ["cp", f"{bucket_url}/d.bin", str(dst), "--part-size-mib", "1",
+            "--multipart-threshold-mib", "1", "--parallel", "1"]
+    proc = subprocess.Popen(cli.argv(*args), env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while checkpoint_parts(cli) < 3:
+        assert proc.poll() is None, "the download finished before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)  # polling the checkpoint, not synchronising
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert not dst.exists()
+    done = checkpoint_parts(cli)
+    out = cli.json(*args)
+    assert out["parts_resumed"] == done and out["parts_transferred"] == 40 - done
+    assert dst.read_bytes() == data
+
+
+def test_reencrypt_mixed_bucket_to_a_named_cmk(cli, coffer, bucket_url, tmp_path):
+    name = bucket_url.removeprefix("oss://")
+    b = oss2_bucket_for(coffer, name)
+    kinds = [None, "AES256", "SM4", None, "AES256"]
+    for i, sse in enumerate(kinds):
+        headers = {"x-oss-meta-owner": f"user{i}", "Content-Type": "text/x-test"}
+        if sse:
+            headers["x-oss-server-side-encryption"] = sse
+        b.put_object(f"obj{i}", f"content {i}".encode() * 100, headers=headers)
+    key = make_key(cli, "reencrypt target")
+    before = {f"obj{i}": b.head_object(f"obj{i}").headers for i in range(len(kinds))}
+
+    dry = cli.lines("reencrypt", bucket_url, "--sse", "KMS", "--kms-key-id", key, "--dry-run")
+    assert dry[-1]["rewritten"] == len(kinds) and dry[-1]["dry_run"] is True
+    assert all(b.head_object(k).headers.get("x-oss-server-side-encryption") == before[k].get("x-oss-server-side-encryption") for k in before)
+
+    summary = cli.lines("reencrypt", bucket_url, "--sse", "KMS", "--kms-key-id", key)[-1]
+    assert summary == {"objects": 5, "rewritten": 5, "bytes": sum(len(f"content {i}") * 100 for i in range(5)),
+                       "already_right": 0, "failed": 0, "dry_run": False}
+    for i in range(len(kinds)):
+        h = b.head_object(f"obj{i}").headers
+        assert h["x-oss-server-side-encryption"] == "KMS"
+        assert h["x-oss-server-side-encryption-key-id"] == key
+        assert h["x-oss-meta-owner"] == f"user{i}"
+        assert h["Content-Type"] == "text/x-test"
+        assert b.get_object(f"obj{i}").read() == f"content {i}".encode() * 100
+    again = cli.lines("reencrypt", bucket_url, "--sse", "KMS", "--kms-key-id", key)[-1]
+    assert again["already_right"] == 5 and again["rewritten"] == 0
+    p = cli.run("reencrypt", bucket_url, "--sse", "KMS", "--rewrap", ok=False)
+    assert p.returncode == 1 and b"UpdateObjectEncryption" in p.stderr
+
+
+def test_kms_key_and_alias_commands(cli):
+    key = make_key(cli, "lifecycle")
+    assert cli.json("kms", "key", "describe", key)["Description"] == "lifecycle"
+    assert key in [k["KeyId"] for k in cli.lines("kms", "key", "list")]
+    cli.run("kms", "key", "disable", key)
+    assert cli.json("kms", "key", "describe", key)["KeyState"] == "Disabled"
+    cli.run("kms", "key", "enable", key)
+    assert cli.json("kms", "key", "describe", key)["KeyState"] == "Enabled"
+    cli.run("kms", "key", "rotate", key)
+    cli.run("kms", "key", "schedule-deletion", key, "--pending-window-in-days", "7")
+    assert cli.json("kms", "key", "describe", key)["KeyState"] == "PendingDeletion"
+    cli.run("kms", "key", "cancel-deletion", key)
+    # As in Alibaba KMS, a key whose deletion is cancelled comes back disabled.
+    assert cli.json("kms", "key", "describe", key)["KeyState"] == "Disabled"
+    alias = f"alias/cli-{key[:8]}"
+    cli.run("kms", "alias", "create", alias, key)
+    assert {"AliasName": alias, "KeyId": key}.items() <= next(
+        a for a in cli.lines("kms", "alias", "list") if a["AliasName"] == alias).items()
+    cli.run("kms", "alias", "delete", alias)
+    assert alias not in [a["AliasName"] for a in cli.lines("kms", "alias", "list")]
+    ext = cli.json("kms", "key", "create", "--origin", "EXTERNAL")["KeyId"]
+    params = cli.json("kms", "key", "import", ext, "--print-parameters")
+    assert params["ImportToken"] and params["PublicKey"]
+    p = cli.run("kms", "key", "describe", "no-such-key", ok=False)
+    assert p.returncode == 1 and b"request id" in p.stderr
+
+
+def test_completions_and_help():
+    binary = str(CofferServer.create.__globals__["coffer_binary"]())
+    for shell in ["bash", "zsh", "fish"]:
+        out = subprocess.run([binary, "completions", shell], capture_output=True, timeout=30, check=True).stdout
+        assert b"reencrypt" in out and b"bucket-encryption" in out
+    out = subprocess.run([binary, "cp", "--help"], capture_output=True, timeout=30, check=True).stdout
+    assert b"Examples" in out
+
+
+def test_piped_output_has_no_terminal_codes(cli, bucket_url, tmp_path):
+    f = tmp_path / "x.bin"
+    f.write_bytes(os.urandom(3 * MiB))
+    p = cli.run("cp", str(f), f"{bucket_url}/x.bin", "--multipart-threshold-mib", "1", "--part-size-mib", "1")
+    assert b"\x1b" not in p.stdout and b"\x1b" not in p.stderr and b"\r" not in p.stderr
+    assert p.stdout.decode().startswith("1 of 1 files")
