@@ -289,3 +289,27 @@ def test_garbage_requests_do_not_break_the_server(raw, coffer, bucket_name, sent
         if r.body and method != "HEAD":
             assert re.search(rb"<Code>\w+</Code>", r.body), (method, target, r)
     sentinel()
+
+
+# -- hostile shapes ---------------------------------------------------------------------------
+
+
+def test_delete_multiple_nested_deep_is_malformed_xml(raw, bucket_name, sentinel):
+    depth = 100_000
+    # Unknown elements: serde would skip them and answer an empty, successful delete.
+    body = b"<Delete>" + b"<a>" * depth + b"</a>" * depth + b"</Delete>"
+    r = raw.request("POST", bucket_name, query=[("delete", "")], body=body, headers={"Content-MD5": content_md5(body)})
+    assert_error(r, 400, "MalformedXML")
+    sentinel()
+
+
+@pytest.mark.parametrize("version", ["v1", "v4"])
+def test_list_parts_with_a_path_like_upload_id_is_no_such_upload(raw, bucket, bucket_name, sentinel, version):
+    # oss2 signs the decoded sub-resource value (uploadId=../../../etc) and sends it encoded; the
+    # server decodes before canonicalising, so both agree.
+    r = raw.request("GET", bucket_name, "k", query=[("uploadId", "../../../etc")], sign=version)
+    assert_error(r, 404, "NoSuchUpload")
+    with pytest.raises(oss2.exceptions.NoSuchUpload):
+        bucket.list_parts("k", "../../../etc")
+    sentinel()
+
