@@ -313,3 +313,11 @@ def test_list_parts_with_a_path_like_upload_id_is_no_such_upload(raw, bucket, bu
         bucket.list_parts("k", "../../../etc")
     sentinel()
 
+
+def test_recreating_a_bucket_with_another_storage_class_is_bucket_already_exists(raw, bucket, bucket_name, sentinel):
+    body = b"<CreateBucketConfiguration><StorageClass>IA</StorageClass></CreateBucketConfiguration>"
+    r = raw.request("PUT", bucket_name, body=body)
+    assert_error(r, 409, "BucketAlreadyExists")
+    assert bucket.get_bucket_info().storage_class == "Standard"
+    sentinel()
+
