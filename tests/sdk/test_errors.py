@@ -321,3 +321,23 @@ def test_recreating_a_bucket_with_another_storage_class_is_bucket_already_exists
     assert bucket.get_bucket_info().storage_class == "Standard"
     sentinel()
 
+
+@pytest.mark.parametrize("backtrace", ["0", "1"])
+def test_a_start_error_is_one_clear_line(coffer, tmp_path, backtrace):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUST_")}
+    env["RUST_BACKTRACE"] = backtrace
+    busy = f"127.0.0.1:{coffer.port}"  # the running server holds it
+    r = subprocess.run(
+        [str(coffer.binary), "server", "--data-dir", str(tmp_path / "d"), "--listen", busy,
+         "--kms-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )
+    assert r.returncode != 0
+    errors = [line for line in r.stderr.splitlines() if line.startswith("coffer: ")]
+    assert len(errors) == 1, r.stderr
+    assert busy in errors[0] and "in use" in errors[0], errors[0]
+    if backtrace == "0":
+        assert "backtrace" not in r.stderr.lower() and "Caused by" not in r.stderr, r.stderr
