@@ -289,3 +289,55 @@ def test_garbage_requests_do_not_break_the_server(raw, coffer, bucket_name, sent
         if r.body and method != "HEAD":
             assert re.search(rb"<Code>\w+</Code>", r.body), (method, target, r)
     sentinel()
+
+
+# -- hostile shapes ---------------------------------------------------------------------------
+
+
+def test_delete_multiple_nested_deep_is_malformed_xml(raw, bucket_name, sentinel):
+    depth = 100_000
+    # Unknown elements: serde would skip them and answer an empty, successful delete.
+    body = b"<Delete>" + b"<a>" * depth + b"</a>" * depth + b"</Delete>"
+    r = raw.request("POST", bucket_name, query=[("delete", "")], body=body, headers={"Content-MD5": content_md5(body)})
+    assert_error(r, 400, "MalformedXML")
+    sentinel()
+
+
+@pytest.mark.parametrize("version", ["v1", "v4"])
+def test_list_parts_with_a_path_like_upload_id_is_no_such_upload(raw, bucket, bucket_name, sentinel, version):
+    # oss2 signs the decoded sub-resource value (uploadId=../../../etc) and sends it encoded; the
+    # server decodes before canonicalising, so both agree.
+    r = raw.request("GET", bucket_name, "k", query=[("uploadId", "../../../etc")], sign=version)
+    assert_error(r, 404, "NoSuchUpload")
+    with pytest.raises(oss2.exceptions.NoSuchUpload):
+        bucket.list_parts("k", "../../../etc")
+    sentinel()
+
+
+def test_recreating_a_bucket_with_another_storage_class_is_bucket_already_exists(raw, bucket, bucket_name, sentinel):
+    body = b"<CreateBucketConfiguration><StorageClass>IA</StorageClass></CreateBucketConfiguration>"
+    r = raw.request("PUT", bucket_name, body=body)
+    assert_error(r, 409, "BucketAlreadyExists")
+    assert bucket.get_bucket_info().storage_class == "Standard"
+    sentinel()
+
+
+@pytest.mark.parametrize("backtrace", ["0", "1"])
+def test_a_start_error_is_one_clear_line(coffer, tmp_path, backtrace):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUST_")}
+    env["RUST_BACKTRACE"] = backtrace
+    busy = f"127.0.0.1:{coffer.port}"  # the running server holds it
+    r = subprocess.run(
+        [str(coffer.binary), "server", "--data-dir", str(tmp_path / "d"), "--listen", busy,
+         "--kms-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )
+    assert r.returncode != 0
+    errors = [line for line in r.stderr.splitlines() if line.startswith("coffer: ")]
+    assert len(errors) == 1, r.stderr
+    assert busy in errors[0] and "in use" in errors[0], errors[0]
+    if backtrace == "0":
+        assert "backtrace" not in r.stderr.lower() and "Caused by" not in r.stderr, r.stderr

@@ -435,6 +435,18 @@ def test_kms_permissions_for_sse_kms_see_the_request_conditions(coffer, ram, buc
     assert bucket.get_object("k").read() == b"x"
 
 
+def test_an_explicit_deny_of_decrypt_stops_reads_under_the_default_key(coffer, ram, bucket, bucket_name, cmk, tmp_path):
+    """The default OSS key needs no Allow, but an explicit Deny still denies (RAM evaluation)."""
+    bucket.put_object("k", b"secret", headers={SSE: "KMS"})
+    u = ram.user("kmsdeny")
+    ram.policy([allow("oss:GetObject", [objects_of(bucket_name)])], tmp_path, user=u.name)
+    ub = u.bucket(coffer, bucket_name, "v4")
+    assert ub.get_object("k").read() == b"secret"
+    ram.policy([deny("kms:Decrypt", ["*"])], tmp_path, user=u.name)
+    refused(lambda: ub.get_object("k"))
+    assert bucket.get_object("k").read() == b"secret"
+
+
 def test_bucket_encryption_with_a_named_cmk_needs_describe_key(coffer, ram, bucket, bucket_name, cmk, tmp_path):
     u = ram.user("kmsenc")
     ram.policy([allow("oss:PutBucketEncryption", [the_bucket(bucket_name)])], tmp_path, user=u.name)

@@ -4,7 +4,8 @@
 //!
 //! OSS's rules (OSS developer guide, "Server-side encryption"): using a CMK the caller named needs
 //! `kms:GenerateDataKey` and `kms:Decrypt` to upload and `kms:Decrypt` to download; the account's
-//! default OSS key (`alias/acs/oss`) needs none; choosing a named CMK as a bucket's default needs
+//! default OSS key (`alias/acs/oss`) needs none, though an explicit Deny of `kms:Decrypt` still
+//! stops reads under it (RAM evaluation: an explicit Deny always wins); choosing a named CMK as a bucket's default needs
 //! `kms:DescribeKey` and `kms:ListKeys`. The account's root may use every key of its account.
 
 use std::sync::Arc;
@@ -84,7 +85,7 @@ impl KeyRules {
     }
 
     /// Reading an object encrypted under `key_id`; `default_key` is the account's default OSS
-    /// key, which needs no permission.
+    /// key, which needs no Allow but yields to an explicit Deny of `kms:Decrypt`.
     pub(crate) fn check_decrypt(
         &self,
         principal: &Principal,
@@ -92,10 +93,15 @@ impl KeyRules {
         key_id: &str,
         default_key: &str,
     ) -> coffer_iam::Result<()> {
-        if key_id == default_key {
+        if key_id != default_key {
+            return self.check(principal, conditions, &["kms:Decrypt"], key_id);
+        }
+        if matches!(principal, Principal::Root { .. }) {
             return Ok(());
         }
-        self.check(principal, conditions, &["kms:Decrypt"], key_id)
+        let arn = self.iam.kms_key_arn(&self.region, key_id);
+        self.iam
+            .check_not_denied(principal, "kms:Decrypt", &arn, conditions)
     }
 
     /// PutBucketEncryption naming `given` as the bucket's default CMK. A name that does not

@@ -512,3 +512,37 @@ async fn a_bucket_default_cmk_is_checked_on_the_key_its_alias_names() {
             .is_err()
     );
 }
+
+#[test]
+fn the_default_key_needs_no_allow_but_yields_to_an_explicit_deny() {
+    let f = fixture();
+    let rules = crate::kms::KeyRules {
+        iam: f.iam.clone(),
+        kms: None,
+        region: "cn-hangzhou".into(),
+    };
+    let none = Conditions::new();
+    let (default, named) = ("default-key-id", "named-key-id");
+    let plain = f.user("plain", None);
+    assert!(rules.check_decrypt(&plain, &none, default, default).is_ok());
+    assert!(rules.check_decrypt(&plain, &none, named, default).is_err());
+    let denied = f.user(
+        "denied",
+        Some(r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":["kms:Decrypt"],"Resource":["*"]}]}"#),
+    );
+    assert!(
+        rules
+            .check_decrypt(&denied, &none, default, default)
+            .is_err()
+    );
+    let other = f.user(
+        "other",
+        Some(r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":["kms:Decrypt"],"Resource":["acs:kms:*:*:key/named-key-id"]}]}"#),
+    );
+    assert!(rules.check_decrypt(&other, &none, default, default).is_ok());
+    assert!(
+        rules
+            .check_decrypt(&f.root(), &none, default, default)
+            .is_ok()
+    );
+}

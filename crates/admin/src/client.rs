@@ -115,6 +115,10 @@ impl AdminClient {
                 "x-oss-content-sha256".to_owned(),
                 hex::encode(sha2::Sha256::digest(&body)),
             ),
+            (
+                crate::server::X_OSS_SIGNATURE_NONCE.to_owned(),
+                hex::encode(rand::random::<[u8; 16]>()),
+            ),
         ];
         let signed = SignedRequest {
             method: "POST",

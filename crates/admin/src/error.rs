@@ -32,6 +32,8 @@ codes! {
     INCOMPLETE_SIGNATURE => ("IncompleteSignature", BAD_REQUEST);
     SIGNATURE_DOES_NOT_MATCH => ("SignatureDoesNotMatch", BAD_REQUEST);
     REQUEST_TIME_TOO_SKEWED => ("InvalidTimeStamp.Expired", BAD_REQUEST);
+    SIGNATURE_NONCE_USED => ("SignatureNonceUsed", BAD_REQUEST);
+    SERVICE_UNAVAILABLE => ("ServiceUnavailable", SERVICE_UNAVAILABLE);
     INVALID_ACCESS_KEY_ID => ("InvalidAccessKeyId.NotFound", NOT_FOUND);
     ACCESS_KEY_DISABLED => ("InvalidAccessKeyId.Inactive", FORBIDDEN);
     INVALID_SECURITY_TOKEN => ("InvalidSecurityToken.Malformed", BAD_REQUEST);

@@ -42,4 +42,4 @@ mod ops;
 mod server;
 
 pub use ops::Operation;
-pub use server::{AdminService, MAX_BODY, serve};
+pub use server::{AdminService, MAX_BODY, X_OSS_SIGNATURE_NONCE, serve};

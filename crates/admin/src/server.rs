@@ -8,7 +8,8 @@ use base64::Engine;
 use bytes::Bytes;
 use coffer_http::RequestBody;
 use coffer_iam::{Conditions, Iam, Principal};
-use coffer_signature::{Scheme, SignedRequest};
+use coffer_signature::replay::{Refusal, ReplayGuard};
+use coffer_signature::{MAX_SKEW, Scheme, SignedRequest};
 use coffer_types::RequestId;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -26,11 +27,20 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// The V4 header carrying the body's SHA-256; admin requests must send the real digest.
 const X_OSS_CONTENT_SHA256: &str = "x-oss-content-sha256";
+/// A fresh value per request, signed like every `x-oss-*` header (V1 and V4), so a captured
+/// request cannot be sent again: replays would mint access keys or re-create deleted users.
+pub const X_OSS_SIGNATURE_NONCE: &str = "x-oss-signature-nonce";
+/// Longest accepted nonce, in bytes.
+const MAX_NONCE_LEN: usize = 128;
+/// Most nonces one identity has live at once (identity changes are rare; AssumeRole is the busy
+/// one).
+const REPLAY_SHARE: usize = 1 << 16;
 
 /// Everything an admin request needs: the identities and the region V4 signatures name.
 pub struct AdminService {
     iam: Arc<Iam>,
     region: String,
+    replay: ReplayGuard,
 }
 
 impl AdminService {
@@ -39,6 +49,7 @@ impl AdminService {
         Self {
             iam,
             region: region.into(),
+            replay: ReplayGuard::new(2 * MAX_SKEW.whole_seconds(), REPLAY_SHARE),
         }
     }
 }
@@ -184,6 +195,7 @@ async fn dispatch(
             .credentials(presented.access_key_id(), presented.security_token(), now)?;
     coffer_signature::verify(&signed, &presented, &secret, now, &svc.region)?;
     check_body(&presented, &head.headers, &body)?;
+    spend_nonce(&svc.replay, &principal, &presented, &head.headers, now)?;
 
     let mut conditions = Conditions::new()
         .current_time(now)
@@ -219,6 +231,50 @@ fn run_logged(
         info!(op = op.name(), by = %principal, "identity change");
     }
     Ok(value)
+}
+
+/// Spends the request's signed nonce; called only once the signature verified, so only holders of
+/// a secret spend, each within its own share.
+fn spend_nonce(
+    replay: &ReplayGuard,
+    principal: &Principal,
+    presented: &coffer_signature::Presented,
+    headers: &http::HeaderMap,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    let nonce = headers
+        .get(X_OSS_SIGNATURE_NONCE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                codes::INCOMPLETE_SIGNATURE,
+                format!(
+                    "Admin requests must carry a fresh {X_OSS_SIGNATURE_NONCE} header, signed."
+                ),
+            )
+        })?;
+    if nonce.len() > MAX_NONCE_LEN {
+        return Err(ApiError::invalid(
+            X_OSS_SIGNATURE_NONCE,
+            format!("must be at most {MAX_NONCE_LEN} bytes"),
+        ));
+    }
+    let access_key_id = presented.access_key_id();
+    let share = principal.budget_holder().unwrap_or(access_key_id);
+    replay
+        .check(share, access_key_id, nonce, now.unix_timestamp())
+        .map_err(|refusal| match refusal {
+            Refusal::Replayed => ApiError::new(
+                codes::SIGNATURE_NONCE_USED,
+                "The request signature nonce has been used recently; each request needs a new \
+                 one.",
+            ),
+            Refusal::Full => ApiError::new(
+                codes::SERVICE_UNAVAILABLE,
+                "Too many recent requests from this identity; retry later.",
+            ),
+        })
 }
 
 /// The signature covers the body only through a digest: V4's `x-oss-content-sha256` must be the

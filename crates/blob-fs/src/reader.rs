@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use coffer_blob::{ByteStream, PieceGrid};
+use futures::StreamExt;
 use tokio::task::JoinHandle;
 
 use crate::join_error;
@@ -71,29 +72,33 @@ pub(crate) fn stream_range(file: File, start: u64, end: u64, grid: PieceGrid) ->
         pending: None,
         failed: false,
     };
-    Box::pin(futures::stream::unfold(state, |mut state| async move {
-        if state.failed {
-            return None;
-        }
-        let handle = match state.pending.take() {
-            Some(handle) => handle,
-            None => state.start_next()?,
-        };
-        match handle.await {
-            Ok(Ok(chunk)) => {
-                state.pending = state.start_next();
-                Some((Ok(chunk), state))
+    // Fused: a consumer polling again after the end gets the end again, not a panic.
+    Box::pin(
+        futures::stream::unfold(state, |mut state| async move {
+            if state.failed {
+                return None;
             }
-            Ok(Err(e)) => {
-                state.failed = true;
-                Some((Err(e.into()), state))
+            let handle = match state.pending.take() {
+                Some(handle) => handle,
+                None => state.start_next()?,
+            };
+            match handle.await {
+                Ok(Ok(chunk)) => {
+                    state.pending = state.start_next();
+                    Some((Ok(chunk), state))
+                }
+                Ok(Err(e)) => {
+                    state.failed = true;
+                    Some((Err(e.into()), state))
+                }
+                Err(e) => {
+                    state.failed = true;
+                    Some((Err(join_error(e)), state))
+                }
             }
-            Err(e) => {
-                state.failed = true;
-                Some((Err(join_error(e)), state))
-            }
-        }
-    }))
+        })
+        .fuse(),
+    )
 }
 
 /// Opens a committed blob and returns it with its length.

@@ -40,12 +40,17 @@ enum Command {
     Client(coffer_cli::Command),
 }
 
-/// Errors end the process with one line on stderr (the causes joined by `: `) and status 1.
+/// Errors end the process with one line on stderr (the causes joined by `: `) and status 1; the
+/// backtrace follows only when `RUST_BACKTRACE` asks for one.
 fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("coffer: {e:#}");
+            let backtrace = e.backtrace();
+            if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+                eprintln!("{backtrace}");
+            }
             std::process::ExitCode::FAILURE
         }
     }

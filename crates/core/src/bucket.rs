@@ -33,7 +33,9 @@ pub struct BucketSettings {
 }
 
 impl Store {
-    /// PutBucket. Re-creating an existing bucket of the same owner succeeds and changes nothing.
+    /// PutBucket. Re-creating an existing bucket of the same owner with the same storage class
+    /// succeeds and changes nothing; asking for another storage class is `BucketAlreadyExists`
+    /// (it would not be applied, so success would mislead).
     pub async fn create_bucket(
         &self,
         _ctx: &RequestContext,
@@ -60,7 +62,9 @@ impl Store {
             }
             Err(coffer_meta::Error::BucketExists) => {
                 let existing = self.existing_bucket(&input.name).await?;
-                if existing.owner == self.config.owner_id {
+                if existing.owner == self.config.owner_id
+                    && existing.storage_class == input.storage_class
+                {
                     Ok(())
                 } else {
                     Err(Error::BucketAlreadyExists)

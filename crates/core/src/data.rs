@@ -338,8 +338,9 @@ async fn open_piece(
 ) -> Result<BodyStream> {
     match (piece.crypto, unseal) {
         (None, _) => {
+            let expected = piece.blob_range.end - piece.blob_range.start;
             let raw = blobs.read(&piece.blob, piece.blob_range).await?;
-            Ok(Box::pin(raw.map_err(blob_error_to_io)))
+            Ok(exactly(raw, expected))
         }
         (Some((header, ct)), Some(u)) => {
             let context = segment_context(&u.bucket, &u.key, &piece.blob);
@@ -355,6 +356,35 @@ async fn open_piece(
             "no key to decrypt an encrypted segment".into(),
         )),
     }
+}
+
+/// A plain piece's bytes, which must be exactly `expected` long: the blob store cuts a range at
+/// the blob's end, and a committed blob never shrinks, so fewer bytes mean a damaged or truncated
+/// blob; the stream then ends with an error (the response is cut), never as a short body.
+fn exactly(raw: ByteStream, expected: u64) -> BodyStream {
+    Box::pin(futures::stream::try_unfold(
+        (raw, expected),
+        |(mut raw, left)| async move {
+            match raw.next().await {
+                Some(Ok(bytes)) => {
+                    let left = left
+                        .checked_sub(bytes.len() as u64)
+                        .ok_or_else(short_blob)?;
+                    Ok(Some((bytes, (raw, left))))
+                }
+                Some(Err(e)) => Err(blob_error_to_io(e)),
+                None if left == 0 => Ok(None),
+                None => Err(short_blob()),
+            }
+        },
+    ))
+}
+
+fn short_blob() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "stored object data is not as long as its record says (damaged or truncated)",
+    )
 }
 
 /// Pieces of whole chunks, counted from the first chunk read (a read from the start of the blob
@@ -477,6 +507,11 @@ pub(crate) async fn read_range(
             }
         })
         .try_flatten();
+    // `first` may have ended already; a stream must not be polled again after its end.
+    let first = match head {
+        Some(_) => first,
+        None => Box::pin(futures::stream::empty()),
+    };
     let stream = futures::stream::iter(head.map(Ok)).chain(first).chain(rest);
     Ok(Box::pin(stream))
 }

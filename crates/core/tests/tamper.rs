@@ -308,3 +308,52 @@ async fn data_and_encryption_metadata_must_agree() {
     f.replace(r).await;
     assert!(f.get("plain").await.is_err());
 }
+
+/// Every committed blob file under the store's blob directory.
+fn blob_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_truncated_plain_blob_is_an_error_never_a_short_body_or_a_panic() {
+    for (cut_to, sse) in [
+        (0u64, None),
+        (1000, None),
+        (200_000, None),
+        (0, Some(SseRequest::Aes256)),
+        (200_000, Some(SseRequest::Aes256)),
+    ] {
+        let f = Fixture::new().await;
+        let whole = data(300_000, 7);
+        f.put("t", &whole, sse.clone()).await;
+        let files = blob_files(&f._dir.path().join("blobs"));
+        let blob = files
+            .iter()
+            .find(|p| std::fs::metadata(p).unwrap().len() >= whole.len() as u64)
+            .unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(blob)
+            .unwrap()
+            .set_len(cut_to)
+            .unwrap();
+        let got = f.get("t").await;
+        assert!(
+            got.is_err(),
+            "cut to {cut_to}, {sse:?}: served {} bytes",
+            got.unwrap().len()
+        );
+    }
+}

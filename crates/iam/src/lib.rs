@@ -562,6 +562,26 @@ impl Iam {
         }
     }
 
+    /// Like [`Iam::check`] for what needs no Allow but must still yield to an explicit Deny
+    /// (RAM evaluation: an explicit Deny always wins), such as the account's default OSS key:
+    /// refused only when a policy denies `action` on `resource_arn`.
+    pub fn check_not_denied(
+        &self,
+        principal: &Principal,
+        action: &'static str,
+        resource_arn: &str,
+        conditions: &Conditions,
+    ) -> Result<()> {
+        let facts = self.facts(principal, action, resource_arn.to_owned(), conditions);
+        match self.evaluate(principal, &facts, None) {
+            Decision::ExplicitDeny => Err(Error::AccessDenied {
+                action,
+                resource: resource_arn.to_owned(),
+            }),
+            Decision::Allow | Decision::ImplicitDeny => Ok(()),
+        }
+    }
+
     /// Checks a KMS permission (spec §3.2, §4.3, §5): `action` is a `kms:*` name
     /// (`kms:GenerateDataKey`, `kms:Decrypt`, `kms:DescribeKey`, `kms:ListKeys`, …) and `key_arn`
     /// the key's ARN after alias resolution, `acs:kms:{region}:{account}:key/{KeyId}` (see

@@ -66,6 +66,19 @@ impl Principal {
         }
     }
 
+    /// What a per-identity budget (such as a replay guard's nonce share) counts against: the
+    /// access key for the root and users, the role for STS sessions, so that minting sessions
+    /// does not mint budgets; `None` for anonymous.
+    pub fn budget_holder(&self) -> Option<&str> {
+        match self {
+            Principal::Root { access_key_id, .. } | Principal::User { access_key_id, .. } => {
+                Some(access_key_id)
+            }
+            Principal::RoleSession { role_id, .. } => Some(role_id),
+            Principal::Anonymous => None,
+        }
+    }
+
     /// The account the principal belongs to; `None` for anonymous.
     pub fn account_id(&self) -> Option<&str> {
         match self {

@@ -12,13 +12,13 @@
 //! was issued with; an expired or foreign token is refused.
 
 use coffer_iam::{Iam, Principal};
+use coffer_signature::replay::{Refusal, ReplayGuard};
 use http::HeaderMap;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::{ApiError, codes};
 use crate::params::Params;
-use crate::replay::{Refusal, ReplayGuard};
 use crate::signature::{acs3, rpc};
 
 /// Largest accepted distance between a request's time and the server's.
@@ -122,7 +122,7 @@ fn authenticate_rpc(
             ),
         ));
     }
-    spend_nonce(replay, access_key_id, nonce, now)?;
+    spend_nonce(replay, &principal, access_key_id, nonce, now)?;
     Ok(Authenticated {
         principal,
         access_key_id: access_key_id.to_owned(),
@@ -218,7 +218,7 @@ fn authenticate_acs3(
             ),
         ));
     }
-    spend_nonce(replay, auth.access_key_id, nonce, now)?;
+    spend_nonce(replay, &principal, auth.access_key_id, nonce, now)?;
     Ok(Authenticated {
         principal,
         access_key_id: auth.access_key_id.to_owned(),
@@ -274,12 +274,14 @@ fn check_time(name: &str, value: Option<&str>, now: OffsetDateTime) -> Result<()
 
 fn spend_nonce(
     replay: &ReplayGuard,
+    principal: &Principal,
     access_key_id: &str,
     nonce: &str,
     now: OffsetDateTime,
 ) -> Result<(), ApiError> {
+    let share = principal.budget_holder().unwrap_or(access_key_id);
     replay
-        .check(access_key_id, nonce, now.unix_timestamp())
+        .check(share, access_key_id, nonce, now.unix_timestamp())
         .map_err(|refusal| match refusal {
             Refusal::Replayed => ApiError::new(
                 codes::SIGNATURE_NONCE_USED,
@@ -287,7 +289,7 @@ fn spend_nonce(
             ),
             Refusal::Full => ApiError::new(
                 codes::SERVICE_UNAVAILABLE,
-                "Too many requests; retry later.",
+                "Too many recent requests from this identity; retry later.",
             ),
         })
 }

@@ -20,7 +20,6 @@ mod auth;
 mod error;
 mod ops;
 mod params;
-mod replay;
 mod server;
 mod signature;
 

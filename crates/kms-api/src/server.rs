@@ -21,14 +21,14 @@ use crate::auth::{self, MAX_SKEW, SignedParts};
 use crate::error::{ApiError, codes};
 use crate::ops::{self, Ctx};
 use crate::params::Params;
-use crate::replay::ReplayGuard;
+use coffer_signature::replay::ReplayGuard;
 
 /// Largest request body read, in bytes. The largest legitimate one (a 6 KiB Encrypt plaintext and
 /// an 8 KiB context, base64 and form-encoded) is well under it.
 const MAX_BODY_LEN: usize = 256 * 1024;
-/// Most (access key, nonce) pairs remembered at once: about 580 requests per second sustained
-/// over the replay window, in a few tens of MiB.
-const REPLAY_CAPACITY: usize = 1 << 20;
+/// Most (access key, nonce) pairs one identity has live at once: about 70 requests per second
+/// sustained over the replay window, a few MiB; a busier identity is refused, others are not.
+const REPLAY_SHARE: usize = 1 << 17;
 /// The audit principal of requests signed with the account's root key.
 const ROOT_PRINCIPAL: &str = "root";
 
@@ -56,8 +56,18 @@ impl KmsApiService {
             kms,
             iam,
             region,
-            replay: ReplayGuard::new(2 * MAX_SKEW.whole_seconds(), REPLAY_CAPACITY),
+            replay: ReplayGuard::new(2 * MAX_SKEW.whole_seconds(), REPLAY_SHARE),
         }
+    }
+}
+
+impl KmsApiService {
+    /// Sets how many nonces one identity may have live at once (the default suits production;
+    /// tests lower it to fill a share cheaply).
+    #[must_use]
+    pub fn replay_share(mut self, share: usize) -> Self {
+        self.replay = ReplayGuard::new(2 * MAX_SKEW.whole_seconds(), share);
+        self
     }
 }
 

@@ -26,11 +26,16 @@ struct Server {
     addr: std::net::SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    iam: Arc<Iam>,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
     async fn start() -> Self {
+        Self::start_with(|s| s).await
+    }
+
+    async fn start_with(configure: impl FnOnce(KmsApiService) -> KmsApiService) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let kms = Kms::open(
             &dir.path().join("kms.redb"),
@@ -39,12 +44,16 @@ impl Server {
             Arc::new(SystemClock),
         )
         .unwrap();
-        let iam = Iam::new(ACCOUNT.into(), AK.into(), AccessKeySecret::new(SECRET));
-        let service = Arc::new(KmsApiService::new(
-            Arc::new(kms),
-            Arc::new(iam),
-            "cn-hangzhou".into(),
+        let iam = Arc::new(Iam::new(
+            ACCOUNT.into(),
+            AK.into(),
+            AccessKeySecret::new(SECRET),
         ));
+        let service = Arc::new(configure(KmsApiService::new(
+            Arc::new(kms),
+            iam.clone(),
+            "cn-hangzhou".into(),
+        )));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -60,6 +69,7 @@ impl Server {
             addr,
             stop: Some(tx),
             task,
+            iam,
             _dir: dir,
         }
     }
@@ -169,6 +179,17 @@ fn nonce() -> String {
 /// An RPC v1 request (as the old SDK sends it: every parameter in the query of a POST), signed
 /// with `secret`.
 async fn rpc(server: &Server, secret: &str, action: &str, api: &[(&str, &str)]) -> Reply {
+    rpc_as(server, AK, secret, action, api).await
+}
+
+/// [`rpc`] signed with another access key.
+async fn rpc_as(
+    server: &Server,
+    access_key_id: &str,
+    secret: &str,
+    action: &str,
+    api: &[(&str, &str)],
+) -> Reply {
     let mut params: BTreeMap<String, String> = api
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -183,7 +204,7 @@ async fn rpc(server: &Server, secret: &str, action: &str, api: &[(&str, &str)]) 
         ("SignatureVersion", "1.0".into()),
         ("SignatureNonce", nonce()),
         ("SignatureType", String::new()),
-        ("AccessKeyId", AK.into()),
+        ("AccessKeyId", access_key_id.into()),
     ] {
         params.insert(k.into(), v);
     }
@@ -474,5 +495,49 @@ async fn list_responses_use_the_wrapper_shape() {
         versions.str("/KeyVersions/KeyVersion/0/KeyVersionId"),
         created.str("/KeyMetadata/PrimaryKeyVersion")
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_without_permissions_filling_its_nonce_share_does_not_refuse_others() {
+    const SHARE: usize = 4;
+    let server = Server::start_with(|s| s.replay_share(SHARE)).await;
+    let root = coffer_iam::Principal::Root {
+        account_id: ACCOUNT.into(),
+        access_key_id: AK.into(),
+    };
+    let conditions = coffer_iam::Conditions::new();
+    let admin = server.iam.admin(&root, &conditions);
+    admin.create_user("mallory", None, None).unwrap();
+    let key = admin.create_access_key("mallory").unwrap();
+    let (ak, secret) = (
+        key.info.access_key_id,
+        key.secret.expose_secret().to_owned(),
+    );
+
+    // Each refused call still spends a nonce: the signature verified.
+    for _ in 0..SHARE {
+        let refused = rpc_as(&server, &ak, &secret, "ListKeys", &[]).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (403, "Forbidden.NoPermission"),
+            "{}",
+            refused.json
+        );
+    }
+    let full = rpc_as(&server, &ak, &secret, "ListKeys", &[]).await;
+    assert_eq!(
+        (full.status, full.code()),
+        (503, "ServiceUnavailableTemporary"),
+        "{}",
+        full.json
+    );
+    // A wrong signature spends nothing and is refused as such, not as a full guard.
+    let forged = rpc_as(&server, AK, "not-the-secret", "ListKeys", &[]).await;
+    assert_eq!(forged.code(), "SignatureDoesNotMatch");
+    for _ in 0..SHARE {
+        let listed = rpc(&server, SECRET, "ListKeys", &[]).await;
+        assert_eq!(listed.status, 200, "{}", listed.json);
+    }
     server.stop().await;
 }

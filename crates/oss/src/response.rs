@@ -30,8 +30,14 @@ pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed_unsync()
 }
 
+/// A streamed body. An error mid-body cuts the connection (the status is already sent), so it is
+/// logged here, in the request's span: the request line alone would say it succeeded.
 pub(crate) fn stream(body: BodyStream) -> Body {
-    StreamBody::new(body.map_ok(Frame::data)).boxed_unsync()
+    let span = tracing::Span::current();
+    StreamBody::new(body.map_ok(Frame::data).inspect_err(move |e| {
+        span.in_scope(|| tracing::error!(error = %e, "response body failed; connection cut"));
+    }))
+    .boxed_unsync()
 }
 
 /// A response under construction; header values that cannot be represented are dropped rather

@@ -62,10 +62,16 @@ impl XmlWriter {
 /// CompleteMultipartUpload list of 10000 parts fits too).
 pub const MAX_XML_BODY: usize = 2 * 1024 * 1024;
 
+/// Deepest element nesting accepted in a request body. The deepest document OSS defines here is
+/// three levels (`ServerSideEncryptionRule/ApplyServerSideEncryptionByDefault/SSEAlgorithm`);
+/// anything far deeper is not one of them, and serde would otherwise skip it silently (a
+/// DeleteMultipleObjects body nested 100 000 deep read as an empty, successful delete).
+const MAX_XML_DEPTH: usize = 16;
+
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8], root: &str) -> Result<T, OssError> {
     let text = std::str::from_utf8(body).map_err(|_| OssError::malformed_xml("not UTF-8"))?;
     // serde ignores the root element's name; OSS does not.
-    let found = root_name(text).ok_or_else(|| OssError::malformed_xml("no root element"))?;
+    let found = check_shape(text)?;
     if found != root {
         return Err(OssError::malformed_xml(format!(
             "the root element must be {root}, not {found}"
@@ -74,18 +80,45 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &[u8], root: &str) -> Result<T, Oss
     quick_xml::de::from_str(text).map_err(OssError::malformed_xml)
 }
 
-/// The name of the document's root element.
-fn root_name(text: &str) -> Option<String> {
+/// Reads the whole document once: well-formed, at most [`MAX_XML_DEPTH`] deep; returns the root
+/// element's name.
+fn check_shape(text: &str) -> Result<String, OssError> {
+    use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(text);
+    let mut root = None;
+    let mut depth = 0usize;
     loop {
-        match reader.read_event().ok()? {
-            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
-                return Some(e.name().into_inner().to_owned());
+        let event = reader.read_event().map_err(OssError::malformed_xml)?;
+        match event {
+            Event::Start(e) | Event::Empty(e) if depth == 0 && root.is_some() => {
+                let name = e.name().into_inner().to_owned();
+                return Err(OssError::malformed_xml(format!(
+                    "a second root element {name} follows the first"
+                )));
             }
-            quick_xml::events::Event::Eof => return None,
+            Event::Start(e) => {
+                root.get_or_insert_with(|| e.name().into_inner().to_owned());
+                depth += 1;
+                if depth > MAX_XML_DEPTH {
+                    return Err(OssError::malformed_xml(format!(
+                        "elements are nested more than {MAX_XML_DEPTH} deep"
+                    )));
+                }
+            }
+            Event::Empty(e) => {
+                root.get_or_insert_with(|| e.name().into_inner().to_owned());
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Eof => break,
             _ => {}
         }
     }
+    if depth != 0 {
+        return Err(OssError::malformed_xml(
+            "the document ends inside an element",
+        ));
+    }
+    root.ok_or_else(|| OssError::malformed_xml("no root element"))
 }
 
 /// `<CompleteMultipartUpload>` request body.
@@ -208,6 +241,23 @@ mod tests {
         assert!(parse_delete(b"<Delete><Object><Key>a</Key>").is_err());
         assert!(parse_complete(b"not xml").is_err());
         assert!(parse_delete(b"<Wrong><Object><Key>a</Key></Object></Wrong>").is_err());
+    }
+
+    #[test]
+    fn deeply_nested_or_unclosed_bodies_are_malformed() {
+        let deep = format!(
+            "<Delete>{}{}</Delete>",
+            "<a>".repeat(100_000),
+            "</a>".repeat(100_000)
+        );
+        let e = parse_delete(deep.as_bytes()).unwrap_err();
+        assert_eq!(e.code.code, "MalformedXML");
+        let e = parse_delete(b"<Delete><Object><Key>a</Key></Object>").unwrap_err();
+        assert_eq!(e.code.code, "MalformedXML");
+        // Depth within the limit still parses.
+        let ok =
+            parse_delete(b"<Delete><Object><Key>a</Key><X><Y/></X></Object></Delete>").unwrap();
+        assert_eq!(ok.objects.len(), 1);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! data the router fills in (bucket and key already resolved and decoded). It does not look up
 //! secrets, check STS tokens, read the body (a real `x-oss-content-sha256` must be checked by the
 //! caller, or refused with [`require_unsigned_payload`] as OSS does) or map errors to OSS codes;
-//! those belong to `iam` and `oss`.
+//! those belong to `iam` and `oss`. The one piece of state, [`replay::ReplayGuard`], remembers
+//! nonces for the APIs whose signatures carry one (KMS, admin).
 
 #![warn(missing_docs)]
 
@@ -18,6 +19,7 @@ mod client;
 mod date;
 mod error;
 mod presented;
+pub mod replay;
 mod request;
 mod v1;
 mod v4;
