@@ -48,8 +48,8 @@ pub(crate) fn load_or_create(
     env_secret: Option<String>,
 ) -> Result<RootIdentity> {
     let stored: Option<Stored> = if path.exists() {
-        coffer_records::private_file::check(&path).context("the root credentials file")?;
-        let text = fs::read_to_string(&path).context("read root credentials")?;
+        coffer_records::private_file::check(path).context("the root credentials file")?;
+        let text = fs::read_to_string(path).context("read root credentials")?;
         Some(serde_json::from_str(&text).context("parse root credentials")?)
     } else {
         None
