@@ -33,7 +33,7 @@ use aes_gcm::{AeadInOut, AesGcm, KeyInit};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::hkdf;
 use base64::Engine as _;
-use sm4::Sm4;
+use coffer_sm4::Sm4;
 use zeroize::Zeroizing;
 
 use crate::context::EncryptionContext;
