@@ -11,7 +11,8 @@ fn server_fails(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_coffer"));
     cmd.current_dir(cwd).arg("server").args(args);
     for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("COFFER_") {
+        // RUST_BACKTRACE would add a backtrace after the one error line.
+        if name.to_string_lossy().starts_with("COFFER_") || name == "RUST_BACKTRACE" {
             cmd.env_remove(name);
         }
     }
