@@ -447,6 +447,19 @@ def test_an_explicit_deny_of_decrypt_stops_reads_under_the_default_key(coffer, r
     assert bucket.get_object("k").read() == b"secret"
 
 
+def test_an_explicit_deny_of_generate_data_key_stops_uploads_under_the_default_key(coffer, ram, bucket, bucket_name, tmp_path):
+    """Uploads under the default OSS key need no Allow of kms:*, but an explicit Deny still denies."""
+    u = ram.user("gdkdeny")
+    ram.policy([allow(["oss:PutObject", "oss:GetObject"], [objects_of(bucket_name)])], tmp_path, user=u.name)
+    ub = u.bucket(coffer, bucket_name, "v4")
+    ub.put_object("k", b"first", headers={SSE: "KMS"})
+    ram.policy([deny("kms:GenerateDataKey", ["*"])], tmp_path, user=u.name)
+    refused(lambda: ub.put_object("k", b"second", headers={SSE: "KMS"}))
+    assert bucket.get_object("k").read() == b"first"
+    # The Deny is about data keys: a plain upload is still allowed.
+    ub.put_object("plain", b"p")
+
+
 def test_bucket_encryption_with_a_named_cmk_needs_describe_key(coffer, ram, bucket, bucket_name, cmk, tmp_path):
     u = ram.user("kmsenc")
     ram.policy([allow("oss:PutBucketEncryption", [the_bucket(bucket_name)])], tmp_path, user=u.name)

@@ -4,8 +4,9 @@
 //!
 //! OSS's rules (OSS developer guide, "Server-side encryption"): using a CMK the caller named needs
 //! `kms:GenerateDataKey` and `kms:Decrypt` to upload and `kms:Decrypt` to download; the account's
-//! default OSS key (`alias/acs/oss`) needs none, though an explicit Deny of `kms:Decrypt` still
-//! stops reads under it (RAM evaluation: an explicit Deny always wins); choosing a named CMK as a bucket's default needs
+//! default OSS key (`alias/acs/oss`) needs none, though an explicit Deny still wins (RAM
+//! evaluation): a Deny of `kms:GenerateDataKey` stops uploads under it and a Deny of `kms:Decrypt`
+//! stops reads; choosing a named CMK as a bucket's default needs
 //! `kms:DescribeKey` and `kms:ListKeys`. The account's root may use every key of its account.
 
 use std::sync::Arc;
@@ -82,6 +83,22 @@ impl KeyRules {
             &["kms:GenerateDataKey", "kms:Decrypt"],
             key_id,
         )
+    }
+
+    /// Writing under the account's default OSS key `default_key`: no Allow needed, but an explicit
+    /// Deny of `kms:GenerateDataKey` refuses the upload.
+    pub(crate) fn check_default_encrypt(
+        &self,
+        principal: &Principal,
+        conditions: &Conditions,
+        default_key: &str,
+    ) -> coffer_iam::Result<()> {
+        if matches!(principal, Principal::Root { .. }) {
+            return Ok(());
+        }
+        let arn = self.iam.kms_key_arn(&self.region, default_key);
+        self.iam
+            .check_not_denied(principal, "kms:GenerateDataKey", &arn, conditions)
     }
 
     /// Reading an object encrypted under `key_id`; `default_key` is the account's default OSS

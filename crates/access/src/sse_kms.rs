@@ -106,19 +106,35 @@ impl KmsClient for InProcessKms {
             }
             None => None,
         };
+        let shown = key_id
+            .clone()
+            .unwrap_or_else(|| coffer_kms::OSS_DEFAULT_ALIAS.to_owned());
+        let key = match named {
+            Some(id) => KeyRef::parse(&id).map_err(|_| KmsError::KeyNotFound(shown.clone()))?,
+            None => {
+                let default = {
+                    let (kms, account, shown) = (
+                        self.kms.clone(),
+                        kms_caller.account_id.clone(),
+                        shown.clone(),
+                    );
+                    blocking(move || {
+                        kms.default_oss_key(&account)
+                            .map_err(|e| map_error(&shown, e))
+                    })
+                    .await?
+                };
+                self.rules
+                    .check_default_encrypt(
+                        &caller.identity,
+                        &caller.conditions,
+                        &default.key_id.to_string(),
+                    )
+                    .map_err(denied(&shown))?;
+                KeyRef::Id(default.key_id)
+            }
+        };
         blocking(move || {
-            let shown = key_id
-                .clone()
-                .unwrap_or_else(|| coffer_kms::OSS_DEFAULT_ALIAS.to_owned());
-            let key = match &named {
-                Some(id) => KeyRef::parse(id).map_err(|_| KmsError::KeyNotFound(shown.clone()))?,
-                None => {
-                    let default = kms
-                        .default_oss_key(&kms_caller.account_id)
-                        .map_err(|e| map_error(&shown, e))?;
-                    KeyRef::Id(default.key_id)
-                }
-            };
             let generated = kms
                 .generate_data_key(
                     &kms_caller,

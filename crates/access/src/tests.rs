@@ -546,3 +546,36 @@ fn the_default_key_needs_no_allow_but_yields_to_an_explicit_deny() {
             .is_ok()
     );
 }
+
+#[test]
+fn uploads_under_the_default_key_yield_to_an_explicit_deny_of_generate_data_key() {
+    let f = fixture();
+    let rules = crate::kms::KeyRules {
+        iam: f.iam.clone(),
+        kms: None,
+        region: "cn-hangzhou".into(),
+    };
+    let none = Conditions::new();
+    let default = "default-key-id";
+    let plain = f.user("plain", None);
+    assert!(rules.check_default_encrypt(&plain, &none, default).is_ok());
+    let denied = f.user(
+        "denied",
+        Some(r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":["kms:GenerateDataKey"],"Resource":["*"]}]}"#),
+    );
+    assert!(
+        rules
+            .check_default_encrypt(&denied, &none, default)
+            .is_err()
+    );
+    let reader = f.user(
+        "reader",
+        Some(r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":["kms:Decrypt"],"Resource":["*"]}]}"#),
+    );
+    assert!(rules.check_default_encrypt(&reader, &none, default).is_ok());
+    assert!(
+        rules
+            .check_default_encrypt(&f.root(), &none, default)
+            .is_ok()
+    );
+}
