@@ -459,6 +459,16 @@ mod tests {
     }
 
     #[test]
+    fn a_true_in_the_file_is_not_reset_by_an_absent_flag() {
+        let c = load(&[], "tls_self_signed = true\n").unwrap();
+        assert!(c.sections.http.self_signed());
+        let c = load(&["--tls-self-signed=false"], "tls_self_signed = true\n").unwrap();
+        assert!(!c.sections.http.self_signed());
+        let c = load(&["--tls-self-signed"], "").unwrap();
+        assert!(c.sections.http.self_signed());
+    }
+
+    #[test]
     fn flag_beats_file_beats_default() {
         let c = load(
             &["--region", "cn-beijing", "--min-part-size", "5"],

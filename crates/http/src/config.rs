@@ -42,12 +42,16 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Serve TLS with a self-signed certificate for the listen names, generated into the data
     /// directory on first start (its SHA-256 fingerprint is printed), unless --tls-cert is given.
-    #[arg(long, env = "COFFER_TLS_SELF_SIGNED")]
-    pub tls_self_signed: bool,
+    // `Option` so that an absent flag leaves a `true` from the TOML file alone: clap gives a plain
+    // `bool` flag a default of `false`, which would override the file.
+    #[arg(long, env = "COFFER_TLS_SELF_SIGNED", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true")]
+    pub tls_self_signed: Option<bool>,
     /// Allow the KMS and admin APIs to listen on a non-loopback address without TLS (their
     /// requests carry key material and credentials in the clear).
-    #[arg(long, env = "COFFER_ALLOW_INSECURE_NETWORK")]
-    pub allow_insecure_network: bool,
+    #[arg(long, env = "COFFER_ALLOW_INSECURE_NETWORK", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true")]
+    pub allow_insecure_network: Option<bool>,
 }
 
 /// The settings with their defaults applied.
@@ -75,14 +79,24 @@ impl Config {
                 .or(other.max_connections_per_peer),
             tls_cert: self.tls_cert.or(other.tls_cert),
             tls_key: self.tls_key.or(other.tls_key),
-            tls_self_signed: self.tls_self_signed || other.tls_self_signed,
-            allow_insecure_network: self.allow_insecure_network || other.allow_insecure_network,
+            tls_self_signed: self.tls_self_signed.or(other.tls_self_signed),
+            allow_insecure_network: self.allow_insecure_network.or(other.allow_insecure_network),
         }
+    }
+
+    /// Whether `--tls-self-signed` is on.
+    pub fn self_signed(&self) -> bool {
+        self.tls_self_signed.unwrap_or(false)
+    }
+
+    /// Whether plain HTTP is allowed on the KMS and admin APIs off loopback.
+    pub fn insecure_network_allowed(&self) -> bool {
+        self.allow_insecure_network.unwrap_or(false)
     }
 
     /// Whether the listeners will speak TLS.
     pub fn tls(&self) -> bool {
-        self.tls_cert.is_some() || self.tls_self_signed
+        self.tls_cert.is_some() || self.self_signed()
     }
 
     /// Settles the TLS files: with `--tls-self-signed` and no `--tls-cert`, creates (once) a
@@ -98,7 +112,7 @@ impl Config {
                 "--tls-cert and --tls-key go together".to_owned(),
             ));
         }
-        if !self.tls_self_signed || self.tls_cert.is_some() {
+        if !self.self_signed() || self.tls_cert.is_some() {
             return Ok(None);
         }
         let (cert, key, fingerprint) =
@@ -111,7 +125,7 @@ impl Config {
     /// Refuses to serve `api` (whose requests carry keys or credentials) in the clear on an
     /// address other hosts can reach, unless `--allow-insecure-network` says so.
     pub fn check_exposure(&self, api: &str, addr: SocketAddr) -> Result<(), String> {
-        if addr.ip().is_loopback() || self.tls() || self.allow_insecure_network {
+        if addr.ip().is_loopback() || self.tls() || self.insecure_network_allowed() {
             return Ok(());
         }
         Err(format!(
@@ -148,7 +162,7 @@ mod tests {
         let file = Config {
             idle_timeout: Some(99),
             header_read_timeout: Some(3),
-            tls_self_signed: true,
+            tls_self_signed: Some(true),
             ..Config::default()
         };
         let merged = flags.or(file).resolve();
@@ -169,12 +183,12 @@ mod tests {
         );
         assert!(plain.check_exposure("KMS", loopback).is_ok());
         let allowed = Config {
-            allow_insecure_network: true,
+            allow_insecure_network: Some(true),
             ..Config::default()
         };
         assert!(allowed.check_exposure("KMS", public).is_ok());
         let tls = Config {
-            tls_self_signed: true,
+            tls_self_signed: Some(true),
             ..Config::default()
         };
         assert!(tls.check_exposure("admin", public).is_ok());
@@ -185,7 +199,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
-            tls_self_signed: true,
+            tls_self_signed: Some(true),
             ..Config::default()
         };
         let addrs = ["127.0.0.1:0".parse().unwrap()];
@@ -196,7 +210,7 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         crate::tls::Tls::load(config.tls_cert.as_ref().unwrap(), &key).unwrap();
         let mut again = Config {
-            tls_self_signed: true,
+            tls_self_signed: Some(true),
             ..Config::default()
         };
         assert_eq!(
