@@ -1,5 +1,6 @@
 //! [`PgRecordStore`]: iam's and the KMS's sealed records in one PostgreSQL table,
-//! `records (tbl, key, value)`, keyed by (table name, key bytes).
+//! `records (tbl, key, value)`, keyed by (`<store>.<table>`, key bytes). The store name (`iam`,
+//! `kms`) keeps apart tables of the same name that two users of one database both declare.
 //!
 //! Values arrive sealed by their users (`coffer_crypto::Sealer`); this store never sees a
 //! plaintext key. The trait is blocking while the driver is async, so the store runs its own small
@@ -16,6 +17,7 @@ use crate::{Error, Pool};
 /// A [`coffer_records::RecordStore`] in a PostgreSQL database; several nodes may share one.
 pub struct PgRecordStore {
     pool: Pool,
+    store: String,
     tables: Vec<Table>,
     /// `Option` only so that `Drop` can take it: a runtime dropped inside another one would panic.
     runtime: Option<tokio::runtime::Runtime>,
@@ -24,6 +26,7 @@ pub struct PgRecordStore {
 impl std::fmt::Debug for PgRecordStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgRecordStore")
+            .field("store", &self.store)
             .field("tables", &self.tables)
             .finish_non_exhaustive()
     }
@@ -43,8 +46,8 @@ fn backend(e: impl std::error::Error + Send + Sync + 'static) -> RecordError {
 
 impl PgRecordStore {
     /// Connects to `url` (see [`crate::connect`]), migrating the schema, with `tables` as the
-    /// store's tables. Blocks.
-    pub fn open(url: &str, tables: &[Table]) -> Result<Self> {
+    /// tables of the store called `store` (`[a-z0-9_]`, like a table name). Blocks.
+    pub fn open(url: &str, store: &str, tables: &[Table]) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("coffer-records-pg")
@@ -55,9 +58,15 @@ impl PgRecordStore {
         let pool = wait(&runtime, async move { crate::connect(&url).await })?.map_err(backend)?;
         Ok(Self {
             pool,
+            store: store.to_owned(),
             tables: tables.to_vec(),
             runtime: Some(runtime),
         })
+    }
+
+    /// The `tbl` column of `table`'s rows.
+    fn column(&self, table: Table) -> String {
+        format!("{}.{}", self.store, table.name())
     }
 
     fn run<T: Send + 'static>(
@@ -87,6 +96,12 @@ fn wait<T: Send + 'static>(
         .map_err(|_| RecordError::Backend("record store task ended without an answer".into()))
 }
 
+fn table_of(change: &Change) -> Table {
+    match change {
+        Change::Put { table, .. } | Change::Delete { table, .. } => *table,
+    }
+}
+
 impl RecordStore for PgRecordStore {
     fn scan(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         check_tables(
@@ -97,13 +112,14 @@ impl RecordStore for PgRecordStore {
             }],
         )?;
         let pool = self.pool.clone();
+        let tbl = self.column(table);
         self.run(async move {
             let client = pool.client().await?;
             // One statement reads one snapshot: every batch is in it whole or not at all.
             let rows = client
                 .query(
                     "SELECT key, value FROM records WHERE tbl = $1 ORDER BY key",
-                    &[&table.name()],
+                    &[&tbl],
                 )
                 .await?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -113,23 +129,26 @@ impl RecordStore for PgRecordStore {
     fn apply(&self, changes: &[Change]) -> Result<()> {
         check_tables(&self.tables, changes)?;
         let pool = self.pool.clone();
-        let changes = changes.to_vec();
+        let changes: Vec<(String, Change)> = changes
+            .iter()
+            .map(|c| (self.column(table_of(c)), c.clone()))
+            .collect();
         self.run(async move {
             let out: Result<(), Error> = serializable!(pool, |tx| {
-                for change in &changes {
+                for (tbl, change) in &changes {
                     match change {
-                        Change::Put { table, key, value } => {
+                        Change::Put { key, value, .. } => {
                             tx.execute(
                                 "INSERT INTO records (tbl, key, value) VALUES ($1, $2, $3)
                                  ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value",
-                                &[&table.name(), key, value],
+                                &[tbl, key, value],
                             )
                             .await?;
                         }
-                        Change::Delete { table, key } => {
+                        Change::Delete { key, .. } => {
                             tx.execute(
                                 "DELETE FROM records WHERE tbl = $1 AND key = $2",
-                                &[&table.name(), key],
+                                &[tbl, key],
                             )
                             .await?;
                         }
