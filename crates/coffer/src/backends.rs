@@ -27,25 +27,50 @@ pub(crate) struct Backends {
     pub(crate) kms_audit: Box<dyn AuditSink>,
 }
 
-/// Creates the data directory if needed and opens each store the configuration names.
-pub(crate) fn open_backends(config: &ServerConfig) -> Result<Backends> {
+/// Creates the data directory if needed and opens each store the configuration names. Blocks
+/// while the embedded stores open: call it at startup.
+pub(crate) async fn open_backends(config: &ServerConfig) -> Result<Backends> {
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir.root())
         .with_context(|| format!("create data directory {}", dir.root().display()))?;
     let server = &config.sections.server;
-    let meta: Arc<dyn MetaStore> = match server.meta {
-        MetaBackend::Embedded => Arc::new(
-            coffer_meta_redb::RedbMetaStore::open(&dir.meta()).context("open metadata store")?,
+    let (meta, identities, kms): (
+        Arc<dyn MetaStore>,
+        Arc<dyn RecordStore>,
+        Box<dyn RecordStore>,
+    ) = match &server.meta {
+        MetaBackend::Embedded => (
+            Arc::new(
+                coffer_meta_redb::RedbMetaStore::open(&dir.meta())
+                    .context("open metadata store")?,
+            ),
+            Arc::new(coffer_iam::open_redb_store(&dir.iam()).context("open the identity store")?),
+            Box::new(coffer_kms::open_redb_store(&dir.kms()).context("open the KMS store")?),
         ),
+        MetaBackend::Postgres(url) => {
+            let pool = coffer_meta_postgres::connect(url.expose())
+                .await
+                .context("open the PostgreSQL metadata store")?;
+            let open = |store, tables: &[coffer_records::Table]| {
+                coffer_meta_postgres::PgRecordStore::open(url.expose(), store, tables)
+            };
+            (
+                Arc::new(coffer_meta_postgres::PgMetaStore::new(pool)),
+                Arc::new(
+                    open("iam", &coffer_iam::TABLES)
+                        .context("open the identity store in PostgreSQL")?,
+                ),
+                Box::new(
+                    open("kms", &coffer_kms::TABLES).context("open the KMS store in PostgreSQL")?,
+                ),
+            )
+        }
     };
     let blobs: Arc<dyn BlobStore> = match server.blob {
         BlobBackend::Local => {
             Arc::new(coffer_blob_fs::FsBlobStore::open(&dir.blobs()).context("open blob store")?)
         }
     };
-    let identities =
-        Arc::new(coffer_iam::open_redb_store(&dir.iam()).context("open the identity store")?);
-    let kms = Box::new(coffer_kms::open_redb_store(&dir.kms()).context("open the KMS store")?);
     let kms_audit = Box::new(
         coffer_kms::JsonlAuditLog::open(&dir.kms_audit_log()).context("open the KMS audit log")?,
     );

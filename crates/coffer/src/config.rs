@@ -231,8 +231,9 @@ pub(crate) struct ServerSection {
     /// Region served, as clients name it for V4 signatures [default: cn-hangzhou].
     #[arg(long, env = "COFFER_REGION", required = false)]
     pub(crate) region: String,
-    /// Metadata backend: `embedded` (redb, `meta.redb` in the data directory) [default:
-    /// embedded].
+    /// State backend: `embedded` (redb files in the data directory) or a PostgreSQL URL
+    /// `postgres://user:password@host:port/db` (metadata, identities and KMS keys in that
+    /// database, sealed) [default: embedded].
     #[arg(long, env = "COFFER_META", required = false)]
     pub(crate) meta: MetaBackend,
     /// Object data backend: `local` (files under `blobs/` in the data directory) [default:
@@ -281,13 +282,17 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// Where metadata (buckets, objects, uploads, parts) is kept: a URL-like setting so that a
-/// database server can be named by its URL.
+/// Where state is kept: a URL-like setting so that a database server can be named by its URL.
+/// With `embedded`, metadata, identities and KMS keys are redb files in the data directory; with a
+/// PostgreSQL URL, all three live in that database (sealed as in the files), so that several nodes
+/// can share them.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub(crate) enum MetaBackend {
     /// The embedded redb database in the data directory.
     Embedded,
+    /// A PostgreSQL (or PostgreSQL-compatible) database.
+    Postgres(DatabaseUrl),
 }
 
 impl FromStr for MetaBackend {
@@ -295,8 +300,12 @@ impl FromStr for MetaBackend {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "embedded" | "redb" => Ok(Self::Embedded),
+            url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Self::Postgres(DatabaseUrl(Zeroizing::new(url.to_owned()))))
+            }
             other => Err(format!(
-                "{other:?} is not a metadata backend (this build has: embedded)"
+                "{:?} is not a metadata backend (this build has: embedded, postgres://...)",
+                DatabaseUrl::redact(other)
             )),
         }
     }
@@ -306,6 +315,38 @@ impl TryFrom<String> for MetaBackend {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
         s.parse()
+    }
+}
+
+/// A database connection URL. It may carry a password, so `Debug` shows it without one, and the
+/// text is zeroized when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct DatabaseUrl(Zeroizing<String>);
+
+impl DatabaseUrl {
+    /// The URL, password included, for the driver only.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `scheme://user:secret@host/db` as `scheme://user:***@host/db`.
+    fn redact(url: &str) -> String {
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return url.to_owned();
+        };
+        match rest.rsplit_once('@') {
+            Some((user_info, host)) => {
+                let user = user_info.split_once(':').map_or(user_info, |(u, _)| u);
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => url.to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", Self::redact(&self.0))
     }
 }
 
@@ -483,6 +524,16 @@ mod tests {
             SocketAddr::from(([127, 0, 0, 1], 9001))
         );
         assert_eq!(s.server.meta, MetaBackend::Embedded);
+        let c = load(&["--meta", "postgres://coffer:hunter2@db:5432/coffer"], "").unwrap();
+        let s = &c.sections;
+        let MetaBackend::Postgres(url) = &s.server.meta else {
+            panic!("a postgres URL selects PostgreSQL: {:?}", s.server.meta);
+        };
+        assert_eq!(url.expose(), "postgres://coffer:hunter2@db:5432/coffer");
+        assert!(
+            !format!("{s:?}").contains("hunter2"),
+            "Debug hides the password"
+        );
         assert_eq!(c.data_dir, DataDir::new("coffer-data"));
         assert_eq!(c.root_key_file, PathBuf::from("coffer-data.root-key"));
     }
@@ -512,8 +563,9 @@ mod tests {
         );
         let e = load(&[], "sse_rotation_days = \"soon\"\n").unwrap_err();
         assert!(!format!("{e:#}").contains('\n'), "{e:#}");
-        let e = load(&[], "meta = \"postgres://db\"\n").unwrap_err();
+        let e = load(&[], "meta = \"mysql://u:hunter2@db\"\n").unwrap_err();
         assert!(format!("{e:#}").contains("not a metadata backend"), "{e:#}");
+        assert!(!format!("{e:#}").contains("hunter2"), "{e:#}");
         assert!(load(&["--region", "cn hangzhou"], "").is_err());
     }
 }

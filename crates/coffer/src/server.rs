@@ -111,7 +111,7 @@ async fn tick_kms(
 /// `coffer server`, start to stop.
 pub(crate) async fn run(mut config: ServerConfig) -> Result<()> {
     let started = SystemTime::now();
-    let backends = open_backends(&config)?;
+    let backends = open_backends(&config).await?;
     let services = build_services(&mut config, backends).await?;
     services
         .store
