@@ -3,6 +3,7 @@
 //! names a concrete backend.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use coffer_blob::BlobStore;
@@ -25,7 +26,15 @@ pub(crate) struct Backends {
     pub(crate) kms: Box<dyn RecordStore>,
     /// The KMS's audit trail.
     pub(crate) kms_audit: Box<dyn AuditSink>,
+    /// How old an unknown blob must be before startup recovery deletes it. Zero for a blob store
+    /// this node owns (every blob older than its start was written by a process now gone); for a
+    /// shared one, long enough that another node's write has committed its metadata or failed.
+    pub(crate) orphan_grace: Duration,
 }
+
+/// [`Backends::orphan_grace`] of a shared blob store: far longer than a blob's commit and its
+/// metadata transaction take, even for a 5 GiB part.
+const SHARED_ORPHAN_GRACE: Duration = Duration::from_secs(6 * 60 * 60);
 
 /// Creates the data directory if needed and opens each store the configuration names. Blocks
 /// while the embedded stores open: call it at startup.
@@ -66,9 +75,25 @@ pub(crate) async fn open_backends(config: &ServerConfig) -> Result<Backends> {
             )
         }
     };
-    let blobs: Arc<dyn BlobStore> = match server.blob {
-        BlobBackend::Local => {
-            Arc::new(coffer_blob_fs::FsBlobStore::open(&dir.blobs()).context("open blob store")?)
+    let (blobs, orphan_grace): (Arc<dyn BlobStore>, Duration) = match &server.blob {
+        BlobBackend::Local => (
+            Arc::new(coffer_blob_fs::FsBlobStore::open(&dir.blobs()).context("open blob store")?),
+            Duration::ZERO,
+        ),
+        BlobBackend::S3(place) => {
+            let (access_key_id, secret) = config.secrets.s3_keys.clone().context(
+                "--blob s3://... needs COFFER_S3_ACCESS_KEY_ID and COFFER_S3_SECRET_ACCESS_KEY",
+            )?;
+            let store = coffer_blob_s3::S3BlobStore::open(&coffer_blob_s3::S3Config {
+                endpoint: place.endpoint.clone(),
+                bucket: place.bucket.clone(),
+                region: place.region.clone(),
+                root: place.root.clone(),
+                access_key_id,
+                secret_access_key: secret.to_string(),
+            })
+            .context("open the S3 blob store")?;
+            (Arc::new(store), SHARED_ORPHAN_GRACE)
         }
     };
     let kms_audit = Box::new(
@@ -80,6 +105,7 @@ pub(crate) async fn open_backends(config: &ServerConfig) -> Result<Backends> {
         identities,
         kms,
         kms_audit,
+        orphan_grace,
     })
 }
 
