@@ -12,6 +12,9 @@ With COFFER_SDK_META=postgres every server keeps its state in a fresh database o
 PostgreSQL cluster that this module starts (initdb into a temporary directory, listening only on a
 Unix socket there; as the `postgres` account when run as root, which PostgreSQL requires). The
 PostgreSQL binaries come from COFFER_PG_BIN, else PATH, else the newest /usr/lib/postgresql/*/bin.
+
+With COFFER_SDK_BLOB=s3 every server keeps object data under its own root in a bucket of a
+SeaweedFS server (`weed mini`, COFFER_WEED or `weed` on PATH) that this module starts on loopback.
 """
 
 from __future__ import annotations
@@ -96,6 +99,60 @@ class _PgCluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class _Weed:
+    """One SeaweedFS server per test process, stopped at exit."""
+
+    _instance: "_Weed | None" = None
+    KEY_ID = "coffer-sdk"
+    SECRET = "coffer-sdk-secret"
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="coffer-weed-"))
+        # Ports in 20000..40000 (gRPC twins 10000 higher), spread by process id.
+        base = 20_000 + (os.getpid() % 190) * 100
+        self.s3_port = base + 3
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=self.KEY_ID, AWS_SECRET_ACCESS_KEY=self.SECRET)
+        self.proc = subprocess.Popen(
+            [os.environ.get("COFFER_WEED", "weed"), "mini", f"-dir={self.dir}", "-ip=127.0.0.1",
+             "-ip.bind=127.0.0.1", "-admin.ui=false", "-bucket=coffer",
+             f"-master.port={base}", f"-volume.port={base + 1}", f"-filer.port={base + 2}",
+             f"-s3.port={base + 3}", f"-admin.port={base + 4}", f"-webdav.port={base + 5}"],
+            cwd=self.dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.servers = 0
+        atexit.register(self.stop)
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.s3_port}/", timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break  # it answers (refusing an unsigned request): it is up
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("SeaweedFS did not start")
+                time.sleep(0.1)  # polling interval for readiness, not synchronisation
+
+    @classmethod
+    def get(cls) -> "_Weed":
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def fresh_location(self) -> str:
+        self.servers += 1
+        return f"s3://coffer/sdk{os.getpid()}-{self.servers}?endpoint=http://127.0.0.1:{self.s3_port}"
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def coffer_binary() -> Path:
     """The binary under test: $COFFER_BIN, else target/release/coffer of this checkout."""
     override = os.environ.get("COFFER_BIN")
@@ -144,6 +201,12 @@ class CofferServer:
         server = cls(data_dir=data_dir, work_dir=work_dir, access_key_id=ak, access_key_secret=sk)
         if os.environ.get("COFFER_SDK_META") == "postgres":
             server.extra_args += ["--meta", _PgCluster.get().fresh_database_url()]
+        if os.environ.get("COFFER_SDK_BLOB") == "s3":
+            weed = _Weed.get()
+            server.extra_args += ["--blob", weed.fresh_location()]
+            server.extra_env.update(
+                COFFER_S3_ACCESS_KEY_ID=weed.KEY_ID, COFFER_S3_SECRET_ACCESS_KEY=weed.SECRET
+            )
         return server
 
     # -- addresses -------------------------------------------------------------------------
