@@ -116,26 +116,29 @@ class _Weed:
             [os.environ.get("COFFER_WEED", "weed"), "mini", f"-dir={self.dir}", "-ip=127.0.0.1",
              "-ip.bind=127.0.0.1", "-admin.ui=false", "-bucket=coffer",
              f"-master.port={base}", f"-volume.port={base + 1}", f"-filer.port={base + 2}",
-             f"-s3.port={base + 3}", f"-admin.port={base + 4}", f"-webdav.port={base + 5}"],
+             f"-s3.port={base + 3}", f"-admin.port={base + 4}", f"-webdav.port={base + 5}",
+             f"-s3.port.iceberg={base + 6}", f"-s3.port.lance={base + 7}"],
             cwd=self.dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=open(self.dir / "weed.log", "wb"),
         )
         self.servers = 0
         atexit.register(self.stop)
-        import urllib.error
-        import urllib.request
-
+        # Ready once its shell lists the bucket it creates at start (the S3 port answers earlier).
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.s3_port}/", timeout=2)
+                listed = subprocess.run(
+                    [os.environ.get("COFFER_WEED", "weed"), "shell", f"-master=127.0.0.1:{base}"],
+                    input=b"s3.bucket.list\n", capture_output=True, timeout=5,
+                ).stdout
+            except subprocess.TimeoutExpired:
+                listed = b""  # the master is not up yet
+            if b"coffer" in listed:
                 break
-            except urllib.error.HTTPError:
-                break  # it answers (refusing an unsigned request): it is up
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("SeaweedFS did not start")
-                time.sleep(0.1)  # polling interval for readiness, not synchronisation
+            if time.monotonic() > deadline:
+                log = (self.dir / "weed.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"SeaweedFS did not create its bucket; log:\n{log}")
+            time.sleep(0.2)  # polling interval for readiness, not synchronisation
 
     @classmethod
     def get(cls) -> "_Weed":

@@ -50,6 +50,8 @@ fn start_weed() -> Weed {
         .arg(format!("-s3.port={}", port(3)))
         .arg(format!("-admin.port={}", port(4)))
         .arg(format!("-webdav.port={}", port(5)))
+        .arg(format!("-s3.port.iceberg={}", port(6)))
+        .arg(format!("-s3.port.lance={}", port(7)))
         .env("AWS_ACCESS_KEY_ID", KEY_ID)
         .env("AWS_SECRET_ACCESS_KEY", SECRET)
         .current_dir(dir.path())

@@ -76,6 +76,10 @@ pub(crate) async fn migrate(pool: &Pool) -> Result<(), Error> {
 }
 
 async fn apply(client: &mut deadpool_postgres::Object) -> Result<(), Error> {
+    // The "already exists, skipping" notices of a migrated database are not worth a log line.
+    client
+        .batch_execute("SET client_min_messages TO WARNING")
+        .await?;
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS coffer_schema (
