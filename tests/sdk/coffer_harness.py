@@ -7,17 +7,29 @@ The server contract relied on here (see tests/sdk/README.md):
 with COFFER_ROOT_ACCESS_KEY_ID / COFFER_ROOT_ACCESS_KEY_SECRET in the environment. Once it
 listens it writes FILE atomically as JSON ``{"oss": "127.0.0.1:PORT"}``. It exits with code 0
 on SIGTERM and logs to stderr.
+
+With COFFER_SDK_META=postgres every server keeps its state in a fresh database of a throwaway
+PostgreSQL cluster that this module starts (initdb into a temporary directory, listening only on a
+Unix socket there; as the `postgres` account when run as root, which PostgreSQL requires). The
+PostgreSQL binaries come from COFFER_PG_BIN, else PATH, else the newest /usr/lib/postgresql/*/bin.
+
+With COFFER_SDK_BLOB=s3 every server keeps object data under its own root in a bucket of a
+SeaweedFS server (`weed mini`, COFFER_WEED or `weed` on PATH) that this module starts on loopback.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
+import shutil
 import signal
 import string
 import subprocess
+import tempfile
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +37,123 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "cn-hangzhou"
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
+
+
+def _pg_program(name: str) -> list[str]:
+    bin_dir = os.environ.get("COFFER_PG_BIN")
+    if not bin_dir and not shutil.which("initdb"):
+        versions = sorted(
+            (int(p.name), p / "bin")
+            for p in Path("/usr/lib/postgresql").glob("*")
+            if p.name.isdigit()
+        )
+        bin_dir = str(versions[-1][1]) if versions else None
+    program = str(Path(bin_dir) / name) if bin_dir else name
+    return ["runuser", "-u", "postgres", "--", program] if os.geteuid() == 0 else [program]
+
+
+class _PgCluster:
+    """One throwaway PostgreSQL cluster per test process, stopped at exit."""
+
+    _instance: "_PgCluster | None" = None
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="coffer-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, user="postgres")
+        data = self.dir / "data"
+        subprocess.run(
+            [*_pg_program("initdb"), "--no-sync", "-A", "trust", "-U", "coffer", "-E", "UTF8",
+             "--locale=C", "-D", str(data)],
+            check=True, capture_output=True,
+        )
+        subprocess.run(
+            [*_pg_program("pg_ctl"), "-w", "-s", "-D", str(data), "-l", str(self.dir / "log"),
+             "-o", f"-c listen_addresses='' -k {self.dir} -c fsync=off", "start"],
+            check=True, capture_output=True,
+        )
+        self.databases = 0
+        atexit.register(self.stop)
+
+    @classmethod
+    def get(cls) -> "_PgCluster":
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def fresh_database_url(self) -> str:
+        self.databases += 1
+        name = f"sdk{os.getpid()}_{self.databases}"
+        subprocess.run(
+            [*_pg_program("createdb"), "-h", str(self.dir), "-U", "coffer", name],
+            check=True, capture_output=True,
+        )
+        host = urllib.parse.quote(str(self.dir), safe="")
+        return f"postgresql://coffer@{host}/{name}"
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*_pg_program("pg_ctl"), "-s", "-m", "immediate", "-D", str(self.dir / "data"), "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class _Weed:
+    """One SeaweedFS server per test process, stopped at exit."""
+
+    _instance: "_Weed | None" = None
+    KEY_ID = "coffer-sdk"
+    SECRET = "coffer-sdk-secret"
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="coffer-weed-"))
+        # Ports in 20000..40000 (gRPC twins 10000 higher), spread by process id.
+        base = 20_000 + (os.getpid() % 190) * 100
+        self.s3_port = base + 3
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=self.KEY_ID, AWS_SECRET_ACCESS_KEY=self.SECRET)
+        self.proc = subprocess.Popen(
+            [os.environ.get("COFFER_WEED", "weed"), "mini", f"-dir={self.dir}", "-ip=127.0.0.1",
+             "-ip.bind=127.0.0.1", "-admin.ui=false", "-bucket=coffer",
+             f"-master.port={base}", f"-volume.port={base + 1}", f"-filer.port={base + 2}",
+             f"-s3.port={base + 3}", f"-admin.port={base + 4}", f"-webdav.port={base + 5}",
+             f"-s3.port.iceberg={base + 6}", f"-s3.port.lance={base + 7}"],
+            cwd=self.dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(self.dir / "weed.log", "wb"),
+        )
+        self.servers = 0
+        atexit.register(self.stop)
+        # Ready once its shell lists the bucket it creates at start (the S3 port answers earlier).
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                listed = subprocess.run(
+                    [os.environ.get("COFFER_WEED", "weed"), "shell", f"-master=127.0.0.1:{base}"],
+                    input=b"s3.bucket.list\n", capture_output=True, timeout=5,
+                ).stdout
+            except subprocess.TimeoutExpired:
+                listed = b""  # the master is not up yet
+            if b"coffer" in listed:
+                break
+            if time.monotonic() > deadline:
+                log = (self.dir / "weed.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"SeaweedFS did not create its bucket; log:\n{log}")
+            time.sleep(0.2)  # polling interval for readiness, not synchronisation
+
+    @classmethod
+    def get(cls) -> "_Weed":
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def fresh_location(self) -> str:
+        self.servers += 1
+        return f"s3://coffer/sdk{os.getpid()}-{self.servers}?endpoint=http://127.0.0.1:{self.s3_port}"
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def coffer_binary() -> Path:
@@ -72,7 +201,16 @@ class CofferServer:
         data_dir = work_dir / "data"
         data_dir.mkdir(exist_ok=True)
         ak, sk = random_credentials()
-        return cls(data_dir=data_dir, work_dir=work_dir, access_key_id=ak, access_key_secret=sk)
+        server = cls(data_dir=data_dir, work_dir=work_dir, access_key_id=ak, access_key_secret=sk)
+        if os.environ.get("COFFER_SDK_META") == "postgres":
+            server.extra_args += ["--meta", _PgCluster.get().fresh_database_url()]
+        if os.environ.get("COFFER_SDK_BLOB") == "s3":
+            weed = _Weed.get()
+            server.extra_args += ["--blob", weed.fresh_location()]
+            server.extra_env.update(
+                COFFER_S3_ACCESS_KEY_ID=weed.KEY_ID, COFFER_S3_SECRET_ACCESS_KEY=weed.SECRET
+            )
+        return server
 
     # -- addresses -------------------------------------------------------------------------
 

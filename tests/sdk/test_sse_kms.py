@@ -185,7 +185,7 @@ def test_deleted_cmk_makes_its_objects_unrecoverable(tmp_path):
     clock = tmp_path / "kms-clock"
     clock.write_text("0")
     server = CofferServer.create(tmp_path / "shred")
-    server.extra_env = {"COFFER_TEST_KMS_CLOCK_FILE": str(clock)}
+    server.extra_env["COFFER_TEST_KMS_CLOCK_FILE"] = str(clock)
     server.start()
     try:
         if "KMS test clock enabled" not in server.log_tail(200):

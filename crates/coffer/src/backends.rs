@@ -3,6 +3,7 @@
 //! names a concrete backend.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use coffer_blob::BlobStore;
@@ -25,27 +26,76 @@ pub(crate) struct Backends {
     pub(crate) kms: Box<dyn RecordStore>,
     /// The KMS's audit trail.
     pub(crate) kms_audit: Box<dyn AuditSink>,
+    /// How old an unknown blob must be before startup recovery deletes it. Zero for a blob store
+    /// this node owns (every blob older than its start was written by a process now gone); for a
+    /// shared one, long enough that another node's write has committed its metadata or failed.
+    pub(crate) orphan_grace: Duration,
 }
 
-/// Creates the data directory if needed and opens each store the configuration names.
-pub(crate) fn open_backends(config: &ServerConfig) -> Result<Backends> {
+/// [`Backends::orphan_grace`] of a shared blob store: far longer than a blob's commit and its
+/// metadata transaction take, even for a 5 GiB part.
+const SHARED_ORPHAN_GRACE: Duration = Duration::from_secs(6 * 60 * 60);
+
+/// Creates the data directory if needed and opens each store the configuration names. Blocks
+/// while the embedded stores open: call it at startup.
+pub(crate) async fn open_backends(config: &ServerConfig) -> Result<Backends> {
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir.root())
         .with_context(|| format!("create data directory {}", dir.root().display()))?;
     let server = &config.sections.server;
-    let meta: Arc<dyn MetaStore> = match server.meta {
-        MetaBackend::Embedded => Arc::new(
-            coffer_meta_redb::RedbMetaStore::open(&dir.meta()).context("open metadata store")?,
+    let (meta, identities, kms): (
+        Arc<dyn MetaStore>,
+        Arc<dyn RecordStore>,
+        Box<dyn RecordStore>,
+    ) = match &server.meta {
+        MetaBackend::Embedded => (
+            Arc::new(
+                coffer_meta_redb::RedbMetaStore::open(&dir.meta())
+                    .context("open metadata store")?,
+            ),
+            Arc::new(coffer_iam::open_redb_store(&dir.iam()).context("open the identity store")?),
+            Box::new(coffer_kms::open_redb_store(&dir.kms()).context("open the KMS store")?),
         ),
-    };
-    let blobs: Arc<dyn BlobStore> = match server.blob {
-        BlobBackend::Local => {
-            Arc::new(coffer_blob_fs::FsBlobStore::open(&dir.blobs()).context("open blob store")?)
+        MetaBackend::Postgres(url) => {
+            let pool = coffer_meta_postgres::connect(url.expose())
+                .await
+                .context("open the PostgreSQL metadata store")?;
+            let open = |store, tables: &[coffer_records::Table]| {
+                coffer_meta_postgres::PgRecordStore::open(url.expose(), store, tables)
+            };
+            (
+                Arc::new(coffer_meta_postgres::PgMetaStore::new(pool)),
+                Arc::new(
+                    open("iam", &coffer_iam::TABLES)
+                        .context("open the identity store in PostgreSQL")?,
+                ),
+                Box::new(
+                    open("kms", &coffer_kms::TABLES).context("open the KMS store in PostgreSQL")?,
+                ),
+            )
         }
     };
-    let identities =
-        Arc::new(coffer_iam::open_redb_store(&dir.iam()).context("open the identity store")?);
-    let kms = Box::new(coffer_kms::open_redb_store(&dir.kms()).context("open the KMS store")?);
+    let (blobs, orphan_grace): (Arc<dyn BlobStore>, Duration) = match &server.blob {
+        BlobBackend::Local => (
+            Arc::new(coffer_blob_fs::FsBlobStore::open(&dir.blobs()).context("open blob store")?),
+            Duration::ZERO,
+        ),
+        BlobBackend::S3(place) => {
+            let (access_key_id, secret) = config.secrets.s3_keys.clone().context(
+                "--blob s3://... needs COFFER_S3_ACCESS_KEY_ID and COFFER_S3_SECRET_ACCESS_KEY",
+            )?;
+            let store = coffer_blob_s3::S3BlobStore::open(&coffer_blob_s3::S3Config {
+                endpoint: place.endpoint.clone(),
+                bucket: place.bucket.clone(),
+                region: place.region.clone(),
+                root: place.root.clone(),
+                access_key_id,
+                secret_access_key: secret.to_string(),
+            })
+            .context("open the S3 blob store")?;
+            (Arc::new(store), SHARED_ORPHAN_GRACE)
+        }
+    };
     let kms_audit = Box::new(
         coffer_kms::JsonlAuditLog::open(&dir.kms_audit_log()).context("open the KMS audit log")?,
     );
@@ -55,6 +105,7 @@ pub(crate) fn open_backends(config: &ServerConfig) -> Result<Backends> {
         identities,
         kms,
         kms_audit,
+        orphan_grace,
     })
 }
 

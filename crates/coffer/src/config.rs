@@ -231,12 +231,14 @@ pub(crate) struct ServerSection {
     /// Region served, as clients name it for V4 signatures [default: cn-hangzhou].
     #[arg(long, env = "COFFER_REGION", required = false)]
     pub(crate) region: String,
-    /// Metadata backend: `embedded` (redb, `meta.redb` in the data directory) [default:
-    /// embedded].
+    /// State backend: `embedded` (redb files in the data directory) or a PostgreSQL URL
+    /// `postgres://user:password@host:port/db` (metadata, identities and KMS keys in that
+    /// database, sealed) [default: embedded].
     #[arg(long, env = "COFFER_META", required = false)]
     pub(crate) meta: MetaBackend,
-    /// Object data backend: `local` (files under `blobs/` in the data directory) [default:
-    /// local].
+    /// Object data backend: `local` (files under `blobs/` in the data directory) or
+    /// `s3://bucket[/root]?endpoint=URL[&region=R]` (keys from COFFER_S3_ACCESS_KEY_ID and
+    /// COFFER_S3_SECRET_ACCESS_KEY) [default: local].
     #[arg(long, env = "COFFER_BLOB", required = false)]
     pub(crate) blob: BlobBackend,
     /// Once listening, write `{"oss": "ADDR", "kms": "ADDR", "admin": "ADDR"}` to this file (for
@@ -281,13 +283,17 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// Where metadata (buckets, objects, uploads, parts) is kept: a URL-like setting so that a
-/// database server can be named by its URL.
+/// Where state is kept: a URL-like setting so that a database server can be named by its URL.
+/// With `embedded`, metadata, identities and KMS keys are redb files in the data directory; with a
+/// PostgreSQL URL, all three live in that database (sealed as in the files), so that several nodes
+/// can share them.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub(crate) enum MetaBackend {
     /// The embedded redb database in the data directory.
     Embedded,
+    /// A PostgreSQL (or PostgreSQL-compatible) database.
+    Postgres(DatabaseUrl),
 }
 
 impl FromStr for MetaBackend {
@@ -295,8 +301,12 @@ impl FromStr for MetaBackend {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "embedded" | "redb" => Ok(Self::Embedded),
+            url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Self::Postgres(DatabaseUrl(Zeroizing::new(url.to_owned()))))
+            }
             other => Err(format!(
-                "{other:?} is not a metadata backend (this build has: embedded)"
+                "{:?} is not a metadata backend (this build has: embedded, postgres://...)",
+                DatabaseUrl::redact(other)
             )),
         }
     }
@@ -309,12 +319,88 @@ impl TryFrom<String> for MetaBackend {
     }
 }
 
+/// A database connection URL. It may carry a password, so `Debug` shows it without one, and the
+/// text is zeroized when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct DatabaseUrl(Zeroizing<String>);
+
+impl DatabaseUrl {
+    /// The URL, password included, for the driver only.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `scheme://user:secret@host/db` as `scheme://user:***@host/db`.
+    fn redact(url: &str) -> String {
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return url.to_owned();
+        };
+        match rest.rsplit_once('@') {
+            Some((user_info, host)) => {
+                let user = user_info.split_once(':').map_or(user_info, |(u, _)| u);
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => url.to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", Self::redact(&self.0))
+    }
+}
+
 /// Where object data is kept.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub(crate) enum BlobBackend {
     /// Files under `blobs/` in the data directory.
     Local,
+    /// A bucket of an S3-compatible service, shared by every node that names it.
+    S3(S3Location),
+}
+
+/// `s3://bucket[/root]?endpoint=URL[&region=REGION]`; the keys come from the environment
+/// (`COFFER_S3_ACCESS_KEY_ID`, `COFFER_S3_SECRET_ACCESS_KEY`), never from the URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct S3Location {
+    pub(crate) bucket: String,
+    pub(crate) root: String,
+    pub(crate) endpoint: String,
+    pub(crate) region: String,
+}
+
+impl FromStr for S3Location {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let rest = s
+            .strip_prefix("s3://")
+            .ok_or("an S3 location starts with s3://")?;
+        let (place, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (bucket, root) = place.split_once('/').unwrap_or((place, ""));
+        if bucket.is_empty() {
+            return Err(format!("{s:?} names no bucket"));
+        }
+        let (mut endpoint, mut region) = (None, "us-east-1".to_owned());
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("endpoint", v)) => endpoint = Some(v.to_owned()),
+                Some(("region", v)) => region = v.to_owned(),
+                _ => {
+                    return Err(format!(
+                        "{pair:?} is not an S3 setting (endpoint=, region=)"
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            bucket: bucket.to_owned(),
+            root: root.trim_matches('/').to_owned(),
+            endpoint: endpoint.ok_or_else(|| format!("{s:?} has no endpoint=URL"))?,
+            region,
+        })
+    }
 }
 
 impl FromStr for BlobBackend {
@@ -322,8 +408,9 @@ impl FromStr for BlobBackend {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "local" | "fs" => Ok(Self::Local),
+            s3 if s3.starts_with("s3://") => Ok(Self::S3(s3.parse()?)),
             other => Err(format!(
-                "{other:?} is not an object data backend (this build has: local)"
+                "{other:?} is not an object data backend (this build has: local, s3://...)"
             )),
         }
     }
@@ -346,6 +433,8 @@ pub(crate) struct EnvSecrets {
     pub(crate) root_access_key_secret: Option<Zeroizing<String>>,
     /// `COFFER_ROOT_KEY`.
     pub(crate) root_key: Option<Zeroizing<String>>,
+    /// `COFFER_S3_ACCESS_KEY_ID` and `COFFER_S3_SECRET_ACCESS_KEY`, for `--blob s3://…`.
+    pub(crate) s3_keys: Option<(String, Zeroizing<String>)>,
 }
 
 impl fmt::Debug for EnvSecrets {
@@ -364,6 +453,11 @@ impl EnvSecrets {
                 .ok()
                 .map(Zeroizing::new),
             root_key: root_key_from_env(),
+            s3_keys: std::env::var("COFFER_S3_ACCESS_KEY_ID").ok().zip(
+                std::env::var("COFFER_S3_SECRET_ACCESS_KEY")
+                    .ok()
+                    .map(Zeroizing::new),
+            ),
         }
     }
 }
@@ -493,6 +587,33 @@ mod tests {
             SocketAddr::from(([127, 0, 0, 1], 9001))
         );
         assert_eq!(s.server.meta, MetaBackend::Embedded);
+        let c = load(&["--meta", "postgres://coffer:hunter2@db:5432/coffer"], "").unwrap();
+        let s = &c.sections;
+        let MetaBackend::Postgres(url) = &s.server.meta else {
+            panic!("a postgres URL selects PostgreSQL: {:?}", s.server.meta);
+        };
+        assert_eq!(url.expose(), "postgres://coffer:hunter2@db:5432/coffer");
+        assert!(
+            !format!("{s:?}").contains("hunter2"),
+            "Debug hides the password"
+        );
+        let c = load(
+            &[
+                "--blob",
+                "s3://coffer/node-data/?endpoint=http://127.0.0.1:8333",
+            ],
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            c.sections.server.blob,
+            BlobBackend::S3(S3Location {
+                bucket: "coffer".into(),
+                root: "node-data".into(),
+                endpoint: "http://127.0.0.1:8333".into(),
+                region: "us-east-1".into(),
+            })
+        );
         assert_eq!(c.data_dir, DataDir::new("coffer-data"));
         assert_eq!(c.root_key_file, PathBuf::from("coffer-data.root-key"));
     }
@@ -522,8 +643,13 @@ mod tests {
         );
         let e = load(&[], "sse_rotation_days = \"soon\"\n").unwrap_err();
         assert!(!format!("{e:#}").contains('\n'), "{e:#}");
-        let e = load(&[], "meta = \"postgres://db\"\n").unwrap_err();
+        let e = load(&[], "meta = \"mysql://u:hunter2@db\"\n").unwrap_err();
         assert!(format!("{e:#}").contains("not a metadata backend"), "{e:#}");
+        assert!(!format!("{e:#}").contains("hunter2"), "{e:#}");
         assert!(load(&["--region", "cn hangzhou"], "").is_err());
+        let e = load(&["--blob", "s3://bucket/root"], "").unwrap_err();
+        assert!(format!("{e:#}").contains("no endpoint"), "{e:#}");
+        let e = load(&["--blob", "s3://b?endpoint=http://x&secret=1"], "").unwrap_err();
+        assert!(format!("{e:#}").contains("not an S3 setting"), "{e:#}");
     }
 }

@@ -111,12 +111,16 @@ async fn tick_kms(
 /// `coffer server`, start to stop.
 pub(crate) async fn run(mut config: ServerConfig) -> Result<()> {
     let started = SystemTime::now();
-    let backends = open_backends(&config)?;
+    let backends = open_backends(&config).await?;
+    // Unknown blobs younger than this may still be another node's write in progress.
+    let orphans_before = started
+        .checked_sub(backends.orphan_grace)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
     let services = build_services(&mut config, backends).await?;
     services
         .store
         .collector()
-        .recover(started)
+        .recover(orphans_before)
         .await
         .context("recover from interrupted writes")?;
     let edge = prepare_edge(&mut config)?;

@@ -160,7 +160,9 @@ pub trait RecordStore: Send + Sync + fmt::Debug {
     fn scrub(&self) -> Result<()>;
 }
 
-fn check_tables(declared: &[Table], changes: &[Change]) -> Result<()> {
+/// [`Error::UnknownTable`] for the first change naming a table not in `declared`: the check every
+/// backend's [`RecordStore::apply`] makes before it changes anything.
+pub fn check_tables(declared: &[Table], changes: &[Change]) -> Result<()> {
     match changes.iter().find(|c| !declared.contains(&c.table())) {
         Some(c) => Err(Error::UnknownTable(c.table().name())),
         None => Ok(()),

@@ -1,0 +1,26 @@
+//! The shared-state backends of coffer on PostgreSQL: [`PgMetaStore`] implements
+//! [`coffer_meta::MetaStore`] and [`PgRecordStore`] implements [`coffer_records::RecordStore`],
+//! both over one pool of connections ([`deadpool_postgres`] on [`tokio_postgres`]).
+//!
+//! Several coffer nodes may share one database: every trait method is one transaction at
+//! `SERIALIZABLE` isolation, its conditions are checked in that transaction, and a transaction the
+//! database aborts for a serialization conflict or a deadlock (SQLSTATE `40001`, `40P01`) is
+//! retried from the start a bounded number of times. Nothing here depends on advisory locks or
+//! `LISTEN` for the correctness of an operation, so the same SQL runs on PostgreSQL-compatible
+//! distributed databases; the advisory lock taken around migrations only keeps two nodes that
+//! start at once from racing to create the same tables (and the migrations are idempotent anyway).
+//!
+//! Values are opaque bytes: metadata records are stored as `coffer_meta::encode_record` makes them,
+//! record-store values arrive sealed by their users. The database never sees object data or a
+//! plaintext key.
+
+mod error;
+mod meta;
+mod pool;
+mod records;
+mod schema;
+
+pub use error::Error;
+pub use meta::PgMetaStore;
+pub use pool::{Pool, connect};
+pub use records::PgRecordStore;
