@@ -1,0 +1,551 @@
+//! The handlers: each reads its inputs, calls `coffer_core` with the request's grant and
+//! renders the S3 reply. Handlers do not authorize again.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use base64::Engine;
+use coffer_core::{
+    Acl, BodyStream, ByteRange, CreateBucket, GetOptions, ListEntry, ListQuery, ObjectMetadata,
+    ObjectRecord, Preconditions, PutObject, RangeBehavior, RequestContext, StorageClass,
+    UnixMillis,
+};
+use coffer_http::RequestBody;
+use coffer_iam::Grant;
+use coffer_types::{BucketName, ObjectKey};
+use futures::{StreamExt, TryStreamExt};
+use http::StatusCode;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::actions::Op;
+use crate::error::{S3Error, codes};
+use crate::server::{Parts, Reply, S3Service};
+use crate::xml::Doc;
+
+/// Stored headers a write may set and a read returns.
+const CONTENT_HEADERS: &[&str] = &[
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+];
+
+pub(crate) async fn run(
+    svc: &S3Service,
+    ctx: &RequestContext,
+    p: &Parts,
+    g: &Grant,
+    body: RequestBody,
+) -> Result<Reply, S3Error> {
+    match p.op {
+        Op::ListBuckets => list_buckets(svc, ctx, g).await,
+        Op::CreateBucket => create_bucket(svc, ctx, p, g).await,
+        Op::DeleteBucket => {
+            svc.store.delete_bucket(ctx, g, bucket(p)?).await?;
+            Ok(Reply::new(StatusCode::NO_CONTENT))
+        }
+        Op::HeadBucket => {
+            svc.store.bucket_info(ctx, g, bucket(p)?).await?;
+            let mut r = Reply::new(StatusCode::OK);
+            r.header("x-amz-bucket-region", &svc.config.region);
+            Ok(r)
+        }
+        Op::GetBucketLocation => {
+            svc.store.bucket_info(ctx, g, bucket(p)?).await?;
+            // us-east-1 is answered as an empty constraint, as S3 does.
+            let region = svc.config.region.as_str();
+            let doc = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint \
+                 xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{}</LocationConstraint>",
+                if region == "us-east-1" {
+                    String::new()
+                } else {
+                    quick_xml::escape::escape(region).into_owned()
+                }
+            );
+            Ok(Reply::xml(doc))
+        }
+        Op::ListObjects => list_objects(svc, ctx, p, g, false).await,
+        Op::ListObjectsV2 => list_objects(svc, ctx, p, g, true).await,
+        Op::PutObject => put_object(svc, ctx, p, g, body).await,
+        Op::GetObject => get_object(svc, ctx, p, g, false).await,
+        Op::HeadObject => get_object(svc, ctx, p, g, true).await,
+        Op::DeleteObject => {
+            svc.store.delete_object(ctx, g, bucket(p)?, key(p)?).await?;
+            Ok(Reply::new(StatusCode::NO_CONTENT))
+        }
+        Op::Unsupported(name) => Err(S3Error::not_implemented(name)),
+    }
+}
+
+fn bucket(p: &Parts) -> Result<&BucketName, S3Error> {
+    p.bucket
+        .as_ref()
+        .ok_or_else(|| S3Error::new(codes::METHOD_NOT_ALLOWED, "A bucket is required."))
+}
+
+fn key(p: &Parts) -> Result<&ObjectKey, S3Error> {
+    p.key
+        .as_ref()
+        .ok_or_else(|| S3Error::new(codes::METHOD_NOT_ALLOWED, "A key is required."))
+}
+
+fn iso8601(ms: UnixMillis) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms.0) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+fn http_date(ms: UnixMillis) -> String {
+    coffer_signature::format_rfc1123(
+        OffsetDateTime::from_unix_timestamp(ms.0.div_euclid(1000))
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+    )
+}
+
+async fn list_buckets(svc: &S3Service, ctx: &RequestContext, g: &Grant) -> Result<Reply, S3Error> {
+    let page = svc.store.list_buckets(ctx, g, "", "", usize::MAX).await?;
+    let mut doc = Doc::new("ListAllMyBucketsResult");
+    doc.open("Owner")
+        .text("ID", &svc.store.config().owner_id)
+        .text("DisplayName", &svc.store.config().owner_id)
+        .close("Owner")
+        .open("Buckets");
+    for b in &page.buckets {
+        doc.open("Bucket")
+            .text("Name", b.name.as_str())
+            .text("CreationDate", &iso8601(b.created))
+            .close("Bucket");
+    }
+    doc.close("Buckets");
+    Ok(Reply::xml(doc.finish("ListAllMyBucketsResult")))
+}
+
+async fn create_bucket(
+    svc: &S3Service,
+    ctx: &RequestContext,
+    p: &Parts,
+    g: &Grant,
+) -> Result<Reply, S3Error> {
+    let name = bucket(p)?.clone();
+    let acl = match p.header("x-amz-acl") {
+        None | Some("private") => Acl::Private,
+        Some("public-read") => Acl::PublicRead,
+        Some("public-read-write") => Acl::PublicReadWrite,
+        Some(other) => {
+            return Err(S3Error::invalid_argument(format!(
+                "The canned ACL {other} is not supported."
+            )));
+        }
+    };
+    // The CreateBucketConfiguration body names a region only; any is accepted (one region).
+    match svc
+        .store
+        .create_bucket(
+            ctx,
+            g,
+            CreateBucket {
+                name: name.clone(),
+                acl,
+                storage_class: StorageClass::Standard,
+                encryption: None,
+            },
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(coffer_core::Error::BucketAlreadyExists) => {
+            return Err(S3Error::new(
+                codes::BUCKET_ALREADY_OWNED_BY_YOU,
+                "Your previous request to create the named bucket succeeded and you already own it.",
+            )
+            .naming("BucketName", name.as_str()));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut r = Reply::new(StatusCode::OK);
+    r.header("location", format!("/{name}"));
+    Ok(r)
+}
+
+async fn list_objects(
+    svc: &S3Service,
+    ctx: &RequestContext,
+    p: &Parts,
+    g: &Grant,
+    v2: bool,
+) -> Result<Reply, S3Error> {
+    let max_keys = match p.param("max-keys") {
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| S3Error::invalid_argument("max-keys must be a non-negative integer."))?
+            .min(1000),
+        None => 1000,
+    };
+    let url_encode = match p.param("encoding-type") {
+        None => false,
+        Some("url") => true,
+        Some(_) => {
+            return Err(S3Error::invalid_argument(
+                "Invalid Encoding Method specified in Request",
+            ));
+        }
+    };
+    let prefix = p.param("prefix").unwrap_or("").to_owned();
+    let delimiter = p
+        .param("delimiter")
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned);
+    let marker = if v2 {
+        match p.param("continuation-token") {
+            Some(t) => String::from_utf8(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(t)
+                    .map_err(|_| {
+                        S3Error::invalid_argument("The continuation token provided is incorrect")
+                    })?,
+            )
+            .map_err(|_| {
+                S3Error::invalid_argument("The continuation token provided is incorrect")
+            })?,
+            None => p.param("start-after").unwrap_or("").to_owned(),
+        }
+    } else {
+        p.param("marker").unwrap_or("").to_owned()
+    };
+    let query = ListQuery {
+        prefix: prefix.clone(),
+        delimiter: delimiter.clone(),
+        marker: marker.clone(),
+        max_keys,
+    };
+    let page = svc.store.list_objects(ctx, g, bucket(p)?, &query).await?;
+    let enc = |s: &str| {
+        if url_encode {
+            crate::sigv4::uri_encode(s).replace("%2F", "/")
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut doc = Doc::new("ListBucketResult");
+    doc.text("Name", bucket(p)?.as_str())
+        .text("Prefix", &enc(&prefix));
+    if v2 {
+        if let Some(t) = p.param("continuation-token") {
+            doc.text("ContinuationToken", t);
+        }
+        if let Some(s) = p.param("start-after") {
+            doc.text("StartAfter", &enc(s));
+        }
+        let count = page.entries.len();
+        doc.text("KeyCount", &count.to_string());
+    } else {
+        doc.text("Marker", &enc(&marker));
+    }
+    doc.text("MaxKeys", &max_keys.to_string());
+    if let Some(d) = &delimiter {
+        doc.text("Delimiter", &enc(d));
+    }
+    if url_encode {
+        doc.text("EncodingType", "url");
+    }
+    doc.text("IsTruncated", if page.truncated { "true" } else { "false" });
+    if page.truncated
+        && let Some(next) = page.next_marker()
+    {
+        if v2 {
+            doc.text(
+                "NextContinuationToken",
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(next),
+            );
+        } else if delimiter.is_some() {
+            doc.text("NextMarker", &enc(next));
+        }
+    }
+    let fetch_owner = !v2 || p.param("fetch-owner") == Some("true");
+    for entry in &page.entries {
+        match entry {
+            ListEntry::Object(o) => {
+                doc.open("Contents")
+                    .text("Key", &enc(o.key.as_str()))
+                    .text("LastModified", &iso8601(o.last_modified))
+                    .text("ETag", &format!("\"{}\"", o.etag))
+                    .text("Size", &o.size.to_string())
+                    .text("StorageClass", "STANDARD");
+                if fetch_owner {
+                    let owner = &svc.store.config().owner_id;
+                    doc.open("Owner")
+                        .text("ID", owner)
+                        .text("DisplayName", owner)
+                        .close("Owner");
+                }
+                doc.close("Contents");
+            }
+            ListEntry::Prefix(prefix) => {
+                doc.open("CommonPrefixes")
+                    .text("Prefix", &enc(prefix))
+                    .close("CommonPrefixes");
+            }
+        }
+    }
+    Ok(Reply::xml(doc.finish("ListBucketResult")))
+}
+
+/// The request body as the store reads it. A hex `x-amz-content-sha256` is checked as the
+/// bytes pass: on a mismatch the stream fails at its end, so the store discards the write, and
+/// `mismatch` tells the handler which error to answer.
+fn body_stream(
+    body: RequestBody,
+    payload_hash: &str,
+    mismatch: Arc<AtomicBool>,
+) -> Result<BodyStream, S3Error> {
+    let frames = body.into_data_stream().map_err(io::Error::other);
+    match payload_hash {
+        "UNSIGNED-PAYLOAD" => Ok(Box::pin(frames)),
+        h if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            let Ok(expected) = <[u8; 32]>::try_from(hex::decode(h).unwrap_or_default()) else {
+                return Err(S3Error::new(
+                    codes::INVALID_CONTENT_SHA256,
+                    "x-amz-content-sha256 must be a SHA-256 digest.",
+                ));
+            };
+            let mut hasher = Some(Sha256::new());
+            let checked = frames
+                .map(move |item| item.map(Some))
+                .chain(futures::stream::once(async { Ok(None) }))
+                .filter_map(move |item| {
+                    let out = match item {
+                        Ok(Some(chunk)) => {
+                            if let Some(h) = hasher.as_mut() {
+                                h.update(&chunk);
+                            }
+                            Some(Ok(chunk))
+                        }
+                        Ok(None) => {
+                            let got: [u8; 32] = hasher
+                                .take()
+                                .map(|h| h.finalize().into())
+                                .unwrap_or_default();
+                            if got == expected {
+                                None
+                            } else {
+                                mismatch.store(true, Ordering::Relaxed);
+                                Some(Err(io::Error::new(
+                                    io::ErrorKind::InvalidData,
+                                    "x-amz-content-sha256 mismatch",
+                                )))
+                            }
+                        }
+                        Err(e) => Some(Err(e)),
+                    };
+                    async move { out }
+                });
+            Ok(Box::pin(checked))
+        }
+        h if h.starts_with("STREAMING-") => Err(S3Error::not_implemented(
+            "aws-chunked payloads (STREAMING-*); configure the client to send UNSIGNED-PAYLOAD or a signed payload",
+        )),
+        _ => Err(S3Error::new(
+            codes::INVALID_CONTENT_SHA256,
+            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or the SHA-256 of the payload.",
+        )),
+    }
+}
+
+fn metadata(p: &Parts) -> Result<ObjectMetadata, S3Error> {
+    let mut user_meta = Vec::new();
+    let mut headers = Vec::new();
+    for (name, value) in &p.headers {
+        let value = value
+            .to_str()
+            .map_err(|_| S3Error::invalid_argument("Header values must be text."))?;
+        if let Some(meta) = name.as_str().strip_prefix("x-amz-meta-") {
+            user_meta.push((meta.to_owned(), value.to_owned()));
+        } else if CONTENT_HEADERS.contains(&name.as_str()) {
+            headers.push((name.as_str().to_owned(), value.to_owned()));
+        }
+    }
+    user_meta.sort();
+    Ok(ObjectMetadata {
+        content_type: p
+            .header("content-type")
+            .unwrap_or("binary/octet-stream")
+            .to_owned(),
+        headers,
+        user_meta,
+    })
+}
+
+async fn put_object(
+    svc: &S3Service,
+    ctx: &RequestContext,
+    p: &Parts,
+    g: &Grant,
+    body: RequestBody,
+) -> Result<Reply, S3Error> {
+    let content_md5 = match p.header("content-md5") {
+        Some(v) => Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(v)
+                .ok()
+                .and_then(|d| <[u8; 16]>::try_from(d).ok())
+                .ok_or_else(|| {
+                    S3Error::new(
+                        codes::INVALID_DIGEST,
+                        "The Content-MD5 you specified was invalid.",
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let forbid_overwrite = match p.header("if-none-match") {
+        None => false,
+        Some("*") => true,
+        Some(_) => {
+            return Err(S3Error::not_implemented(
+                "If-None-Match other than * on PutObject",
+            ));
+        }
+    };
+    let mismatch = Arc::new(AtomicBool::new(false));
+    let body = body_stream(body, &p.payload_hash, mismatch.clone())?;
+    let out = svc
+        .store
+        .put_object(
+            ctx,
+            g,
+            PutObject {
+                bucket: bucket(p)?.clone(),
+                key: key(p)?.clone(),
+                body,
+                content_md5,
+                metadata: metadata(p)?,
+                acl: Acl::Default,
+                storage_class: None,
+                forbid_overwrite,
+                sse: None,
+            },
+        )
+        .await;
+    let out = match out {
+        Err(_) if mismatch.load(Ordering::Relaxed) => {
+            return Err(S3Error::new(
+                codes::CONTENT_SHA256_MISMATCH,
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            ));
+        }
+        other => other?,
+    };
+    let mut r = Reply::new(StatusCode::OK);
+    r.header("etag", format!("\"{}\"", out.etag));
+    Ok(r)
+}
+
+fn preconditions(p: &Parts) -> Preconditions {
+    let date = |name: &str| {
+        p.header(name)
+            .and_then(coffer_signature::parse_rfc1123)
+            .map(|t| UnixMillis(t.unix_timestamp() * 1000))
+    };
+    Preconditions {
+        if_match: p.header("if-match").map(str::to_owned),
+        if_none_match: p.header("if-none-match").map(str::to_owned),
+        if_modified_since: date("if-modified-since"),
+        if_unmodified_since: date("if-unmodified-since"),
+    }
+}
+
+fn object_headers(r: &mut Reply, o: &ObjectRecord) {
+    r.header("etag", format!("\"{}\"", o.etag))
+        .header("last-modified", http_date(o.last_modified))
+        .header("content-type", &o.content_type)
+        .header("accept-ranges", "bytes");
+    for (name, value) in &o.headers {
+        r.header(name, value);
+    }
+    for (name, value) in &o.user_meta {
+        r.header(&format!("x-amz-meta-{name}"), value);
+    }
+}
+
+async fn get_object(
+    svc: &S3Service,
+    ctx: &RequestContext,
+    p: &Parts,
+    g: &Grant,
+    head_only: bool,
+) -> Result<Reply, S3Error> {
+    let (bucket, key) = (bucket(p)?, key(p)?);
+    if head_only && p.header("range").is_none() {
+        let o = svc
+            .store
+            .head_object(ctx, g, bucket, key, &preconditions(p))
+            .await?;
+        let mut r = Reply::new(StatusCode::OK);
+        object_headers(&mut r, &o);
+        r.header("content-length", o.size.to_string());
+        return Ok(r);
+    }
+    let out = svc
+        .store
+        .get_object(
+            ctx,
+            g,
+            bucket,
+            key,
+            GetOptions {
+                range: p.header("range").and_then(ByteRange::parse),
+                range_behavior: RangeBehavior::Standard,
+                preconditions: preconditions(p),
+            },
+        )
+        .await?;
+    let o = &out.record;
+    let mut r = Reply::new(StatusCode::OK);
+    object_headers(&mut r, o);
+    let len = match &out.range {
+        Some(range) => {
+            r.status = StatusCode::PARTIAL_CONTENT;
+            r.header(
+                "content-range",
+                format!("bytes {}-{}/{}", range.start, range.end - 1, o.size),
+            );
+            range.end - range.start
+        }
+        None => o.size,
+    };
+    r.header("content-length", len.to_string());
+    if !head_only {
+        let span = tracing::Span::current();
+        r.body = StreamBody::new(out.body.map_ok(Frame::data).inspect_err(move |e| {
+            span.in_scope(|| tracing::error!(error = %e, "response body failed; connection cut"));
+        }))
+        .boxed_unsync();
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn listing_times_are_s3_iso8601_with_milliseconds() {
+        assert_eq!(
+            super::iso8601(coffer_core::UnixMillis(1_700_000_000_123)),
+            "2023-11-14T22:13:20.123Z"
+        );
+    }
+}
