@@ -95,6 +95,12 @@ fn key(p: &Parts) -> Result<&ObjectKey, S3Error> {
         .ok_or_else(|| S3Error::new(codes::METHOD_NOT_ALLOWED, "A key is required."))
 }
 
+/// S3 clients compare ETags with the MD5 they computed, in lower-case hex; the store keeps OSS's
+/// upper case (conditionals compare either way).
+fn quoted_etag(etag: &str) -> String {
+    format!("\"{}\"", etag.to_ascii_lowercase())
+}
+
 fn iso8601(ms: UnixMillis) -> String {
     let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms.0) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
@@ -283,7 +289,7 @@ async fn list_objects(
                 doc.open("Contents")
                     .text("Key", &enc(o.key.as_str()))
                     .text("LastModified", &iso8601(o.last_modified))
-                    .text("ETag", &format!("\"{}\"", o.etag))
+                    .text("ETag", &quoted_etag(&o.etag))
                     .text("Size", &o.size.to_string())
                     .text("StorageClass", "STANDARD");
                 if fetch_owner {
@@ -451,7 +457,7 @@ async fn put_object(
         other => other?,
     };
     let mut r = Reply::new(StatusCode::OK);
-    r.header("etag", format!("\"{}\"", out.etag));
+    r.header("etag", quoted_etag(&out.etag));
     Ok(r)
 }
 
@@ -470,7 +476,7 @@ fn preconditions(p: &Parts) -> Preconditions {
 }
 
 fn object_headers(r: &mut Reply, o: &ObjectRecord) {
-    r.header("etag", format!("\"{}\"", o.etag))
+    r.header("etag", quoted_etag(&o.etag))
         .header("last-modified", http_date(o.last_modified))
         .header("content-type", &o.content_type)
         .header("accept-ranges", "bytes");

@@ -131,6 +131,10 @@ pub fn detect(req: &Request<'_>) -> Result<Option<Presented>, Error> {
         .map(Some);
     }
     let Some(algorithm) = req.param("X-Amz-Algorithm") else {
+        // A Signature Version 2 presigned URL is refused, not served as anonymous.
+        if req.param("AWSAccessKeyId").is_some() && req.param("Signature").is_some() {
+            return Err(Error::UnsupportedAlgorithm);
+        }
         return Ok(None);
     };
     if algorithm != ALGORITHM {
