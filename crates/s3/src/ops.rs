@@ -3,7 +3,7 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use base64::Engine;
 use coffer_core::{
@@ -311,17 +311,32 @@ async fn list_objects(
     Ok(Reply::xml(doc.finish("ListBucketResult")))
 }
 
+/// Why a body stream failed, when the body (not the store) was at fault.
+const SHA256_MISMATCH: u8 = 10;
+
 /// The request body as the store reads it. A hex `x-amz-content-sha256` is checked as the
-/// bytes pass: on a mismatch the stream fails at its end, so the store discards the write, and
-/// `mismatch` tells the handler which error to answer.
+/// bytes pass, and `aws-chunked` bodies are decoded (their chunk signatures checked when signed):
+/// on a mismatch the stream fails, so the store discards the write, and `failure` tells
+/// [`body_failure`] which error to answer.
 fn body_stream(
+    p: &Parts,
     body: RequestBody,
-    payload_hash: &str,
-    mismatch: Arc<AtomicBool>,
+    failure: Arc<AtomicU8>,
 ) -> Result<BodyStream, S3Error> {
     let frames = body.into_data_stream().map_err(io::Error::other);
-    match payload_hash {
+    match p.payload_hash.as_str() {
         "UNSIGNED-PAYLOAD" => Ok(Box::pin(frames)),
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => {
+            Ok(Box::pin(crate::chunked::decode(frames, None, failure)))
+        }
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" => {
+            let signer = p
+                .chunk_signer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            Ok(Box::pin(crate::chunked::decode(frames, signer, failure)))
+        }
         h if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
             let Ok(expected) = <[u8; 32]>::try_from(hex::decode(h).unwrap_or_default()) else {
                 return Err(S3Error::new(
@@ -349,7 +364,7 @@ fn body_stream(
                             if got == expected {
                                 None
                             } else {
-                                mismatch.store(true, Ordering::Relaxed);
+                                failure.store(SHA256_MISMATCH, Ordering::Relaxed);
                                 Some(Err(io::Error::new(
                                     io::ErrorKind::InvalidData,
                                     "x-amz-content-sha256 mismatch",
@@ -363,12 +378,31 @@ fn body_stream(
             Ok(Box::pin(checked))
         }
         h if h.starts_with("STREAMING-") => Err(S3Error::not_implemented(
-            "aws-chunked payloads (STREAMING-*); configure the client to send UNSIGNED-PAYLOAD or a signed payload",
+            "This aws-chunked payload form (signed trailers, ECDSA)",
         )),
         _ => Err(S3Error::new(
             codes::INVALID_CONTENT_SHA256,
             "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or the SHA-256 of the payload.",
         )),
+    }
+}
+
+/// The S3 error of a body the stream refused, if that is why the store failed.
+fn body_failure(failure: &AtomicU8) -> Option<S3Error> {
+    match failure.load(Ordering::Relaxed) {
+        SHA256_MISMATCH => Some(S3Error::new(
+            codes::CONTENT_SHA256_MISMATCH,
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )),
+        crate::chunked::BAD_SIGNATURE => Some(S3Error::new(
+            codes::SIGNATURE_DOES_NOT_MATCH,
+            "The chunk signature we calculated does not match the one you provided.",
+        )),
+        crate::chunked::MALFORMED => Some(S3Error::new(
+            codes::INCOMPLETE_BODY,
+            "The aws-chunked body is malformed or ended early.",
+        )),
+        _ => None,
     }
 }
 
@@ -427,8 +461,8 @@ async fn put_object(
             ));
         }
     };
-    let mismatch = Arc::new(AtomicBool::new(false));
-    let body = body_stream(body, &p.payload_hash, mismatch.clone())?;
+    let failure = Arc::new(AtomicU8::new(0));
+    let body = body_stream(p, body, failure.clone())?;
     let out = svc
         .store
         .put_object(
@@ -448,13 +482,8 @@ async fn put_object(
         )
         .await;
     let out = match out {
-        Err(_) if mismatch.load(Ordering::Relaxed) => {
-            return Err(S3Error::new(
-                codes::CONTENT_SHA256_MISMATCH,
-                "The provided 'x-amz-content-sha256' header does not match what was computed.",
-            ));
-        }
-        other => other?,
+        Err(e) => return Err(body_failure(&failure).unwrap_or_else(|| e.into())),
+        Ok(out) => out,
     };
     let mut r = Reply::new(StatusCode::OK);
     r.header("etag", quoted_etag(&out.etag));

@@ -106,6 +106,8 @@ pub(crate) struct Parts {
     pub(crate) op: Op,
     /// The verified `x-amz-content-sha256` (a hex digest, or an unsigned form).
     pub(crate) payload_hash: String,
+    /// For a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` body: what checks its chunks.
+    pub(crate) chunk_signer: std::sync::Mutex<Option<sigv4::ChunkSigner>>,
 }
 
 impl Parts {
@@ -317,7 +319,7 @@ async fn dispatch(
         span.record("key", k.as_str());
     }
     let now = OffsetDateTime::now_utc();
-    let (principal, payload_hash) = authenticate(svc, &head, &query, now)?;
+    let (principal, payload_hash, chunk_signer) = authenticate(svc, &head, &query, now)?;
     if let Some(ak) = principal.access_key_id() {
         span.record("access_key_id", ak);
     }
@@ -361,6 +363,7 @@ async fn dispatch(
         key,
         op,
         payload_hash,
+        chunk_signer: std::sync::Mutex::new(chunk_signer),
     };
     crate::ops::run(svc, ctx, &parts, &grant, body).await
 }
@@ -371,7 +374,7 @@ fn authenticate(
     head: &http::request::Parts,
     query: &[(String, String)],
     now: OffsetDateTime,
-) -> Result<(Principal, String), S3Error> {
+) -> Result<(Principal, String, Option<sigv4::ChunkSigner>), S3Error> {
     let mut headers = Vec::with_capacity(head.headers.len());
     for (name, value) in &head.headers {
         let value = value
@@ -386,14 +389,14 @@ fn authenticate(
         headers: &headers,
     };
     let Some(presented) = sigv4::detect(&req).map_err(signature_error)? else {
-        return Ok((Principal::Anonymous, "UNSIGNED-PAYLOAD".into()));
+        return Ok((Principal::Anonymous, "UNSIGNED-PAYLOAD".into(), None));
     };
     let (principal, secret) = svc.iam.credentials(
         &presented.access_key_id,
         presented.security_token.as_deref(),
         now,
     )?;
-    sigv4::verify(
+    let key = sigv4::verify(
         &req,
         &presented,
         secret.expose_secret(),
@@ -401,7 +404,9 @@ fn authenticate(
         &svc.config.region,
     )
     .map_err(signature_error)?;
-    Ok((principal, presented.payload_hash))
+    let signer = (presented.payload_hash == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+        .then(|| presented.chunk_signer(key));
+    Ok((principal, presented.payload_hash, signer))
 }
 
 fn signature_error(e: sigv4::Error) -> S3Error {

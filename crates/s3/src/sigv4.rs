@@ -274,14 +274,72 @@ pub fn sign(key: &[u8; 32], string_to_sign: &str) -> String {
     hex::encode(hmac(key, string_to_sign.as_bytes()))
 }
 
-/// Verifies `p` against the request with `secret`, at `now`, for `region`.
+/// What checks the chunk signatures of a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` body: the
+/// request's signing key, time, scope and (the chain's seed) its signature.
+pub struct ChunkSigner {
+    key: [u8; 32],
+    date: String,
+    scope: String,
+    seed: String,
+}
+
+impl std::fmt::Debug for ChunkSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkSigner").finish_non_exhaustive()
+    }
+}
+
+impl Drop for ChunkSigner {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
+    }
+}
+
+impl ChunkSigner {
+    /// A signer for chunks following a request signed `seed` with `key` at `date` in `scope`.
+    pub fn new(key: [u8; 32], date: &str, scope: &str, seed: &str) -> Self {
+        Self {
+            key,
+            date: date.to_owned(),
+            scope: scope.to_owned(),
+            seed: seed.to_owned(),
+        }
+    }
+
+    /// The request's own signature, which the first chunk's chains from.
+    pub fn seed(&self) -> &str {
+        &self.seed
+    }
+
+    /// The signature of a chunk whose data hashes to `data_hash`, after `prev`.
+    pub fn chunk_signature(&self, prev: &str, data_hash: &[u8]) -> String {
+        let empty = hex::encode(Sha256::digest(b""));
+        let string_to_sign = format!(
+            "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{prev}\n{empty}\n{}",
+            self.date,
+            self.scope,
+            hex::encode(data_hash)
+        );
+        sign(&self.key, &string_to_sign)
+    }
+}
+
+impl Presented {
+    /// The chunk signer of this (verified) request, given the signing key [`verify`] returned.
+    pub fn chunk_signer(&self, key: [u8; 32]) -> ChunkSigner {
+        ChunkSigner::new(key, &self.date, &self.scope, &self.signature)
+    }
+}
+
+/// Verifies `p` against the request with `secret`, at `now`, for `region`; returns the signing
+/// key (for the chunk signatures of a streaming body).
 pub fn verify(
     req: &Request<'_>,
     p: &Presented,
     secret: &str,
     now: OffsetDateTime,
     region: &str,
-) -> Result<(), Error> {
+) -> Result<[u8; 32], Error> {
     if p.region != region {
         return Err(Error::WrongRegion {
             expected: region.to_owned(),
@@ -314,12 +372,10 @@ pub fn verify(
         p.scope,
         hex::encode(Sha256::digest(canonical.as_bytes()))
     );
-    let expected = sign(
-        &signing_key(secret, &p.scope_date, &p.region),
-        &string_to_sign,
-    );
+    let key = signing_key(secret, &p.scope_date, &p.region);
+    let expected = sign(&key, &string_to_sign);
     if subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), p.signature.as_bytes()).into() {
-        Ok(())
+        Ok(key)
     } else {
         Err(Error::Mismatch {
             string_to_sign,
