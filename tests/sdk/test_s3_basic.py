@@ -213,3 +213,62 @@ def test_objects_written_by_s3_are_read_by_oss_and_the_reverse(coffer, s3, s3_bu
     oss_bucket.put_object("from-oss", b"written by oss2", headers={"x-oss-meta-n": "2"})
     back = s3.get_object(Bucket=s3_bucket, Key="from-oss")
     assert back["Body"].read() == b"written by oss2" and back["Metadata"] == {"n": "2"}
+
+
+def test_multipart_upload_and_its_errors(coffer, s3, s3_bucket, tmp_path):
+    from boto3.s3.transfer import TransferConfig
+
+    data = bytes(range(256)) * (4096 * 3)  # 3 MiB
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    s3.upload_file(
+        str(src), s3_bucket, "big", Config=TransferConfig(multipart_threshold=1 << 20, multipart_chunksize=1 << 20)
+    )
+    head = s3.head_object(Bucket=s3_bucket, Key="big")
+    # boto3 raises the part size to S3's 5 MiB minimum: one part, still a multipart upload.
+    assert head["ContentLength"] == len(data) and head["ETag"].endswith('-1"')
+    assert s3.get_object(Bucket=s3_bucket, Key="big")["Body"].read() == data
+
+    up = s3.create_multipart_upload(Bucket=s3_bucket, Key="m", Metadata={"x": "y"})["UploadId"]
+    e1 = s3.upload_part(Bucket=s3_bucket, Key="m", UploadId=up, PartNumber=1, Body=b"a" * (5 << 20))["ETag"]
+    e2 = s3.upload_part(Bucket=s3_bucket, Key="m", UploadId=up, PartNumber=2, Body=b"tail")["ETag"]
+    parts = s3.list_parts(Bucket=s3_bucket, Key="m", UploadId=up)["Parts"]
+    assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in parts] == [(1, e1, 5 << 20), (2, e2, 4)]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.complete_multipart_upload(
+            Bucket=s3_bucket, Key="m", UploadId=up,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e2}, {"PartNumber": 2, "ETag": e2}]},
+        )
+    assert error_code(e) == "InvalidPart"
+    done = s3.complete_multipart_upload(
+        Bucket=s3_bucket, Key="m", UploadId=up,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]},
+    )
+    assert done["ETag"].endswith('-2"')
+    got = s3.get_object(Bucket=s3_bucket, Key="m")
+    assert got["ContentLength"] == (5 << 20) + 4 and got["Metadata"] == {"x": "y"}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.upload_part(Bucket=s3_bucket, Key="m", UploadId="0" * 32, PartNumber=1, Body=b"x")
+    assert error_code(e) == "NoSuchUpload"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.list_parts(Bucket=s3_bucket, Key="m", UploadId="not-an-id")
+    assert error_code(e) == "NoSuchUpload"
+    up = s3.create_multipart_upload(Bucket=s3_bucket, Key="aborted")["UploadId"]
+    s3.abort_multipart_upload(Bucket=s3_bucket, Key="aborted", UploadId=up)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.list_parts(Bucket=s3_bucket, Key="aborted", UploadId=up)
+    assert error_code(e) == "NoSuchUpload"
+
+
+def test_malformed_complete_document_is_refused(coffer, s3, s3_bucket):
+    up = s3.create_multipart_upload(Bucket=s3_bucket, Key="bad")["UploadId"]
+    url = f"{coffer.s3_endpoint}/{s3_bucket}/bad?uploadId={up}"
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    req = AWSRequest(method="POST", url=url, data=b"<CompleteMultipartUpload><Part>")
+    S3SigV4Auth(Credentials(coffer.access_key_id, coffer.access_key_secret), "s3", "us-east-1").add_auth(req)
+    r = requests.post(url, data=b"<CompleteMultipartUpload><Part>", headers=dict(req.headers.items()), timeout=10)
+    assert r.status_code == 400 and b"<Code>MalformedXML</Code>" in r.content, r.text
+    s3.abort_multipart_upload(Bucket=s3_bucket, Key="bad", UploadId=up)

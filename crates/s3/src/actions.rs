@@ -18,6 +18,11 @@ pub enum Op {
     GetObject,
     HeadObject,
     DeleteObject,
+    CreateMultipartUpload,
+    UploadPart,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    ListParts,
     /// Routed, answered `NotImplemented` (never a wrong success).
     Unsupported(&'static str),
 }
@@ -36,6 +41,11 @@ impl Op {
             Op::PutObject => Action::PutObject,
             Op::GetObject | Op::HeadObject => Action::GetObject,
             Op::DeleteObject => Action::DeleteObject,
+            Op::CreateMultipartUpload | Op::UploadPart | Op::CompleteMultipartUpload => {
+                Action::PutObject
+            }
+            Op::AbortMultipartUpload => Action::AbortMultipartUpload,
+            Op::ListParts => Action::ListParts,
             Op::Unsupported(_) => return None,
         })
     }
@@ -54,6 +64,11 @@ impl Op {
             Op::GetObject => "GetObject",
             Op::HeadObject => "HeadObject",
             Op::DeleteObject => "DeleteObject",
+            Op::CreateMultipartUpload => "CreateMultipartUpload",
+            Op::UploadPart => "UploadPart",
+            Op::CompleteMultipartUpload => "CompleteMultipartUpload",
+            Op::AbortMultipartUpload => "AbortMultipartUpload",
+            Op::ListParts => "ListParts",
             Op::Unsupported(name) => name,
         }
     }
@@ -121,6 +136,12 @@ pub fn route(
             _ => Op::Unsupported("BucketOperation"),
         },
         (true, true) => match (method, sub) {
+            (&M::POST, Some("uploads")) => Op::CreateMultipartUpload,
+            (&M::PUT, Some("uploadId")) if copy_source => Op::Unsupported("UploadPartCopy"),
+            (&M::PUT, Some("uploadId")) if has("partNumber") => Op::UploadPart,
+            (&M::POST, Some("uploadId")) => Op::CompleteMultipartUpload,
+            (&M::DELETE, Some("uploadId")) => Op::AbortMultipartUpload,
+            (&M::GET, Some("uploadId")) => Op::ListParts,
             (&M::PUT, None) if copy_source => Op::Unsupported("CopyObject"),
             (&M::PUT, None) => Op::PutObject,
             (&M::GET, None) => Op::GetObject,
@@ -187,13 +208,31 @@ mod tests {
     }
 
     #[test]
+    fn multipart_requests_are_told_apart_by_method_and_query() {
+        let id = q(&[("uploadId", "X"), ("partNumber", "1")]);
+        assert_eq!(route(&Method::PUT, true, true, &id, false), Op::UploadPart);
+        assert_eq!(
+            route(&Method::PUT, true, true, &id, true),
+            Op::Unsupported("UploadPartCopy")
+        );
+        assert_eq!(
+            route(&Method::POST, true, true, &q(&[("uploads", "")]), false),
+            Op::CreateMultipartUpload
+        );
+        assert_eq!(
+            route(&Method::DELETE, true, true, &q(&[("uploadId", "X")]), false).action(),
+            Some(Action::AbortMultipartUpload)
+        );
+    }
+
+    #[test]
     fn sub_resources_are_never_taken_for_the_plain_operation() {
         for (method, bucket, key, query) in [
             (Method::PUT, true, false, q(&[("encryption", "")])),
             (Method::GET, true, false, q(&[("versioning", "")])),
-            (Method::POST, true, true, q(&[("uploads", "")])),
+            (Method::POST, true, true, q(&[("select", "")])),
             (Method::PUT, true, true, q(&[("tagging", "")])),
-            (Method::DELETE, true, true, q(&[("uploadId", "x")])),
+            (Method::DELETE, true, true, q(&[("retention", "")])),
         ] {
             let op = route(&method, bucket, key, &query, false);
             assert!(

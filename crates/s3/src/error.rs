@@ -44,6 +44,7 @@ codes! {
     INVALID_REQUEST = "InvalidRequest", BAD_REQUEST;
     INVALID_TOKEN = "InvalidToken", BAD_REQUEST;
     KMS_ERROR = "KMS.KMSInvalidStateException", BAD_REQUEST;
+    MALFORMED_XML = "MalformedXML", BAD_REQUEST;
     METHOD_NOT_ALLOWED = "MethodNotAllowed", METHOD_NOT_ALLOWED;
     MISSING_SECURITY_HEADER = "MissingSecurityHeader", BAD_REQUEST;
     NO_SUCH_BUCKET = "NoSuchBucket", NOT_FOUND;

@@ -21,6 +21,8 @@ use hyper::body::Frame;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+mod multipart;
+
 use crate::actions::Op;
 use crate::error::{S3Error, codes};
 use crate::server::{Parts, Reply, S3Service};
@@ -79,6 +81,11 @@ pub(crate) async fn run(
             svc.store.delete_object(ctx, g, bucket(p)?, key(p)?).await?;
             Ok(Reply::new(StatusCode::NO_CONTENT))
         }
+        Op::CreateMultipartUpload => multipart::create(svc, ctx, p, g).await,
+        Op::UploadPart => multipart::upload_part(svc, ctx, p, g, body).await,
+        Op::CompleteMultipartUpload => multipart::complete(svc, ctx, p, g, body).await,
+        Op::AbortMultipartUpload => multipart::abort(svc, ctx, p, g).await,
+        Op::ListParts => multipart::list_parts(svc, ctx, p, g).await,
         Op::Unsupported(name) => Err(S3Error::not_implemented(name)),
     }
 }
@@ -437,21 +444,7 @@ async fn put_object(
     g: &Grant,
     body: RequestBody,
 ) -> Result<Reply, S3Error> {
-    let content_md5 = match p.header("content-md5") {
-        Some(v) => Some(
-            base64::engine::general_purpose::STANDARD
-                .decode(v)
-                .ok()
-                .and_then(|d| <[u8; 16]>::try_from(d).ok())
-                .ok_or_else(|| {
-                    S3Error::new(
-                        codes::INVALID_DIGEST,
-                        "The Content-MD5 you specified was invalid.",
-                    )
-                })?,
-        ),
-        None => None,
-    };
+    let content_md5 = content_md5(p)?;
     let forbid_overwrite = match p.header("if-none-match") {
         None => false,
         Some("*") => true,
@@ -488,6 +481,23 @@ async fn put_object(
     let mut r = Reply::new(StatusCode::OK);
     r.header("etag", quoted_etag(&out.etag));
     Ok(r)
+}
+
+fn content_md5(p: &Parts) -> Result<Option<[u8; 16]>, S3Error> {
+    let Some(v) = p.header("content-md5") else {
+        return Ok(None);
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(v)
+        .ok()
+        .and_then(|d| <[u8; 16]>::try_from(d).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            S3Error::new(
+                codes::INVALID_DIGEST,
+                "The Content-MD5 you specified was invalid.",
+            )
+        })
 }
 
 fn preconditions(p: &Parts) -> Preconditions {
