@@ -470,7 +470,7 @@ async fn put_object(
                 acl: Acl::Default,
                 storage_class: None,
                 forbid_overwrite,
-                sse: None,
+                sse: sse_request(p)?,
             },
         )
         .await;
@@ -480,7 +480,17 @@ async fn put_object(
     };
     let mut r = Reply::new(StatusCode::OK);
     r.header("etag", quoted_etag(&out.etag));
+    encryption_headers(&mut r, &out.record);
+    echo_bucket_key(&mut r, p);
     Ok(r)
+}
+
+/// `x-amz-server-side-encryption-bucket-key-enabled` is accepted and echoed: every object's data
+/// key is wrapped separately, so the flag changes nothing here.
+fn echo_bucket_key(r: &mut Reply, p: &Parts) {
+    if let Some(v) = p.header("x-amz-server-side-encryption-bucket-key-enabled") {
+        r.header("x-amz-server-side-encryption-bucket-key-enabled", v);
+    }
 }
 
 fn content_md5(p: &Parts) -> Result<Option<[u8; 16]>, S3Error> {
@@ -498,6 +508,61 @@ fn content_md5(p: &Parts) -> Result<Option<[u8; 16]>, S3Error> {
                 "The Content-MD5 you specified was invalid.",
             )
         })
+}
+
+/// The encryption a write asks for (`x-amz-server-side-encryption`, Amazon S3 API reference,
+/// "PutObject"): SSE-S3 is the service keyring (AES-256), SSE-KMS the built-in KMS with the named
+/// key (id, ARN or alias) or the account's default. Forms the store cannot honour are refused,
+/// never stored unencrypted: SSE-C, DSSE-KMS and encryption contexts.
+fn sse_request(p: &Parts) -> Result<Option<coffer_core::SseRequest>, S3Error> {
+    if p.header("x-amz-server-side-encryption-customer-algorithm")
+        .is_some()
+    {
+        return Err(S3Error::not_implemented("SSE-C (customer-provided keys)"));
+    }
+    if p.header("x-amz-server-side-encryption-context").is_some() {
+        return Err(S3Error::not_implemented(
+            "x-amz-server-side-encryption-context",
+        ));
+    }
+    let key_id = p.header("x-amz-server-side-encryption-aws-kms-key-id");
+    match p.header("x-amz-server-side-encryption") {
+        None if key_id.is_some() => Err(S3Error::invalid_argument(
+            "x-amz-server-side-encryption-aws-kms-key-id needs x-amz-server-side-encryption: aws:kms.",
+        )),
+        None => Ok(None),
+        Some("AES256") if key_id.is_none() => Ok(Some(coffer_core::SseRequest::Aes256)),
+        Some("aws:kms") => Ok(Some(coffer_core::SseRequest::Kms {
+            key_id: key_id.map(str::to_owned),
+            data_sm4: false,
+        })),
+        Some("aws:kms:dsse") => Err(S3Error::not_implemented(
+            "DSSE-KMS (dual-layer encryption); use aws:kms",
+        )),
+        Some(other) => Err(S3Error::invalid_argument(format!(
+            "The encryption method specified is not supported: {other}."
+        ))),
+    }
+}
+
+/// The SSE headers S3 answers for an encrypted object, whichever dialect wrote it.
+fn encryption_headers(r: &mut Reply, o: &ObjectRecord) {
+    let Some(enc) = &o.encryption else { return };
+    match enc.algorithm {
+        coffer_core::SseAlgorithm::Aes256 => {
+            r.header("x-amz-server-side-encryption", "AES256");
+        }
+        // Service-managed like SSE-S3, with a cipher S3 has no name for.
+        coffer_core::SseAlgorithm::Sm4 => {
+            r.header("x-amz-server-side-encryption", "SM4");
+        }
+        coffer_core::SseAlgorithm::Kms => {
+            r.header("x-amz-server-side-encryption", "aws:kms");
+            if let Some(id) = &enc.kms_key_id {
+                r.header("x-amz-server-side-encryption-aws-kms-key-id", id);
+            }
+        }
+    }
 }
 
 fn preconditions(p: &Parts) -> Preconditions {
@@ -519,6 +584,7 @@ fn object_headers(r: &mut Reply, o: &ObjectRecord) {
         .header("last-modified", http_date(o.last_modified))
         .header("content-type", &o.content_type)
         .header("accept-ranges", "bytes");
+    encryption_headers(r, o);
     for (name, value) in &o.headers {
         r.header(name, value);
     }

@@ -47,7 +47,7 @@ pub(super) async fn create(
                 metadata: metadata(p)?,
                 acl: Acl::Default,
                 storage_class: None,
-                sse: None,
+                sse: super::sse_request(p)?,
             },
         )
         .await?;
