@@ -272,3 +272,16 @@ def test_malformed_complete_document_is_refused(coffer, s3, s3_bucket):
     r = requests.post(url, data=b"<CompleteMultipartUpload><Part>", headers=dict(req.headers.items()), timeout=10)
     assert r.status_code == 400 and b"<Code>MalformedXML</Code>" in r.content, r.text
     s3.abort_multipart_upload(Bucket=s3_bucket, Key="bad", UploadId=up)
+
+
+def test_delete_objects_reports_each_key(s3, s3_bucket):
+    for k in ("a", "b"):
+        s3.put_object(Bucket=s3_bucket, Key=k, Body=b"x")
+    r = s3.delete_objects(
+        Bucket=s3_bucket, Delete={"Objects": [{"Key": "a"}, {"Key": "b"}, {"Key": "never-was"}]}
+    )
+    assert sorted(d["Key"] for d in r["Deleted"]) == ["a", "b", "never-was"]
+    assert "Errors" not in r
+    assert s3.list_objects_v2(Bucket=s3_bucket)["KeyCount"] == 0
+    quiet = s3.delete_objects(Bucket=s3_bucket, Delete={"Objects": [{"Key": "a"}], "Quiet": True})
+    assert "Deleted" not in quiet

@@ -23,6 +23,8 @@ pub enum Op {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    /// Its keys are in the body: authorized once per key (`oss:DeleteObject`) by its handler.
+    DeleteObjects,
     /// Routed, answered `NotImplemented` (never a wrong success).
     Unsupported(&'static str),
 }
@@ -46,6 +48,7 @@ impl Op {
             }
             Op::AbortMultipartUpload => Action::AbortMultipartUpload,
             Op::ListParts => Action::ListParts,
+            Op::DeleteObjects => Action::DeleteObject,
             Op::Unsupported(_) => return None,
         })
     }
@@ -69,6 +72,7 @@ impl Op {
             Op::CompleteMultipartUpload => "CompleteMultipartUpload",
             Op::AbortMultipartUpload => "AbortMultipartUpload",
             Op::ListParts => "ListParts",
+            Op::DeleteObjects => "DeleteObjects",
             Op::Unsupported(name) => name,
         }
     }
@@ -132,6 +136,7 @@ pub fn route(
             (&M::PUT, None) => Op::CreateBucket,
             (&M::DELETE, None) => Op::DeleteBucket,
             (&M::HEAD, None) => Op::HeadBucket,
+            (&M::POST, Some("delete")) => Op::DeleteObjects,
             (_, Some(s)) => Op::Unsupported(bucket_sub_name(s)),
             _ => Op::Unsupported("BucketOperation"),
         },

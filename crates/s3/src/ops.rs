@@ -86,6 +86,11 @@ pub(crate) async fn run(
         Op::CompleteMultipartUpload => multipart::complete(svc, ctx, p, g, body).await,
         Op::AbortMultipartUpload => multipart::abort(svc, ctx, p, g).await,
         Op::ListParts => multipart::list_parts(svc, ctx, p, g).await,
+        // Authorized per key, before `run` (`delete_objects`).
+        Op::DeleteObjects => Err(S3Error::new(
+            codes::METHOD_NOT_ALLOWED,
+            "DeleteObjects is dispatched on its own.",
+        )),
         Op::Unsupported(name) => Err(S3Error::not_implemented(name)),
     }
 }
@@ -659,4 +664,107 @@ mod tests {
             "2023-11-14T22:13:20.123Z"
         );
     }
+}
+
+/// Most keys of one DeleteObjects request, as on S3.
+const MAX_DELETE_KEYS: usize = 1000;
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeleteDoc {
+    #[serde(default)]
+    object: Vec<DeleteDocObject>,
+    #[serde(default)]
+    quiet: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeleteDocObject {
+    key: String,
+}
+
+/// Reads a small XML request body (at most `limit` bytes).
+async fn read_xml(p: &Parts, body: RequestBody, limit: usize) -> Result<String, S3Error> {
+    let failure = Arc::new(AtomicU8::new(0));
+    let mut stream = body_stream(p, body, failure.clone())?;
+    let mut xml = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            body_failure(&failure).unwrap_or_else(|| {
+                S3Error::new(codes::INCOMPLETE_BODY, "The request body ended early.")
+            })
+        })?;
+        xml.extend_from_slice(&chunk);
+        if xml.len() > limit {
+            return Err(S3Error::new(
+                codes::MALFORMED_XML,
+                "The XML document is too large.",
+            ));
+        }
+    }
+    String::from_utf8(xml).map_err(|_| S3Error::new(codes::MALFORMED_XML, "The XML is not UTF-8."))
+}
+
+/// DeleteObjects: each key is authorized (`oss:DeleteObject` on it) and deleted on its own; a
+/// refused or invalid key is an `Error` entry, the others still go.
+pub(crate) async fn delete_objects(
+    svc: &S3Service,
+    ctx: &RequestContext,
+    p: &Parts,
+    principal: &coffer_iam::Principal,
+    facts: &coffer_access::RequestFacts,
+    body: RequestBody,
+) -> Result<Reply, S3Error> {
+    let bucket = bucket(p)?;
+    let text = read_xml(p, body, 2 * 1024 * 1024).await?;
+    let doc: DeleteDoc = quick_xml::de::from_str(&text).map_err(|e| {
+        S3Error::new(
+            codes::MALFORMED_XML,
+            format!("The XML you provided was not well-formed or did not validate: {e}"),
+        )
+    })?;
+    if doc.object.is_empty() || doc.object.len() > MAX_DELETE_KEYS {
+        return Err(S3Error::new(
+            codes::MALFORMED_XML,
+            "A Delete document names 1 to 1000 objects.",
+        ));
+    }
+    let mut out = Doc::new("DeleteResult");
+    for object in &doc.object {
+        let outcome = async {
+            let key = ObjectKey::parse(&object.key)
+                .map_err(|e| S3Error::invalid_argument(e.to_string()))?;
+            let grant = svc
+                .access
+                .authorize(
+                    principal,
+                    coffer_iam::Action::DeleteObject,
+                    coffer_access::Target::object(bucket, &key),
+                    facts,
+                )
+                .await?;
+            svc.store.delete_object(ctx, &grant, bucket, &key).await?;
+            Ok::<(), S3Error>(())
+        }
+        .await;
+        match outcome {
+            Ok(()) if doc.quiet => {}
+            Ok(()) => {
+                out.open("Deleted")
+                    .text("Key", &object.key)
+                    .close("Deleted");
+            }
+            // A missing bucket fails the whole request, as S3 does.
+            Err(e) if e.code == codes::NO_SUCH_BUCKET => return Err(e),
+            Err(e) => {
+                out.open("Error")
+                    .text("Key", &object.key)
+                    .text("Code", e.code.code)
+                    .text("Message", &e.message)
+                    .close("Error");
+            }
+        }
+    }
+    Ok(Reply::xml(out.finish("DeleteResult")))
 }

@@ -348,14 +348,6 @@ async fn dispatch(
         sets_object_acl: false,
         sets_object_tags: false,
     };
-    let target = Target {
-        bucket: bucket.as_ref(),
-        key: key.as_ref(),
-    };
-    let grant = svc
-        .access
-        .authorize(&principal, action, target, &facts)
-        .await?;
     let parts = Parts {
         headers: head.headers,
         query,
@@ -365,6 +357,17 @@ async fn dispatch(
         payload_hash,
         chunk_signer: std::sync::Mutex::new(chunk_signer),
     };
+    if op == Op::DeleteObjects {
+        return crate::ops::delete_objects(svc, ctx, &parts, &principal, &facts, body).await;
+    }
+    let target = Target {
+        bucket: parts.bucket.as_ref(),
+        key: parts.key.as_ref(),
+    };
+    let grant = svc
+        .access
+        .authorize(&principal, action, target, &facts)
+        .await?;
     crate::ops::run(svc, ctx, &parts, &grant, body).await
 }
 

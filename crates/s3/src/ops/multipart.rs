@@ -114,25 +114,8 @@ pub(super) async fn complete(
     body: RequestBody,
 ) -> Result<Reply, S3Error> {
     let id = upload_id(p)?;
-    let failure = Arc::new(AtomicU8::new(0));
-    let mut stream = body_stream(p, body, failure.clone())?;
-    let mut xml = Vec::new();
-    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
-        let chunk = chunk.map_err(|_| {
-            body_failure(&failure).unwrap_or_else(|| {
-                S3Error::new(codes::INCOMPLETE_BODY, "The request body ended early.")
-            })
-        })?;
-        xml.extend_from_slice(&chunk);
-        if xml.len() > MAX_COMPLETE_XML {
-            return Err(S3Error::new(
-                codes::MALFORMED_XML,
-                "The CompleteMultipartUpload document is too large.",
-            ));
-        }
-    }
-    let text = std::str::from_utf8(&xml)
-        .map_err(|_| S3Error::new(codes::MALFORMED_XML, "The XML is not UTF-8."))?;
+    let text = super::read_xml(p, body, MAX_COMPLETE_XML).await?;
+    let text = text.as_str();
     let doc: CompleteDoc = quick_xml::de::from_str(text).map_err(|e| {
         S3Error::new(
             codes::MALFORMED_XML,
