@@ -285,3 +285,27 @@ def test_delete_objects_reports_each_key(s3, s3_bucket):
     assert s3.list_objects_v2(Bucket=s3_bucket)["KeyCount"] == 0
     quiet = s3.delete_objects(Bucket=s3_bucket, Delete={"Objects": [{"Key": "a"}], "Quiet": True})
     assert "Deleted" not in quiet
+
+
+def test_copy_object_directives_and_conditions(s3, s3_bucket):
+    s3.put_object(Bucket=s3_bucket, Key="src", Body=b"copy me", Metadata={"a": "1"}, ContentType="text/x")
+    etag = s3.head_object(Bucket=s3_bucket, Key="src")["ETag"]
+    r = s3.copy_object(Bucket=s3_bucket, Key="dst one", CopySource={"Bucket": s3_bucket, "Key": "src"})
+    assert r["CopyObjectResult"]["ETag"] == etag
+    same = s3.get_object(Bucket=s3_bucket, Key="dst one")
+    assert same["Body"].read() == b"copy me" and same["Metadata"] == {"a": "1"} and same["ContentType"] == "text/x"
+    s3.copy_object(
+        Bucket=s3_bucket, Key="dst2", CopySource=f"{s3_bucket}/src", MetadataDirective="REPLACE",
+        Metadata={"b": "2"}, ContentType="text/y", ServerSideEncryption="AES256",
+    )
+    replaced = s3.head_object(Bucket=s3_bucket, Key="dst2")
+    assert replaced["Metadata"] == {"b": "2"} and replaced["ServerSideEncryption"] == "AES256"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.copy_object(
+            Bucket=s3_bucket, Key="dst3", CopySource={"Bucket": s3_bucket, "Key": "src"},
+            CopySourceIfMatch='"00000000000000000000000000000000"',
+        )
+    assert error_code(e) == "PreconditionFailed"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.copy_object(Bucket=s3_bucket, Key="dst3", CopySource={"Bucket": s3_bucket, "Key": "nope"})
+    assert error_code(e) == "NoSuchKey"

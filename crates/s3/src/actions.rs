@@ -25,6 +25,8 @@ pub enum Op {
     ListParts,
     /// Its keys are in the body: authorized once per key (`oss:DeleteObject`) by its handler.
     DeleteObjects,
+    /// Also needs `oss:GetObject` on its source, which its handler asks the access layer for.
+    CopyObject,
     /// Routed, answered `NotImplemented` (never a wrong success).
     Unsupported(&'static str),
 }
@@ -49,6 +51,7 @@ impl Op {
             Op::AbortMultipartUpload => Action::AbortMultipartUpload,
             Op::ListParts => Action::ListParts,
             Op::DeleteObjects => Action::DeleteObject,
+            Op::CopyObject => Action::PutObject,
             Op::Unsupported(_) => return None,
         })
     }
@@ -73,6 +76,7 @@ impl Op {
             Op::AbortMultipartUpload => "AbortMultipartUpload",
             Op::ListParts => "ListParts",
             Op::DeleteObjects => "DeleteObjects",
+            Op::CopyObject => "CopyObject",
             Op::Unsupported(name) => name,
         }
     }
@@ -147,7 +151,7 @@ pub fn route(
             (&M::POST, Some("uploadId")) => Op::CompleteMultipartUpload,
             (&M::DELETE, Some("uploadId")) => Op::AbortMultipartUpload,
             (&M::GET, Some("uploadId")) => Op::ListParts,
-            (&M::PUT, None) if copy_source => Op::Unsupported("CopyObject"),
+            (&M::PUT, None) if copy_source => Op::CopyObject,
             (&M::PUT, None) => Op::PutObject,
             (&M::GET, None) => Op::GetObject,
             (&M::HEAD, None) => Op::HeadObject,

@@ -87,9 +87,9 @@ pub(crate) async fn run(
         Op::AbortMultipartUpload => multipart::abort(svc, ctx, p, g).await,
         Op::ListParts => multipart::list_parts(svc, ctx, p, g).await,
         // Authorized per key, before `run` (`delete_objects`).
-        Op::DeleteObjects => Err(S3Error::new(
+        Op::DeleteObjects | Op::CopyObject => Err(S3Error::new(
             codes::METHOD_NOT_ALLOWED,
-            "DeleteObjects is dispatched on its own.",
+            "This operation is dispatched on its own.",
         )),
         Op::Unsupported(name) => Err(S3Error::not_implemented(name)),
     }
@@ -767,4 +767,86 @@ pub(crate) async fn delete_objects(
         }
     }
     Ok(Reply::xml(out.finish("DeleteResult")))
+}
+
+/// CopyObject: `x-amz-copy-source` (`[/]bucket/key`, URL-encoded) read under its own grant
+/// (`oss:GetObject` on the source), the target written under the request's; metadata copied or
+/// replaced (`x-amz-metadata-directive`), the source's `x-amz-copy-source-if-*` checked.
+pub(crate) async fn copy_object(
+    svc: &S3Service,
+    ctx: &RequestContext,
+    p: &Parts,
+    g: &Grant,
+    principal: &coffer_iam::Principal,
+    facts: &coffer_access::RequestFacts,
+) -> Result<Reply, S3Error> {
+    let raw = p.header("x-amz-copy-source").unwrap_or_default();
+    if raw.contains("?versionId=") {
+        return Err(S3Error::not_implemented("Copying an object version"));
+    }
+    let decoded = percent_encoding::percent_decode_str(raw.trim_start_matches('/'))
+        .decode_utf8()
+        .map_err(|_| S3Error::invalid_argument("x-amz-copy-source is not valid UTF-8."))?;
+    let (src_bucket, src_key) = decoded.split_once('/').ok_or_else(|| {
+        S3Error::invalid_argument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey.",
+        )
+    })?;
+    let src_bucket = BucketName::parse(src_bucket)
+        .map_err(|e| S3Error::new(codes::INVALID_BUCKET_NAME, e.to_string()))?;
+    let src_key =
+        ObjectKey::parse(src_key).map_err(|e| S3Error::invalid_argument(e.to_string()))?;
+    let directive = match p.header("x-amz-metadata-directive") {
+        None | Some("COPY") => coffer_core::MetadataDirective::Copy,
+        Some("REPLACE") => coffer_core::MetadataDirective::Replace,
+        Some(other) => {
+            return Err(S3Error::invalid_argument(format!(
+                "Unknown metadata directive: {other}."
+            )));
+        }
+    };
+    let date = |name: &str| {
+        p.header(name)
+            .and_then(coffer_signature::parse_rfc1123)
+            .map(|t| UnixMillis(t.unix_timestamp() * 1000))
+    };
+    let source_preconditions = Preconditions {
+        if_match: p.header("x-amz-copy-source-if-match").map(str::to_owned),
+        if_none_match: p
+            .header("x-amz-copy-source-if-none-match")
+            .map(str::to_owned),
+        if_modified_since: date("x-amz-copy-source-if-modified-since"),
+        if_unmodified_since: date("x-amz-copy-source-if-unmodified-since"),
+    };
+    let source_grant = svc
+        .access
+        .authorize_copy_source(principal, &src_bucket, &src_key, facts)
+        .await?;
+    let out = svc
+        .store
+        .copy_object(
+            ctx,
+            &source_grant,
+            g,
+            coffer_core::CopyObject {
+                source_bucket: src_bucket,
+                source_key: src_key,
+                bucket: bucket(p)?.clone(),
+                key: key(p)?.clone(),
+                directive,
+                metadata: metadata(p)?,
+                source_preconditions,
+                acl: Acl::Default,
+                storage_class: None,
+                forbid_overwrite: p.header("if-none-match") == Some("*"),
+                sse: sse_request(p)?,
+            },
+        )
+        .await?;
+    let mut doc = Doc::new("CopyObjectResult");
+    doc.text("LastModified", &iso8601(out.record.last_modified))
+        .text("ETag", &quoted_etag(&out.etag));
+    let mut r = Reply::xml(doc.finish("CopyObjectResult"));
+    encryption_headers(&mut r, &out.record);
+    Ok(r)
 }

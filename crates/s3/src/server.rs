@@ -368,6 +368,9 @@ async fn dispatch(
         .access
         .authorize(&principal, action, target, &facts)
         .await?;
+    if op == Op::CopyObject {
+        return crate::ops::copy_object(svc, ctx, &parts, &grant, &principal, &facts).await;
+    }
     crate::ops::run(svc, ctx, &parts, &grant, body).await
 }
 
