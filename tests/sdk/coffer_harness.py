@@ -188,6 +188,7 @@ class CofferServer:
     host: str = ""
     port: int = 0
     kms_port: int = 0
+    s3_port: int = 0
     extra_env: dict = field(default_factory=dict)
     # Extra `coffer server` flags, and a command the binary runs under (e.g. `prlimit ... --`).
     extra_args: list = field(default_factory=list)
@@ -226,6 +227,11 @@ class CofferServer:
     def kms_endpoint(self) -> str:
         """host:port of the KMS API listener."""
         return f"{self.host}:{self.kms_port}"
+
+    @property
+    def s3_endpoint(self) -> str:
+        """URL of the S3 API listener."""
+        return f"http://{self.host}:{self.s3_port}"
 
     @property
     def localhost_endpoint(self) -> str:
@@ -299,6 +305,7 @@ class CofferServer:
         self.host = host.strip("[]")
         self.port = int(port)
         self.kms_port = int(info["kms"].rpartition(":")[2]) if "kms" in info else 0
+        self.s3_port = int(info["s3"].rpartition(":")[2]) if "s3" in info else 0
 
     def stop(self) -> int:
         """SIGTERM and wait; returns the exit code."""

@@ -62,6 +62,8 @@ sections! {
     server: ServerSection,
     /// The OSS front-end.
     oss: coffer_oss::ConfigSection,
+    /// The S3 front-end.
+    s3: coffer_s3::ConfigSection,
     /// The object store's limits.
     core: coffer_core::Config,
     /// RAM and STS.
@@ -241,7 +243,7 @@ pub(crate) struct ServerSection {
     /// COFFER_S3_SECRET_ACCESS_KEY) [default: local].
     #[arg(long, env = "COFFER_BLOB", required = false)]
     pub(crate) blob: BlobBackend,
-    /// Once listening, write `{"oss": "ADDR", "kms": "ADDR", "admin": "ADDR"}` to this file (for
+    /// Once listening, write `{"oss": "ADDR", "s3": "ADDR", "kms": "ADDR", "admin": "ADDR"}` to this file (for
     /// tests and supervisors).
     #[arg(long, env = "COFFER_READY_FILE")]
     pub(crate) ready_file: Option<PathBuf>,

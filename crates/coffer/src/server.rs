@@ -240,7 +240,12 @@ async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result
 /// clear, settles the TLS files (a self-signed pair on first start if asked) and the limits.
 fn prepare_edge(config: &mut ServerConfig) -> Result<coffer_http::Edge> {
     let server = &config.sections.server;
-    let listen_names = [server.listen, server.kms_listen, server.admin_listen()];
+    let listen_names = [
+        server.listen,
+        server.kms_listen,
+        server.admin_listen(),
+        config.sections.s3.listen(server.listen.port() == 0),
+    ];
     let http = &mut config.sections.http;
     http.check_exposure("KMS", listen_names[1])
         .and_then(|()| http.check_exposure("admin", listen_names[2]))
@@ -251,9 +256,10 @@ fn prepare_edge(config: &mut ServerConfig) -> Result<coffer_http::Edge> {
     Ok(coffer_http::Edge::new(http)?)
 }
 
-/// The three API listeners, bound.
+/// The API listeners, bound.
 struct Listeners {
     oss: TcpListener,
+    s3: TcpListener,
     kms: TcpListener,
     admin: TcpListener,
 }
@@ -269,19 +275,26 @@ impl Listeners {
         };
         let listeners = Self {
             oss: bind(server.listen, "").await?,
+            s3: bind(
+                config.sections.s3.listen(server.listen.port() == 0),
+                " (S3 API)",
+            )
+            .await?,
             kms: bind(server.kms_listen, " (KMS API)").await?,
             admin: bind(server.admin_listen(), " (admin API)").await?,
         };
-        let (oss, kms, admin) = (
+        let (oss, s3, kms, admin) = (
             listeners.oss.local_addr()?,
+            listeners.s3.local_addr()?,
             listeners.kms.local_addr()?,
             listeners.admin.local_addr()?,
         );
-        info!(%oss, %kms, %admin, data_dir = %config.data_dir.root().display(), region = %server.region, "coffer listening");
+        info!(%oss, %s3, %kms, %admin, data_dir = %config.data_dir.root().display(), region = %server.region, "coffer listening");
         if let Some(path) = &server.ready_file {
             let tmp = path.with_extension("tmp");
             let ready = serde_json::json!({
                 "oss": oss.to_string(),
+                "s3": s3.to_string(),
                 "kms": kms.to_string(),
                 "admin": admin.to_string(),
             });
@@ -300,7 +313,7 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Starts the OSS, KMS and admin APIs, each stopping gracefully when `stop` turns true.
+/// Starts the OSS, S3, KMS and admin APIs, each stopping gracefully when `stop` turns true.
 fn serve(
     config: &ServerConfig,
     services: &Services,
@@ -318,6 +331,11 @@ fn serve(
             hosts: sections.oss.host_config(),
         },
     ));
+    let s3 = Arc::new(coffer_s3::S3Service::new(
+        services.store.clone(),
+        services.access.clone(),
+        sections.s3.config(),
+    ));
     let kms = Arc::new(coffer_kms_api::KmsApiService::new(
         services.kms.clone(),
         services.iam.clone(),
@@ -334,6 +352,15 @@ fn serve(
                 edge.clone(),
                 listeners.oss,
                 oss,
+                stopped(stop.clone()),
+            )),
+        ),
+        (
+            "S3",
+            tokio::spawn(coffer_s3::serve(
+                edge.clone(),
+                listeners.s3,
+                s3,
                 stopped(stop.clone()),
             )),
         ),

@@ -29,6 +29,25 @@ pub enum RangeBehavior {
 }
 
 impl ByteRange {
+    /// Parses a `Range` value (RFC 9110 `bytes=` ranges), shared by every front-end: only the
+    /// first range of a list counts; a malformed value is `None`, which the dialects ignore.
+    pub fn parse(value: &str) -> Option<ByteRange> {
+        let spec = value.trim().strip_prefix("bytes=")?;
+        let first = spec.split(',').next()?.trim();
+        let (a, b) = first.split_once('-')?;
+        let (a, b) = (a.trim(), b.trim());
+        if a.is_empty() {
+            return b.parse().ok().map(ByteRange::Suffix);
+        }
+        let first: u64 = a.parse().ok()?;
+        let last = if b.is_empty() {
+            None
+        } else {
+            Some(b.parse().ok()?)
+        };
+        Some(ByteRange::From { first, last })
+    }
+
     /// The byte offsets to serve, or `None` for the whole object with status 200.
     pub fn resolve(self, size: u64, behavior: RangeBehavior) -> Result<Option<Range<u64>>> {
         let unsatisfiable = || match behavior {

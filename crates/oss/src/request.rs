@@ -244,20 +244,7 @@ pub(crate) fn preconditions(
 /// Parses a `Range` value; only the first range of a list is served, and a malformed value is
 /// ignored (`None`), as OSS does.
 pub(crate) fn parse_range(value: &str) -> Option<ByteRange> {
-    let spec = value.trim().strip_prefix("bytes=")?;
-    let first = spec.split(',').next()?.trim();
-    let (a, b) = first.split_once('-')?;
-    let (a, b) = (a.trim(), b.trim());
-    if a.is_empty() {
-        return b.parse().ok().map(ByteRange::Suffix);
-    }
-    let first: u64 = a.parse().ok()?;
-    let last = if b.is_empty() {
-        None
-    } else {
-        Some(b.parse().ok()?)
-    };
-    Some(ByteRange::From { first, last })
+    ByteRange::parse(value)
 }
 
 /// Parses `x-oss-copy-source` (`/bucket/url-encoded-key[?versionId=..]`) into bucket and key.
