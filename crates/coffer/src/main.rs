@@ -7,6 +7,7 @@ mod config;
 mod credentials;
 mod keyring_cmd;
 mod kms_cmd;
+mod root_credentials_cmd;
 mod root_key;
 mod server;
 #[cfg(feature = "testing")]
@@ -31,6 +32,8 @@ enum Command {
     Server(config::ServerArgs),
     /// Inspect or rotate the SSE-OSS master keys (works while the server runs).
     Keyring(keyring_cmd::KeyringArgs),
+    /// Rotate the root account's access key pair (offline; the server picks it up at restart).
+    RootCredentials(root_credentials_cmd::RootCredentialsArgs),
     /// KMS metering and audit trail (works while the server runs).
     Kms(kms_cmd::KmsArgs),
     /// Manage RAM users, access keys, groups, policies and roles, and get STS credentials,
@@ -67,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(server::run(config))
         }
         Command::Keyring(args) => keyring_cmd::run(args),
+        Command::RootCredentials(args) => root_credentials_cmd::run(args),
         Command::Kms(args) => kms_cmd::run(args),
         Command::Admin(args) => admin_cmd::run(args),
         Command::Client(command) => std::process::exit(coffer_cli::run::<Cli>(command)),

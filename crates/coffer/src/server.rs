@@ -148,20 +148,21 @@ struct Services {
 /// Unseals the keyring, the KMS and the identities with the root key and builds the store over
 /// the backends.
 async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result<Services> {
-    let root = credentials::load_or_create(
-        &config.data_dir.root_credentials(),
-        config.secrets.root_access_key_id.take(),
-        config
-            .secrets
-            .root_access_key_secret
-            .take()
-            .map(|mut s| std::mem::take(&mut *s)),
-    )?;
     let root_key = crate::root_key::load_or_create(
         &config.root_key_file,
         config
             .secrets
             .root_key
+            .take()
+            .map(|mut s| std::mem::take(&mut *s)),
+    )?;
+    let root = credentials::load_or_create(
+        &config.data_dir.root_credentials(),
+        &root_key,
+        config.secrets.root_access_key_id.take(),
+        config
+            .secrets
+            .root_access_key_secret
             .take()
             .map(|mut s| std::mem::take(&mut *s)),
     )?;

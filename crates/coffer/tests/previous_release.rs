@@ -331,6 +331,15 @@ async fn a_previous_release_data_directory_opens_and_everything_in_it_still_appl
     let server = Server::start(dir);
     let m = manifest();
     let root = root_key();
+    // The first release kept the root secret in clear; the first start seals it in place.
+    let creds = std::fs::read_to_string(
+        coffer_types::DataDir::new(server._dir.path().join("data")).root_credentials(),
+    )
+    .unwrap();
+    assert!(
+        !creds.contains("access_key_secret") && creds.contains("sealed_secret"),
+        "{creds}"
+    );
 
     every_object_reads_back(&server, &root, &m).await;
     bucket_settings_survive(&server, &root, &m).await;

@@ -1,5 +1,5 @@
-//! `coffer keyring list|rotate` and `coffer kms usage|audit` pointed at a wrong or missing data
-//! directory: one clear line on stderr, a failing status, and nothing created anywhere.
+//! `coffer keyring list|rotate`, `coffer root-credentials rotate` and `coffer kms usage|audit`
+//! pointed at a wrong or missing data directory: one clear line on stderr, a failing status, and nothing created anywhere.
 
 use std::path::Path;
 use std::process::Command;
@@ -47,6 +47,7 @@ fn fails(cwd: &Path, args: &[&str]) -> String {
 const READ_ONLY: &[&[&str]] = &[
     &["keyring", "list"],
     &["keyring", "rotate"],
+    &["root-credentials", "rotate"],
     &["kms", "usage"],
     &["kms", "audit"],
 ];
@@ -95,8 +96,13 @@ fn a_keyring_without_its_root_key_creates_no_root_key() {
     std::fs::create_dir(cwd.path().join("d")).unwrap();
     // Whatever the keyring holds, the missing root key is reported before it is read.
     std::fs::write(cwd.path().join("d/keyring.sealed"), "x").unwrap();
+    std::fs::write(cwd.path().join("d/root-credentials.json"), "x").unwrap();
     let before = tree(cwd.path());
-    for command in [&["keyring", "list"][..], &["keyring", "rotate"][..]] {
+    for command in [
+        &["keyring", "list"][..],
+        &["keyring", "rotate"][..],
+        &["root-credentials", "rotate"][..],
+    ] {
         let args = [command, &["--data-dir", "d"][..]].concat();
         let stderr = fails(cwd.path(), &args);
         assert!(

@@ -14,6 +14,7 @@
 //! | [`KeyPurpose::StsTokens`] | `sts tokens` |
 //! | [`KeyPurpose::KmsMaterial`] | `kms key material` |
 //! | [`KeyPurpose::Keyring`] | `keyring` |
+//! | [`KeyPurpose::KeyringMac`] | `keyring mac` |
 //! | [`KeyPurpose::KmsImportCommitment`] | salt `coffer-kms root v1`, info `commitment` (the derivation of the first release: commitments are stored without a format byte) |
 //!
 //! The keys of the first seal format (iam and KMS format 1) are derived as they always were, in
@@ -86,6 +87,8 @@ pub enum KeyPurpose {
     KmsImportCommitment,
     /// The key that wraps the SSE-OSS keyring's master keys.
     Keyring,
+    /// The HMAC key that authenticates the SSE-OSS keyring file as a whole.
+    KeyringMac,
 }
 
 impl KeyPurpose {
@@ -95,6 +98,7 @@ impl KeyPurpose {
             KeyPurpose::StsTokens => (ROOT_SALT, b"sts tokens"),
             KeyPurpose::KmsMaterial => (ROOT_SALT, b"kms key material"),
             KeyPurpose::Keyring => (ROOT_SALT, b"keyring"),
+            KeyPurpose::KeyringMac => (ROOT_SALT, b"keyring mac"),
             KeyPurpose::KmsImportCommitment => (b"coffer-kms root v1", b"commitment"),
         }
     }
@@ -145,12 +149,13 @@ mod tests {
     use super::*;
     use crate::key::tests::assert_no_key_bytes;
 
-    const ALL: [KeyPurpose; 5] = [
+    const ALL: [KeyPurpose; 6] = [
         KeyPurpose::IamSecrets,
         KeyPurpose::StsTokens,
         KeyPurpose::KmsMaterial,
         KeyPurpose::KmsImportCommitment,
         KeyPurpose::Keyring,
+        KeyPurpose::KeyringMac,
     ];
 
     #[test]

@@ -59,6 +59,7 @@ pub use config::ConfigSection;
 pub use error::{EntityKind, Error, Result};
 pub use principal::Principal;
 pub use record::KeyStatus;
+pub use seal::{open_root_secret, seal_root_secret};
 pub use store::{TABLES, memory_store, open_redb_store};
 pub use sts::{
     AssumeRoleRequest, AssumedRole, DEFAULT_SESSION_DURATION, MAX_SESSION_DURATION_RANGE,

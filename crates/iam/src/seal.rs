@@ -18,6 +18,8 @@ pub(crate) enum Purpose {
     AccessKeySecret = 2,
     /// The claims of an STS session token.
     SessionToken = 3,
+    /// The root account's secret in its credentials file, bound to the account and key id.
+    RootSecret = 4,
 }
 
 /// iam's two sealers, chosen by purpose. Keeps only derived keys.
@@ -37,7 +39,7 @@ impl Sealer {
 
     fn of(&self, purpose: Purpose) -> &coffer_crypto::Sealer {
         match purpose {
-            Purpose::RootCheck | Purpose::AccessKeySecret => &self.secrets,
+            Purpose::RootCheck | Purpose::AccessKeySecret | Purpose::RootSecret => &self.secrets,
             Purpose::SessionToken => &self.tokens,
         }
     }
@@ -59,9 +61,51 @@ impl Sealer {
     }
 }
 
+/// Seals the root account's secret for its credentials file (`DataDir::root_credentials`): the
+/// file then reveals nothing without the root key, like every other secret in the data directory.
+pub fn seal_root_secret(
+    root: &RootKey,
+    account_id: &str,
+    access_key_id: &str,
+    secret: &[u8],
+) -> Vec<u8> {
+    Sealer::new(root).seal(
+        Purpose::RootSecret,
+        &[account_id.as_bytes(), access_key_id.as_bytes()],
+        secret,
+    )
+}
+
+/// Opens what [`seal_root_secret`] sealed; `None` if it does not authenticate (another root key,
+/// account or key id, or a damaged file).
+pub fn open_root_secret(
+    root: &RootKey,
+    account_id: &str,
+    access_key_id: &str,
+    sealed: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
+    Sealer::new(root).open(
+        Purpose::RootSecret,
+        &[account_id.as_bytes(), access_key_id.as_bytes()],
+        sealed,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_root_secret_opens_only_for_its_account_and_key_id() {
+        let root = RootKey::from_bytes([2; 32]);
+        let sealed = seal_root_secret(&root, "1234", "LTAIroot", b"root-secret");
+        let opened = open_root_secret(&root, "1234", "LTAIroot", &sealed).unwrap();
+        assert_eq!(opened.as_slice(), b"root-secret");
+        assert!(open_root_secret(&root, "1235", "LTAIroot", &sealed).is_none());
+        assert!(open_root_secret(&root, "1234", "LTAIother", &sealed).is_none());
+        let other = RootKey::from_bytes([3; 32]);
+        assert!(open_root_secret(&other, "1234", "LTAIroot", &sealed).is_none());
+    }
 
     #[test]
     fn purposes_do_not_open_as_each_other() {

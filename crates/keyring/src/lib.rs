@@ -15,20 +15,26 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic "COFFERKR"
-//!      8     1  format version (2; 1 is read, and rewritten as 2 when the keyring is opened)
-//!      9     4  primary version, u32 big-endian
-//!     13     4  number of versions n, u32 big-endian
-//!     17        n entries, ascending by version:
+//!      8     1  format version (3; 1 and 2 are read at open and rewritten as 3)
+//!      9     8  generation, u64 big-endian: 1 when created, one more at every change
+//!     17     4  primary version, u32 big-endian
+//!     21     4  number of versions n, u32 big-endian
+//!     25        n entries, ascending by version:
 //!                 4  version, u32 big-endian
 //!                 8  created, seconds since the Unix epoch, i64 big-endian
-//!                61  the master key wrapped (coffer_crypto::wrap_key)
-//!                      format 2: under RootKey::derive(KeyPurpose::Keyring),
-//!                                aad = "coffer keyring v2" ‖ version ‖ created
-//!                      format 1: under the root key itself,
-//!                                aad = "coffer keyring v1" ‖ version ‖ created
+//!                61  the master key wrapped (coffer_crypto::wrap_key) under
+//!                    RootKey::derive(KeyPurpose::Keyring), aad = "coffer keyring v2" ‖ version ‖ created
+//!   end-32    32  HMAC-SHA256 of every byte before it, keyed with RootKey::derive(KeyPurpose::KeyringMac)
+//!
+//! formats 1 and 2 (read only): no generation and no MAC; the header is magic, format, primary
+//! (4), n (4), then the entries at offset 17. Format 1 wrapped entries under the root key itself
+//! with aad "coffer keyring v1" ‖ version ‖ created.
 //! ```
-//! Each entry is authenticated by its wrap (a changed version, time or key fails to unseal); the
-//! primary must name an entry present in the file.
+//! Each entry is authenticated by its wrap, and the file as a whole by its MAC: an edited primary,
+//! a dropped or reordered version, or a changed generation does not open. A process also refuses a
+//! file older than one it has read (a lower generation, or a version missing), so a keyring cannot
+//! be rolled back under a running server. What remains (see `docs/encryption.md`): replacing the
+//! whole file with an older authentic copy, or with a format-2 file, before the server starts.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -36,6 +42,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use aws_lc_rs::hmac;
 use coffer_crypto::{
     DataKey, KeyPurpose, MasterKey, RootKey, WRAPPED_KEY_LEN, unwrap_key, wrap_key,
 };
@@ -50,6 +57,10 @@ pub use config::ConfigSection;
 const MAGIC: &[u8; 8] = b"COFFERKR";
 const FORMAT_V1: u8 = 1;
 const FORMAT_V2: u8 = 2;
+const FORMAT_V3: u8 = 3;
+const HEADER_V2: usize = 17;
+const HEADER_V3: usize = 25;
+const MAC_LEN: usize = 32;
 const SEAL_LABEL_V1: &[u8] = b"coffer keyring v1";
 const SEAL_LABEL_V2: &[u8] = b"coffer keyring v2";
 const ENTRY_LEN: usize = 4 + 8 + WRAPPED_KEY_LEN;
@@ -80,6 +91,19 @@ pub enum Error {
     /// A wrapped data key failed to unwrap: damaged, or bound to another object.
     #[error("the wrapped data key does not authenticate")]
     Unwrap,
+    /// The file is older than one this process has read: a rollback, refused.
+    #[error(
+        "the keyring file {path} is older than the one this process read (generation {found} < \
+         {seen}, or a version is missing): refusing to roll the keyring back"
+    )]
+    Rollback {
+        /// The file.
+        path: PathBuf,
+        /// Its generation.
+        found: u64,
+        /// The generation this process last read or wrote.
+        seen: u64,
+    },
 }
 
 /// Result of a keyring operation.
@@ -99,14 +123,47 @@ pub struct VersionInfo {
 struct State {
     keys: BTreeMap<u32, (i64, MasterKey)>,
     primary: u32,
+    /// 0 for a file of format 1 or 2 (which has none).
+    generation: u64,
+}
+
+impl State {
+    /// Refuses `newer` if it is not a successor of `self`: a lower generation or a version gone.
+    fn check_successor(&self, newer: &State, path: &Path) -> Result<()> {
+        let kept_all = self.keys.keys().all(|v| newer.keys.contains_key(v));
+        if newer.generation < self.generation || !kept_all {
+            return Err(Error::Rollback {
+                path: path.to_owned(),
+                found: newer.generation,
+                seen: self.generation,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The two keys derived from the root key for the keyring file.
+struct FileKeys {
+    wrapping: MasterKey,
+    mac: hmac::Key,
+}
+
+impl FileKeys {
+    fn new(root: &RootKey) -> Self {
+        let mac = root.derive(KeyPurpose::KeyringMac);
+        Self {
+            wrapping: root.derive(KeyPurpose::Keyring).into_master_key(),
+            mac: hmac::Key::new(hmac::HMAC_SHA256, mac.expose_secret()),
+        }
+    }
 }
 
 /// The keyring. Cheap to share (`Arc` inside).
 #[derive(Clone)]
 pub struct Keyring {
     path: PathBuf,
-    /// The key derived from the root key for the keyring; the root key itself is not kept.
-    wrapping: Arc<MasterKey>,
+    /// The keys derived from the root key for the file; the root key itself is not kept.
+    keys: Arc<FileKeys>,
     state: Arc<RwLock<State>>,
 }
 
@@ -139,39 +196,57 @@ struct Wrapping<'a> {
     label: &'static [u8],
 }
 
-/// Decodes a file of format 2 (wrapped under `current`), or of format 1 if `root` is given (at
-/// open). Returns the state and the file's format.
+/// Decodes a file of format 3, or of format 1 or 2 if `root` is given (at open: a running
+/// server never goes back to a format without a MAC). Returns the state and the file's format.
 fn decode(
     path: &Path,
     bytes: &[u8],
-    current: &MasterKey,
+    keys: &FileKeys,
     root: Option<&RootKey>,
 ) -> Result<(State, u8)> {
     let bad = || Error::Unseal(path.to_owned());
-    if bytes.len() < 17 || &bytes[..8] != MAGIC {
+    if bytes.len() < HEADER_V2 || &bytes[..8] != MAGIC {
         return Err(bad());
     }
     let format = bytes[8];
     let legacy;
-    let wrapping = match (format, root) {
-        (FORMAT_V2, _) => Wrapping {
-            key: current,
-            label: SEAL_LABEL_V2,
-        },
+    let (wrapping, header, generation, body) = match (format, root) {
+        (FORMAT_V3, _) => {
+            if bytes.len() < HEADER_V3 + MAC_LEN {
+                return Err(bad());
+            }
+            let (signed, mac) = bytes.split_at(bytes.len() - MAC_LEN);
+            hmac::verify(&keys.mac, signed, mac).map_err(|_| bad())?;
+            let mut generation = [0u8; 8];
+            generation.copy_from_slice(&signed[9..17]);
+            let wrapping = Wrapping {
+                key: &keys.wrapping,
+                label: SEAL_LABEL_V2,
+            };
+            let generation = u64::from_be_bytes(generation);
+            (wrapping, &signed[17..HEADER_V3], generation, &signed[HEADER_V3..])
+        }
+        (FORMAT_V2, Some(_)) => {
+            let wrapping = Wrapping {
+                key: &keys.wrapping,
+                label: SEAL_LABEL_V2,
+            };
+            (wrapping, &bytes[9..HEADER_V2], 0, &bytes[HEADER_V2..])
+        }
         // Format 1 wrapped entries under the root key itself.
         (FORMAT_V1, Some(root)) => {
             legacy = MasterKey::from_bytes(*root.expose_secret());
-            Wrapping {
+            let wrapping = Wrapping {
                 key: &legacy,
                 label: SEAL_LABEL_V1,
-            }
+            };
+            (wrapping, &bytes[9..HEADER_V2], 0, &bytes[HEADER_V2..])
         }
         _ => return Err(bad()),
     };
     let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-    let primary = be32(&bytes[9..13]);
-    let count = be32(&bytes[13..17]) as usize;
-    let body = &bytes[17..];
+    let primary = be32(&header[..4]);
+    let count = be32(&header[4..8]) as usize;
     if body.len() != count.checked_mul(ENTRY_LEN).ok_or_else(bad)? {
         return Err(bad());
     }
@@ -193,13 +268,20 @@ fn decode(
     if !keys.contains_key(&primary) {
         return Err(bad());
     }
-    Ok((State { keys, primary }, format))
+    let state = State {
+        keys,
+        primary,
+        generation,
+    };
+    Ok((state, format))
 }
 
-fn encode(state: &State, wrapping: &MasterKey) -> Vec<u8> {
-    let mut out = Vec::with_capacity(17 + state.keys.len() * ENTRY_LEN);
+/// Encodes `state` in format 3, with its generation as it is (the caller counts changes).
+fn encode(state: &State, keys: &FileKeys) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_V3 + state.keys.len() * ENTRY_LEN + MAC_LEN);
     out.extend_from_slice(MAGIC);
-    out.push(FORMAT_V2);
+    out.push(FORMAT_V3);
+    out.extend_from_slice(&state.generation.to_be_bytes());
     out.extend_from_slice(&state.primary.to_be_bytes());
     let count = u32::try_from(state.keys.len()).expect("fewer than 2^32 versions");
     out.extend_from_slice(&count.to_be_bytes());
@@ -208,11 +290,13 @@ fn encode(state: &State, wrapping: &MasterKey) -> Vec<u8> {
         out.extend_from_slice(&created.to_be_bytes());
         let as_data_key = DataKey::from_bytes(*key.expose_secret());
         out.extend_from_slice(&wrap_key(
-            wrapping,
+            &keys.wrapping,
             &as_data_key,
             &seal_aad(SEAL_LABEL_V2, *version, *created),
         ));
     }
+    let mac = hmac::sign(&keys.mac, &out);
+    out.extend_from_slice(mac.as_ref());
     out
 }
 
@@ -275,35 +359,45 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 impl Keyring {
-    /// Opens the keyring at `path`, sealed under a key derived from `root` (which is not kept),
-    /// creating it with one fresh master key (version 1) if absent. A file of format 1 is
-    /// rewritten in format 2.
+    /// Opens the keyring at `path`, sealed under keys derived from `root` (which is not kept),
+    /// creating it with one fresh master key (version 1) if absent. A file of format 1 or 2 is
+    /// rewritten in format 3.
     pub fn open(path: &Path, root: &RootKey, now: Timestamp) -> Result<Self> {
-        let wrapping = root.derive(KeyPurpose::Keyring).into_master_key();
+        let keys = FileKeys::new(root);
         let _lock = Lock::take(path)?;
         let state = match read_file(path)? {
             Some(bytes) => {
-                let (state, format) = decode(path, &bytes, &wrapping, Some(root))?;
-                if format != FORMAT_V2 {
-                    write_file(path, &encode(&state, &wrapping))?;
-                    info!(path = %path.display(), "rewrote the SSE keyring in format 2");
+                let (mut state, format) = decode(path, &bytes, &keys, Some(root))?;
+                if format != FORMAT_V3 {
+                    state.generation += 1;
+                    write_file(path, &encode(&state, &keys))?;
+                    info!(path = %path.display(), from = format, "rewrote the SSE keyring in format 3");
                 }
                 state
             }
             None => {
-                let mut keys = BTreeMap::new();
-                keys.insert(1, (now.unix_seconds(), MasterKey::generate()));
-                let state = State { keys, primary: 1 };
-                write_file(path, &encode(&state, &wrapping))?;
+                let mut versions = BTreeMap::new();
+                versions.insert(1, (now.unix_seconds(), MasterKey::generate()));
+                let state = State {
+                    keys: versions,
+                    primary: 1,
+                    generation: 1,
+                };
+                write_file(path, &encode(&state, &keys))?;
                 info!(path = %path.display(), "created the SSE keyring");
                 state
             }
         };
         Ok(Self {
             path: path.to_owned(),
-            wrapping: Arc::new(wrapping),
+            keys: Arc::new(keys),
             state: Arc::new(RwLock::new(state)),
         })
+    }
+
+    /// The file's generation as this process last read or wrote it.
+    pub fn generation(&self) -> u64 {
+        self.read().generation
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -316,11 +410,15 @@ impl Keyring {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Re-reads the file (another process may have rotated).
+    /// Re-reads the file (another process may have rotated); refuses one older than what this
+    /// process has read ([`Error::Rollback`]) and keeps the state it has.
     pub fn reload(&self) -> Result<()> {
         let _lock = Lock::take(&self.path)?;
         if let Some(bytes) = read_file(&self.path)? {
-            *self.write() = decode(&self.path, &bytes, &self.wrapping, None)?.0;
+            let newer = decode(&self.path, &bytes, &self.keys, None)?.0;
+            let mut state = self.write();
+            state.check_successor(&newer, &self.path)?;
+            *state = newer;
         }
         Ok(())
     }
@@ -329,15 +427,17 @@ impl Keyring {
     pub fn rotate(&self, now: Timestamp) -> Result<u32> {
         let _lock = Lock::take(&self.path)?;
         let mut state = match read_file(&self.path)? {
-            Some(bytes) => decode(&self.path, &bytes, &self.wrapping, None)?.0,
+            Some(bytes) => decode(&self.path, &bytes, &self.keys, None)?.0,
             None => return Err(Error::Unseal(self.path.clone())),
         };
+        self.read().check_successor(&state, &self.path)?;
         let version = state.keys.keys().next_back().copied().unwrap_or(0) + 1;
         state
             .keys
             .insert(version, (now.unix_seconds(), MasterKey::generate()));
         state.primary = version;
-        write_file(&self.path, &encode(&state, &self.wrapping))?;
+        state.generation += 1;
+        write_file(&self.path, &encode(&state, &self.keys))?;
         *self.write() = state;
         info!(version, "rotated the SSE master key");
         Ok(version)
@@ -499,6 +599,58 @@ mod tests {
             fs::write(&path, &damaged).unwrap();
             assert!(Keyring::open(&path, &root(), at(0)).is_err(), "byte {i}");
         }
+    }
+
+    #[test]
+    fn header_edits_and_dropped_versions_do_not_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.sealed");
+        let ring = Keyring::open(&path, &root(), at(0)).unwrap();
+        ring.rotate(at(10)).unwrap();
+        drop(ring);
+        let bytes = fs::read(&path).unwrap();
+        assert_eq!(bytes[8], FORMAT_V3);
+        // The primary moved back to version 1, which is in the file: a silent rotation rollback.
+        let mut edited = bytes.clone();
+        edited[17..21].copy_from_slice(&1u32.to_be_bytes());
+        fs::write(&path, &edited).unwrap();
+        assert!(matches!(Keyring::open(&path, &root(), at(0)), Err(Error::Unseal(_))));
+        // Version 2 dropped, the count made to match.
+        let mut dropped = bytes[..HEADER_V3 + ENTRY_LEN].to_vec();
+        dropped[17..21].copy_from_slice(&1u32.to_be_bytes());
+        dropped[21..25].copy_from_slice(&1u32.to_be_bytes());
+        dropped.extend_from_slice(&bytes[bytes.len() - MAC_LEN..]);
+        fs::write(&path, &dropped).unwrap();
+        assert!(matches!(Keyring::open(&path, &root(), at(0)), Err(Error::Unseal(_))));
+        // The same edits in a file claiming format 2 are refused by a running keyring.
+        fs::write(&path, &bytes).unwrap();
+        let ring = Keyring::open(&path, &root(), at(0)).unwrap();
+        let mut downgraded = bytes[..8].to_vec();
+        downgraded.push(FORMAT_V2);
+        downgraded.extend_from_slice(&bytes[17..bytes.len() - MAC_LEN]);
+        fs::write(&path, &downgraded).unwrap();
+        assert!(matches!(ring.reload(), Err(Error::Unseal(_))));
+        assert_eq!(ring.versions().len(), 2, "a refused reload keeps the state");
+    }
+
+    #[test]
+    fn an_older_authentic_file_is_refused_as_a_rollback() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.sealed");
+        let ring = Keyring::open(&path, &root(), at(0)).unwrap();
+        assert_eq!(ring.generation(), 1);
+        let old = fs::read(&path).unwrap();
+        ring.rotate(at(10)).unwrap();
+        assert_eq!(ring.generation(), 2);
+        fs::write(&path, &old).unwrap();
+        let e = ring.reload().unwrap_err();
+        assert!(
+            matches!(e, Error::Rollback { found: 1, seen: 2, .. }),
+            "{e}"
+        );
+        assert!(matches!(ring.rotate(at(20)), Err(Error::Rollback { .. })));
+        assert_eq!(ring.versions().len(), 2);
+        assert_eq!(ring.versions()[1].primary, true);
     }
 
     #[test]

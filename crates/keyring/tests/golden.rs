@@ -1,6 +1,7 @@
 //! Keyring files of every format still open, with the same master keys: format 1
-//! (`testdata/keyring-v1.sealed`, written by the first release, wrapped under the root key itself)
-//! and format 2 (`testdata/keyring-v2.sealed`, under the derived keyring key).
+//! (`testdata/keyring-v1.sealed`, written by the first release, wrapped under the root key itself),
+//! format 2 (`testdata/keyring-v2.sealed`, under the derived keyring key) and format 3
+//! (`testdata/keyring-v3.sealed`, the same with a generation and a MAC over the file).
 
 // The helpers below are not `#[test]` functions, so clippy's allow-unwrap-in-tests does not reach
 // them.
@@ -8,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use coffer_crypto::{DataKey, RootKey};
+use coffer_crypto::RootKey;
 use coffer_keyring::{Error, Keyring};
 use coffer_types::Timestamp;
 
@@ -74,7 +75,7 @@ fn check_unwraps(ring: &Keyring, golden: &[(u32, Vec<u8>)]) {
 }
 
 #[test]
-fn a_format_1_keyring_opens_with_the_same_keys_and_is_rewritten_in_format_2() {
+fn a_format_1_keyring_opens_with_the_same_keys_and_is_rewritten_in_format_3() {
     let dir = tempfile::tempdir().unwrap();
     let path = private_copy(&dir, "keyring-v1.sealed");
     assert!(matches!(
@@ -90,7 +91,8 @@ fn a_format_1_keyring_opens_with_the_same_keys_and_is_rewritten_in_format_2() {
     let ring = Keyring::open(&path, &RootKey::from_bytes(ROOT), now()).unwrap();
     check_versions(&ring);
     check_unwraps(&ring, &golden);
-    assert_eq!(std::fs::read(&path).unwrap()[8], 2, "rewritten in format 2");
+    assert_eq!(std::fs::read(&path).unwrap()[8], 3, "rewritten in format 3");
+    assert_eq!(ring.generation(), 1);
     drop(ring);
     let ring = Keyring::open(&path, &RootKey::from_bytes(ROOT), now()).unwrap();
     check_versions(&ring);
@@ -98,16 +100,29 @@ fn a_format_1_keyring_opens_with_the_same_keys_and_is_rewritten_in_format_2() {
 }
 
 #[test]
-fn a_format_2_keyring_opens_with_the_same_keys() {
+fn a_format_2_keyring_opens_with_the_same_keys_and_is_rewritten_in_format_3() {
     let dir = tempfile::tempdir().unwrap();
     let path = private_copy(&dir, "keyring-v2.sealed");
-    let before = std::fs::read(&path).unwrap();
-    assert_eq!(before[8], 2);
+    assert_eq!(std::fs::read(&path).unwrap()[8], 2);
     let ring = Keyring::open(&path, &RootKey::from_bytes(ROOT), now()).unwrap();
     check_versions(&ring);
     check_unwraps(&ring, &wraps("keyring-v2.txt"));
     // Both formats hold the same master keys: format 1's wraps open here too.
     check_unwraps(&ring, &wraps("keyring-v1.txt"));
+    assert_eq!(std::fs::read(&path).unwrap()[8], 3, "rewritten in format 3");
+    assert!(Keyring::open(&path, &RootKey::from_bytes([9; 32]), now()).is_err());
+}
+
+#[test]
+fn a_format_3_keyring_opens_with_the_same_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = private_copy(&dir, "keyring-v3.sealed");
+    let before = std::fs::read(&path).unwrap();
+    assert_eq!(before[8], 3);
+    let ring = Keyring::open(&path, &RootKey::from_bytes(ROOT), now()).unwrap();
+    check_versions(&ring);
+    check_unwraps(&ring, &wraps("keyring-v2.txt"));
+    assert_eq!(ring.generation(), 1);
     assert_eq!(
         std::fs::read(&path).unwrap(),
         before,
@@ -127,28 +142,13 @@ fn a_keyring_others_may_read_is_refused() {
     assert!(e.to_string().contains("chmod 600"));
 }
 
-/// Writes `keyring-v2.sealed` by opening the format-1 file (which rewrites it); run once, when
-/// format 2 was introduced.
+/// Writes `keyring-v3.sealed` by opening the format-2 file (which rewrites it); run once, when
+/// format 3 was introduced.
 #[test]
 #[ignore = "writes golden files"]
-fn write_format_2_golden_files() {
+fn write_format_3_golden_file() {
     let dir = tempfile::tempdir().unwrap();
-    let path = private_copy(&dir, "keyring-v1.sealed");
-    let ring = Keyring::open(&path, &RootKey::from_bytes(ROOT), now()).unwrap();
-    let dk = DataKey::from_bytes([0x42; 32]);
-    let (v2, w2) = ring.wrap(&dk, AAD);
-    assert_eq!(v2, 2);
-    std::fs::copy(&path, testdata("keyring-v2.sealed")).unwrap();
-    let hex: String = w2.iter().map(|b| format!("{b:02x}")).collect();
-    let w1 = wraps("keyring-v1.txt");
-    let hex1: String = w1[0].1.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(
-        testdata("keyring-v2.txt"),
-        format!(
-            "# keyring-v2.sealed: keyring format 2 (the format-1 file rewritten), same root key and\n\
-             # versions. Data key 42...42 wrapped with aad \"golden-bucket/golden-object\":\n\
-             wrapped 1 {hex1}\nwrapped 2 {hex}\n"
-        ),
-    )
-    .unwrap();
+    let path = private_copy(&dir, "keyring-v2.sealed");
+    drop(Keyring::open(&path, &RootKey::from_bytes(ROOT), now()).unwrap());
+    std::fs::copy(&path, testdata("keyring-v3.sealed")).unwrap();
 }

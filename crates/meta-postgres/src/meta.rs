@@ -95,16 +95,6 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-fn check_condition(condition: PutCondition, current: Option<&ObjectRecord>) -> Result<()> {
-    match condition {
-        PutCondition::None => Ok(()),
-        PutCondition::IfAbsent if current.is_some() => Err(MetaError::ObjectExists),
-        PutCondition::IfAbsent => Ok(()),
-        PutCondition::IfGeneration(g) if current.map(|o| o.generation) == Some(g) => Ok(()),
-        PutCondition::IfGeneration(_) => Err(MetaError::GenerationMismatch),
-    }
-}
-
 fn blob_ids(object: &ObjectRecord) -> Vec<String> {
     object
         .segments
@@ -143,13 +133,26 @@ async fn track(tx: &Transaction<'_>, adopted: &[String], dropped: &[String]) -> 
 }
 
 async fn require_bucket(tx: &Transaction<'_>, bucket: &BucketName) -> Result<(), Fail> {
-    tx.query_opt(
+    require_row(
+        tx,
         "SELECT 1 FROM meta_buckets WHERE name = $1",
         &[&bucket.as_str()],
+        MetaError::NoSuchBucket,
     )
-    .await?
-    .map(|_| ())
-    .ok_or(Fail::Meta(MetaError::NoSuchBucket))
+    .await
+}
+
+/// Runs a query that names one row; `missing` if there is none.
+async fn require_row(
+    tx: &Transaction<'_>,
+    query: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    missing: MetaError,
+) -> Result<(), Fail> {
+    tx.query_opt(query, params)
+        .await?
+        .map(|_| ())
+        .ok_or(Fail::Meta(missing))
 }
 
 async fn current_object(
@@ -188,13 +191,13 @@ async fn upsert_object(
 
 /// Locks upload `id` for the rest of the transaction; `NoSuchUpload` if it is gone.
 async fn lock_upload(tx: &Transaction<'_>, bucket: &BucketName, id: &UploadId) -> Result<(), Fail> {
-    tx.query_opt(
+    require_row(
+        tx,
         "SELECT 1 FROM meta_uploads WHERE bucket = $1 AND upload_id = $2 FOR UPDATE",
         &[&bucket.as_str(), &id.as_str()],
+        MetaError::NoSuchUpload,
     )
-    .await?
-    .map(|_| ())
-    .ok_or(Fail::Meta(MetaError::NoSuchUpload))
+    .await
 }
 
 /// Removes upload `id` and its parts; the parts' blob ids. `NoSuchUpload` if it is gone.
@@ -360,7 +363,7 @@ impl MetaStore for PgMetaStore {
         let out: Result<_, Fail> = serializable!(self.pool, |tx| {
             require_bucket(&tx, bucket).await?;
             let old = current_object(&tx, bucket, &object.key).await?;
-            check_condition(condition, old.as_ref())?;
+            condition.check(old.as_ref())?;
             upsert_object(&tx, bucket, &object).await?;
             let dropped = old.as_ref().map(blob_ids).unwrap_or_default();
             track(&tx, &blob_ids(&object), &dropped).await?;
@@ -485,12 +488,13 @@ impl MetaStore for PgMetaStore {
         limit: usize,
     ) -> Result<Vec<PartRecord>> {
         let out: Result<_, Fail> = serializable!(self.pool, |tx| {
-            tx.query_opt(
+            require_row(
+                &tx,
                 "SELECT 1 FROM meta_uploads WHERE bucket = $1 AND upload_id = $2",
                 &[&bucket.as_str(), &id.as_str()],
+                MetaError::NoSuchUpload,
             )
-            .await?
-            .ok_or(Fail::Meta(MetaError::NoSuchUpload))?;
+            .await?;
             let rows = tx
                 .query(
                     "SELECT record FROM meta_parts
@@ -521,7 +525,7 @@ impl MetaStore for PgMetaStore {
         let out: Result<_, Fail> = serializable!(self.pool, |tx| {
             lock_upload(&tx, bucket, id).await?;
             let old = current_object(&tx, bucket, &object.key).await?;
-            check_condition(condition, old.as_ref())?;
+            condition.check(old.as_ref())?;
             let mut dropped = take_upload(&tx, bucket, id).await?;
             upsert_object(&tx, bucket, &object).await?;
             dropped.extend(old.as_ref().map(blob_ids).unwrap_or_default());

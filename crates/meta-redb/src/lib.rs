@@ -272,22 +272,6 @@ fn bucket_has_entries(
         .is_some())
 }
 
-/// Checks `condition` against the object currently stored under the key.
-fn check_condition(condition: PutCondition, current: Option<&ObjectRecord>) -> Result<(), Error> {
-    match condition {
-        PutCondition::None => Ok(()),
-        PutCondition::IfAbsent if current.is_some() => Err(Error::ObjectExists),
-        PutCondition::IfAbsent => Ok(()),
-        PutCondition::IfGeneration(generation) => {
-            if current.map(|o| o.generation) == Some(generation) {
-                Ok(())
-            } else {
-                Err(Error::GenerationMismatch)
-            }
-        }
-    }
-}
-
 /// The `uploads` key of upload `id`, read from `upload_keys`; `None` if there is no such upload.
 fn find_upload(
     upload_keys: &impl ReadableTable<&'static [u8], &'static [u8]>,
@@ -361,7 +345,7 @@ fn replace_object(
         .get(key.as_slice())?
         .map(|v| decode_record::<ObjectRecord>(v.value()))
         .transpose()?;
-    check_condition(condition, old.as_ref())?;
+    condition.check(old.as_ref())?;
     objects.insert(key.as_slice(), encode_record(object).as_slice())?;
 
     let mut blobs = Blobs::open(txn)?;

@@ -127,16 +127,6 @@ impl State {
     }
 }
 
-fn check_condition(condition: PutCondition, current: Option<&ObjectRecord>) -> Result<()> {
-    match condition {
-        PutCondition::None => Ok(()),
-        PutCondition::IfAbsent if current.is_some() => Err(Error::ObjectExists),
-        PutCondition::IfAbsent => Ok(()),
-        PutCondition::IfGeneration(g) if current.map(|o| o.generation) == Some(g) => Ok(()),
-        PutCondition::IfGeneration(_) => Err(Error::GenerationMismatch),
-    }
-}
-
 fn blobs_of(object: &ObjectRecord) -> impl Iterator<Item = &BlobId> {
     object.segments.iter().map(|s| &s.blob)
 }
@@ -220,7 +210,7 @@ impl MetaStore for MemoryMetaStore {
     ) -> Result<Option<ObjectRecord>> {
         let mut state = self.lock();
         let b = state.bucket_mut(bucket)?;
-        check_condition(condition, b.objects.get(object.key.as_str()))?;
+        condition.check(b.objects.get(object.key.as_str()))?;
         let new_blobs: Vec<BlobId> = blobs_of(&object).cloned().collect();
         let old = b.objects.insert(object.key.as_str().to_owned(), object);
         state.track(&new_blobs, old.iter().flat_map(blobs_of));
@@ -332,7 +322,7 @@ impl MetaStore for MemoryMetaStore {
             .get_mut(bucket.as_str())
             .ok_or(Error::NoSuchUpload)?;
         b.upload(id)?.ok_or(Error::NoSuchUpload)?;
-        check_condition(condition, b.objects.get(object.key.as_str()))?;
+        condition.check(b.objects.get(object.key.as_str()))?;
         let upload = b.take_upload(id)?;
         let new_blobs: Vec<BlobId> = blobs_of(&object).cloned().collect();
         let old = b.objects.insert(object.key.as_str().to_owned(), object);

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use coffer_types::{BlobId, BucketName, ObjectKey, UploadId};
 
-use crate::{BucketRecord, ObjectRecord, PartRecord, Result, UploadRecord};
+use crate::{BucketRecord, Error, ObjectRecord, PartRecord, Result, UploadRecord};
 
 /// A condition on the current state of a key, checked in the same transaction as the write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +15,20 @@ pub enum PutCondition {
     /// Write only if the key's object has this generation (append); else
     /// `Error::GenerationMismatch`.
     IfGeneration(u64),
+}
+
+impl PutCondition {
+    /// Checks the condition against the object `current`ly stored under the key. Every backend
+    /// calls this inside the write's transaction, so the rule is written once.
+    pub fn check(self, current: Option<&ObjectRecord>) -> Result<()> {
+        match self {
+            PutCondition::None => Ok(()),
+            PutCondition::IfAbsent if current.is_some() => Err(Error::ObjectExists),
+            PutCondition::IfAbsent => Ok(()),
+            PutCondition::IfGeneration(g) if current.map(|o| o.generation) == Some(g) => Ok(()),
+            PutCondition::IfGeneration(_) => Err(Error::GenerationMismatch),
+        }
+    }
 }
 
 /// Position in a listing of multipart uploads: strictly after this (key, upload id).

@@ -60,6 +60,30 @@ pub fn create_new(path: &Path) -> Result<File> {
     options().create_new(true).open(path).map_err(io(path))
 }
 
+/// Replaces `path`'s contents with `bytes` atomically: a 0600 temporary file beside it, synced,
+/// renamed over it, the directory synced. A crash leaves the old contents or the new, never a mix.
+pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&tmp)(e)),
+    }
+    let mut file = create_new(&tmp)?;
+    file.write_all(bytes).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[cfg(unix)]
 mod tests {
@@ -97,5 +121,19 @@ mod tests {
             check(&dir.path().join("missing")),
             Err(Error::Io { .. })
         ));
+    }
+
+    #[test]
+    fn replace_swaps_the_contents_and_keeps_the_file_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // A temporary file left by a crash is no obstacle.
+        std::fs::write(dir.path().join("f.tmp"), b"stale").unwrap();
+        replace(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert_eq!(mode(&path), 0o600);
+        assert!(!dir.path().join("f.tmp").exists());
     }
 }
