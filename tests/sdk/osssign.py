@@ -1,7 +1,9 @@
 """Raw, hand-signed OSS requests for what the SDKs refuse to send.
 
-Independent implementations of the V1 (spec §4.2/§4.3) and V4 (spec §4.5) signatures, checked
-against the spec's worked examples in test_auth.py. Requests go out through http.client so the
+Independent implementations of the V1 (OSS documentation, "Include a V1 signature in the
+Authorization header" and "Include a V1 signature in a URL") and V4 ("Include a V4 signature in the
+Authorization header (recommended)") signatures, checked against the worked examples in
+test_auth.py, which oss2 and the v2 SDK reproduce. Requests go out through http.client so the
 request target is sent byte for byte as given (no `..` normalisation, no re-quoting).
 """
 
@@ -17,7 +19,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-# Spec §4.2: only these query parameters are part of the V1 canonicalized resource.
+# Only these query parameters are part of the V1 canonicalized resource (the union of oss2's
+# auth.py and the v2 SDK's signer/v1.py).
 V1_SUBRESOURCES = frozenset(
     """acl uploads location cors logging website referer lifecycle delete append tagging objectMeta
     uploadId partNumber security-token position img style styleName replication replicationProgress
@@ -146,7 +149,7 @@ def v1_presign_query(
     extra: list[tuple[str, str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> list[tuple[str, str]]:
-    """Spec §4.3: OSSAccessKeyId, Expires (unix seconds), Signature."""
+    """OSSAccessKeyId, Expires (unix seconds), Signature (OSS, "Include a V1 signature in a URL")."""
     extra = list(extra or [])
     sts = v1_string_to_sign(method, bucket, key, extra, headers or {}, str(expires_at))
     return extra + [
@@ -167,7 +170,10 @@ def v4_presign_query(
     expires_s: int,
     extra: list[tuple[str, str]] | None = None,
 ) -> list[tuple[str, str]]:
-    """Spec §4.7: x-oss-signature-version/-date/-expires/-credential, then x-oss-signature."""
+    """x-oss-signature-version/-date/-expires/-credential, then x-oss-signature.
+
+    OSS documentation, "Include a V4 signature in a URL (recommended)".
+    """
     iso = iso_basic(when)
     query = list(extra or []) + [
         ("x-oss-signature-version", V4_ALGORITHM),
@@ -326,5 +332,5 @@ def content_md5(body: bytes) -> str:
 
 
 def md5_etag(body: bytes) -> str:
-    """The ETag a PutObject of `body` must return, without quotes (spec §2.3)."""
+    """The ETag a PutObject of `body` must return, without quotes: the MD5, upper-case hex."""
     return hashlib.md5(body).hexdigest().upper()

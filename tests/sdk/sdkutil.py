@@ -19,7 +19,8 @@ CLIENT_TIMEOUT_S = 60
 
 _bucket_counter = itertools.count()
 
-# CRC-64/XZ as OSS uses it (spec §2.4); decimal in x-oss-hash-crc64ecma.
+# CRC-64/XZ as OSS uses it (OSS documentation, "Check data integrity by using CRC-64"); decimal in
+# x-oss-hash-crc64ecma. The parameters are oss2's Crc64.
 _crc64 = crcmod.mkCrcFun(0x142F0E1EBA9EA3693, initCrc=0, rev=True, xorOut=0xFFFFFFFFFFFFFFFF)
 
 

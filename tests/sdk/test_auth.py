@@ -20,7 +20,7 @@ from sdkutil import oss2_bucket_for, random_bytes, v2_client_for, v2_service_err
 NOW = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
 
 
-# -- the raw signer agrees with the spec's worked examples (guards the helper itself) ---------
+# -- the raw signer agrees with the V1/V4 worked examples (guards the helper itself) ---------
 
 
 def test_raw_signer_matches_spec_v1_example():
@@ -98,7 +98,7 @@ def test_v2_sdk_v1_and_v4(v2, v2_v1, bucket_name):
 
 
 def test_v4_authorization_header_is_parsed_as_unordered_list(raw, bucket, bucket_name):
-    """Spec §0.9: oss2 writes ', ' with AdditionalHeaders last; v2 writes ',' — any order works."""
+    """oss2's AuthV4 writes ', ' with AdditionalHeaders last; v2's SignerV4 writes ',' — any order works."""
     bucket.put_object("fmt", b"ok")
     formats = [
         lambda c, a, s: f"OSS4-HMAC-SHA256 Credential={c}, Signature={s}",
@@ -146,14 +146,14 @@ def _signed_with_host(raw: RawClient, bucket_name: str, key: str, host: str) -> 
 
 
 def test_v1_with_x_oss_date_and_no_date_header(raw, bucket, bucket_name):
-    """ali-oss style (spec §0.2): no Date, x-oss-date in RFC 1123 signed in the Date slot."""
+    """ali-oss style: no Date, x-oss-date in RFC 1123 signed in the Date slot."""
     bucket.put_object("ali", b"ok")
     r = raw.request("GET", bucket_name, "ali", headers={"x-oss-date": http_date(NOW())}, date_header=False)
     assert (r.status, r.body) == (200, b"ok"), r
 
 
 def test_v4_without_date_header(raw, bucket, bucket_name):
-    """oss2 V4 sends only x-oss-date (spec §0.2)."""
+    """oss2 V4 sends only x-oss-date, no Date header."""
     bucket.put_object("nodate", b"ok")
     r = raw.request("GET", bucket_name, "nodate", sign="v4", date_header=False)
     assert (r.status, r.body) == (200, b"ok"), r

@@ -76,7 +76,7 @@ def test_created_bucket_is_empty_and_listable(bucket):
 
 
 def test_put_bucket_twice_by_same_owner_is_idempotent_or_already_exists(coffer, bucket_name):
-    # Spec §3.3: OSS returns 200 for a same-owner re-create (unconfirmed); 409 would also be OSS-like.
+    # OSS is believed to return 200 for a same-owner re-create (unconfirmed); 409 would also be OSS-like.
     b = oss2_bucket_for(coffer, bucket_name)
     try:
         b.create_bucket()
@@ -154,7 +154,7 @@ def test_get_bucket_info_has_required_fields(bucket, bucket_name):
     assert info.extranet_endpoint and info.intranet_endpoint
     assert info.owner.id and info.owner.display_name
     assert info.acl.grant == "private"
-    # oss2 keeps GetBucketInfo's CreationDate as the raw string (spec §0.5: exactly .000Z).
+    # oss2 keeps GetBucketInfo's CreationDate as the raw string (its time regex wants exactly .000Z).
     assert TIME_RE.fullmatch(info.creation_date), info.creation_date
     created = calendar.timegm(time.strptime(info.creation_date, "%Y-%m-%dT%H:%M:%S.000Z"))
     assert abs(created - time.time()) < 24 * 3600

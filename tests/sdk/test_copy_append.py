@@ -108,7 +108,7 @@ def test_copy_result_xml(raw, bucket_name, source):
 
 
 def test_copy_ignores_unknown_copy_source_prefixed_headers(raw, bucket, bucket_name, source):
-    """ali-oss duplicates user headers as x-oss-copy-source-<name> (spec §5.14)."""
+    """ali-oss duplicates user headers as x-oss-copy-source-<name> (its lib/common/object/copyObject.js)."""
     key, data = source
     r = raw.request(
         "PUT",

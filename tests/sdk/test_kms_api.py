@@ -1,10 +1,10 @@
-"""Real-SDK tests of coffer's KMS API (shared/spec/kms-api.md).
+"""Real-SDK tests of coffer's KMS API (the Alibaba Cloud KMS API, version 2016-01-20).
 
 Clients:
 
 - ``aliyun-python-sdk-kms`` over ``aliyun-python-sdk-core`` (the "old" SDK): RPC v1 HMAC-SHA1,
   every parameter in the query of a POST; pointed at coffer with ``set_endpoint`` and
-  ``set_protocol_type('http')`` per request (spec §1.3).
+  ``set_protocol_type('http')`` per request (its KMS request classes force https).
 - ``alibabacloud_kms20160120`` (the Tea SDK): ACS3-HMAC-SHA256 by default, and RPC v1 with
   ``signature_algorithm='v2'``; ``Config(endpoint=HOST:PORT, protocol='http')``.
 - hand-signed RPC v1 requests (``requests``) for what SDKs never send: duplicates, skewed times,
@@ -96,7 +96,7 @@ class OldKms:
     def request(self, action: str, method: str = "POST", **params):
         module = importlib.import_module(f"aliyunsdkkms.request.v20160120.{action}Request")
         req = getattr(module, f"{action}Request")()
-        # KMS request classes force https; a loopback coffer speaks http (spec §1.3).
+        # KMS request classes force https; a loopback coffer speaks http.
         req.set_endpoint(self.target.address)
         req.set_protocol_type("http")
         req.set_method(method)
@@ -783,7 +783,7 @@ def _enc(s: str) -> str:
 
 
 class RawKms:
-    """RPC v1 requests signed here (spec §2), for what SDKs never send."""
+    """RPC v1 requests signed here (Alibaba Cloud KMS, "Request signatures"), for what SDKs never send."""
 
     def __init__(self, target: KmsTarget):
         self.target = target

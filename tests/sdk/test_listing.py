@@ -207,7 +207,7 @@ def test_without_encoding_type_keys_are_plain_xml_text(raw, populated, bucket_na
 
 
 def test_list_xml_shape(raw, populated, bucket_name):
-    """Spec §0.5/§0.8: every Contents has Key, LastModified (.000Z), ETag, Type, Size, StorageClass."""
+    """oss2 needs every Contents to have Key, LastModified (exactly .000Z), ETag, Type, Size, StorageClass."""
     for query in ([("max-keys", "3")], [("list-type", "2"), ("max-keys", "3")]):
         r = raw.request("GET", bucket_name, query=query)
         assert r.status == 200, r

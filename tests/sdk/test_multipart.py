@@ -16,12 +16,12 @@ from sdkutil import crc64, md5_hex_upper, random_bytes, v2_service_error
 
 KB = 1024
 MB = 1024 * 1024
-MIN_PART = 100 * KB  # spec §5.19: non-last parts must be >= 100 KB
+MIN_PART = 100 * KB  # OSS API reference, "CompleteMultipartUpload": non-last parts must be >= 100 KB
 TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000Z")
 
 
 def multipart_etag(parts: list[bytes]) -> str:
-    """Spec §2.3: MD5 over the concatenated binary MD5s, upper hex, '-' part count."""
+    """MD5 over the concatenated binary MD5s, upper hex, '-' part count (S3's scheme; OSS is silent)."""
     digest = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest().upper()
     return f"{digest}-{len(parts)}"
 
@@ -170,7 +170,7 @@ def test_list_multipart_uploads_prefix_delimiter_and_paging(bucket):
 
 
 def test_list_multipart_uploads_xml_always_has_next_markers(raw, bucket, bucket_name):
-    """Spec §0.8: NextKeyMarker/NextUploadIdMarker always present; ListParts NextPartNumberMarker."""
+    """oss2 needs NextKeyMarker/NextUploadIdMarker always present, and NextPartNumberMarker in ListParts."""
     r = raw.request("GET", bucket_name, query=[("uploads", "")])
     assert r.status == 200, r
     root = ET.fromstring(r.body)

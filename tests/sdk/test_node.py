@@ -89,7 +89,7 @@ def test_ali_oss_exits_cleanly(smoke):
 
 
 def test_ali_oss_ip_endpoint_uses_host_header_for_bucket(smoke, coffer):
-    """Spec §0.1: requests go to the IP, the bucket is only in Host; no Date header (spec §0.2)."""
+    """ali-oss on an IP endpoint: requests go to the IP, the bucket is only in Host; no Date header."""
     result = smoke("ip")
     bucket = result["bucket"]
     reqs = result["requests"]

@@ -20,7 +20,7 @@ import osssign
 from osssign import content_md5
 from sdkutil import crc64, md5_hex_upper, oss2_bucket_for, random_bytes, v2_service_error
 
-# Keys that exercise URL encoding: oss2 sends '/' as %2F, v2 keeps it (spec §0.3).
+# Keys that exercise URL encoding: oss2 sends '/' as %2F, v2 keeps it.
 AWKWARD_KEYS = [
     "plain.txt",
     "dir/sub/file.bin",
@@ -75,7 +75,7 @@ def test_put_get_round_trip_with_v2_sdk(v2c, bucket_name, key):
 def test_put_response_headers(bucket):
     data = b"hello"
     put = bucket.put_object("h.txt", data)
-    # Spec §2.3, §2.4, §5.8.
+    # Upper-case MD5 ETag, decimal CRC-64, Content-MD5 of the body (OSS API reference, "PutObject").
     assert put.headers["ETag"] == '"5D41402ABC4B2A76B9719D911017C592"'
     assert put.headers["x-oss-hash-crc64ecma"] == "11177612005948864433"
     assert put.headers["Content-MD5"] == content_md5(data)
@@ -455,7 +455,7 @@ def test_head_object_headers(bucket):
 def test_head_missing_key_raises_no_such_key_with_code(ob):
     with pytest.raises(oss2.exceptions.NoSuchKey) as e:
         ob.head_object("missing")
-    # The code comes from x-oss-err (HEAD has no body), spec §0.7.
+    # The code comes from x-oss-err (HEAD has no body), which oss2 and v2 decode.
     assert (e.value.status, e.value.code) == (404, "NoSuchKey")
     assert e.value.request_id
 

@@ -1,4 +1,4 @@
-"""One test per client quirk in spec §0 ("Ten things most likely to bite")."""
+"""One test per client quirk real SDKs depend on (observed in oss2, alibabacloud-oss-v2 and ali-oss)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ def test_quirk02_date_only_in_x_oss_date(raw, bucket, bucket_name):
 
 
 def test_quirk03_encoded_slash_in_path_and_copy_source(raw, bucket, bucket_name):
+    """Keys arrive with '/' as %2F (oss2) or as '/' (v2, ali-oss) in the path, and either way in x-oss-copy-source."""
     r = raw.request("PUT", bucket_name, "dir/a.txt", body=b"slash", target=f"/{bucket_name}/dir%2Fa.txt")
     assert r.status == 200, r
     r = raw.request("GET", bucket_name, "dir/a.txt")
@@ -69,6 +70,7 @@ def test_quirk03_encoded_slash_in_path_and_copy_source(raw, bucket, bucket_name)
 
 @pytest.mark.parametrize("form", ["bare", "equals"])
 def test_quirk04_empty_subresources_with_or_without_equals(raw, bucket, bucket_name, form):
+    """Empty sub-resources arrive as ?uploads= as well as ?uploads; both mean the same."""
     eq = "=" if form == "equals" else ""
     r = raw.request("POST", bucket_name, "mp", query=[("uploads", "")], target=f"/{bucket_name}/mp?uploads{eq}")
     assert r.status == 200, r
@@ -97,6 +99,7 @@ def test_quirk04_empty_subresources_with_or_without_equals(raw, bucket, bucket_n
 
 
 def test_quirk05_timestamp_formats(raw, bucket, bucket_name):
+    """oss2 accepts XML times only as YYYY-MM-DDTHH:MM:SS.000Z and HTTP dates with a 2-digit day."""
     bucket.put_object("t", b"x")
     upload_id = bucket.init_multipart_upload("u").upload_id
     bucket.upload_part("u", upload_id, 1, b"p")
@@ -124,6 +127,7 @@ def test_quirk05_timestamp_formats(raw, bucket, bucket_name):
 
 
 def test_quirk06_crc64_is_exact_unsigned_decimal(bucket, v2, bucket_name):
+    """x-oss-hash-crc64ecma is unsigned decimal with no padding: v2 compares the strings exactly."""
     # Find deterministic payloads whose CRC has the top bit set (would go negative if signed)
     # and whose CRC is small enough to have fewer than 20 digits.
     high = next(d for d in (random_bytes(64, seed=s) for s in range(1000)) if crc64(d) >= 1 << 63)
@@ -139,6 +143,7 @@ def test_quirk06_crc64_is_exact_unsigned_decimal(bucket, v2, bucket_name):
 
 
 def test_quirk07_head_errors_carry_code_in_x_oss_err(coffer, bucket, v2, bucket_name):
+    """HEAD errors have no body; oss2 and v2 take the code from base64 XML in x-oss-err."""
     with pytest.raises(oss2.exceptions.NoSuchKey) as e:
         bucket.head_object("missing")
     assert e.value.code == "NoSuchKey"
@@ -155,6 +160,7 @@ def test_quirk07_head_errors_carry_code_in_x_oss_err(coffer, bucket, v2, bucket_
 
 
 def test_quirk08_required_xml_elements(raw, bucket, bucket_name):
+    """XML elements oss2 fails without: Type, StorageClass per Contents, Next*Marker, Owner, Grant."""
     bucket.put_object("k", b"x")
     upload_id = bucket.init_multipart_upload("mp").upload_id
 
@@ -188,12 +194,14 @@ def test_quirk08_required_xml_elements(raw, bucket, bucket_name):
 
 
 def test_quirk09_both_v4_authorization_layouts(bucket_v4, v2, bucket_name):
+    """oss2 writes V4 Authorization as 'Credential=…, Signature=…'; v2 as 'Credential=…,Signature=…'."""
     bucket_v4.put_object("layout", b"oss2 layout")  # "Credential=…, Signature=…"
     got = v2.get_object(oss.GetObjectRequest(bucket=bucket_name, key="layout"))  # "Credential=…,Signature=…"
     assert got.body.read() == b"oss2 layout"
 
 
 def test_quirk10_position_not_equal_to_length_has_next_position_header(raw, bucket, bucket_name):
+    """409 PositionNotEqualToLength must carry x-oss-next-append-position, or oss2 raises KeyError."""
     bucket.append_object("ap", 0, b"1234567")
     r = raw.request("POST", bucket_name, "ap", query=[("append", ""), ("position", "2")], body=b"x")
     assert (r.status, r.code) == (409, "PositionNotEqualToLength"), r

@@ -1,5 +1,6 @@
-//! Admin API errors: the one table of codes and HTTP statuses (RAM/STS style, as in
-//! `ram-policy.md` §1.2 and `kms-api.md` §5), and the translation of iam and signature errors.
+//! Admin API errors: the one table of codes and HTTP statuses (RAM/STS style, after the error codes
+//! of the Alibaba Cloud STS API reference, "AssumeRole", and of the KMS API reference), and the
+//! translation of iam and signature errors.
 
 use http::StatusCode;
 

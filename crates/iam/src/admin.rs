@@ -1,6 +1,6 @@
 //! Identity management: users, access keys, groups, custom policies, roles and `AssumeRole`, each
-//! authorized by the caller's own `ram:*` / `sts:*` permissions (spec §4.4; names follow the RAM
-//! API).
+//! authorized by the caller's own `ram:*` / `sts:*` permissions (names follow the Alibaba Cloud
+//! RAM API reference; the admin API's shape is coffer's own).
 //!
 //! | operation | action | resource |
 //! |---|---|---|
@@ -581,7 +581,8 @@ impl<'a> Admin<'a> {
 
     // -- policies ------------------------------------------------------------------------------
 
-    /// CreatePolicy: `document` must be a valid RAM policy (spec §2.1), else
+    /// CreatePolicy: `document` must be a valid RAM policy (Alibaba Cloud RAM documentation,
+    /// "Policy elements"), else
     /// [`Error::MalformedPolicy`] naming the element at fault.
     pub fn create_policy(
         &self,
@@ -798,7 +799,8 @@ impl<'a> Admin<'a> {
 
     // -- STS -----------------------------------------------------------------------------------
 
-    /// AssumeRole: temporary credentials for a session of the role (spec §1.2).
+    /// AssumeRole: temporary credentials for a session of the role (Alibaba Cloud STS API
+    /// reference, "AssumeRole").
     ///
     /// `request.duration` must lie between 900 seconds (see [`Iam::with_min_session_duration`])
     /// and the role's `MaxSessionDuration`. The caller needs `sts:AssumeRole` on the role from its own policies (the root has it) and
@@ -827,7 +829,7 @@ impl<'a> Admin<'a> {
         };
         let (role, trust) = {
             let dir = self.iam.read();
-            // Role names match case-insensitively, as Alibaba's do (spec §1).
+            // Role names match case-insensitively, as Alibaba's are believed to (unconfirmed).
             let role = dir
                 .roles
                 .get(role_name)

@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 
 use crate::policy::RequestFacts;
 
-/// Condition keys of spec §2.3 that every front-end can fill.
+/// Condition keys (Alibaba Cloud RAM documentation, "Policy elements"; OSS documentation, "Bucket
+/// Policy") that every front-end can fill.
 pub mod keys {
     /// Client IP address (the socket peer).
     pub const SOURCE_IP: &str = "acs:SourceIp";

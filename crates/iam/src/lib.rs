@@ -583,7 +583,9 @@ impl Iam {
         }
     }
 
-    /// Checks a KMS permission (spec §3.2, §4.3, §5): `action` is a `kms:*` name
+    /// Checks a KMS permission (the KMS actions and resources of the Alibaba Cloud KMS RAM
+    /// authorization documentation, and the SSE-KMS permissions OSS documents): `action` is a
+    /// `kms:*` name
     /// (`kms:GenerateDataKey`, `kms:Decrypt`, `kms:DescribeKey`, `kms:ListKeys`, …) and `key_arn`
     /// the key's ARN after alias resolution, `acs:kms:{region}:{account}:key/{KeyId}` (see
     /// [`Iam::kms_key_arn`]); container operations use `acs:kms:{region}:{account}:key` or

@@ -1,5 +1,6 @@
 //! The RAM policy language: parsing, validation and evaluation of policy documents
-//! (spec `ram-policy.md` §2–§3).
+//! (Alibaba Cloud RAM documentation, "Policy elements" and "Policy evaluation logic"; OSS
+//! documentation, "Bucket Policy").
 //!
 //! A policy arrives as JSON text (`CreatePolicy`, `AssumeRole`'s `Policy`, `PutBucketPolicy`) and is
 //! turned once into a validated [`PolicyDocument`] by [`PolicyDocument::parse`] or
@@ -10,16 +11,16 @@
 //! Evaluation is pure: a request is described by [`RequestFacts`] (who, which action, which
 //! resource ARN, and the condition keys the front-end observed), and
 //!
-//! - [`evaluate`] applies the single-policy-set rule of §2.4 — an explicit Deny wins, else any
-//!   Allow, else an implicit deny;
-//! - [`evaluate_with_resource_policy`] is the whole OSS flow of §3.1 steps 2–5: session policy,
-//!   identity policies (with the root-owns-everything and no-cross-account-grant rules) and the
-//!   bucket policy with its `Principal` rules (§3.5).
+//! - [`evaluate`] applies the single-policy-set rule of RAM's "Policy evaluation logic" — an
+//!   explicit Deny wins, else any Allow, else an implicit deny;
+//! - [`evaluate_with_resource_policy`] is the whole OSS flow: session policy, identity policies
+//!   (with the root-owns-everything and no-cross-account-grant rules) and the bucket policy with
+//!   its `Principal` rules (OSS documentation, "Bucket Policy").
 //!
 //! What this module deliberately does not do: look anything up (policies attached to a user or
 //! group, bucket owners, ACLs), read clocks or sockets. The caller gathers the facts (including
 //! `acs:CurrentTime` and `acs:SourceIp`) and the ACL fallback for data APIs that an
-//! [`Decision::ImplicitDeny`] leaves open (§3.1 step 5) belongs to the caller too.
+//! [`Decision::ImplicitDeny`] leaves open belongs to the caller too.
 //!
 //! ```
 //! use coffer_iam::policy::{evaluate, Caller, Decision, PolicyDocument, RequestFacts};

@@ -90,7 +90,8 @@ impl Principal {
     }
 
     /// The RAM ARN of the identity: `acs:ram::{uid}:root`, `acs:ram::{uid}:user/{name}`,
-    /// `acs:ram::{uid}:role/{role}/{session}` (spec §1); `None` for anonymous.
+    /// `acs:ram::{uid}:role/{role}/{session}` (the forms of the Alibaba Cloud RAM and STS
+    /// documentation); `None` for anonymous.
     pub fn arn(&self) -> Option<String> {
         match self {
             Principal::Root { account_id, .. } => Some(format!("acs:ram::{account_id}:root")),

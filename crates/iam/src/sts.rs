@@ -1,5 +1,5 @@
-//! STS: temporary credentials for a role session (`AssumeRole`, spec §1.2), carried in a
-//! self-contained security token.
+//! STS: temporary credentials for a role session (Alibaba Cloud STS API reference, "AssumeRole"),
+//! carried in a self-contained security token.
 //!
 //! The token is the session's claims sealed under the iam sealing key (purpose `SessionToken`):
 //!
@@ -24,7 +24,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::seal::{Purpose, Sealer};
 
-/// Temporary access key ids start with this (spec §1.1).
+/// Temporary access key ids start with this, as Alibaba's STS ones do.
 pub const STS_ACCESS_KEY_PREFIX: &str = "STS.";
 /// Tokens start with this, like Alibaba's.
 const TOKEN_PREFIX: &str = "CAES";

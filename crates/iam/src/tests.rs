@@ -601,7 +601,8 @@ fn bucket_policies_grant_and_deny() {
     let get = |p: &Principal, c: &Conditions| authorize(p, Action::GetObject, Some(&document), c);
     assert!(get(&alice, &inside));
     assert!(!get(&alice, &outside));
-    // The owner is fenced by a conditional `*` Deny too (spec E15.3), not by the Allow.
+    // The owner is fenced by a conditional `*` Deny too (worked example E15.3 of the policy
+    // tests), not by the Allow.
     assert!(get(&root(), &inside));
     assert!(!get(&root(), &outside));
     assert!(!authorize(

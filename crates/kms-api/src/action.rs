@@ -1,5 +1,6 @@
 //! The closed set of actions the KMS API routes, each with its RAM action name, and the request
-//! envelope around them: `Action`, `Version` and `Format` (spec §1.1, §1.2).
+//! envelope around them: `Action`, `Version` and `Format` (Alibaba Cloud KMS API reference,
+//! "Common parameters", as the KMS SDKs send them).
 
 use http::HeaderMap;
 

@@ -1,6 +1,8 @@
 //! Authentication: which access key signed a request, proven by its RPC v1 or ACS3 signature,
-//! with the spec's checks around it (§1.4, §2, §3): request time within 15 minutes, signature
-//! method and version, every `x-acs-*` header and `host` signed, the body hash, a fresh nonce.
+//! with coffer's checks around it: request time within 15 minutes, signature method and version,
+//! every `x-acs-*` header and `host` signed, the body hash, a fresh nonce. The error codes are the
+//! KMS API's (`IllegalTimestamp`, `IncompleteSignature`, `SignatureDoesNotMatch`); the window and
+//! the nonce memory are coffer's choice.
 //!
 //! Order of checks: the signature fields' shape, the request time, the access key, the signature
 //! (compared in constant time), and last the nonce, so that only a verified request can spend

@@ -1,5 +1,6 @@
-//! Every error the KMS API answers with, and its rendering: the JSON body of the spec's §4.2
-//! (`RequestId`, `HostId`, `Code`, `Message`, `Recommend`) under the HTTP status of its code.
+//! Every error the KMS API answers with, and its rendering: the JSON error body of Alibaba Cloud's
+//! RPC APIs (`RequestId`, `HostId`, `Code`, `Message`, `Recommend`, as both KMS SDKs read it)
+//! under the HTTP status of its code.
 //!
 //! Errors of the engine's operations keep the engine's code and status
 //! ([`coffer_kms::Error::code`], [`coffer_kms::Error::http_status`]: the engine owns that table).
@@ -16,7 +17,8 @@ pub(crate) struct Code {
     pub(crate) status: u16,
 }
 
-/// The front-end's error table (spec §4.3 and ours, marked).
+/// The front-end's error table: codes from the error lists of the Alibaba Cloud KMS API
+/// reference, and coffer's own where marked.
 pub(crate) mod codes {
     use super::Code;
 
@@ -155,7 +157,7 @@ impl From<coffer_iam::Error> for ApiError {
                 format!("You are not authorized to do action {action} on {resource}."),
             ),
             // Disabled keys and bad or expired STS tokens: the credentials are not valid here
-            // (kms-api.md §5 answers an expired token with InvalidAccessKeyId.NotFound).
+            // (the KMS API reference answers an expired token with InvalidAccessKeyId.NotFound).
             coffer_iam::Error::AccessKeyDisabled
             | coffer_iam::Error::InvalidSecurityToken
             | coffer_iam::Error::SecurityTokenExpired { .. } => Self::new(

@@ -1,6 +1,6 @@
 //! The actions: for each, parse its parameters into the engine's typed request, call the engine
 //! off the async runtime (its methods block on the store's fsync), and render the JSON body with
-//! the spec's field names (§4.1, §6).
+//! the field names of the Alibaba Cloud KMS API reference (the ones the Tea SDK's models map).
 //!
 //! Families follow the engine's: `lifecycle` (keys, tags, account), `alias`, `cryptography`,
 //! `rotation`, `byok`.

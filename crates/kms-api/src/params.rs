@@ -1,6 +1,6 @@
 //! Request parameters: the query string and an `application/x-www-form-urlencoded` body, each
-//! form-decoded and merged (spec §1.1), and typed accessors that turn malformed values into the
-//! spec's `MissingParameter` / `InvalidParameter`.
+//! form-decoded and merged, and typed accessors that turn malformed values into the KMS API's
+//! `MissingParameter` / `InvalidParameter`.
 //!
 //! Both places count: the KMS SDKs put every API parameter into the query string even for POST,
 //! while users may add body parameters. A name given twice (in the query, in the body, or once in

@@ -237,8 +237,9 @@ async fn dispatch(
     ops::run(ctx, action, &params).await
 }
 
-/// Whether the body is a form whose parameters count (spec §1.1). Other bodies are still hashed
-/// by ACS3 but carry no parameters.
+/// Whether the body is a form whose parameters count (the SDKs put API parameters in the query,
+/// users may add form parameters; both count). Other bodies are still hashed by ACS3 but carry no
+/// parameters.
 fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(http::header::CONTENT_TYPE)

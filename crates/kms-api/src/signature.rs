@@ -1,10 +1,11 @@
 //! The two request signatures of the KMS API, as pure functions over decoded parameters:
 //! [`rpc`] (RPC v1, HMAC-SHA1, what `aliyun-python-sdk-core` and the Tea SDK's `v2` mode send) and
-//! [`acs3`] (`ACS3-HMAC-SHA256`, the Tea SDK's default). Spec §2 and §3.
+//! [`acs3`] (`ACS3-HMAC-SHA256`, the Tea SDK's default). The first is documented in Alibaba Cloud
+//! KMS, "Request signatures"; the second follows the Tea SDK's `alibabacloud_openapi_util`.
 //!
 //! Both canonicalise with [`percent_encode`]: RFC 3986, upper-case hex, only `A-Z a-z 0-9 - _ . ~`
-//! kept. Their known-answer tests use the spec's worked examples and vectors produced by the SDKs'
-//! own signers (`testdata/signature_vectors.py` regenerates them).
+//! kept. Their known-answer tests use worked examples computed for them and vectors produced by
+//! the SDKs' own signers (`testdata/signature_vectors.py` regenerates them).
 //!
 //! Nothing here looks up secrets, reads clocks or compares times: see `auth`.
 

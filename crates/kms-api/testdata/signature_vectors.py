@@ -4,8 +4,8 @@ with the SDKs' own signers. Run with the real-client venv (tests/sdk/requirement
     tests/sdk/.venv/bin/python crates/kms-api/testdata/signature_vectors.py
 
 Versions used for the checked-in vectors: aliyun-python-sdk-core 2.16.1,
-alibabacloud_openapi_util 0.2.4 (via alibabacloud_tea_openapi 0.4.6). The spec's §2.1 and §3.1
-worked examples are recomputed too, as a check of this script.
+alibabacloud_openapi_util 0.2.4 (via alibabacloud_tea_openapi 0.4.6). The RPC v1 and ACS3 worked
+examples of the `spec_worked_example` tests are recomputed too, as a check of this script.
 """
 
 import base64
@@ -49,7 +49,7 @@ COMMON = {
     "AccessKeyId": "testid",
 }
 
-print("== spec §2.1")
+print("== rpc.rs spec_worked_example")
 rpc_vector("POST", dict(COMMON, Action="GenerateDataKey", KeyId="alias/acs/oss", KeySpec="AES_256",
                         EncryptionContext='{"bucket":"b1","object":"a b*~"}',
                         Timestamp="2024-01-01T00:00:00Z",
@@ -59,7 +59,7 @@ rpc_vector("GET", dict(COMMON, Action="Encrypt", KeyId="alias/test-key", Plainte
                        EncryptionContext='{"k": "a b*~+/=&\u00e9\u4e2d"}',
                        Timestamp="2024-05-06T07:08:09Z",
                        SignatureNonce="0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e"))
-print("== spec §3.1")
+print("== acs3.rs spec_worked_example")
 acs3_vector(
     {"KeyId": "alias/acs/oss", "KeySpec": "AES_256"},
     {"accept": "application/json", "host": "127.0.0.1:9001", "x-acs-action": "GenerateDataKey",

@@ -1,5 +1,5 @@
 //! The one error type of `coffer-kms`, and the one table that gives each variant its KMS error code
-//! and HTTP status (`docs: shared/spec/kms-api.md` §4.3).
+//! and HTTP status (the error codes of the Alibaba Cloud KMS API reference).
 
 /// What went wrong, for the caller. Each variant is one row of the KMS error table ([`Error::code`],
 /// [`Error::http_status`]); the KMS API front-end renders exactly these.
@@ -117,14 +117,16 @@ impl Error {
         self.row().1
     }
 
-    /// The error table: one row per variant, (code, HTTP status), as in the spec's §4.3.
+    /// The error table: one row per variant, (code, HTTP status), as the KMS API reference lists
+    /// them where it does.
     fn row(&self) -> (&'static str, u16) {
         match self {
             Error::MissingParameter(_) => ("MissingParameter", 400),
             Error::InvalidParameter { .. } => ("InvalidParameter", 400),
-            // Alibaba's own code for a bad blob is undocumented; the spec settles on this one.
+            // Alibaba's own code for a bad blob is undocumented; coffer settles on this one.
             Error::InvalidCiphertext => ("InvalidParameter", 400),
-            // Not 404: that would say whether the key id in a forged blob exists (spec §8).
+            // Not 404 (coffer's choice): that would say whether the key id in a forged blob
+            // exists.
             Error::CiphertextKeyNotFound => ("InvalidParameter", 400),
             Error::DryRunOperation => ("DryRunOperationError", 400),
             Error::KeyNotFound => ("Forbidden.KeyNotFound", 404),

@@ -394,7 +394,9 @@ fn material_expired(record: &KeyRecord, now: u64) -> bool {
     record.material_expire.is_some_and(|t| t <= now)
 }
 
-/// The state check of every cryptographic operation (the spec's §7 first row).
+/// The state check of every cryptographic operation: only an Enabled key is usable, the others
+/// answer `Rejected.Disabled`, `Rejected.PendingDeletion` or `Rejected.PendingImport`, as the
+/// Alibaba Cloud KMS API reference lists for "Encrypt", "Decrypt" and "GenerateDataKey".
 fn check_usable(record: &KeyRecord, now: u64) -> Result<()> {
     match effective_state(record, now) {
         KeyState::Enabled => Ok(()),

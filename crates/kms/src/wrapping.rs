@@ -176,7 +176,8 @@ mod tests {
     fn every_algorithm_unwraps_and_refuses_the_others() {
         let key = WrappingKey::generate(WrappingKeySpec::Rsa2048).unwrap();
         let der = key.public_key_der().unwrap();
-        // SubjectPublicKeyInfo of rsaEncryption, as the spec's sample ("MIIBIjANBgkqhkiG9w0BAQEF").
+        // SubjectPublicKeyInfo of rsaEncryption, as in the sample of the KMS API reference's
+        // "GetParametersForImport" ("MIIBIjANBgkqhkiG9w0BAQEF").
         assert_eq!(&der[..4], &[0x30, 0x82, 0x01, 0x22]);
         let reloaded = WrappingKey::from_pkcs8(&key.to_pkcs8().unwrap()).unwrap();
         let all = [

@@ -30,7 +30,8 @@ macro_rules! codes {
     };
 }
 
-// Status per the spec's table (§3.3); EC values follow OSS where known, else a coffer range.
+// Statuses as OSS answers each code (OSS API reference, "Error responses", and the per-EC
+// troubleshooting pages); EC values follow OSS where known, else a coffer range.
 codes! {
     ACCESS_DENIED => ("AccessDenied", FORBIDDEN, "0003-00000001");
     INVALID_ACCESS_KEY_ID => ("InvalidAccessKeyId", FORBIDDEN, "0002-00000902");

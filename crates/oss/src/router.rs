@@ -1,8 +1,10 @@
 //! Routing: method + Host + path + query → an [`Endpoint`] and its target bucket and key.
 //!
-//! Bucket resolution follows the spec's algorithm (§1.3): a Host that is an IP literal,
-//! `localhost` or one of our endpoint names means path style; `<bucket>.<base domain>` (ours, or
-//! `oss-*.aliyuncs.com` as ali-oss sends for IP endpoints) means virtual-hosted style.
+//! Bucket resolution is coffer's own rule, fitted to how the SDKs address requests (oss2's
+//! `_UrlMaker`, the v2 SDK's `_resolve_address_style`, ali-oss's `getReqUrl.js`): a Host that is
+//! an IP literal, `localhost` or one of our endpoint names means path style;
+//! `<bucket>.<base domain>` (ours, or `oss-*.aliyuncs.com` as ali-oss sends for IP endpoints)
+//! means virtual-hosted style.
 
 use coffer_iam::Action;
 use coffer_types::{BucketName, ObjectKey};

@@ -1,4 +1,5 @@
-//! Signature V1: `OSS <ak>:<base64(HMAC-SHA1)>` and its presigned query form (spec §4.2–4.4).
+//! Signature V1: `OSS <ak>:<base64(HMAC-SHA1)>` and its presigned query form (OSS documentation,
+//! "Include a V1 signature in the Authorization header" and "Include a V1 signature in a URL").
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -9,8 +10,9 @@ use sha1::Sha1;
 use crate::error::{Error, Result};
 use crate::request::{CONTENT_MD5, CONTENT_TYPE, DATE, SignedRequest, X_OSS_DATE, X_OSS_PREFIX};
 
-/// The query parameters V1 signs (spec §4.2): the union of what oss2 and the v2 SDK sign. Any
-/// other parameter (`prefix`, `max-keys`, …) can change without breaking a V1 signature.
+/// The query parameters V1 signs: the union of what oss2's `auth.py` and the v2 SDK's
+/// `signer/v1.py` sign. Any other parameter (`prefix`, `max-keys`, …) can change without breaking
+/// a V1 signature.
 pub const SUB_RESOURCES: &[&str] = &[
     "acl",
     "uploads",
@@ -90,8 +92,9 @@ pub fn is_sub_resource(name: &str) -> bool {
     SUB_RESOURCES.contains(&name)
 }
 
-/// The V1 string to sign (spec §4.2). `date` fills the date line: for the header form the value
-/// of `x-oss-date` if present, else `Date`; for the presigned form the `Expires` value.
+/// The V1 string to sign (OSS documentation, "Include a V1 signature in the Authorization
+/// header"). `date` fills the date line: for the header form the value of `x-oss-date` if
+/// present, else `Date`; for the presigned form the `Expires` value.
 ///
 /// The canonical resource uses the decoded key and decoded sub-resource values, so the
 /// addressing style and the client's percent-encoding choices do not matter.

@@ -1,5 +1,6 @@
-//! Signature V4: `OSS4-HMAC-SHA256` (spec §4.5–4.7), canonical request, string to sign and the
-//! signing-key chain.
+//! Signature V4: `OSS4-HMAC-SHA256` (OSS documentation, "Include a V4 signature in the
+//! Authorization header (recommended)" and "Include a V4 signature in a URL (recommended)"),
+//! canonical request, string to sign and the signing-key chain.
 
 use std::fmt;
 
@@ -65,7 +66,8 @@ pub(crate) fn normalise_additional_headers<S: AsRef<str>>(names: &[S]) -> Result
     Ok(out)
 }
 
-/// The V4 canonical request (spec §4.5).
+/// The V4 canonical request (OSS documentation, "Include a V4 signature in the Authorization
+/// header (recommended)").
 ///
 /// `additional_headers` are the names from `AdditionalHeaders` / `x-oss-additional-headers`, in
 /// any order or case; each must be present in the request. The canonical query is every

@@ -13,7 +13,9 @@ use crate::v4::{
     string_to_sign_v4,
 };
 
-/// How far a request time may be from the server's clock (spec §2.5).
+/// How far a request time may be from the server's clock, past which OSS answers
+/// `RequestTimeTooSkewed` (OSS documentation, "Include a V1 signature in the Authorization
+/// header").
 pub const MAX_SKEW: Duration = Duration::minutes(15);
 
 /// Verifies that `presented` (from [`detect`](crate::detect) on the same `req`) was signed with

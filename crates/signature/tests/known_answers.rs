@@ -1,5 +1,6 @@
-//! The worked examples of spec §4.4 (V1) and §4.6 (V4), which oss2 and the v2 SDK reproduce
-//! byte for byte, driven through the functions the server and coffer's tools call.
+//! The V1 and V4 worked examples computed for these tests, which oss2 (`Auth`, `AuthV4`) and the
+//! v2 SDK (`SignerV1`, `SignerV4`) reproduce byte for byte, driven through the functions the
+//! server and coffer's tools call.
 
 mod common;
 

@@ -63,7 +63,7 @@ fn check_malformed(header: &str) {
 #[test]
 fn v4_layouts_of_every_sdk_parse_alike() {
     let cred = "Credential=example-ak/20240221/cn-hangzhou/oss/aliyun_v4_request";
-    // oss2 (spec §4.6): comma and space, AdditionalHeaders last.
+    // oss2's `AuthV4`: comma and space, AdditionalHeaders last.
     check(
         &format!("OSS4-HMAC-SHA256 {cred}, Signature={SIG}"),
         Ok(v4(&[])),
@@ -72,7 +72,7 @@ fn v4_layouts_of_every_sdk_parse_alike() {
         &format!("OSS4-HMAC-SHA256 {cred}, Signature={SIG}, AdditionalHeaders=range;host"),
         Ok(v4(&["host", "range"])),
     );
-    // v2 and ali-oss (spec §0.9): comma only, AdditionalHeaders in the middle.
+    // The v2 SDK's `SignerV4` and ali-oss: comma only, AdditionalHeaders in the middle.
     check(
         &format!("OSS4-HMAC-SHA256 {cred},Signature={SIG}"),
         Ok(v4(&[])),

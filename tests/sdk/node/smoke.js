@@ -1,9 +1,9 @@
 // ali-oss smoke test against a running coffer; driven by test_node.py.
 //
 // Usage: node smoke.js <mode>   with env COFFER_PORT, COFFER_AK, COFFER_SK, COFFER_BUCKET, COFFER_TMP
-//   mode "sld": endpoint http://localhost:PORT with sldEnable (pure path style; spec §1.2 advice)
+//   mode "sld": endpoint http://localhost:PORT with sldEnable (pure path style, so presigning works)
 //   mode "ip":  endpoint http://127.0.0.1:PORT without sldEnable: ali-oss sends the request to the
-//               IP but sets Host: <bucket>.oss-cn-hangzhou.aliyuncs.com (spec §0.1)
+//               IP but sets Host: <bucket>.oss-cn-hangzhou.aliyuncs.com (its getReqUrl.js)
 // Prints one JSON object on stdout: {"ok": bool, "steps": [...], "requests": [...], "error": ...}.
 // Exits 0 only if every step passed.
 'use strict';

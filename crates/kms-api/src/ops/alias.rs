@@ -1,4 +1,5 @@
-//! Aliases (spec §6.2).
+//! Aliases (Alibaba Cloud KMS API reference, "CreateAlias", "UpdateAlias", "DeleteAlias",
+//! "ListAliases", "ListAliasesByKeyId").
 
 use coffer_kms::{AliasEntry, AliasName, Paged};
 use serde::Serialize;

@@ -1,4 +1,5 @@
-//! BYOK: importing key material (spec §6.4).
+//! BYOK: importing key material (Alibaba Cloud KMS API reference, "GetParametersForImport",
+//! "ImportKeyMaterial", "DeleteKeyMaterial").
 
 use std::time::{Duration, UNIX_EPOCH};
 

@@ -1,5 +1,7 @@
-//! Data keys, Encrypt, Decrypt, ReEncrypt (spec §6.3). `Plaintext` travels as base64 both ways;
-//! decoded bytes live in buffers wiped when dropped, except the response body itself.
+//! Data keys, Encrypt, Decrypt, ReEncrypt (Alibaba Cloud KMS API reference, "GenerateDataKey",
+//! "GenerateDataKeyWithoutPlaintext", "Encrypt", "Decrypt", "ReEncrypt"). `Plaintext` travels as
+//! base64 both ways; decoded bytes live in buffers wiped when dropped, except the response body
+//! itself.
 
 use coffer_kms::{
     CiphertextBlob, DataKeySpec, Decrypt, Encrypt, Encrypted, GenerateDataKey, Plaintext, ReEncrypt,

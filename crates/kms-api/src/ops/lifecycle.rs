@@ -1,4 +1,6 @@
-//! Key lifecycle (spec §6.1), tags (§6.6) and the account actions (§6.7).
+//! Key lifecycle, tags and the account actions, each as its page of the Alibaba Cloud KMS API
+//! reference describes it ("CreateKey", "DescribeKey", "ListKeys", "ScheduleKeyDeletion", …,
+//! "TagResource", "ListResourceTags", "DescribeRegions", "DescribeAccountKmsStatus").
 
 use coffer_kms::{
     CreateKey, KeyFilter, KeyRef, KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel,
@@ -99,8 +101,9 @@ pub(super) async fn list_keys(ctx: Ctx<'_>, p: &Params) -> Result<Vec<u8>, ApiEr
     ctx.reply(PageJson::new(&keys, items))
 }
 
-/// ListKeys' `Filters`: a JSON array of `{"Key": …, "Values": [...]}`; coffer filters on
-/// `KeyState` and `KeySpec` (spec §6.1) and refuses other keys rather than ignore them.
+/// ListKeys' `Filters`: a JSON array of `{"Key": …, "Values": [...]}`; of the filter keys the KMS
+/// API reference ("ListKeys") names, coffer supports `KeyState` and `KeySpec` and refuses the
+/// others rather than ignore them.
 fn parse_filters(json: &str) -> Result<KeyFilter, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]

@@ -1,4 +1,5 @@
-//! Key versions and rotation (spec §6.5).
+//! Key versions and rotation (Alibaba Cloud KMS API reference, "CreateKeyVersion",
+//! "ListKeyVersions", "DescribeKeyVersion", "UpdateRotationPolicy").
 
 use coffer_kms::{KeyVersionId, RotationPolicy};
 use serde::Serialize;

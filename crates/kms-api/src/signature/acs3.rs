@@ -1,6 +1,7 @@
-//! `ACS3-HMAC-SHA256` signatures (spec §3): a canonical request over the method, path, query,
-//! the headers named in `SignedHeaders` and the body's SHA-256; its SHA-256 is signed with
-//! HMAC-SHA256 under the bare secret, hex in the `Authorization` header.
+//! `ACS3-HMAC-SHA256` signatures, as the Tea SDK computes them (`alibabacloud_openapi_util`'s
+//! `get_authorization`): a canonical request over the method, path, query, the headers named in
+//! `SignedHeaders` and the body's SHA-256; its SHA-256 is signed with HMAC-SHA256 under the bare
+//! secret, hex in the `Authorization` header.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -184,7 +185,8 @@ mod tests {
         assert!(!verify("testsecret&", &sts, auth.signature));
     }
 
-    /// The spec's §3.1 worked example.
+    /// The worked example computed for these tests and reproduced by the Tea SDK's
+    /// `Utils.get_authorization` (`testdata/signature_vectors.py` recomputes it).
     #[test]
     fn spec_worked_example() {
         check(&Vector {

@@ -1,6 +1,7 @@
-//! RPC v1 signatures (spec §2): HMAC-SHA1 over `METHOD&%2F&enc(canonical query)` keyed with
-//! `secret + "&"`, base64 in the `Signature` parameter. Every parameter of the query and the form
-//! body but `Signature` is signed, empty values included.
+//! RPC v1 signatures (Alibaba Cloud KMS, "Request signatures"): HMAC-SHA1 over
+//! `METHOD&%2F&enc(canonical query)` keyed with `secret + "&"`, base64 in the `Signature`
+//! parameter. Every parameter of the query and the form body but `Signature` is signed, empty
+//! values included.
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -78,7 +79,8 @@ mod tests {
         assert!(!verify("testsecret", &sts, &v.signature[1..]));
     }
 
-    /// The spec's §2.1 worked example.
+    /// The worked example computed for these tests and reproduced by `aliyun-python-sdk-core`'s
+    /// `rpc_signature_composer` (`testdata/signature_vectors.py` recomputes it).
     #[test]
     fn spec_worked_example() {
         check(&Vector {

@@ -121,7 +121,9 @@ impl Kms {
     }
 }
 
-/// Rotation needs a KMS-generated, Enabled key (the spec's §7 last row).
+/// Rotation needs a KMS-generated, Enabled key. Keys with imported material do not rotate
+/// (Alibaba Cloud KMS documentation on importing key material: make a new key instead); the codes
+/// for the other states are coffer's choice.
 fn check_rotatable(record: &KeyRecord) -> Result<()> {
     if record.origin == Origin::External {
         return Err(Error::UnsupportedOperation(

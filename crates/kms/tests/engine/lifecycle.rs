@@ -337,7 +337,8 @@ fn description_and_tags_can_be_changed_in_any_state() {
     );
 }
 
-/// The spec's §7 matrix, for the states not covered above: an EXTERNAL key awaiting import.
+/// The key state × operation rules, for the states not covered above: an EXTERNAL key awaiting
+/// import.
 #[test]
 fn pending_import_key_follows_the_state_matrix() {
     let f = Fixture::new();

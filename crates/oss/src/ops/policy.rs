@@ -14,8 +14,9 @@ use crate::error::OssError;
 use crate::response::{Reply, full};
 use crate::server::{OssService, Parts};
 
-/// Largest policy body read; the policy grammar itself allows 16 KiB (spec §2.1), the rest is
-/// room for a useful error message rather than a body-size one.
+/// Largest policy body read; a bucket policy itself may be 16 KiB (coffer's limit, as OSS
+/// documents none we could confirm), the rest is room for a useful error message rather than a
+/// body-size one.
 const MAX_POLICY_BODY: usize = 64 * 1024;
 
 /// Fails with `NoSuchBucket` unless the bucket exists.

@@ -11,7 +11,7 @@ use time::macros::datetime;
 pub(crate) const AK: &str = "example-ak";
 pub(crate) const SECRET: &str = "example-secret-key";
 pub(crate) const REGION: &str = "cn-hangzhou";
-/// The time of the spec's worked examples.
+/// The time of the worked examples.
 pub(crate) const NOW: OffsetDateTime = datetime!(2024-02-21 08:30:00 UTC);
 
 pub(crate) fn secret() -> AccessKeySecret {
@@ -107,8 +107,9 @@ pub(crate) fn credentials(secret: &AccessKeySecret) -> Credentials<'_> {
     }
 }
 
-/// The request of spec §4.4, unsigned: PUT of `docs/hello world.txt` with content headers and
-/// two `x-oss-*` headers, no date.
+/// The request of the V1 and V4 worked examples (computed for these tests and reproduced by
+/// oss2's `Auth`/`AuthV4` and the v2 SDK's `SignerV1`/`SignerV4`), unsigned: PUT of
+/// `docs/hello world.txt` with content headers and two `x-oss-*` headers, no date.
 pub(crate) fn example_put() -> Req {
     Req::new("PUT", Some("examplebucket"), Some("docs/hello world.txt")).headers(&[
         ("content-md5", "XUFAKrxLKna5cZ2REBfFkg=="),
