@@ -104,11 +104,13 @@ pub struct Segment {
     /// Length of the plaintext this segment contributes to the object, in bytes.
     pub len: u64,
     /// Encryption header of this segment (opaque to the metadata layer); `None` when stored plain.
+    #[serde(with = "byte_string::optional")]
     pub crypto: Option<Vec<u8>>,
     /// The blob's bytes, when they are kept in this record instead of the blob store (small
     /// objects): exactly what the blob would hold, encrypted the same way. The blob id still
     /// names the segment (encryption binds to it) and is tracked like any other, but no blob of
     /// that id is ever written.
+    #[serde(with = "byte_string::optional")]
     pub inline: Option<Vec<u8>>,
 }
 
@@ -122,6 +124,7 @@ pub struct ObjectEncryption {
     /// KMS only: data encrypted with SM4.
     pub kms_data_sm4: bool,
     /// Wrapped data key and any other envelope the crypto layer needs (opaque here).
+    #[serde(with = "byte_string")]
     pub envelope: Vec<u8>,
 }
 
@@ -199,6 +202,96 @@ pub struct PartRecord {
     pub segment: Segment,
 }
 
+/// Byte fields as serde byte strings rather than sequences of numbers. In postcard both are the
+/// same bytes (a varint length, then the bytes), so no layout changes; but a byte string is
+/// written and read in one copy, where a sequence goes through serde one byte at a time, which
+/// showed in profiles of small PUTs and GETs once records carry inline data.
+mod byte_string {
+    use serde::de::{Deserializer, SeqAccess, Visitor};
+    use serde::ser::Serializer;
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        d.deserialize_byte_buf(ByteBuf)
+    }
+
+    struct ByteBuf;
+
+    impl<'de> Visitor<'de> for ByteBuf {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a byte string")
+        }
+
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
+        }
+
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(v)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+            while let Some(b) = seq.next_element()? {
+                out.push(b);
+            }
+            Ok(out)
+        }
+    }
+
+    pub(super) mod optional {
+        use serde::de::{Deserializer, Visitor};
+        use serde::ser::{Serialize, Serializer};
+
+        struct Bytes<'a>(&'a [u8]);
+
+        impl Serialize for Bytes<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0)
+            }
+        }
+
+        pub(in super::super) fn serialize<S: Serializer>(
+            bytes: &Option<Vec<u8>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match bytes {
+                Some(b) => s.serialize_some(&Bytes(b)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub(in super::super) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Vec<u8>>, D::Error> {
+            d.deserialize_option(Maybe)
+        }
+
+        struct Maybe;
+
+        impl<'de> Visitor<'de> for Maybe {
+            type Value = Option<Vec<u8>>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an optional byte string")
+            }
+
+            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                super::deserialize(d).map(Some)
+            }
+        }
+    }
+}
+
 /// Format byte of the first record layout (still current for upload records).
 const FORMAT_V1: u8 = 1;
 /// Format byte of bucket records that carry the bucket policy.
@@ -246,6 +339,7 @@ fn postcard_decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 struct SegmentV1 {
     blob: BlobId,
     len: u64,
+    #[serde(with = "byte_string::optional")]
     crypto: Option<Vec<u8>>,
 }
 
