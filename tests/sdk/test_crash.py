@@ -207,6 +207,117 @@ def test_acknowledged_uploads_survive_sigkill(crash_server):
     assert code == 0, f"coffer exited with {code} on SIGTERM after the restart; log:\n{server.log_tail()}"
 
 
+SMALL_THREADS = 24
+SMALL_PUTS_PER_THREAD = 80
+SMALL_KILL_AFTER_ACKS = 300
+SMALL_SIZES = [0, 1, 100, 4096, 4096, 4096, 16 * 1024, 40 * 1024]
+SHARED_KEYS = [f"shared-{i}" for i in range(3)]
+EXCLUSIVE_KEY = "exclusive"
+
+
+def small_uploader(server: CofferServer, bucket_name: str, t: int, ledger: Ledger, done: threading.Event) -> None:
+    """Small PUTs back to back: mostly new keys, some overwrites of keys other threads also write,
+    and some `x-oss-forbid-overwrite` PUTs of one key, of which all but the first must be refused
+    (a refused write shares its batch with the others and must not take them down with it)."""
+    rng = random.Random(100 + t)
+    bucket = oss2_bucket_for(server, bucket_name)
+    try:
+        for j in range(SMALL_PUTS_PER_THREAD):
+            roll = rng.random()
+            if roll < 0.1:
+                key, headers = SHARED_KEYS[j % len(SHARED_KEYS)], None
+            elif roll < 0.15:
+                key, headers = EXCLUSIVE_KEY, {"x-oss-forbid-overwrite": "true"}
+            else:
+                key, headers = f"s{t:02d}/obj-{j}", None
+            data = rng.randbytes(rng.choice(SMALL_SIZES))
+            ledger.attempt(key, data)
+            try:
+                result = bucket.put_object(key, data, headers=headers)
+            except oss2.exceptions.ServerError as e:
+                if key == EXCLUSIVE_KEY and e.status == 409:
+                    continue  # the key exists: the refusal expected of every PUT but the first
+                ledger.fail(key, e)
+                return
+            except Exception as e:  # noqa: BLE001 - connection errors after the kill are expected
+                ledger.fail(key, e)
+                return
+            ledger.ack(key, data, result.etag)
+    finally:
+        done.set()
+
+
+def test_acknowledged_small_puts_survive_sigkill_mid_batch(crash_server):
+    """Many small PUTs at once share metadata commits (group commit). SIGKILL while batches are
+    in flight: every acknowledged PUT must be there after the restart (its own content or a later
+    attempt's), and an unacknowledged one either absent or complete. A SIGKILL keeps what reached
+    the kernel, so this shows that nothing is acknowledged before its batch is committed; that the
+    commit reaches the disk is redb's fsync."""
+    server = crash_server
+    bucket_name = "crash-small"
+    bucket = oss2_bucket_for(server, bucket_name)
+    bucket.create_bucket()
+    ledger = Ledger()
+
+    threads, dones = [], []
+    for t in range(SMALL_THREADS):
+        done = threading.Event()
+        th = threading.Thread(target=small_uploader, args=(server, bucket_name, t, ledger, done), daemon=True)
+        threads.append(th)
+        dones.append(done)
+        th.start()
+    with ledger.lock:
+        ledger.lock.wait_for(
+            lambda: len(ledger.acked) >= SMALL_KILL_AFTER_ACKS or ledger.errors_before_kill,
+            timeout=WAIT_FOR_ACKS_S,
+        )
+        assert not ledger.errors_before_kill, f"PUTs failed before the kill: {ledger.errors_before_kill}"
+        assert len(ledger.acked) >= SMALL_KILL_AFTER_ACKS, "PUTs too slow to reach the kill point"
+        ledger.killed = True
+        in_flight = sum(1 for d in dones if not d.is_set())
+        server.kill()
+        acked_at_kill = len(ledger.acked)
+    for th in threads:
+        th.join(timeout=120)
+        assert not th.is_alive(), "an uploader thread hung after the kill"
+    assert not ledger.bad_acks, ledger.bad_acks
+    assert in_flight > SMALL_THREADS // 2, f"only {in_flight} uploaders were still running at the kill"
+    print(f"killed with {in_flight} uploader threads running; {acked_at_kill} acked")
+
+    server.start()
+    bucket = oss2_bucket_for(server, bucket_name)
+    problems = []
+    for key, data in ledger.acked.items():
+        try:
+            got = bucket.get_object(key).read()
+        except oss2.exceptions.NoSuchKey:
+            problems.append(f"acknowledged {key} ({len(data)} bytes) is missing")
+            continue
+        cands = ledger.candidates[key]
+        later = cands[max(i for i, c in enumerate(cands) if c is data) :]
+        if key == EXCLUSIVE_KEY:
+            later = [data]  # every later attempt was refused or never acknowledged
+        if not any(got == c for c in later):
+            problems.append(f"acknowledged {key}: content differs ({len(got)} vs {len(data)} bytes)")
+    listed = {o.key for o in oss2.ObjectIteratorV2(bucket)}
+    for key, cands in ledger.candidates.items():
+        if key in ledger.acked:
+            if key not in listed:
+                problems.append(f"acknowledged {key} missing from the listing")
+            continue
+        try:
+            got = bucket.get_object(key).read()
+        except oss2.exceptions.NoSuchKey:
+            continue
+        if not any(got == c for c in cands):
+            problems.append(f"unacknowledged {key} holds {len(got)} bytes matching no attempt")
+    assert not problems, "\n".join(problems)
+
+    bucket.put_object("after", b"x" * 4096)
+    assert bucket.get_object("after").read() == b"x" * 4096
+    assert server.stop() == 0
+
+
 def test_sigterm_then_restart_keeps_everything(tmp_path):
     server = CofferServer.create(tmp_path / "restart")
     server.start()

@@ -41,6 +41,12 @@ struct Args {
     /// Repeat the throughput phases this many times and report medians.
     #[arg(long, default_value_t = 1)]
     runs: usize,
+    /// Size of the small objects, in bytes.
+    #[arg(long, default_value_t = 4096)]
+    small_len: u64,
+    /// Number of small objects per round [default: 2000, 200 with --quick].
+    #[arg(long)]
+    small_count: Option<usize>,
     /// Methods to run, comma-separated [default: none,AES256,KMS,SM4].
     #[arg(long, value_delimiter = ',', value_parser = parse_sse)]
     methods: Option<Vec<Sse>>,
@@ -86,7 +92,11 @@ async fn main() -> Result<()> {
         .with_context(|| format!("find {}", args.coffer.display()))?;
     let root = args.data_dir.clone().unwrap_or_else(default_data_root);
     let run_dir = root.join(format!("run-{}", std::process::id()));
-    let plan = Plan::new(args.quick, args.runs);
+    let mut plan = Plan::new(args.quick, args.runs);
+    plan.small_len = args.small_len;
+    if let Some(n) = args.small_count {
+        plan.small_count = n;
+    }
     let methods = args.methods.clone().unwrap_or_else(|| Sse::ALL.to_vec());
     let load_before = load_average();
     eprintln!(

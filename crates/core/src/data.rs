@@ -8,6 +8,10 @@
 //! An encrypted segment's blob is the segment header (`coffer_crypto::HEADER_LEN` bytes) followed
 //! by the ciphertext chunks; the header is also kept in the segment's record, and that copy is the
 //! one used (it is authenticated by the chunk key commitment).
+//!
+//! A small body becomes an inline segment: the same bytes, sealed the same way under a blob id of
+//! their own, kept in the record instead of the blob store; reads take them from the record and go
+//! through the same checks.
 
 use std::io;
 use std::num::NonZeroU64;
@@ -159,16 +163,46 @@ fn crypto_failure(e: coffer_crypto::Error) -> Error {
     Error::Internal(Box::new(e))
 }
 
-/// Streams `body` into a new blob, encrypted when `seal` is given. The blob is committed only if
-/// the whole body arrived, is at most `limit` bytes and matches `expected_md5`; otherwise it is
-/// discarded and nothing is left.
+/// Streams `body` into a new segment, encrypted when `seal` is given. The segment is committed
+/// only if the whole body arrived, is at most `limit` bytes and matches `expected_md5`; otherwise
+/// it is discarded and nothing is left.
+///
+/// A body of at most `inline_limit` bytes (0: none) is kept in the segment's record instead of a
+/// blob ([`Segment::inline`]): the same bytes a blob would hold (for an encrypted segment, the
+/// header and the sealed chunks, bound to a fresh blob id exactly as a blob's are), with no blob
+/// file to write and sync. Larger bodies are streamed to the blob store as they arrive.
 pub(crate) async fn write_segment(
     blobs: &dyn BlobStore,
-    body: BodyStream,
+    mut body: BodyStream,
     limit: u64,
     expected_md5: Option<[u8; 16]>,
     seal: Option<Seal<'_>>,
+    inline_limit: u64,
 ) -> Result<Written> {
+    // Read up to one byte past `inline_limit` before choosing where the bytes go.
+    let mut head = Vec::new();
+    let mut head_len = 0u64;
+    if inline_limit > 0 {
+        loop {
+            match body.next().await {
+                Some(Ok(chunk)) if chunk.is_empty() => {}
+                Some(Ok(chunk)) => {
+                    head_len += chunk.len() as u64;
+                    head.push(chunk);
+                    if head_len > inline_limit {
+                        break;
+                    }
+                }
+                Some(Err(_)) => return Err(Error::IncompleteBody),
+                None => return write_inline(&head, head_len, limit, expected_md5, seal),
+            }
+        }
+    }
+    let body: BodyStream = if head.is_empty() {
+        body
+    } else {
+        Box::pin(futures::stream::iter(head.into_iter().map(Ok)).chain(body))
+    };
     let mut writer = blobs.create().await?;
     let encryptor = match &seal {
         Some(s) => {
@@ -197,6 +231,7 @@ pub(crate) async fn write_segment(
                     blob,
                     len,
                     crypto: header,
+                    inline: None,
                 },
                 md5,
                 crc64,
@@ -207,6 +242,57 @@ pub(crate) async fn write_segment(
             Err(e)
         }
     }
+}
+
+/// A whole (small) body as an inline segment: checksummed and sealed in memory, in the blob
+/// format, under a blob id of its own that no blob will ever have.
+fn write_inline(
+    body: &[Bytes],
+    len: u64,
+    limit: u64,
+    expected_md5: Option<[u8; 16]>,
+    seal: Option<Seal<'_>>,
+) -> Result<Written> {
+    if len > limit {
+        return Err(Error::EntityTooLarge);
+    }
+    let mut md5 = Md5::new();
+    let mut crc = Crc64::new();
+    for chunk in body {
+        md5.update(chunk);
+        crc.update(chunk);
+    }
+    let md5: [u8; 16] = md5.finalize().into();
+    if expected_md5.is_some_and(|m| m != md5) {
+        return Err(Error::InvalidDigest);
+    }
+    let blob = coffer_blob::BlobId::random();
+    let (crypto, stored) = match seal {
+        Some(s) => {
+            let context = segment_context(s.bucket, s.key, &blob);
+            let mut e = Encryptor::new(s.data_key, s.cipher, DEFAULT_CHUNK_LEN, &context)
+                .map_err(crypto_failure)?;
+            let header = e.header().encode().to_vec();
+            let mut out = Vec::with_capacity(HEADER_LEN + len as usize + 2 * TAG_LEN);
+            out.extend_from_slice(&header);
+            for chunk in body {
+                e.push(chunk, &mut out).map_err(crypto_failure)?;
+            }
+            e.finish(&mut out).map_err(crypto_failure)?;
+            (Some(header), out)
+        }
+        None => (None, body.concat()),
+    };
+    Ok(Written {
+        segment: Segment {
+            blob,
+            len,
+            crypto,
+            inline: Some(stored),
+        },
+        md5,
+        crc64: crc.value(),
+    })
 }
 
 /// Ciphertext is handed to the blob writer in pieces of at least this many bytes: blob-fs passes
@@ -267,6 +353,8 @@ async fn fill(
 /// One blob read that contributes to a range.
 struct Piece {
     blob: coffer_blob::BlobId,
+    /// The segment's bytes when the record holds them (then the blob store is not asked).
+    inline: Option<Bytes>,
     /// Bytes of the blob to read.
     blob_range: Range<u64>,
     /// For encrypted segments: how to decrypt what is read.
@@ -291,6 +379,7 @@ fn plan(object: &ObjectRecord, range: &Range<u64>, encrypted: bool) -> Result<Ve
         let piece = match (&segment.crypto, encrypted) {
             (None, false) => Piece {
                 blob: segment.blob.clone(),
+                inline: segment.inline.as_deref().map(Bytes::copy_from_slice),
                 blob_range: local,
                 crypto: None,
                 expect_prefix: Vec::new(),
@@ -309,6 +398,7 @@ fn plan(object: &ObjectRecord, range: &Range<u64>, encrypted: bool) -> Result<Ve
                 };
                 Piece {
                     blob: segment.blob.clone(),
+                    inline: segment.inline.as_deref().map(Bytes::copy_from_slice),
                     blob_range: start..HEADER_LEN as u64 + bytes.end,
                     crypto: Some((header, ct)),
                     expect_prefix,
@@ -339,23 +429,42 @@ async fn open_piece(
     match (piece.crypto, unseal) {
         (None, _) => {
             let expected = piece.blob_range.end - piece.blob_range.start;
-            let raw = blobs.read(&piece.blob, piece.blob_range).await?;
+            let raw = match piece.inline {
+                Some(stored) => inline_range(stored, piece.blob_range),
+                None => blobs.read(&piece.blob, piece.blob_range).await?,
+            };
             Ok(exactly(raw, expected))
         }
         (Some((header, ct)), Some(u)) => {
             let context = segment_context(&u.bucket, &u.key, &piece.blob);
             let decryptor = Decryptor::new(&u.data_key, &header, &context, &ct)
                 .map_err(|_| Error::Corrupt("a segment does not authenticate".into()))?;
-            let grid = decrypt_grid(&header, piece.blob_range.start);
-            let raw = blobs
-                .read_in_pieces(&piece.blob, piece.blob_range, grid)
-                .await?;
+            let raw = match piece.inline {
+                Some(stored) => inline_range(stored, piece.blob_range),
+                None => {
+                    let grid = decrypt_grid(&header, piece.blob_range.start);
+                    blobs
+                        .read_in_pieces(&piece.blob, piece.blob_range, grid)
+                        .await?
+                }
+            };
             Ok(decrypt_stream(raw, decryptor, piece.expect_prefix))
         }
         (Some(_), None) => Err(Error::Corrupt(
             "no key to decrypt an encrypted segment".into(),
         )),
     }
+}
+
+/// `range` of an inline segment's stored bytes, cut at their end as the blob store cuts a blob's
+/// (so a record whose data is shorter than it says reads short, and fails as a short blob does).
+fn inline_range(stored: Bytes, range: Range<u64>) -> ByteStream {
+    let len = stored.len() as u64;
+    let (start, end) = (range.start.min(len), range.end.min(len));
+    let piece = stored.slice(start as usize..end.max(start) as usize);
+    Box::pin(futures::stream::iter(
+        (!piece.is_empty()).then_some(Ok(piece)),
+    ))
 }
 
 /// A plain piece's bytes, which must be exactly `expected` long: the blob store cuts a range at

@@ -210,6 +210,7 @@ impl Store {
             self.config.max_object_size,
             content_md5,
             seal,
+            0,
         )
         .await?;
         self.store_part(bucket, upload_id, part_number, written, upload.encryption)
@@ -258,6 +259,7 @@ impl Store {
             self.config.max_object_size,
             None,
             seal,
+            0,
         )
         .await?;
         self.store_part(bucket, upload_id, part_number, written, upload.encryption)

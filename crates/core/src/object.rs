@@ -169,6 +169,7 @@ impl Store {
             self.config.max_object_size,
             input.content_md5,
             seal,
+            self.config.inline_limit,
         )
         .await?;
         let segments = vec![written.segment.clone()];
@@ -389,6 +390,7 @@ impl Store {
             self.config.max_object_size,
             None,
             seal,
+            self.config.inline_limit,
         )
         .await?;
         if written.crc64 != source.crc64 {
@@ -516,6 +518,7 @@ impl Store {
             room,
             input.content_md5,
             seal,
+            0,
         )
         .await?;
         let (mut record, condition) = match current {

@@ -357,3 +357,67 @@ async fn a_truncated_plain_blob_is_an_error_never_a_short_body_or_a_panic() {
         );
     }
 }
+
+/// Small objects keep their bytes in the record (no blob file), sealed exactly as a blob would be:
+/// a changed byte anywhere, a cut, the bytes of another object, or another blob id (to which the
+/// chunk keys are bound) make GET fail, for every method.
+#[tokio::test]
+async fn inline_data_is_sealed_like_a_blob() {
+    let f = Fixture::new().await;
+    let small = data(5000, 21);
+    f.put("one", &small, Some(SseRequest::Aes256)).await;
+    f.put("two", &data(5000, 22), Some(SseRequest::Aes256))
+        .await;
+    f.put("sm4", &small, Some(SseRequest::Sm4)).await;
+    f.put("plain", &small, None).await;
+    assert!(
+        blob_files(&f._dir.path().join("blobs")).is_empty(),
+        "small objects wrote blob files"
+    );
+    for key in ["one", "sm4", "plain"] {
+        assert_eq!(f.get(key).await.unwrap(), small, "{key}");
+    }
+
+    for key in ["one", "sm4"] {
+        let original = f.record(key).await;
+        let stored = original.segments[0].inline.clone().unwrap();
+        assert!(
+            !stored.windows(64).any(|w| w == &small[..64]),
+            "{key}: plaintext inline"
+        );
+        for i in (0..stored.len()).step_by(97).chain([stored.len() - 1]) {
+            let mut r = original.clone();
+            r.segments[0].inline.as_mut().unwrap()[i] ^= 0x01;
+            f.replace(r).await;
+            assert!(f.get(key).await.is_err(), "{key}: byte {i} changed");
+        }
+        let mut r = original.clone();
+        r.segments[0]
+            .inline
+            .as_mut()
+            .unwrap()
+            .truncate(stored.len() - 16);
+        f.replace(r).await;
+        assert!(f.get(key).await.is_err(), "{key}: cut");
+        let mut r = original.clone();
+        r.segments[0].blob = coffer_types::BlobId::random();
+        f.replace(r).await;
+        assert!(f.get(key).await.is_err(), "{key}: other blob id");
+        f.replace(original).await;
+        assert_eq!(f.get(key).await.unwrap(), small, "{key}: restored");
+    }
+
+    let (one, two) = (f.record("one").await, f.record("two").await);
+    let mut r = two.clone();
+    r.segments[0].inline = one.segments[0].inline.clone();
+    f.replace(r).await;
+    assert!(
+        f.get("two").await.is_err(),
+        "another object's data decrypted"
+    );
+
+    let mut r = f.record("plain").await;
+    r.segments[0].inline.as_mut().unwrap().truncate(4000);
+    f.replace(r).await;
+    assert!(f.get("plain").await.is_err(), "a cut plain record served");
+}

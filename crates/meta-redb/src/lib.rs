@@ -2,10 +2,12 @@
 //! [`coffer_meta::MetaStore`] in one [redb](https://docs.rs/redb) file (copy-on-write B-trees,
 //! ACID transactions, crash-safe commits).
 //!
-//! Each trait method runs as exactly one redb transaction (a write transaction for anything that
-//! changes state) on Tokio's blocking pool, so it is atomic, and durable once it returns `Ok`
-//! (redb's default `Durability::Immediate`). Concurrent writers are serialised by redb; readers see
-//! the last committed state.
+//! Each read runs as one redb read transaction on Tokio's blocking pool. Writes go through a group
+//! committer (one thread owning every write transaction): the writes that are waiting together are
+//! applied one after another in one transaction, committed with redb's default
+//! `Durability::Immediate` (one fsync for the batch), and each returns `Ok` only after that commit.
+//! A write that fails is taken out and the batch applied again without it, so each write is still
+//! atomic and durable once it returns `Ok`; readers see only committed, hence durable, state.
 //!
 //! This crate does not decide anything: conditions, blob tracking and errors are exactly what the
 //! trait specifies, and record layouts belong to `coffer_meta::encode_record`. It serves one
@@ -62,6 +64,7 @@ const SEP: u8 = 0x00;
 #[derive(Clone)]
 pub struct RedbMetaStore {
     db: Arc<Database>,
+    committer: Arc<Committer>,
 }
 
 impl std::fmt::Debug for RedbMetaStore {
@@ -75,9 +78,9 @@ impl RedbMetaStore {
     /// creating any missing tables. Blocks: call it at startup, not from a busy async task.
     pub fn open(path: &Path) -> Result<Self> {
         create_private_file(path)?;
-        Ok(Self {
-            db: Arc::new(create_tables(path)?),
-        })
+        let db = Arc::new(create_tables(path)?);
+        let committer = Arc::new(Committer::start(Arc::clone(&db))?);
+        Ok(Self { db, committer })
     }
 
     /// Runs `op` on the blocking pool, where redb's synchronous I/O belongs.
@@ -95,20 +98,177 @@ impl RedbMetaStore {
         }
     }
 
-    /// Runs `op` in one write transaction and commits it if `op` succeeds; on error the
-    /// transaction is dropped, which aborts it.
+    /// Runs `op` in a write transaction, together with the other writes that are waiting at the
+    /// time (see [`Committer`]), and returns once that transaction is durably committed. If `op`
+    /// fails, nothing it did is committed and the other writes are unaffected.
     async fn write<T, F>(&self, op: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> Result<T, Fail> + Send + 'static,
+        F: FnMut(&WriteTransaction) -> Result<T, Fail> + Send + 'static,
     {
-        self.run(move |db| {
-            let txn = db.begin_write()?;
-            let value = op(&txn)?;
-            txn.commit()?;
-            Ok(value)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.committer.submit(Box::new(Write {
+            op,
+            outcome: None,
+            reply,
+        }))?;
+        match answer.await {
+            Ok(result) => result,
+            // The committer dropped the write without answering: it stopped (a panic in redb).
+            Err(_) => Err(internal("the metadata committer stopped")),
+        }
+    }
+}
+
+fn internal(message: &str) -> Error {
+    Error::Internal(Box::new(std::io::Error::other(message.to_owned())))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group commit.
+
+/// Most writes in one transaction. A write that fails makes the committer run the batch's
+/// transaction again without it, so the batch is bounded to keep that retry cheap.
+const MAX_BATCH: usize = 64;
+
+/// Group commit: one thread owns every write transaction. It takes all the writes waiting when it
+/// is free (at most [`MAX_BATCH`]), applies them one after another in one transaction, commits it
+/// with redb's `Durability::Immediate` (one fsync for all of them), and only then answers each
+/// of them. While it commits, new writes queue up and form the next batch, so the batch grows by
+/// itself with the load and a lone write waits for no timer.
+///
+/// Each write stays atomic: a write that fails (a refused condition, a missing bucket, a storage
+/// error, a panic) may have changed the transaction half-way, so the transaction is dropped
+/// (aborted) and the batch is applied again from the start without it. Writes are plain
+/// functions of the transaction's state, so applying one again gives the same result. Readers
+/// never see a batch before it is durable, because redb shows them only committed transactions.
+struct Committer {
+    queue: Option<std::sync::mpsc::Sender<Box<dyn Pending>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Committer {
+    fn start(db: Arc<Database>) -> Result<Self> {
+        let (queue, pending) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("meta-commit".into())
+            .spawn(move || {
+                while let Ok(first) = pending.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match pending.try_recv() {
+                            Ok(next) => batch.push(next),
+                            Err(_) => break,
+                        }
+                    }
+                    commit_batch(&db, batch);
+                }
+            })
+            .map_err(|e| Error::Internal(Box::new(e)))?;
+        Ok(Self {
+            queue: Some(queue),
+            thread: Some(thread),
         })
-        .await
+    }
+
+    fn submit(&self, write: Box<dyn Pending>) -> Result<()> {
+        match &self.queue {
+            Some(queue) => queue
+                .send(write)
+                .map_err(|_| internal("the metadata committer stopped")),
+            None => Err(internal("the metadata committer stopped")),
+        }
+    }
+}
+
+impl Drop for Committer {
+    /// Closes the queue and waits for the thread to finish what it took, so that the database
+    /// is closed (and can be opened again) once the last handle is gone.
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A queued write, with its type erased.
+trait Pending: Send {
+    /// Applies the write to `txn`, keeping its outcome for [`Pending::answer`]; `false` if it
+    /// failed, and then the transaction may hold part of it and must not be committed.
+    fn apply(&mut self, txn: &WriteTransaction) -> bool;
+    /// Answers the caller; `commit` is why the batch was not committed, if it was not.
+    fn answer(self: Box<Self>, commit: Option<&dyn std::fmt::Display>);
+}
+
+struct Write<T, F> {
+    op: F,
+    outcome: Option<Result<T>>,
+    reply: tokio::sync::oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Pending for Write<T, F>
+where
+    T: Send + 'static,
+    F: FnMut(&WriteTransaction) -> Result<T, Fail> + Send + 'static,
+{
+    fn apply(&mut self, txn: &WriteTransaction) -> bool {
+        let op = &mut self.op;
+        let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(txn))) {
+            Ok(result) => result.map_err(Error::from),
+            // The panic is printed by the hook; the write fails, and the others go on.
+            Err(_) => Err(internal("a metadata write panicked")),
+        };
+        let applied = outcome.is_ok();
+        self.outcome = Some(outcome);
+        applied
+    }
+
+    fn answer(self: Box<Self>, commit: Option<&dyn std::fmt::Display>) {
+        let result = match (self.outcome, commit) {
+            (Some(Ok(_)), Some(e)) => Err(internal(&format!("commit metadata: {e}"))),
+            (Some(outcome), _) => outcome,
+            (None, _) => Err(internal("a metadata write was not applied")),
+        };
+        // The caller may have gone away (a dropped request); the write stands regardless.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Applies `batch` in one transaction and commits it; see [`Committer`].
+fn commit_batch(db: &Database, mut batch: Vec<Box<dyn Pending>>) {
+    let mut failed: Vec<Box<dyn Pending>> = Vec::new();
+    loop {
+        if batch.is_empty() {
+            break;
+        }
+        let txn = match db.begin_write() {
+            Ok(txn) => txn,
+            Err(e) => {
+                for write in batch {
+                    write.answer(Some(&e));
+                }
+                break;
+            }
+        };
+        match batch.iter_mut().position(|write| !write.apply(&txn)) {
+            Some(bad) => {
+                // Dropping the transaction aborts it; the writes before `bad` are applied again.
+                drop(txn);
+                failed.push(batch.remove(bad));
+            }
+            None => {
+                let commit = txn.commit();
+                for write in batch {
+                    write.answer(commit.as_ref().err().map(|e| e as &dyn std::fmt::Display));
+                }
+                break;
+            }
+        }
+    }
+    // Answered last: their errors were found against writes that are now committed.
+    for write in failed {
+        write.answer(None);
     }
 }
 
@@ -449,7 +609,7 @@ impl MetaStore for RedbMetaStore {
             let stored = stored_bucket(&buckets, &bucket.name)?;
             let updated = BucketRecord {
                 policy: stored.policy,
-                ..bucket
+                ..bucket.clone()
             };
             buckets.insert(updated.name.as_str(), encode_bucket(&updated).as_slice())?;
             Ok(())
@@ -462,7 +622,10 @@ impl MetaStore for RedbMetaStore {
         self.write(move |txn| {
             let mut buckets = txn.open_table(BUCKETS)?;
             let stored = stored_bucket(&buckets, &name)?;
-            let updated = BucketRecord { policy, ..stored };
+            let updated = BucketRecord {
+                policy: policy.clone(),
+                ..stored
+            };
             buckets.insert(name.as_str(), encode_bucket(&updated).as_slice())?;
             Ok(())
         })

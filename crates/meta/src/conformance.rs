@@ -35,6 +35,7 @@ pub async fn run_all(store: &dyn MetaStore) {
     delete_bucket_refuses_while_not_empty(store).await;
     missing_bucket_is_reported(store).await;
     put_object_honours_conditions(store).await;
+    inline_data_is_kept_with_the_record(store).await;
     delete_object_returns_the_removed_record(store).await;
     scan_objects_in_key_byte_order(store).await;
     scan_objects_with_prefix_from_and_limit(store).await;
@@ -85,6 +86,7 @@ pub fn test_object(key: &str, generation: u64, blobs: &[&BlobId]) -> ObjectRecor
             blob: blob.clone(),
             len: 1,
             crypto: None,
+            inline: None,
         })
         .collect();
     ObjectRecord {
@@ -132,6 +134,7 @@ pub fn test_part(part_number: u32, blob: &BlobId) -> PartRecord {
             blob: blob.clone(),
             len: 1,
             crypto: Some(vec![part_number as u8; 4]),
+            inline: None,
         },
     }
 }
@@ -1319,6 +1322,28 @@ pub async fn blobs_of_objects_are_tracked(store: &dyn MetaStore) {
     assert_garbage(store, &b3, "garbage not yet forgotten").await;
     forget(store, &[b3, b2]).await;
     forget(store, &[BlobId::random()]).await;
+}
+
+/// A segment's inline bytes are stored and read back with its record, in reads and scans, and
+/// its blob id is tracked like any other.
+pub async fn inline_data_is_kept_with_the_record(store: &dyn MetaStore) {
+    let name = create_bucket(store, "cf-inline").await;
+    let blob = BlobId::random();
+    let mut object = test_object("small", 1, &[&blob]);
+    object.segments[0].inline = Some((0..=255u8).cycle().take(5000).collect());
+    put(store, &name, object.clone()).await;
+    let read = store.object(&name, &object_key("small")).await;
+    assert_eq!(read.expect("object"), Some(object.clone()));
+    let scanned = store.scan_objects(&name, "", "", 10).await;
+    assert_eq!(scanned.expect("scan_objects"), [object]);
+    assert_live(store, &blob, "an inline segment").await;
+    store
+        .delete_object(&name, &object_key("small"))
+        .await
+        .expect("delete_object");
+    assert_garbage(store, &blob, "a deleted inline segment").await;
+    forget(store, &[blob]).await;
+    store.delete_bucket(&name).await.expect("delete_bucket");
 }
 
 /// A blob that the replacing record also names (an append keeps the earlier segments) stays live.

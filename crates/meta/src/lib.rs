@@ -2,7 +2,9 @@
 //! suite ([`conformance`]) that every backend's tests run.
 //!
 //! A backend stores buckets, object records, multipart uploads and their parts, and the set of
-//! blobs that are live or waiting to be deleted. It never sees object data: records only name blobs.
+//! blobs that are live or waiting to be deleted. It sees object data only as opaque bytes: records
+//! name blobs, and a small object's segment may carry the blob's bytes itself (`Segment::inline`,
+//! encrypted when the object is).
 //! Every method is one atomic transaction; that is what makes a PUT visible all at once.
 //!
 //! This crate knows nothing of HTTP, of encryption internals (an object's encryption envelope is
@@ -18,7 +20,7 @@ pub use error::{Error, Result};
 pub use memory::MemoryMetaStore;
 pub use record::{
     Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
-    Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket, decode_record,
-    encode_bucket, encode_record,
+    Record, Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket,
+    decode_record, encode_bucket, encode_record,
 };
 pub use store::{MetaStore, PutCondition, UploadCursor};

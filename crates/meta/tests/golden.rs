@@ -1,6 +1,7 @@
-//! Golden files of the persisted record layout: bytes written by the current format (byte 1; byte
-//! 2 for bucket records, which carry the bucket policy) under `testdata/`, decoded and compared
-//! field by field with the records they hold.
+//! Golden files of the persisted record layout: bytes written by each format (byte 1; byte 2 for
+//! bucket records, which carry the bucket policy; byte 3 for object and part records, whose
+//! segments may hold their data inline) under `testdata/`, decoded and compared field by field
+//! with the records they hold.
 //!
 //! A release's files are never rewritten. When a record's layout changes, give it a new format
 //! byte, add `<record>.v2.bin` beside the old file, and keep the v1 file decoding (the migration
@@ -10,13 +11,13 @@
 
 use std::path::PathBuf;
 
+use coffer_meta::Record;
 use coffer_meta::{
     Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
     Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket, decode_record,
     encode_bucket, encode_record,
 };
 use coffer_types::{BlobId, BucketName, ObjectKey, UploadId};
-use serde::{Serialize, de::DeserializeOwned};
 
 fn blob(n: u8) -> BlobId {
     BlobId::parse(&format!("{n:02X}").repeat(16)).expect("a valid blob id")
@@ -68,11 +69,13 @@ fn object() -> ObjectRecord {
                 blob: blob(1),
                 len: 100,
                 crypto: Some(vec![1, 2, 3]),
+                inline: None,
             },
             Segment {
                 blob: blob(2),
                 len: 200,
                 crypto: None,
+                inline: None,
             },
         ],
         encryption: Some(ObjectEncryption {
@@ -114,11 +117,13 @@ fn part() -> PartRecord {
             blob: blob(3),
             len: 102_400,
             crypto: Some(vec![7; 4]),
+            inline: None,
         },
     }
 }
 
-fn golden<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &str, record: T) {
+/// The golden file `name` holds `record` in the current layout, whose format byte is `format`.
+fn golden<T: Record + PartialEq + std::fmt::Debug>(name: &str, format: u8, record: T) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/testdata")
         .join(name);
@@ -126,7 +131,7 @@ fn golden<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &
         std::fs::write(&path, encode_record(&record)).expect("write the golden file");
     }
     let bytes = std::fs::read(&path).expect("the golden file exists");
-    assert_eq!(bytes[0], 1, "{name}: format byte");
+    assert_eq!(bytes[0], format, "{name}: format byte");
     let decoded: T = decode_record(&bytes).expect("the golden file decodes");
     assert_eq!(decoded, record, "{name}: decoded record");
     assert_eq!(
@@ -134,6 +139,22 @@ fn golden<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &
         bytes,
         "{name}: the current encoding changed without a new format byte"
     );
+}
+
+/// The golden file `name` holds `record` in an older layout, with format byte `format`, and
+/// still decodes to it.
+fn golden_older<T: Record + PartialEq + std::fmt::Debug>(name: &str, format: u8, record: T) {
+    let bytes = std::fs::read(testdata(name)).expect("the golden file exists");
+    assert_eq!(bytes[0], format, "{name}: format byte");
+    let decoded: T = decode_record(&bytes).expect("the golden file decodes");
+    assert_eq!(decoded, record, "{name}: decoded record");
+}
+
+/// An object whose first segment's data is inline (encrypted) and second is a blob.
+fn object_with_inline_data() -> ObjectRecord {
+    let mut object = object();
+    object.segments[0].inline = Some(vec![0xC5; 140]);
+    object
 }
 
 fn testdata(name: &str) -> PathBuf {
@@ -172,19 +193,32 @@ fn bucket_record_v2() {
     assert_eq!(decode_bucket(&without).expect("decodes"), bucket());
 }
 
+/// Format 1 object records (segments without inline data) still decode.
 #[test]
 fn object_record_v1() {
-    golden("object.v1.bin", object());
+    golden_older("object.v1.bin", 1, object());
+}
+
+/// Format 3 object records: segments may hold their data inline; the current encoding.
+#[test]
+fn object_record_v3() {
+    golden("object.v3.bin", 3, object_with_inline_data());
 }
 
 #[test]
 fn upload_record_v1() {
-    golden("upload.v1.bin", upload());
+    golden("upload.v1.bin", 1, upload());
 }
 
 #[test]
 fn part_record_v1() {
-    golden("part.v1.bin", part());
+    golden_older("part.v1.bin", 1, part());
+}
+
+/// Format 3 part records; the current encoding.
+#[test]
+fn part_record_v3() {
+    golden("part.v3.bin", 3, part());
 }
 
 #[test]
