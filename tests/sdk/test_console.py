@@ -1,0 +1,181 @@
+"""The web console in a real browser (Debian's Chromium driven by playwright-core, node/console.js),
+its results checked through oss2 and the KMS SDK: the OSS documentation's two console flows for
+server-side encryption, and the rules the console keeps (session cookie, CSRF, denials in words).
+
+Screenshots of every page visited (laptop and phone widths) go to $COFFER_CONSOLE_SHOTS, else
+target/console-shots/ of this checkout (ignored by git)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import oss2
+import pytest
+from aliyunsdkcore.client import AcsClient
+from aliyunsdkkms.request.v20160120 import CreateKeyRequest
+
+from coffer_harness import REGION, REPO_ROOT
+from sdkutil import delete_bucket_with_contents, oss2_bucket_for, random_bytes, unique_bucket_name
+
+HERE = Path(__file__).resolve().parent
+SCRIPT = HERE / "node" / "console.js"
+CHROMIUM = os.environ.get("COFFER_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(os.environ.get("COFFER_CONSOLE_SHOTS", REPO_ROOT / "target" / "console-shots"))
+NODE_TIMEOUT_S = 300
+
+SSE = "x-oss-server-side-encryption"
+KEY_ID = "x-oss-server-side-encryption-key-id"
+DATA_SSE = "x-oss-server-side-data-encryption"
+
+
+def browse(coffer, scenario: str, ak: str | None = None, sk: str | None = None, **args) -> dict:
+    """Runs one scenario of node/console.js against the console; returns its result."""
+    node = shutil.which("node")
+    assert node, "node is not installed (bash .ci/run installs it)"
+    assert (HERE / "node_modules" / "playwright-core").is_dir(), "run `npm ci` in tests/sdk"
+    assert Path(CHROMIUM).exists(), "chromium is not installed (bash .ci/run installs it)"
+    assert coffer.console_port, "the binary does not serve the console"
+    env = dict(
+        os.environ,
+        COFFER_CONSOLE=coffer.console_endpoint,
+        COFFER_AK=ak or coffer.access_key_id,
+        COFFER_SK=sk or coffer.access_key_secret,
+        COFFER_ARGS=json.dumps(args),
+        COFFER_SHOTS=str(SHOTS),
+        COFFER_CHROMIUM=CHROMIUM,
+    )
+    proc = subprocess.run(
+        [node, str(SCRIPT), scenario], cwd=HERE, env=env, capture_output=True, text=True,
+        timeout=NODE_TIMEOUT_S, stdin=subprocess.DEVNULL,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"console.js printed no result (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(lines[-1])
+    assert result["ok"], f"{scenario} failed: {result.get('error')}\n{proc.stderr}\n{coffer.log_tail(20)}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def cmk(coffer) -> str:
+    client = AcsClient(coffer.access_key_id, coffer.access_key_secret, REGION, auto_retry=False)
+    req = CreateKeyRequest.CreateKeyRequest()
+    req.set_Description("console test key")
+    req.set_endpoint(coffer.kms_endpoint)
+    req.set_protocol_type("http")
+    return json.loads(client.do_action_with_exception(req))["KeyMetadata"]["KeyId"]
+
+
+@pytest.fixture
+def new_bucket(coffer):
+    """A name for a bucket the console creates; deleted with its contents afterwards."""
+    name = unique_bucket_name("con")
+    yield name
+    b = oss2_bucket_for(coffer, name)
+    try:
+        delete_bucket_with_contents(b)
+    except oss2.exceptions.NoSuchBucket:
+        pass
+
+
+def rule_of(bucket: oss2.Bucket):
+    return bucket.get_bucket_encryption()
+
+
+def put_and_head(bucket: oss2.Bucket, key: str = "after.bin") -> dict:
+    data = random_bytes(70_000, seed=5)
+    bucket.put_object(key, data)
+    assert bucket.get_object(key).read() == data
+    return bucket.head_object(key).headers
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        {"sse": "KMS", "algorithm": "SM4", "key": "cmk"},
+        {"sse": "KMS", "algorithm": "AES256", "key": "alias/acs/oss"},
+        {"sse": "OSS-managed", "algorithm": "SM4"},
+        {"sse": "OSS-managed", "algorithm": "AES256"},
+        {"sse": "None"},
+    ],
+    ids=["kms-cmk-sm4", "kms-default", "oss-sm4", "oss-aes256", "none"],
+)
+def test_create_bucket_with_server_side_encryption(coffer, cmk, new_bucket, choice):
+    choice = dict(choice)
+    if choice.get("key") == "cmk":
+        choice["key"] = cmk
+    r = browse(coffer, "createBucket", bucket=new_bucket, **choice)
+    assert "created" in r["flash"], r
+    assert new_bucket in r["row"] and REGION in r["row"], r
+    b = oss2_bucket_for(coffer, new_bucket)
+    headers = put_and_head(b)
+    if choice["sse"] == "None":
+        with pytest.raises(oss2.exceptions.ServerError) as e:
+            rule_of(b)
+        assert e.value.code == "NoSuchServerSideEncryptionRule"
+        assert SSE not in headers
+        assert "None" in r["row"]
+        return
+    rule = rule_of(b)
+    if choice["sse"] == "KMS":
+        assert rule.sse_algorithm == "KMS"
+        expected_key = None if choice["key"] == "alias/acs/oss" else cmk
+        assert (rule.kms_master_keyid or None) == expected_key
+        assert headers[SSE] == "KMS"
+        if expected_key:
+            assert headers[KEY_ID] == cmk
+        if choice["algorithm"] == "SM4":
+            assert rule.kms_data_encryption == "SM4"
+            assert headers[DATA_SSE] == "SM4"
+        else:
+            assert DATA_SSE not in headers
+    else:
+        assert rule.sse_algorithm == choice["algorithm"]
+        assert headers[SSE] == choice["algorithm"]
+        assert KEY_ID not in headers
+
+
+def test_set_encryption_on_an_existing_bucket_leaves_old_objects_as_they_were(coffer, bucket, bucket_name, cmk):
+    bucket.put_object("before.bin", b"written before the rule")
+    r = browse(coffer, "setEncryption", bucket=bucket_name, sse="KMS", algorithm="SM4", key=cmk)
+    assert r["before"] == "None"
+    assert "Existing objects keep the encryption they were written with" in r["notice"]
+    assert r["after"] == {"method": "KMS", "algorithm": "SM4", "key": cmk}, r
+    rule = rule_of(bucket)
+    assert (rule.sse_algorithm, rule.kms_master_keyid, rule.kms_data_encryption) == ("KMS", cmk, "SM4")
+    headers = put_and_head(bucket)
+    assert (headers[SSE], headers[KEY_ID], headers[DATA_SSE]) == ("KMS", cmk, "SM4")
+    assert SSE not in bucket.head_object("before.bin").headers
+
+    # Changed to OSS-managed SM4, then removed: later objects follow, earlier ones keep theirs.
+    r = browse(coffer, "setEncryption", bucket=bucket_name, sse="OSS-managed", algorithm="SM4")
+    assert r["after"]["method"] == "OSS-managed" and r["after"]["algorithm"] == "SM4"
+    assert put_and_head(bucket, "sm4.bin")[SSE] == "SM4"
+    assert bucket.head_object("after.bin").headers[SSE] == "KMS"
+    r = browse(coffer, "removeEncryption", bucket=bucket_name)
+    assert r["after"] == "None" and "removed" in r["flash"]
+    with pytest.raises(oss2.exceptions.ServerError) as e:
+        rule_of(bucket)
+    assert e.value.code == "NoSuchServerSideEncryptionRule"
+    assert SSE not in put_and_head(bucket, "plain.bin")
+    assert bucket.head_object("sm4.bin").headers[SSE] == "SM4"
+
+
+def test_a_bad_bucket_name_is_refused_in_words_and_the_form_kept(coffer):
+    r = browse(coffer, "createBucketRefused", bucket="Not_A_Bucket", sse="OSS-managed", algorithm="SM4")
+    assert "Invalid bucket name (InvalidBucketName)" in r["flash"], r
+    assert r["nameKept"] == "Not_A_Bucket"
+
+
+def test_deleting_a_bucket_that_holds_objects_is_refused_with_the_reason(coffer, bucket, bucket_name):
+    bucket.put_object("keep", b"x")
+    r = browse(coffer, "deleteBucket", bucket=bucket_name)
+    assert "Bucket not empty (BucketNotEmpty)" in r["flash"], r
+    assert r["listed"] == 1
+    bucket.delete_object("keep")
+    r = browse(coffer, "deleteBucket", bucket=bucket_name)
+    assert "deleted" in r["flash"] and r["listed"] == 0
+    bucket.create_bucket()  # the fixture deletes it again
