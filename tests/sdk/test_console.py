@@ -7,6 +7,7 @@ target/console-shots/ of this checkout (ignored by git)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -16,7 +17,12 @@ from pathlib import Path
 import oss2
 import pytest
 from aliyunsdkcore.client import AcsClient
-from aliyunsdkkms.request.v20160120 import CreateKeyRequest
+from aliyunsdkkms.request.v20160120 import (
+    CreateKeyRequest,
+    DescribeKeyRequest,
+    ListAliasesByKeyIdRequest,
+    ListKeyVersionsRequest,
+)
 
 from coffer_harness import REGION, REPO_ROOT
 from sdkutil import delete_bucket_with_contents, oss2_bucket_for, random_bytes, unique_bucket_name
@@ -59,14 +65,18 @@ def browse(coffer, scenario: str, ak: str | None = None, sk: str | None = None, 
     return result
 
 
+def kms_call(coffer, request) -> dict:
+    client = AcsClient(coffer.access_key_id, coffer.access_key_secret, REGION, auto_retry=False)
+    request.set_endpoint(coffer.kms_endpoint)
+    request.set_protocol_type("http")
+    return json.loads(client.do_action_with_exception(request))
+
+
 @pytest.fixture(scope="module")
 def cmk(coffer) -> str:
-    client = AcsClient(coffer.access_key_id, coffer.access_key_secret, REGION, auto_retry=False)
     req = CreateKeyRequest.CreateKeyRequest()
     req.set_Description("console test key")
-    req.set_endpoint(coffer.kms_endpoint)
-    req.set_protocol_type("http")
-    return json.loads(client.do_action_with_exception(req))["KeyMetadata"]["KeyId"]
+    return kms_call(coffer, req)["KeyMetadata"]["KeyId"]
 
 
 @pytest.fixture
@@ -179,3 +189,93 @@ def test_deleting_a_bucket_that_holds_objects_is_refused_with_the_reason(coffer,
     r = browse(coffer, "deleteBucket", bucket=bucket_name)
     assert "deleted" in r["flash"] and r["listed"] == 0
     bucket.create_bucket()  # the fixture deletes it again
+
+
+@pytest.mark.parametrize(
+    "choice, size",
+    [
+        ({"sse": "KMS", "algorithm": "SM4", "key": "cmk"}, 20 * 1024 * 1024),
+        ({"sse": "OSS-managed", "algorithm": "SM4"}, 300_000),
+        ({}, 1000),
+    ],
+    ids=["kms-sm4-20mib-multipart", "oss-sm4-small", "bucket-default"],
+)
+def test_objects_upload_detail_download_delete(coffer, bucket, bucket_name, cmk, tmp_path, choice, size):
+    choice = dict(choice)
+    if choice.get("key") == "cmk":
+        choice["key"] = cmk
+    bucket.put_object("dir/sub/x.txt", b"in a folder", headers={"x-oss-meta-owner": "ops"})
+    bucket.put_object("dir/y.txt", b"y")
+    if not choice:
+        bucket.put_bucket_encryption(oss2.models.ServerSideEncryptionRule("AES256"))
+    data = random_bytes(size, seed=size)
+    src = tmp_path / "upload.bin"
+    src.write_bytes(data)
+    saved = tmp_path / "saved.bin"
+    r = browse(coffer, "objects", bucket=bucket_name, folders=["dir/", "sub/"], file=str(src),
+               saveAs=str(saved), **choice)
+    assert r["listedInFolder"] == ["dir/sub/x.txt"], r
+    assert "1 uploaded" in r["upload"], r
+    head = bucket.head_object("upload.bin").headers
+    assert int(head["Content-Length"]) == size
+    d = r["detail"]
+    assert d["size"].startswith(f"{size} bytes"), d
+    assert d["etag"] == head["ETag"].strip('"'), d
+    assert d["crc64"] == head["x-oss-hash-crc64ecma"], d
+    if size > 16 * 1024 * 1024:
+        assert d["etag"].endswith("-3"), d  # three 8 MiB parts: a multipart upload
+    if choice.get("sse") == "KMS":
+        assert (head[SSE], head[KEY_ID], head[DATA_SSE]) == ("KMS", cmk, "SM4")
+        assert d["encryption"] == "KMS (SM4)" and d["cmk"] == cmk, d
+    elif choice:
+        assert head[SSE] == "SM4" and d["encryption"] == "OSS-managed (SM4)", d
+        assert d["cmk"] == "—"
+    else:
+        assert head[SSE] == "AES256" and d["encryption"] == "OSS-managed (AES256)", d
+    assert hashlib.sha256(saved.read_bytes()).digest() == hashlib.sha256(data).digest()
+    assert bucket.get_object("upload.bin").read() == data
+    r = browse(coffer, "deleteObject", bucket=bucket_name, key="upload.bin")
+    assert "deleted" in r["flash"], r
+    assert not bucket.object_exists("upload.bin")
+
+
+def test_a_kms_keys_life_cycle(coffer):
+    alias = "alias/console-" + unique_bucket_name("k")
+    r = browse(coffer, "keyLifecycle", description="life cycle", spec="Aliyun_SM4", alias=alias)
+    key = r["keyId"]
+    assert "created" in r["created"], r
+    assert r["states"] == ["Enabled", "Disabled", "Enabled", "PendingDeletion", "Disabled"], r
+    assert "every 30 days" in r["rotation"], r
+    assert r["versions"] == 2, r
+    assert alias in r["aliases"], r
+    assert "after 7 days" in r["scheduled"], r
+    assert "(Forbidden.PendingWindowInDays)" in r["refused"] or "InvalidParameter" in r["refused"], r
+    req = DescribeKeyRequest.DescribeKeyRequest()
+    req.set_KeyId(key)
+    m = kms_call(coffer, req)["KeyMetadata"]
+    assert (m["KeyState"], m["KeySpec"], m["Description"]) == ("Disabled", "Aliyun_SM4", "life cycle")
+    assert m["AutomaticRotation"] == "Enabled" and m["RotationInterval"] == f"{30 * 86400}s"
+    req = ListKeyVersionsRequest.ListKeyVersionsRequest()
+    req.set_KeyId(key)
+    assert kms_call(coffer, req)["TotalCount"] == 2
+    req = ListAliasesByKeyIdRequest.ListAliasesByKeyIdRequest()
+    req.set_KeyId(key)
+    assert [a["AliasName"] for a in kms_call(coffer, req)["Aliases"]["Alias"]] == [alias]
+
+
+def test_byok_import_wizard(coffer):
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    import base64
+    import secrets as pysecrets
+
+    r = browse(coffer, "byokStart")
+    assert r["state"] == "PendingImport", r
+    public = serialization.load_der_public_key(base64.b64decode(r["publicKey"]))
+    wrapped = public.encrypt(
+        pysecrets.token_bytes(32),
+        padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
+    )
+    r2 = browse(coffer, "byokFinish", keyId=r["keyId"], token=r["token"],
+                material=base64.b64encode(wrapped).decode())
+    assert r2["state"] == "Enabled" and "imported" in r2["flash"], r2

@@ -22,6 +22,7 @@ mod config;
 mod encryption;
 mod error;
 mod form;
+mod keys;
 mod objects;
 mod page;
 mod reply;

@@ -7,7 +7,7 @@ use http::Method;
 use crate::error::ConsoleError;
 use crate::reply::Reply;
 use crate::server::{Caller, ConsoleService, Req};
-use crate::{buckets, encryption, objects};
+use crate::{buckets, encryption, keys, objects};
 
 type Exchange = coffer_http::Exchange<coffer_types::RequestId>;
 
@@ -103,6 +103,22 @@ pub(crate) async fn route(
         ["buckets", b, "encryption", "delete"] if post => {
             ex.set_op("DeleteBucketEncryption");
             encryption::delete(svc, caller, &bucket(b)?).await
+        }
+        ["kms", "keys"] if get => {
+            ex.set_op("ListKeys");
+            keys::list(svc, caller).await
+        }
+        ["kms", "keys"] if post => {
+            ex.set_op("CreateKey");
+            keys::create(svc, caller, &mut req).await
+        }
+        ["kms", "keys", id] if get => {
+            ex.set_op("DescribeKey");
+            keys::show(svc, caller, id).await
+        }
+        ["kms", "keys", id, op] if post => {
+            ex.set_op("KeyAction");
+            keys::act(svc, caller, &mut req, id, op).await
         }
         _ => {
             ex.set_op("NotFound");

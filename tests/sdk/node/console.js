@@ -128,6 +128,138 @@ const scenarios = {
     result.after = (await page.locator('#rule-method').innerText()).trim();
   },
 
+  // Objects: browse into folders, upload with an encryption choice (multipart past 16 MiB),
+  // the detail panel, download, delete.
+  async objects(page) {
+    await login(page);
+    await page.locator(`tr[data-bucket="${args.bucket}"]`).getByRole('link', { name: args.bucket }).click();
+    await page.waitForLoadState();
+    await shot(page, 'objects');
+    // Folders.
+    for (const part of args.folders || []) {
+      await page.getByRole('link', { name: part }).click();
+      await page.waitForLoadState();
+    }
+    result.listedInFolder = await page.locator('#objects tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.key));
+    await shot(page, 'objects-folder');
+    await page.goto(`${base}/buckets/${args.bucket}/objects`);
+    // Upload.
+    await page.getByText('Upload', { exact: true }).first().click();
+    if (args.sse) await chooseEncryption(page, args);
+    await page.getByLabel('Files to upload').setInputFiles(args.file);
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    const summary = page.locator('#upload-summary');
+    await summary.waitFor({ timeout: 120000 });
+    result.upload = (await page.locator('#upload-status').innerText()).replace(/\s+/g, ' ');
+    await shot(page, 'objects-uploaded');
+    // Detail.
+    await page.reload();
+    const name = require('path').basename(args.file);
+    await page.locator('#objects').getByRole('link', { name, exact: true }).click();
+    await page.waitForLoadState();
+    result.detail = {};
+    for (const f of ['size', 'etag', 'crc64', 'content-type', 'encryption', 'cmk', 'meta']) {
+      result.detail[f] = (await page.locator(`#detail-${f}`).innerText()).trim();
+    }
+    await shot(page, 'object-detail');
+    // Download.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download' }).click(),
+    ]);
+    await download.saveAs(args.saveAs);
+    result.saved = args.saveAs;
+  },
+
+  // Deletes an object from its detail panel.
+  async deleteObject(page) {
+    await login(page);
+    await page.goto(`${base}/buckets/${args.bucket}/objects/detail?key=${encodeURIComponent(args.key)}`);
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    result.flash = await flash(page);
+    result.afterDelete = await page.locator('#objects tbody tr').count();
+  },
+
+  // A KMS key's life cycle: create, disable/enable, rotation policy and a new version, an alias,
+  // schedule and cancel deletion.
+  async keyLifecycle(page) {
+    await login(page);
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'KMS keys' }).click();
+    await page.waitForLoadState();
+    await shot(page, 'keys');
+    await page.getByLabel('Description').fill(args.description);
+    await page.getByLabel('Key spec').selectOption(args.spec || 'Aliyun_AES_256');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    result.created = await flash(page);
+    result.keyId = (await page.locator('dd[data-field=KeyId]').innerText()).trim();
+    const state = async () => (await page.locator('#state').innerText()).trim();
+    result.states = [await state()];
+    await shot(page, 'key');
+    await page.getByRole('button', { name: 'Disable key' }).click();
+    await flash(page);
+    result.states.push(await state());
+    await page.getByRole('button', { name: 'Enable key' }).click();
+    await flash(page);
+    result.states.push(await state());
+    await page.getByLabel('Automatic rotation').check();
+    await page.getByLabel('Rotation interval (days)').fill('30');
+    await page.getByRole('button', { name: 'Save rotation policy' }).click();
+    result.rotation = await flash(page);
+    await page.getByRole('button', { name: 'Rotate now (new key version)' }).click();
+    result.rotated = await flash(page);
+    result.versions = await page.locator('#versions tbody tr').count();
+    await page.getByLabel('Alias name').fill(args.alias);
+    await page.getByRole('button', { name: 'Add alias' }).click();
+    result.aliasFlash = await flash(page);
+    result.aliases = (await page.locator('#key-aliases').innerText()).replace(/\s+/g, ' ');
+    page.once('dialog', (d) => d.accept());
+    await page.getByLabel('Waiting period (days)').fill('7');
+    await page.getByRole('button', { name: 'Schedule deletion' }).click();
+    result.scheduled = await flash(page);
+    result.states.push(await state());
+    await shot(page, 'key-pending-deletion');
+    await page.getByRole('button', { name: 'Cancel deletion' }).click();
+    await flash(page);
+    result.states.push(await state());
+    // A refused action reads as the KMS code in words: a too short waiting period.
+    page.once('dialog', (d) => d.accept());
+    await page.getByLabel('Waiting period (days)').fill('3');
+    await page.getByLabel('Waiting period (days)').evaluate((el) => el.removeAttribute('min'));
+    await page.getByRole('button', { name: 'Schedule deletion' }).click();
+    result.refused = await flash(page);
+    await shot(page, 'key-refused');
+  },
+
+  // BYOK, step 1: an EXTERNAL key and its import parameters.
+  async byokStart(page) {
+    await login(page);
+    await page.goto(`${base}/kms/keys`);
+    await page.getByLabel('Description').fill('byok');
+    await page.getByLabel('Key material origin').selectOption('EXTERNAL');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await flash(page);
+    result.keyId = (await page.locator('dd[data-field=KeyId]').innerText()).trim();
+    result.state = (await page.locator('#state').innerText()).trim();
+    await page.getByRole('button', { name: 'Get wrapping key and token' }).click();
+    await page.waitForLoadState();
+    result.publicKey = await page.getByLabel('Wrapping public key (base64 DER)').inputValue();
+    result.token = await page.getByLabel('Import token').inputValue();
+    await shot(page, 'byok-parameters');
+  },
+
+  // BYOK, step 2: the wrapped material uploaded.
+  async byokFinish(page) {
+    await login(page);
+    await page.goto(`${base}/kms/keys/${args.keyId}`);
+    await page.getByLabel('Encrypted key material (base64)').fill(args.material);
+    await page.getByLabel('Import token').fill(args.token);
+    await page.getByRole('button', { name: 'Import key material' }).click();
+    result.flash = await flash(page);
+    result.state = (await page.locator('#state').innerText()).trim();
+    await shot(page, 'byok-imported');
+  },
+
   // Deletes a bucket from the list.
   async deleteBucket(page) {
     await login(page);
