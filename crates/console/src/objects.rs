@@ -174,7 +174,7 @@ pub(crate) async fn list(
                                     @match entry {
                                         ListEntry::Prefix(p) => {
                                             tr.folder data-key=(p) {
-                                                td { a href=(objects_url(bucket, p)) { "📁 " (p.strip_prefix(prefix.as_str()).unwrap_or(p)) } }
+                                                td { a href=(objects_url(bucket, p)) { span.tag { "Folder" } " " (p.strip_prefix(prefix.as_str()).unwrap_or(p)) } }
                                                 td {} td {} td {} td {}
                                             }
                                         }

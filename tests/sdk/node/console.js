@@ -260,6 +260,52 @@ const scenarios = {
     await shot(page, 'byok-imported');
   },
 
+  // A RAM user who may only read one bucket: what it sees, and the denials it gets.
+  async ramReadOnly(page) {
+    await login(page);
+    result.who = (await page.locator('.who .principal').innerText()).trim();
+    result.buckets = await page.locator('#buckets tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.bucket));
+    await shot(page, 'ram-buckets');
+    await page.locator(`tr[data-bucket="${args.bucket}"]`).getByRole('link', { name: args.bucket }).click();
+    await page.waitForLoadState();
+    result.objects = await page.locator('#objects tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.key));
+    // Writing is refused, in words.
+    await page.getByText('Upload', { exact: true }).first().click();
+    await page.getByLabel('Files to upload').setInputFiles(args.file);
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await page.locator('#upload-summary').waitFor();
+    result.upload = (await page.locator('#upload-status').innerText()).replace(/\s+/g, ' ');
+    await shot(page, 'ram-upload-denied');
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: `Delete ${args.object}` }).click();
+    result.deleteObject = await flash(page);
+    await page.getByRole('navigation', { name: 'Bucket' }).getByRole('link', { name: 'Server-side encryption' }).click();
+    result.encryptionPage = await flash(page);
+    await shot(page, 'ram-encryption-denied');
+    await page.goto(`${base}/buckets/new`);
+    await page.getByLabel('Bucket name').fill(args.newBucket);
+    await page.getByRole('button', { name: 'Create bucket' }).click();
+    result.createBucket = await flash(page);
+    await page.goto(`${base}/buckets/${args.other}/objects`);
+    result.otherBucket = await flash(page);
+    await page.goto(`${base}/kms/keys`);
+    result.keys = await flash(page);
+    await shot(page, 'ram-keys-denied');
+  },
+
+  // Session cookie as the browser keeps it, and logout.
+  async cookieAndLogout(page, context) {
+    await login(page);
+    result.cookies = (await context.cookies()).map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite, secure: c.secure, path: c.path }));
+    result.scriptSees = await page.evaluate(() => document.cookie);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForLoadState();
+    result.afterLogout = new URL(page.url()).pathname;
+    result.loggedOut = await flash(page).catch(() => '');
+    await page.goto(`${base}/buckets`);
+    result.afterLogoutBuckets = new URL(page.url()).pathname;
+  },
+
   // Deletes a bucket from the list.
   async deleteBucket(page) {
     await login(page);
