@@ -281,6 +281,21 @@ def test_byok_import_wizard(coffer):
     assert r2["state"] == "Enabled" and "imported" in r2["flash"], r2
 
 
+def test_reencrypt_existing_objects_rewrites_what_the_rule_does_not_cover(coffer, bucket, bucket_name, cmk):
+    plain = {f"plain-{i}": random_bytes(20_000 + i, seed=i) for i in range(3)}
+    for key, data in plain.items():
+        bucket.put_object(key, data, headers={"x-oss-meta-kept": key})
+    bucket.put_object("already", b"kms already", headers={SSE: "KMS", KEY_ID: cmk})
+    bucket.put_bucket_encryption(oss2.models.ServerSideEncryptionRule("KMS", cmk))
+    r = browse(coffer, "reencrypt", bucket=bucket_name)
+    assert r["summary"] == {"listed": 4, "rewritten": 3, "already": 1, "skipped": 0, "failed": 0}, r
+    for key, data in plain.items():
+        head = bucket.head_object(key).headers
+        assert (head[SSE], head[KEY_ID]) == ("KMS", cmk), key
+        assert head["x-oss-meta-kept"] == key
+        assert bucket.get_object(key).read() == data
+
+
 # -- who may do what, sessions, CSRF ------------------------------------------------------------
 
 

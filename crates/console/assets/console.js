@@ -147,3 +147,39 @@ document.addEventListener("DOMContentLoaded", () => {
     uploadAll(form, Array.from(ev.dataTransfer.files));
   });
 });
+
+// A re-encryption job's page follows the job until it is finished.
+document.addEventListener("DOMContentLoaded", () => {
+  const job = document.getElementById("job");
+  if (!job || job.dataset.done === "true") return;
+  const set = (id, v) => { const el = document.getElementById(id); if (el) el.textContent = v; };
+  const tick = async () => {
+    try {
+      const r = await fetch(job.dataset.status, { credentials: "same-origin" });
+      if (!r.ok) return;
+      const p = await r.json();
+      const bar = document.getElementById("job-progress");
+      bar.max = Math.max(p.Listed, 1);
+      bar.value = p.Rewritten + p.AlreadyRight + p.Skipped + p.Failed;
+      set("job-listed", p.Listed);
+      set("job-rewritten", p.Rewritten);
+      set("job-already", p.AlreadyRight);
+      set("job-skipped", p.Skipped);
+      set("job-failed", p.Failed);
+      if (p.Done) {
+        set("job-state", "Finished");
+        job.dataset.done = "true";
+        if (p.Error) {
+          const e = document.createElement("div");
+          e.className = "notice error";
+          e.setAttribute("role", "alert");
+          e.textContent = p.Error;
+          job.append(e);
+        }
+        return;
+      }
+    } catch (_) { /* try again */ }
+    setTimeout(tick, 500);
+  };
+  setTimeout(tick, 300);
+});

@@ -298,9 +298,16 @@ pub(crate) async fn show(
                     }
                 } @else {
                     (rule_table(rule.as_ref()))
+                    @if rule.is_some() {
+                        p.hint { "Re-encrypt existing objects rewrites every object that is not encrypted as the rule says (as the CLI's coffer reencrypt does), as you: you need to read and write the objects and use the key." }
+                    }
                     div.actions {
                         a.button.primary href={"/buckets/" (bucket) "/encryption?edit=1"} { "Set" }
                         @if rule.is_some() {
+                            form.inline method="post" action={"/buckets/" (bucket) "/reencrypt"} {
+                                (page::csrf_field(&caller.csrf))
+                                button type="submit" { "Re-encrypt existing objects" }
+                            }
                             form.inline method="post" action={"/buckets/" (bucket) "/encryption/delete"}
                                 data-confirm="Remove the default encryption? New objects will be stored unencrypted unless their upload asks for encryption." {
                                 (page::csrf_field(&caller.csrf))

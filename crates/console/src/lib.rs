@@ -25,6 +25,7 @@ mod form;
 mod keys;
 mod objects;
 mod page;
+mod reencrypt;
 mod reply;
 mod routes;
 mod server;

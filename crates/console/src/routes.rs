@@ -7,7 +7,7 @@ use http::Method;
 use crate::error::ConsoleError;
 use crate::reply::Reply;
 use crate::server::{Caller, ConsoleService, Req};
-use crate::{buckets, encryption, keys, objects};
+use crate::{buckets, encryption, keys, objects, reencrypt};
 
 type Exchange = coffer_http::Exchange<coffer_types::RequestId>;
 
@@ -103,6 +103,18 @@ pub(crate) async fn route(
         ["buckets", b, "encryption", "delete"] if post => {
             ex.set_op("DeleteBucketEncryption");
             encryption::delete(svc, caller, &bucket(b)?).await
+        }
+        ["buckets", b, "reencrypt"] if post => {
+            ex.set_op("ReencryptObjects");
+            reencrypt::start(svc, caller, &bucket(b)?).await
+        }
+        ["buckets", b, "reencrypt", id] if get => {
+            ex.set_op("ReencryptJob");
+            reencrypt::show(svc, caller, &bucket(b)?, id, false)
+        }
+        ["buckets", b, "reencrypt", id, "status"] if get => {
+            ex.set_op("ReencryptJobStatus");
+            reencrypt::show(svc, caller, &bucket(b)?, id, true)
         }
         ["kms", "keys"] if get => {
             ex.set_op("ListKeys");

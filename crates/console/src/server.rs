@@ -48,6 +48,7 @@ pub struct ConsoleService {
     pub(crate) kms: Arc<KmsApiService>,
     pub(crate) config: Config,
     pub(crate) sessions: Sessions,
+    pub(crate) jobs: crate::reencrypt::Jobs,
 }
 
 impl ConsoleService {
@@ -65,6 +66,7 @@ impl ConsoleService {
             access,
             kms,
             sessions: Sessions::new(config.idle_timeout, config.session_lifetime),
+            jobs: Default::default(),
             config,
         }
     }

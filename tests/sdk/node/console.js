@@ -306,6 +306,20 @@ const scenarios = {
     result.afterLogoutBuckets = new URL(page.url()).pathname;
   },
 
+  // Re-encrypt existing objects: the job, its progress and its summary.
+  async reencrypt(page) {
+    await login(page);
+    await page.goto(`${base}/buckets/${args.bucket}/encryption`);
+    await page.getByRole('button', { name: 'Re-encrypt existing objects' }).click();
+    await page.waitForLoadState();
+    await page.locator('#job-state', { hasText: 'Finished' }).waitFor({ timeout: 60000 });
+    result.summary = {};
+    for (const f of ['listed', 'rewritten', 'already', 'skipped', 'failed']) {
+      result.summary[f] = Number((await page.locator(`#job-${f}`).innerText()).trim().split(' ')[0]);
+    }
+    await shot(page, 'reencrypt');
+  },
+
   // Deletes a bucket from the list.
   async deleteBucket(page) {
     await login(page);
