@@ -189,6 +189,7 @@ class CofferServer:
     port: int = 0
     kms_port: int = 0
     s3_port: int = 0
+    console_port: int = 0
     extra_env: dict = field(default_factory=dict)
     # Extra `coffer server` flags, and a command the binary runs under (e.g. `prlimit ... --`).
     extra_args: list = field(default_factory=list)
@@ -232,6 +233,11 @@ class CofferServer:
     def s3_endpoint(self) -> str:
         """URL of the S3 API listener."""
         return f"http://{self.host}:{self.s3_port}"
+
+    @property
+    def console_endpoint(self) -> str:
+        """URL of the web console."""
+        return f"http://{self.host}:{self.console_port}"
 
     @property
     def localhost_endpoint(self) -> str:
@@ -306,6 +312,7 @@ class CofferServer:
         self.port = int(port)
         self.kms_port = int(info["kms"].rpartition(":")[2]) if "kms" in info else 0
         self.s3_port = int(info["s3"].rpartition(":")[2]) if "s3" in info else 0
+        self.console_port = int(info["console"].rpartition(":")[2]) if "console" in info else 0
 
     def stop(self) -> int:
         """SIGTERM and wait; returns the exit code."""

@@ -64,6 +64,8 @@ sections! {
     oss: coffer_oss::ConfigSection,
     /// The S3 front-end.
     s3: coffer_s3::ConfigSection,
+    /// The web console.
+    console: coffer_console::ConfigSection,
     /// The object store's limits.
     core: coffer_core::Config,
     /// RAM and STS.
@@ -243,7 +245,7 @@ pub(crate) struct ServerSection {
     /// COFFER_S3_SECRET_ACCESS_KEY) [default: local].
     #[arg(long, env = "COFFER_BLOB", required = false)]
     pub(crate) blob: BlobBackend,
-    /// Once listening, write `{"oss": "ADDR", "s3": "ADDR", "kms": "ADDR", "admin": "ADDR"}` to this file (for
+    /// Once listening, write `{"oss": "ADDR", "s3": "ADDR", "kms": "ADDR", "admin": "ADDR", "console": "ADDR"}` to this file (for
     /// tests and supervisors).
     #[arg(long, env = "COFFER_READY_FILE")]
     pub(crate) ready_file: Option<PathBuf>,

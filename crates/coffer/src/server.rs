@@ -246,10 +246,12 @@ fn prepare_edge(config: &mut ServerConfig) -> Result<coffer_http::Edge> {
         server.kms_listen,
         server.admin_listen(),
         config.sections.s3.listen(server.listen.port() == 0),
+        config.sections.console.listen(server.listen.port() == 0),
     ];
     let http = &mut config.sections.http;
     http.check_exposure("KMS", listen_names[1])
         .and_then(|()| http.check_exposure("admin", listen_names[2]))
+        .and_then(|()| http.check_exposure("console", listen_names[4]))
         .map_err(anyhow::Error::msg)?;
     if let Some(fingerprint) = http.prepare_tls(config.data_dir.root(), &listen_names)? {
         info!(sha256 = %fingerprint, "TLS with a self-signed certificate (trust it by this fingerprint)");
@@ -263,6 +265,7 @@ struct Listeners {
     s3: TcpListener,
     kms: TcpListener,
     admin: TcpListener,
+    console: TcpListener,
 }
 
 impl Listeners {
@@ -283,14 +286,20 @@ impl Listeners {
             .await?,
             kms: bind(server.kms_listen, " (KMS API)").await?,
             admin: bind(server.admin_listen(), " (admin API)").await?,
+            console: bind(
+                config.sections.console.listen(server.listen.port() == 0),
+                " (web console)",
+            )
+            .await?,
         };
-        let (oss, s3, kms, admin) = (
+        let (oss, s3, kms, admin, console) = (
             listeners.oss.local_addr()?,
             listeners.s3.local_addr()?,
             listeners.kms.local_addr()?,
             listeners.admin.local_addr()?,
+            listeners.console.local_addr()?,
         );
-        info!(%oss, %s3, %kms, %admin, data_dir = %config.data_dir.root().display(), region = %server.region, "coffer listening");
+        info!(%oss, %s3, %kms, %admin, %console, data_dir = %config.data_dir.root().display(), region = %server.region, "coffer listening");
         if let Some(path) = &server.ready_file {
             let tmp = path.with_extension("tmp");
             let ready = serde_json::json!({
@@ -298,6 +307,7 @@ impl Listeners {
                 "s3": s3.to_string(),
                 "kms": kms.to_string(),
                 "admin": admin.to_string(),
+                "console": console.to_string(),
             });
             std::fs::write(&tmp, ready.to_string()).context("write ready file")?;
             std::fs::rename(&tmp, path).context("write ready file")?;
@@ -314,7 +324,7 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Starts the OSS, S3, KMS and admin APIs, each stopping gracefully when `stop` turns true.
+/// Starts the OSS, S3, KMS and admin APIs and the web console, each stopping gracefully when `stop` turns true.
 fn serve(
     config: &ServerConfig,
     services: &Services,
@@ -341,6 +351,12 @@ fn serve(
         services.kms.clone(),
         services.iam.clone(),
         region.clone(),
+    ));
+    let console = Arc::new(coffer_console::ConsoleService::new(
+        services.store.clone(),
+        services.access.clone(),
+        kms.clone(),
+        sections.console.config(region),
     ));
     let admin = Arc::new(coffer_admin::AdminService::new(
         services.iam.clone(),
@@ -371,6 +387,15 @@ fn serve(
                 edge.clone(),
                 listeners.kms,
                 kms,
+                stopped(stop.clone()),
+            )),
+        ),
+        (
+            "console",
+            tokio::spawn(coffer_console::serve(
+                edge.clone(),
+                listeners.console,
+                console,
                 stopped(stop.clone()),
             )),
         ),

@@ -24,7 +24,7 @@ mod params;
 mod server;
 mod signature;
 
-pub use server::{KmsApiService, serve};
+pub use server::{KmsApiService, Refusal, serve};
 
 /// The RPC v1 `Signature` parameter of a request sent with `method` carrying `params` (every
 /// parameter but `Signature`), signed with `secret`: the client side of what the server checks,

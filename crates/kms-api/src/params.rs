@@ -44,6 +44,26 @@ impl Params {
         Ok(Self { query, all })
     }
 
+    /// Parameters given in process (no query string, no body), each name once.
+    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, ApiError> {
+        let mut all = BTreeMap::new();
+        for (name, value) in pairs {
+            if all
+                .insert((*name).to_owned(), (*value).to_owned())
+                .is_some()
+            {
+                return Err(ApiError::invalid(
+                    name,
+                    "the parameter is given more than once",
+                ));
+            }
+        }
+        Ok(Self {
+            query: Vec::new(),
+            all,
+        })
+    }
+
     /// Query parameters, in the order received.
     pub(crate) fn query(&self) -> &[(String, String)] {
         &self.query

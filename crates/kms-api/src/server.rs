@@ -71,6 +71,59 @@ impl KmsApiService {
     }
 }
 
+/// Why an in-process call ([`KmsApiService::invoke`]) failed: the KMS API's error code and
+/// message, as a signed request would have received them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The KMS error code (`Forbidden.NoPermission`, `Forbidden.KeyNotFound`, ...).
+    pub code: &'static str,
+    /// Its message.
+    pub message: String,
+}
+
+impl KmsApiService {
+    /// Runs the action named `action` with `params` for `principal`, whom the caller has already
+    /// authenticated (the web console's session): the same action table, authorization
+    /// (`kms:<Action>` on the key's ARN, the root on its account) and engine calls as a signed
+    /// request, without the signature and nonce checks that belong to the wire. Returns the JSON
+    /// body the API would have sent.
+    pub async fn invoke(
+        &self,
+        principal: &Principal,
+        action: &str,
+        params: &[(&str, &str)],
+        request_id: &str,
+    ) -> Result<serde_json::Value, Refusal> {
+        let refuse = |e: ApiError| {
+            if e.status.is_server_error() {
+                tracing::error!(code = e.code, cause = ?e.cause, "KMS action failed");
+            }
+            Refusal {
+                code: e.code,
+                message: e.message,
+            }
+        };
+        let action = Action::parse(action).ok_or_else(|| {
+            refuse(ApiError::new(
+                codes::INVALID_ACTION,
+                format!("Specified api {action:?} is not found."),
+            ))
+        })?;
+        let params = Params::from_pairs(params).map_err(refuse)?;
+        let key = policy_key(&self.kms, &self.iam, &params);
+        let caller =
+            authorize(&self.iam, principal, action, self.kms.region(), &key).map_err(refuse)?;
+        let ctx = Ctx {
+            kms: &self.kms,
+            caller,
+            region: &self.region,
+            request_id,
+        };
+        let body = ops::run(ctx, action, &params).await.map_err(refuse)?;
+        serde_json::from_slice(&body).map_err(|e| refuse(ApiError::internal(e)))
+    }
+}
+
 impl std::fmt::Debug for KmsApiService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KmsApiService")

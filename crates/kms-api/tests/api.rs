@@ -541,3 +541,63 @@ async fn a_key_without_permissions_filling_its_nonce_share_does_not_refuse_other
     }
     server.stop().await;
 }
+
+/// The in-process entry the web console uses: the same actions and authorization, no signature.
+#[tokio::test]
+async fn invoke_runs_actions_for_an_authenticated_principal_and_refuses_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let kms = Kms::open(
+        &dir.path().join("kms.redb"),
+        &RootKey::generate(),
+        Config::default(),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let iam = Arc::new(Iam::new(
+        ACCOUNT.into(),
+        AK.into(),
+        AccessKeySecret::new(SECRET),
+    ));
+    let service = KmsApiService::new(Arc::new(kms), iam, "cn-hangzhou".into());
+    let root = coffer_iam::Principal::Root {
+        account_id: ACCOUNT.into(),
+        access_key_id: AK.into(),
+    };
+    let created = service
+        .invoke(
+            &root,
+            "CreateKey",
+            &[("Description", "from the console")],
+            "r1",
+        )
+        .await
+        .unwrap();
+    let id = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    let listed = service.invoke(&root, "ListKeys", &[], "r2").await.unwrap();
+    assert_eq!(listed["Keys"]["Key"][0]["KeyId"], id.as_str());
+    let e = service
+        .invoke(
+            &coffer_iam::Principal::Anonymous,
+            "DescribeKey",
+            &[("KeyId", &id)],
+            "r3",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "Forbidden.NoPermission");
+    let e = service
+        .invoke(&root, "NoSuchAction", &[], "r4")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "InvalidAction.NotFound");
+    let e = service
+        .invoke(
+            &root,
+            "DescribeKey",
+            &[("KeyId", "0f6b5c2e-8d31-4a0e-9b8f-1d2c3b4a5e6f")],
+            "r5",
+        )
+        .await
+        .unwrap_err();
+    assert!(e.code.contains("NotFound"), "{e:?}");
+}
