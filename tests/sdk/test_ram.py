@@ -517,13 +517,38 @@ def test_malformed_bucket_policies_are_rejected_and_change_nothing(coffer, ram, 
     bucket.put_bucket_policy(good)
     outside = json.loads(good)
     outside["Statement"][0]["Resource"] = [f"acs:oss:*:{ram.account_id}:another-bucket/*"]
-    no_principal = json.loads(good)
-    del no_principal["Statement"][0]["Principal"]
-    for bad in ["{not json", json.dumps({"Version": "1"}), json.dumps(outside), json.dumps(no_principal)]:
+    for bad in ["{not json", json.dumps({"Version": "1"}), json.dumps(outside)]:
         e = refused(lambda: bucket.put_bucket_policy(bad), "MalformedPolicy", 400)
         assert e.message
     assert json.loads(bucket.get_bucket_policy().policy) == json.loads(good)
     bucket.delete_bucket_policy()
+
+
+def test_a_statement_without_principal_speaks_about_everyone(coffer, ram, bucket, bucket_name):
+    """OSS accepts a bucket policy statement without Principal and reads it as `[]`, which it
+    documents as `["*"]`: anonymous callers and RAM users are bound, the owner only under a
+    Condition."""
+    bucket.put_object("k", b"open")
+    anonymous = oss2.Bucket(oss2.AnonymousAuth(), coffer.endpoint, bucket_name, connect_timeout=CLIENT_TIMEOUT_S)
+    refused(lambda: anonymous.get_object("k"))
+    allow_all = bucket_policy(ram, bucket_name, [{"Effect": "Allow", "Action": ["oss:GetObject"]}])
+    bucket.put_bucket_policy(allow_all)
+    assert json.loads(bucket.get_bucket_policy().policy) == json.loads(allow_all)
+    assert anonymous.get_object("k").read() == b"open"
+
+    u = ram.user("noprincipal")
+    ub = u.bucket(coffer, bucket_name)
+    assert ub.get_object("k").read() == b"open"
+    bucket.put_bucket_policy(bucket_policy(ram, bucket_name, [{"Effect": "Deny", "Action": ["oss:GetObject"]}]))
+    refused(lambda: ub.get_object("k"))
+    refused(lambda: anonymous.get_object("k"))
+    # Without a Condition the owner is not bound; with one it is.
+    assert bucket.get_object("k").read() == b"open"
+    fenced = {"Effect": "Deny", "Action": ["oss:GetObject"], "Condition": {"Bool": {"acs:SecureTransport": ["false"]}}}
+    bucket.put_bucket_policy(bucket_policy(ram, bucket_name, [fenced]))
+    refused(lambda: bucket.get_object("k"))
+    bucket.delete_bucket_policy()
+    assert bucket.get_object("k").read() == b"open"
 
 
 def test_bucket_policy_actions_need_permission(coffer, ram, bucket, bucket_name, tmp_path):

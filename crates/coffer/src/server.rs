@@ -334,12 +334,17 @@ fn serve(
 ) -> Vec<(&'static str, Server)> {
     let sections = &config.sections;
     let region = &sections.server.region;
+    let listening = listeners
+        .oss
+        .local_addr()
+        .map_or_else(|_| sections.server.listen.to_string(), |a| a.to_string());
     let oss = Arc::new(OssService::new(
         services.store.clone(),
         services.access.clone(),
         coffer_oss::Config {
             region: region.clone(),
             hosts: sections.oss.host_config(),
+            public_endpoint: sections.oss.public_endpoint(listening),
         },
     ));
     let s3 = Arc::new(coffer_s3::S3Service::new(

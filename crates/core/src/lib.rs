@@ -7,6 +7,7 @@
 //! enter and leave the blob store (and where encryption sits), so memory does not grow with object
 //! size. This crate knows nothing of HTTP: no headers, status codes or XML.
 
+mod acl;
 mod bucket;
 mod checksum;
 mod conditions;

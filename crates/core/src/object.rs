@@ -14,7 +14,7 @@ use crate::sse::{SseRequest, seal_segments};
 use crate::store::{in_bucket, object_resource, require};
 use crate::{ByteRange, Error, Preconditions, RangeBehavior, RequestContext, Result, Store};
 use coffer_crypto::DataKey;
-use coffer_meta::{ObjectEncryption, Segment, SseAlgorithm};
+use coffer_meta::{ObjectEncryption, Segment};
 
 /// Metadata a writer sets on an object.
 #[derive(Debug, Clone, Default)]
@@ -138,7 +138,7 @@ pub struct AppendObject {
     pub acl: Acl,
     /// Storage class; only used by the first append.
     pub storage_class: Option<StorageClass>,
-    /// Requested encryption; only the first append chooses it, later ones must agree.
+    /// Requested encryption; only the first append chooses it, later ones' is ignored.
     pub sse: Option<SseRequest>,
 }
 
@@ -469,17 +469,12 @@ impl Store {
         let room = self.config.max_object_size.saturating_sub(current_len);
         let caller = self.kms_caller(grant, &input.bucket, &input.key);
         // The first append chooses the encryption; later ones reuse the object's data key (each
-        // append is a new segment with its own salt, so no nonce repeats).
+        // append is a new segment with its own salt, so no nonce repeats). A later append's
+        // requested encryption is ignored, whatever it names, as OSS ignores it: the object keeps
+        // the encryption of its first append.
         let key_material = match &current {
             Some(o) => match &o.encryption {
                 Some(enc) => {
-                    if input.sse.as_ref().is_some_and(|r| !same_method(r, enc)) {
-                        return Err(Error::invalid_argument(
-                            "x-oss-server-side-encryption",
-                            "",
-                            "The encryption of an appendable object is set by its first append.",
-                        ));
-                    }
                     let data_key = self
                         .keys
                         .data_key(&caller, &input.bucket, &input.key, enc)
@@ -493,16 +488,7 @@ impl Store {
                     )?;
                     Some((data_key, enc.clone()))
                 }
-                None => {
-                    if input.sse.is_some() {
-                        return Err(Error::invalid_argument(
-                            "x-oss-server-side-encryption",
-                            "",
-                            "The encryption of an appendable object is set by its first append.",
-                        ));
-                    }
-                    None
-                }
+                None => None,
             },
             None => {
                 self.new_object_key(grant, &bucket, &input.key, input.sse.clone())
@@ -605,20 +591,5 @@ pub(crate) fn sealed(
             Ok(Some(enc))
         }
         None => Ok(None),
-    }
-}
-
-/// Whether a request's encryption names the method an object already has.
-fn same_method(request: &SseRequest, enc: &ObjectEncryption) -> bool {
-    match request {
-        SseRequest::Aes256 => enc.algorithm == SseAlgorithm::Aes256,
-        SseRequest::Sm4 => enc.algorithm == SseAlgorithm::Sm4,
-        SseRequest::Kms { key_id, data_sm4 } => {
-            enc.algorithm == SseAlgorithm::Kms
-                && *data_sm4 == enc.kms_data_sm4
-                && key_id
-                    .as_ref()
-                    .is_none_or(|k| Some(k) == enc.kms_key_id.as_ref())
-        }
     }
 }

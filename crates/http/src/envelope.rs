@@ -58,7 +58,8 @@ impl<Id> Exchange<Id> {
 /// What the envelope logs of a failed request.
 #[derive(Debug)]
 pub struct Failure<'a> {
-    /// The HTTP status the error answers with; server errors are logged with their cause.
+    /// The HTTP status the error answers with; server errors (but 501) are logged with their
+    /// cause.
     pub status: StatusCode,
     /// The dialect's error code.
     pub code: Cow<'a, str>,
@@ -159,7 +160,9 @@ pub(crate) async fn run<D: Dialect>(
     });
     let code = outcome.as_ref().err().map(|err| {
         let failure = dialect.failure(err);
-        if failure.status.is_server_error() {
+        // A 501 answers what the client asked for (an operation this server does not serve), not
+        // a fault of the server: the request line below records it, at INFO.
+        if failure.status.is_server_error() && failure.status != StatusCode::NOT_IMPLEMENTED {
             error!(code = %failure.code, cause = ?failure.cause, "request failed");
         }
         failure.code.into_owned()

@@ -23,6 +23,10 @@ pub enum Action {
     PutBucketPolicy,
     GetBucketPolicy,
     DeleteBucketPolicy,
+    PutBucketAcl,
+    GetBucketAcl,
+    PutObjectAcl,
+    GetObjectAcl,
 }
 
 impl Action {
@@ -47,6 +51,10 @@ impl Action {
             Action::PutBucketPolicy => "oss:PutBucketPolicy",
             Action::GetBucketPolicy => "oss:GetBucketPolicy",
             Action::DeleteBucketPolicy => "oss:DeleteBucketPolicy",
+            Action::PutBucketAcl => "oss:PutBucketAcl",
+            Action::GetBucketAcl => "oss:GetBucketAcl",
+            Action::PutObjectAcl => "oss:PutObjectAcl",
+            Action::GetObjectAcl => "oss:GetObjectAcl",
         }
     }
 

@@ -60,9 +60,11 @@ fn signature_error(e: SigError) -> OssError {
         .detail("ServerTime", coffer_signature::format_rfc1123(server_time))
         .detail("MaxAllowedSkewMilliseconds", "900000"),
         SigError::Expired { .. } => OssError::new(codes::ACCESS_DENIED, "Request has expired."),
-        SigError::WrongRegion { expected } => OssError::new(
-            codes::SIGNATURE_DOES_NOT_MATCH,
-            format!("The V4 credential scope names another region; this server serves {expected}."),
+        // OSS answers a credential scope naming another (or no) region with 400, not 403
+        // ("0002-00000226"), in the words it uses for presigned URLs too.
+        SigError::WrongRegion { .. } => OssError::new(
+            codes::INVALID_SIGNING_REGION,
+            "The signing region in credential is invalid.",
         ),
         SigError::MissingDate => OssError::new(
             codes::ACCESS_DENIED,

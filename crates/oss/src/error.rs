@@ -48,6 +48,7 @@ codes! {
     INVALID_OBJECT_NAME => ("InvalidObjectName", BAD_REQUEST, "0016-00000001");
     INVALID_ARGUMENT => ("InvalidArgument", BAD_REQUEST, "0016-00000002");
     PAYLOAD_HASH_NOT_SUPPORTED => ("InvalidArgument", BAD_REQUEST, "0002-00000214");
+    INVALID_SIGNING_REGION => ("InvalidArgument", BAD_REQUEST, "0002-00000226");
     INVALID_DIGEST => ("InvalidDigest", BAD_REQUEST, "0016-00000004");
     MALFORMED_XML => ("MalformedXML", BAD_REQUEST, "0016-00000301");
     MISSING_ARGUMENT => ("MissingArgument", BAD_REQUEST, "0016-00000005");
@@ -64,6 +65,8 @@ codes! {
     INCOMPLETE_BODY => ("IncompleteBody", BAD_REQUEST, "0016-00000007");
     REQUEST_HEADER_TOO_LARGE => ("RequestHeaderTooLarge", BAD_REQUEST, "0016-00000008");
     INVALID_ENCRYPTION_ALGORITHM => ("InvalidEncryptionAlgorithmError", BAD_REQUEST, "0005-00000003");
+    INVALID_KMS_DATA_ENCRYPTION => ("InvalidArgument", BAD_REQUEST, "0005-00000203");
+    KMS_KEY_ID_WITHOUT_KMS => ("InvalidArgument", BAD_REQUEST, "0005-00000204");
     NO_SUCH_SSE_RULE => ("NoSuchServerSideEncryptionRule", NOT_FOUND, "0005-00000004");
     MALFORMED_POLICY => ("MalformedPolicy", BAD_REQUEST, "0031-00000001");
     NO_SUCH_BUCKET_POLICY => ("NoSuchBucketPolicy", NOT_FOUND, "0031-00000002");
@@ -321,6 +324,42 @@ mod tests {
                 .unwrap_or_else(|| panic!("{code} missing"));
             assert_eq!(row.status.as_u16(), *status, "{code}");
         }
+    }
+
+    #[test]
+    fn rows_sharing_a_code_differ_by_ec() {
+        let check = |row: ErrorCode, code: &str, status: u16, ec: &str| {
+            assert_eq!((row.code, row.status.as_u16(), row.ec), (code, status, ec));
+        };
+        check(
+            codes::INVALID_SIGNING_REGION,
+            "InvalidArgument",
+            400,
+            "0002-00000226",
+        );
+        check(
+            codes::INVALID_ENCRYPTION_ALGORITHM,
+            "InvalidEncryptionAlgorithmError",
+            400,
+            "0005-00000003",
+        );
+        check(
+            codes::INVALID_KMS_DATA_ENCRYPTION,
+            "InvalidArgument",
+            400,
+            "0005-00000203",
+        );
+        check(
+            codes::KMS_KEY_ID_WITHOUT_KMS,
+            "InvalidArgument",
+            400,
+            "0005-00000204",
+        );
+        let mut ecs: Vec<_> = codes::ALL.iter().map(|r| r.ec).collect();
+        ecs.sort_unstable();
+        let before = ecs.len();
+        ecs.dedup();
+        assert_eq!(ecs.len(), before, "every row has its own EC");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! then the endpoint's handler reads its inputs from the request, calls `coffer_core` with the
 //! grant and renders the reply. Handlers do not authorize again.
 
+mod acl;
 mod bucket;
 mod list;
 mod multipart;
@@ -82,6 +83,10 @@ pub(crate) async fn run(
         Endpoint::PutBucketPolicy => policy::put_policy(svc, p, g, body).await,
         Endpoint::GetBucketPolicy => policy::get_policy(svc, p, g).await,
         Endpoint::DeleteBucketPolicy => policy::delete_policy(svc, p, g).await,
+        Endpoint::PutBucketAcl => acl::put_bucket_acl(svc, ctx, p, g, body).await,
+        Endpoint::GetBucketAcl => acl::get_bucket_acl(svc, ctx, p, g).await,
+        Endpoint::PutObjectAcl => acl::put_object_acl(svc, ctx, p, g, body).await,
+        Endpoint::GetObjectAcl => acl::get_object_acl(svc, ctx, p, g).await,
     }
 }
 

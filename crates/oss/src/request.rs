@@ -12,12 +12,20 @@ use crate::headers::*;
 /// Largest total size of `x-oss-meta-*` names and values, in bytes (OSS documents 8 KB).
 const MAX_USER_META: usize = 8 * 1024;
 
+/// A header value as text: any UTF-8, not only the visible ASCII `HeaderValue::to_str` takes. OSS
+/// stores the raw bytes of `x-oss-meta-*` and `Content-Disposition` values and returns them
+/// unchanged, and the SDKs send UTF-8 there (oss2 asks for `bytes` values, which it signs as
+/// sent); a value that is not UTF-8 is refused rather than guessed at.
+pub(crate) fn text(value: &http::HeaderValue) -> Option<&str> {
+    std::str::from_utf8(value.as_bytes()).ok()
+}
+
 /// A header as UTF-8 text; a header that is not text is refused rather than ignored.
 pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, OssError> {
     match headers.get(name) {
         None => Ok(None),
-        Some(v) => v.to_str().map(Some).map_err(|_| {
-            OssError::invalid_argument(name, "", format!("The {name} header is not valid text."))
+        Some(v) => text(v).map(Some).ok_or_else(|| {
+            OssError::invalid_argument(name, "", format!("The {name} header is not valid UTF-8."))
         }),
     }
 }
@@ -60,8 +68,8 @@ pub(crate) fn object_metadata(headers: &HeaderMap) -> Result<ObjectMetadata, Oss
     let mut total = 0usize;
     for (name, value) in headers {
         if let Some(meta) = name.as_str().strip_prefix(X_OSS_META_PREFIX) {
-            let value = value.to_str().map_err(|_| {
-                OssError::invalid_argument(name.as_str(), "", "User metadata must be text.")
+            let value = text(value).ok_or_else(|| {
+                OssError::invalid_argument(name.as_str(), "", "User metadata must be UTF-8.")
             })?;
             total += meta.len() + value.len();
             user_meta.push((meta.to_owned(), value.to_owned()));
@@ -121,10 +129,9 @@ pub(crate) fn sse(headers: &HeaderMap) -> Result<Option<SseRequest>, OssError> {
             }
             Ok(None)
         }
+        // OSS ignores `x-oss-server-side-data-encryption` beside a method other than KMS (it
+        // only picks the data cipher under KMS); a key id there is still refused.
         Some("AES256") | Some("SM4") => {
-            if let Some(v) = data {
-                return Err(only_with_kms(X_OSS_SERVER_SIDE_DATA_ENCRYPTION, v));
-            }
             if let Some(v) = key_id {
                 return Err(only_with_kms(X_OSS_SERVER_SIDE_ENCRYPTION_KEY_ID, v));
             }

@@ -46,6 +46,10 @@ pub enum Endpoint {
     PutBucketPolicy,
     GetBucketPolicy,
     DeleteBucketPolicy,
+    PutBucketAcl,
+    GetBucketAcl,
+    PutObjectAcl,
+    GetObjectAcl,
 }
 
 impl Endpoint {
@@ -80,6 +84,10 @@ impl Endpoint {
             Endpoint::PutBucketPolicy => "PutBucketPolicy",
             Endpoint::GetBucketPolicy => "GetBucketPolicy",
             Endpoint::DeleteBucketPolicy => "DeleteBucketPolicy",
+            Endpoint::PutBucketAcl => "PutBucketAcl",
+            Endpoint::GetBucketAcl => "GetBucketAcl",
+            Endpoint::PutObjectAcl => "PutObjectAcl",
+            Endpoint::GetObjectAcl => "GetObjectAcl",
         }
     }
 
@@ -114,6 +122,10 @@ impl Endpoint {
             Endpoint::PutBucketPolicy => Action::PutBucketPolicy,
             Endpoint::GetBucketPolicy => Action::GetBucketPolicy,
             Endpoint::DeleteBucketPolicy => Action::DeleteBucketPolicy,
+            Endpoint::PutBucketAcl => Action::PutBucketAcl,
+            Endpoint::GetBucketAcl => Action::GetBucketAcl,
+            Endpoint::PutObjectAcl => Action::PutObjectAcl,
+            Endpoint::GetObjectAcl => Action::GetObjectAcl,
         }
     }
 }
@@ -253,7 +265,6 @@ pub fn resolve_target(host: &str, raw_path: &str, config: &HostConfig) -> Result
 
 /// Query parameters that select an operation OSS has but coffer does not serve yet.
 const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
-    "acl",
     "cors",
     "logging",
     "website",
@@ -316,6 +327,8 @@ pub fn route(
             Method::PUT if query.has("policy") => Endpoint::PutBucketPolicy,
             Method::GET | Method::HEAD if query.has("policy") => Endpoint::GetBucketPolicy,
             Method::DELETE if query.has("policy") => Endpoint::DeleteBucketPolicy,
+            Method::PUT if query.has("acl") => Endpoint::PutBucketAcl,
+            Method::GET | Method::HEAD if query.has("acl") => Endpoint::GetBucketAcl,
             Method::PUT => Endpoint::PutBucket,
             Method::DELETE => Endpoint::DeleteBucket,
             Method::POST if query.has("delete") => Endpoint::DeleteMultipleObjects,
@@ -329,6 +342,8 @@ pub fn route(
             _ => return Err(not_allowed()),
         },
         (Some(_), Some(_)) => match *method {
+            Method::PUT if query.has("acl") => Endpoint::PutObjectAcl,
+            Method::GET | Method::HEAD if query.has("acl") => Endpoint::GetObjectAcl,
             Method::PUT if query.has("partNumber") || query.has("uploadId") => {
                 if has_copy_source {
                     Endpoint::UploadPartCopy
@@ -488,7 +503,9 @@ mod tests {
         check(Method::GET, ip, "/bkt/a%00b", "InvalidObjectName");
         check(Method::GET, ip, "/bkt/a/../b", "InvalidObjectName");
         check(Method::GET, ip, "/bkt/%FF", "InvalidObjectName");
-        check(Method::GET, ip, "/bkt/?acl", "NotImplemented");
+        check(Method::GET, ip, "/bkt/?acl", "GetBucketAcl bkt");
+        check(Method::PUT, ip, "/bkt/k?acl", "PutObjectAcl bkt k");
+        check(Method::GET, ip, "/bkt/?cors", "NotImplemented");
         check(
             Method::PUT,
             ip,

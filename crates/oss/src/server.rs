@@ -27,6 +27,10 @@ pub struct Config {
     pub region: String,
     /// How virtual-hosted requests are recognised.
     pub hosts: HostConfig,
+    /// Where clients reach this server (`host[:port]`), advertised as every bucket's extranet and
+    /// intranet endpoint: a client that follows a bucket's endpoints must come back here, not go
+    /// to Alibaba Cloud with signed requests.
+    pub public_endpoint: String,
 }
 
 impl Default for Config {
@@ -34,6 +38,7 @@ impl Default for Config {
         Self {
             region: "cn-hangzhou".into(),
             hosts: HostConfig::default(),
+            public_endpoint: "127.0.0.1:9000".into(),
         }
     }
 }
@@ -292,8 +297,9 @@ fn authenticate(
 ) -> Result<coffer_iam::Principal, OssError> {
     let mut header_list = Vec::with_capacity(headers.len());
     for (name, value) in headers {
-        let value = value.to_str().map_err(|_| {
-            OssError::invalid_argument(name.as_str(), "", "Header values must be text.")
+        // Signed as the client sent them: UTF-8 bytes (a raw `x-oss-meta-*` value) included.
+        let value = crate::request::text(value).ok_or_else(|| {
+            OssError::invalid_argument(name.as_str(), "", "Header values must be UTF-8.")
         })?;
         header_list.push((name.as_str().to_owned(), value.to_owned()));
     }

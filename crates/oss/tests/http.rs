@@ -649,7 +649,7 @@ async fn bad_input_gets_the_exact_oss_error() {
             req("GET", Some("errs"), Some("k"))
                 .sig(Sig::V4)
                 .region("cn-beijing"),
-            (403, "SignatureDoesNotMatch"),
+            (400, "InvalidArgument"),
         ),
         (
             "bucket not empty",

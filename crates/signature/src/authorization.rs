@@ -73,21 +73,23 @@ impl Credential {
     /// Parses `<ak>/<yyyymmdd>/<region>/<product>/<terminator>`.
     pub fn parse(s: &str) -> Result<Self> {
         let mut parts = s.split('/');
-        let mut next = || {
+        // An empty region is kept: it is the wrong region (`Error::WrongRegion`), as OSS
+        // reports it, not a malformed credential.
+        let mut next = |may_be_empty: bool| {
             parts
                 .next()
-                .filter(|p| !p.is_empty())
+                .filter(|p| may_be_empty || !p.is_empty())
                 .map(str::to_owned)
                 .ok_or(malformed(
                     "credential must be <ak>/<date>/<region>/<product>/<terminator>",
                 ))
         };
         let credential = Self {
-            access_key_id: next()?,
-            date: next()?,
-            region: next()?,
-            product: next()?,
-            terminator: next()?,
+            access_key_id: next(false)?,
+            date: next(false)?,
+            region: next(true)?,
+            product: next(false)?,
+            terminator: next(false)?,
         };
         if parts.next().is_some() {
             return Err(malformed(

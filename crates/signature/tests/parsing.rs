@@ -373,6 +373,13 @@ fn v4_scope_must_name_this_server() {
             "{credential}"
         );
     }
+    // No region at all is the wrong region, not a malformed credential (OSS words both alike).
+    let no_region = with_credential("example-ak/20240221//oss/aliyun_v4_request");
+    let presented = no_region.detect().unwrap().unwrap();
+    assert!(matches!(
+        coffer_signature::verify(&no_region.signed(), &presented, &secret(), NOW, REGION),
+        Err(Error::WrongRegion { .. })
+    ));
     with_credential("example-ak/20240221/cn-hangzhou/oss/aliyun_v4_request")
         .authenticate()
         .unwrap();

@@ -345,7 +345,16 @@ fn parse_statement(kind: PolicyKind, here: &str, json: &Json) -> Result<Statemen
     if resource.is_none() && kind != PolicyKind::Trust {
         return Err(PolicyError::malformed(here, "missing Resource"));
     }
-    if principal.is_none() && matches!(kind, PolicyKind::Bucket | PolicyKind::Trust) {
+    // A bucket policy statement without `Principal` is accepted and speaks about everyone,
+    // exactly as `"Principal": []`, which OSS documents as equivalent to `["*"]` ("OSS
+    // authorization syntax and elements"): anonymous callers included, and the bucket owner only
+    // when the statement has a Condition. OSS takes such a policy rather than refusing it, so
+    // refusing would break tools that write one; reading it as "nobody" would make an Allow
+    // inert and, worse, a Deny ineffective. Trust policies still need a Principal.
+    if principal.is_none() && kind == PolicyKind::Bucket {
+        principal = Some(PrincipalSet::anyone());
+    }
+    if principal.is_none() && kind == PolicyKind::Trust {
         return Err(PolicyError::malformed(
             here,
             format!("missing Principal, which {kind} requires"),

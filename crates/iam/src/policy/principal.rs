@@ -49,13 +49,18 @@ pub(super) enum RamPrincipal {
 }
 
 impl PrincipalSet {
+    /// A bucket policy's `*`: everyone (also what `[]` and an absent `Principal` mean).
+    pub(super) fn anyone() -> Self {
+        PrincipalSet::Oss(vec![OssPrincipal::Anyone])
+    }
+
     /// Parses a `Principal` element in a policy of `kind`.
     pub(super) fn parse(kind: PolicyKind, here: &str, json: &Json) -> Result<Self, PolicyError> {
         match kind {
             PolicyKind::Bucket => {
                 // `[]` means `*` (OSS documentation, "Bucket Policy").
                 if matches!(json, Json::Array(items) if items.is_empty()) {
-                    return Ok(PrincipalSet::Oss(vec![OssPrincipal::Anyone]));
+                    return Ok(PrincipalSet::anyone());
                 }
                 if let Json::Object(_) = json {
                     return Err(PolicyError::malformed(

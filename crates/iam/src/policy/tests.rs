@@ -676,6 +676,10 @@ fn bucket_policy_combination() {
     let allow_other_account = bucket_policy("Allow", r#"["2222222222222222"]"#, None);
     let allow_anyone = bucket_policy("Allow", r#""*""#, None);
     let allow_empty = bucket_policy("Allow", "[]", None);
+    let allow_unnamed = bucket_policy("Allow", "[]", None).replace(r#""Principal": [], "#, "");
+    assert!(!allow_unnamed.contains("Principal"));
+    let deny_unnamed = bucket_policy("Deny", "[]", None).replace(r#""Principal": [], "#, "");
+    let deny_unnamed_cond = bucket_policy("Deny", "[]", always).replace(r#""Principal": [], "#, "");
     let deny_anyone = bucket_policy("Deny", r#"["*"]"#, None);
     let deny_anyone_cond = bucket_policy("Deny", r#"["*"]"#, always);
     let deny_owner = bucket_policy("Deny", r#"["1111111111111111"]"#, None);
@@ -709,6 +713,11 @@ fn bucket_policy_combination() {
         ("anonymous under *", none.bucket(&allow_anyone), Caller::Anonymous, Allow),
         ("anonymous under []", none.bucket(&allow_empty), Caller::Anonymous, Allow),
         ("anonymous under a uid", none.bucket(&allow_bob), Caller::Anonymous, ImplicitDeny),
+        // No Principal at all reads as `[]`, that is `*`.
+        ("anonymous under no Principal", none.bucket(&allow_unnamed), Caller::Anonymous, Allow),
+        ("user under deny with no Principal", none.ram(&[ALLOW_ALL]).bucket(&deny_unnamed), alice(), ExplicitDeny),
+        ("owner under deny with no Principal", none.bucket(&deny_unnamed), root(ACCOUNT), Allow),
+        ("owner under conditional deny with no Principal", none.bucket(&deny_unnamed_cond), root(ACCOUNT), ExplicitDeny),
         // The owner and `*`: not bound without Condition, bound with one, always bound by name.
         ("owner under deny * without condition", none.bucket(&deny_anyone), root(ACCOUNT), Allow),
         ("owner under deny * with condition", none.bucket(&deny_anyone_cond), root(ACCOUNT), ExplicitDeny),
@@ -962,8 +971,6 @@ const MALFORMED: &[(PolicyKind, &str, &str)] = &[
         r#"policy is not valid JSON: member `IpAddress` appears twice at line 1 column 152"#),
     (PolicyKind::Session, r#"{"Version": "1", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*", "Principal": "*"}]}"#,
         r#"malformed policy: Statement[0].Principal: a session policy cannot have a Principal; only bucket and trust policies do"#),
-    (PolicyKind::Bucket, r#"{"Version": "1", "Statement": [{"Effect": "Allow", "Action": "oss:GetObject", "Resource": "acs:oss:*:1:b/*"}]}"#,
-        r#"malformed policy: Statement[0]: missing Principal, which a bucket policy requires"#),
     (PolicyKind::Bucket, r#"{"Version": "1", "Statement": [{"Effect": "Allow", "Action": "oss:GetObject", "Principal": {"RAM": "*"}, "Resource": "acs:oss:*:1:b/*"}]}"#,
         r#"malformed policy: Statement[0].Principal: a bucket policy Principal is a list of UIDs, STS session ARNs or "*", not an object"#),
     (PolicyKind::Bucket, r#"{"Version": "1", "Statement": [{"Effect": "Allow", "Action": "oss:GetObject", "Principal": ["alice"], "Resource": "acs:oss:*:1:b/*"}]}"#,

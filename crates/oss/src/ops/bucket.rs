@@ -60,11 +60,8 @@ pub(super) async fn list_buckets(
     for b in &page.buckets {
         w.open("Bucket")
             .elem("CreationDate", xml_time(b.created))
-            .elem("ExtranetEndpoint", format!("oss-{region}.aliyuncs.com"))
-            .elem(
-                "IntranetEndpoint",
-                format!("oss-{region}-internal.aliyuncs.com"),
-            )
+            .elem("ExtranetEndpoint", &svc.config.public_endpoint)
+            .elem("IntranetEndpoint", &svc.config.public_endpoint)
             .elem("Location", location(svc))
             .elem("Name", b.name.as_str())
             .elem("Region", region)
@@ -128,16 +125,12 @@ pub(super) async fn bucket_info(
     grant: &Grant,
 ) -> Result<Reply, OssError> {
     let b = svc.store.bucket_info(ctx, grant, bucket_of(parts)?).await?;
-    let region = &svc.config.region;
     let mut w = XmlWriter::new("BucketInfo");
     w.open("Bucket")
         .elem("AccessMonitor", "Disabled")
         .elem("CreationDate", xml_time(b.created))
-        .elem("ExtranetEndpoint", format!("oss-{region}.aliyuncs.com"))
-        .elem(
-            "IntranetEndpoint",
-            format!("oss-{region}-internal.aliyuncs.com"),
-        )
+        .elem("ExtranetEndpoint", &svc.config.public_endpoint)
+        .elem("IntranetEndpoint", &svc.config.public_endpoint)
         .elem("Location", location(svc))
         .elem("StorageClass", storage_class_name(b.storage_class))
         .elem("TransferAcceleration", "Disabled")
@@ -205,37 +198,37 @@ fn rule_from_xml(body: &[u8]) -> Result<EncryptionRule, OssError> {
         "KMS" => SseAlgorithm::Kms,
         "SM4" => SseAlgorithm::Sm4,
         other => {
-            let mut e = OssError::invalid_argument(
-                "SSEAlgorithm",
-                other,
-                "The SSEAlgorithm must be AES256, KMS or SM4.",
-            );
-            e.code.ec = "0005-00000003";
-            return Err(e);
+            return Err(OssError::new(
+                codes::INVALID_ENCRYPTION_ALGORITHM,
+                "The Encryption request you specified is not valid. Supported value: AES256/KMS/SM4.",
+            )
+            .detail("ArgumentName", "SSEAlgorithm")
+            .detail("ArgumentValue", other));
         }
     };
     if algorithm != SseAlgorithm::Kms
         && let Some(k) = key_id
     {
-        let mut e = OssError::invalid_argument(
-            "KMSMasterKeyID",
-            k,
+        return Err(OssError::new(
+            codes::KMS_KEY_ID_WITHOUT_KMS,
             "KMSMasterKeyID can only be set when SSEAlgorithm is KMS.",
-        );
-        e.code.ec = "0005-00000204";
-        return Err(e);
+        )
+        .detail("ArgumentName", "KMSMasterKeyID")
+        .detail("ArgumentValue", k));
     }
+    // OSS accepts KMSDataEncryption beside AES256 or SM4 and drops it: it only chooses the data
+    // cipher under KMS.
     let kms_data_sm4 = match data {
         None => false,
-        Some("SM4") if algorithm == SseAlgorithm::Kms => true,
+        Some(_) if algorithm != SseAlgorithm::Kms => false,
+        Some("SM4") => true,
         Some(v) => {
-            let mut e = OssError::invalid_argument(
-                "KMSDataEncryption",
-                v,
-                "KMSDataEncryption must be SM4, and only with SSEAlgorithm KMS.",
-            );
-            e.code.ec = "0005-00000203";
-            return Err(e);
+            return Err(OssError::new(
+                codes::INVALID_KMS_DATA_ENCRYPTION,
+                "KMSDataEncryption must be SM4.",
+            )
+            .detail("ArgumentName", "KMSDataEncryption")
+            .detail("ArgumentValue", v));
         }
     };
     Ok(EncryptionRule {

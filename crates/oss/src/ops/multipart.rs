@@ -86,6 +86,27 @@ pub(super) async fn upload_part(
     grant: &Grant,
     body: RequestBody,
 ) -> Result<Reply, OssError> {
+    // The upload's encryption was fixed when it was initiated; OSS refuses a part that names one.
+    if let Some(name) = [
+        X_OSS_SERVER_SIDE_ENCRYPTION,
+        X_OSS_SERVER_SIDE_DATA_ENCRYPTION,
+        X_OSS_SERVER_SIDE_ENCRYPTION_KEY_ID,
+    ]
+    .into_iter()
+    .find(|name| parts.headers.contains_key(*name))
+    {
+        crate::server::drain(body).await;
+        return Err(OssError::invalid_argument(
+            name,
+            header(&parts.headers, name)
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+            format!(
+                "{name} is not allowed in UploadPart: InitiateMultipartUpload sets the upload's encryption."
+            ),
+        ));
+    }
     let id = upload_id(parts)?;
     let number = part_number(parts)?;
     let out = svc
