@@ -195,6 +195,21 @@ def test_aws_cli_s3api_encryption_calls(aws, coffer, bucket_name, tmp_path, cmk)
     assert sorted(o["Key"] for o in listed["Contents"]) == ["kms", "s3"]
     aws("s3api", "delete-object", "--bucket", bucket_name, "--key", "kms")
     assert [o.key for o in oss2.ObjectIteratorV2(oss)] == ["s3"]
+    # The bucket default through s3api: what the OSS API reads, and what a plain cp gets.
+    config = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": cmk}}]}
+    aws("s3api", "put-bucket-encryption", "--bucket", bucket_name,
+        "--server-side-encryption-configuration", json.dumps(config))
+    got = json.loads(aws("s3api", "get-bucket-encryption", "--bucket", bucket_name))
+    assert got["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"] == (
+        config["Rules"][0]["ApplyServerSideEncryptionByDefault"]
+    )
+    assert oss.get_bucket_encryption().kms_master_keyid == cmk
+    aws("s3", "cp", "--only-show-errors", str(body), f"s3://{bucket_name}/defaulted")
+    head = json.loads(aws("s3api", "head-object", "--bucket", bucket_name, "--key", "defaulted"))
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == cmk
+    aws("s3api", "delete-bucket-encryption", "--bucket", bucket_name)
+    with pytest.raises(AssertionError, match="ServerSideEncryptionConfigurationNotFoundError"):
+        aws("s3api", "get-bucket-encryption", "--bucket", bucket_name)
 
 
 # -- rclone ----------------------------------------------------------------------------------
