@@ -120,6 +120,24 @@ pub trait Dialect: Send + Sync + 'static {
     ) -> Response<Self::Body>;
 }
 
+/// A request announcing `Expect: 100-continue` with an empty body: hyper has no body to wait
+/// for, so no `100 Continue` precedes the answer. Some clients take that as "the body was
+/// refused" and keep that state on the connection: the aws cli's bundled botocore parses the next
+/// response on it with the previous status line, so it reads headers from a status line and then
+/// waits for a body until its read timeout. Such a request's connection is closed after the
+/// answer, which resets the client's state at the cost of one reconnection.
+fn expects_continue_without_body(headers: &http::HeaderMap) -> bool {
+    let expects = headers
+        .get(http::header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    let empty = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "0");
+    expects && empty
+}
+
 /// Runs one request through the envelope.
 pub(crate) async fn run<D: Dialect>(
     dialect: &D,
@@ -144,6 +162,8 @@ pub(crate) async fn run<D: Dialect>(
         started: Instant::now(),
         op: OnceLock::new(),
     };
+    let close_after =
+        req.version() <= http::Version::HTTP_11 && expects_continue_without_body(req.headers());
     let span = dialect.span(&req, &ex);
     let outcome = AssertUnwindSafe(dialect.dispatch(req, &ex).instrument(span.clone()))
         .catch_unwind()
@@ -167,7 +187,13 @@ pub(crate) async fn run<D: Dialect>(
         }
         failure.code.into_owned()
     });
-    let response = dialect.respond(outcome, &ex);
+    let mut response = dialect.respond(outcome, &ex);
+    if close_after {
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
     info!(
         status = response.status().as_u16(),
         code = code.as_deref().unwrap_or(""),
@@ -175,4 +201,32 @@ pub(crate) async fn run<D: Dialect>(
         "request"
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expects_continue_without_body;
+
+    fn check(headers: &[(&'static str, &str)], expected: bool) {
+        let mut map = http::HeaderMap::new();
+        for (name, value) in headers {
+            map.append(
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_str(value).expect("test value"),
+            );
+        }
+        assert_eq!(expects_continue_without_body(&map), expected, "{headers:?}");
+    }
+
+    #[test]
+    fn only_an_empty_body_announced_with_100_continue_closes_the_connection() {
+        check(&[("expect", "100-continue"), ("content-length", "0")], true);
+        check(&[("expect", "100-Continue"), ("content-length", "0")], true);
+        check(
+            &[("expect", "100-continue"), ("content-length", "5")],
+            false,
+        );
+        check(&[("expect", "100-continue")], false);
+        check(&[("content-length", "0")], false);
+    }
 }

@@ -23,6 +23,12 @@ pub enum Op {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    /// Also needs `oss:GetObject` on its source, which its handler asks the access layer for.
+    UploadPartCopy,
+    ListMultipartUploads,
+    PutBucketEncryption,
+    GetBucketEncryption,
+    DeleteBucketEncryption,
     /// Its keys are in the body: authorized once per key (`oss:DeleteObject`) by its handler.
     DeleteObjects,
     /// Also needs `oss:GetObject` on its source, which its handler asks the access layer for.
@@ -50,6 +56,11 @@ impl Op {
             }
             Op::AbortMultipartUpload => Action::AbortMultipartUpload,
             Op::ListParts => Action::ListParts,
+            Op::UploadPartCopy => Action::PutObject,
+            Op::ListMultipartUploads => Action::ListMultipartUploads,
+            Op::PutBucketEncryption => Action::PutBucketEncryption,
+            Op::GetBucketEncryption => Action::GetBucketEncryption,
+            Op::DeleteBucketEncryption => Action::DeleteBucketEncryption,
             Op::DeleteObjects => Action::DeleteObject,
             Op::CopyObject => Action::PutObject,
             Op::Unsupported(_) => return None,
@@ -75,6 +86,11 @@ impl Op {
             Op::CompleteMultipartUpload => "CompleteMultipartUpload",
             Op::AbortMultipartUpload => "AbortMultipartUpload",
             Op::ListParts => "ListParts",
+            Op::UploadPartCopy => "UploadPartCopy",
+            Op::ListMultipartUploads => "ListMultipartUploads",
+            Op::PutBucketEncryption => "PutBucketEncryption",
+            Op::GetBucketEncryption => "GetBucketEncryption",
+            Op::DeleteBucketEncryption => "DeleteBucketEncryption",
             Op::DeleteObjects => "DeleteObjects",
             Op::CopyObject => "CopyObject",
             Op::Unsupported(name) => name,
@@ -141,12 +157,16 @@ pub fn route(
             (&M::DELETE, None) => Op::DeleteBucket,
             (&M::HEAD, None) => Op::HeadBucket,
             (&M::POST, Some("delete")) => Op::DeleteObjects,
+            (&M::GET, Some("uploads")) => Op::ListMultipartUploads,
+            (&M::PUT, Some("encryption")) => Op::PutBucketEncryption,
+            (&M::GET, Some("encryption")) => Op::GetBucketEncryption,
+            (&M::DELETE, Some("encryption")) => Op::DeleteBucketEncryption,
             (_, Some(s)) => Op::Unsupported(bucket_sub_name(s)),
             _ => Op::Unsupported("BucketOperation"),
         },
         (true, true) => match (method, sub) {
             (&M::POST, Some("uploads")) => Op::CreateMultipartUpload,
-            (&M::PUT, Some("uploadId")) if copy_source => Op::Unsupported("UploadPartCopy"),
+            (&M::PUT, Some("uploadId")) if copy_source && has("partNumber") => Op::UploadPartCopy,
             (&M::PUT, Some("uploadId")) if has("partNumber") => Op::UploadPart,
             (&M::POST, Some("uploadId")) => Op::CompleteMultipartUpload,
             (&M::DELETE, Some("uploadId")) => Op::AbortMultipartUpload,
@@ -222,7 +242,11 @@ mod tests {
         assert_eq!(route(&Method::PUT, true, true, &id, false), Op::UploadPart);
         assert_eq!(
             route(&Method::PUT, true, true, &id, true),
-            Op::Unsupported("UploadPartCopy")
+            Op::UploadPartCopy
+        );
+        assert_eq!(
+            route(&Method::GET, true, false, &q(&[("uploads", "")]), false).action(),
+            Some(Action::ListMultipartUploads)
         );
         assert_eq!(
             route(&Method::POST, true, true, &q(&[("uploads", "")]), false),
@@ -237,7 +261,7 @@ mod tests {
     #[test]
     fn sub_resources_are_never_taken_for_the_plain_operation() {
         for (method, bucket, key, query) in [
-            (Method::PUT, true, false, q(&[("encryption", "")])),
+            (Method::POST, true, false, q(&[("encryption", "")])),
             (Method::GET, true, false, q(&[("versioning", "")])),
             (Method::POST, true, true, q(&[("select", "")])),
             (Method::PUT, true, true, q(&[("tagging", "")])),

@@ -54,6 +54,7 @@ codes! {
     NOT_IMPLEMENTED = "NotImplemented", NOT_IMPLEMENTED;
     NOT_MODIFIED = "NotModified", NOT_MODIFIED;
     PRECONDITION_FAILED = "PreconditionFailed", PRECONDITION_FAILED;
+    SSE_CONFIGURATION_NOT_FOUND = "ServerSideEncryptionConfigurationNotFoundError", NOT_FOUND;
     REQUEST_TIME_TOO_SKEWED = "RequestTimeTooSkewed", FORBIDDEN;
     SIGNATURE_DOES_NOT_MATCH = "SignatureDoesNotMatch", FORBIDDEN;
     AUTHORIZATION_HEADER_MALFORMED = "AuthorizationHeaderMalformed", BAD_REQUEST;

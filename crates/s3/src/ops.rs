@@ -21,7 +21,8 @@ use hyper::body::Frame;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-mod multipart;
+mod encryption;
+pub(crate) mod multipart;
 
 use crate::actions::Op;
 use crate::error::{S3Error, codes};
@@ -86,8 +87,12 @@ pub(crate) async fn run(
         Op::CompleteMultipartUpload => multipart::complete(svc, ctx, p, g, body).await,
         Op::AbortMultipartUpload => multipart::abort(svc, ctx, p, g).await,
         Op::ListParts => multipart::list_parts(svc, ctx, p, g).await,
+        Op::ListMultipartUploads => multipart::list_uploads(svc, ctx, p, g).await,
+        Op::PutBucketEncryption => encryption::put(svc, ctx, p, g, body).await,
+        Op::GetBucketEncryption => encryption::get(svc, ctx, p, g).await,
+        Op::DeleteBucketEncryption => encryption::delete(svc, ctx, p, g).await,
         // Authorized per key, before `run` (`delete_objects`).
-        Op::DeleteObjects | Op::CopyObject => Err(S3Error::new(
+        Op::DeleteObjects | Op::CopyObject | Op::UploadPartCopy => Err(S3Error::new(
             codes::METHOD_NOT_ALLOWED,
             "This operation is dispatched on its own.",
         )),
@@ -200,6 +205,26 @@ async fn create_bucket(
     Ok(r)
 }
 
+/// `encoding-type`: `url` or absent.
+fn url_encoding(p: &Parts) -> Result<bool, S3Error> {
+    match p.param("encoding-type") {
+        None => Ok(false),
+        Some("url") => Ok(true),
+        Some(_) => Err(S3Error::invalid_argument(
+            "Invalid Encoding Method specified in Request",
+        )),
+    }
+}
+
+/// A key or prefix in a listing: URL-encoded (slashes kept) under `encoding-type=url`.
+fn encode_key(s: &str, url: bool) -> String {
+    if url {
+        crate::sigv4::uri_encode(s).replace("%2F", "/")
+    } else {
+        s.to_owned()
+    }
+}
+
 async fn list_objects(
     svc: &S3Service,
     ctx: &RequestContext,
@@ -214,15 +239,7 @@ async fn list_objects(
             .min(1000),
         None => 1000,
     };
-    let url_encode = match p.param("encoding-type") {
-        None => false,
-        Some("url") => true,
-        Some(_) => {
-            return Err(S3Error::invalid_argument(
-                "Invalid Encoding Method specified in Request",
-            ));
-        }
-    };
+    let url_encode = url_encoding(p)?;
     let prefix = p.param("prefix").unwrap_or("").to_owned();
     let delimiter = p
         .param("delimiter")
@@ -252,13 +269,7 @@ async fn list_objects(
         max_keys,
     };
     let page = svc.store.list_objects(ctx, g, bucket(p)?, &query).await?;
-    let enc = |s: &str| {
-        if url_encode {
-            crate::sigv4::uri_encode(s).replace("%2F", "/")
-        } else {
-            s.to_owned()
-        }
-    };
+    let enc = |s: &str| encode_key(s, url_encode);
     let mut doc = Doc::new("ListBucketResult");
     doc.text("Name", bucket(p)?.as_str())
         .text("Prefix", &enc(&prefix));
@@ -769,17 +780,8 @@ pub(crate) async fn delete_objects(
     Ok(Reply::xml(out.finish("DeleteResult")))
 }
 
-/// CopyObject: `x-amz-copy-source` (`[/]bucket/key`, URL-encoded) read under its own grant
-/// (`oss:GetObject` on the source), the target written under the request's; metadata copied or
-/// replaced (`x-amz-metadata-directive`), the source's `x-amz-copy-source-if-*` checked.
-pub(crate) async fn copy_object(
-    svc: &S3Service,
-    ctx: &RequestContext,
-    p: &Parts,
-    g: &Grant,
-    principal: &coffer_iam::Principal,
-    facts: &coffer_access::RequestFacts,
-) -> Result<Reply, S3Error> {
+/// The source of a copy: `x-amz-copy-source` (`[/]bucket/key`, URL-encoded).
+fn copy_source(p: &Parts) -> Result<(BucketName, ObjectKey), S3Error> {
     let raw = p.header("x-amz-copy-source").unwrap_or_default();
     if raw.contains("?versionId=") {
         return Err(S3Error::not_implemented("Copying an object version"));
@@ -796,6 +798,50 @@ pub(crate) async fn copy_object(
         .map_err(|e| S3Error::new(codes::INVALID_BUCKET_NAME, e.to_string()))?;
     let src_key =
         ObjectKey::parse(src_key).map_err(|e| S3Error::invalid_argument(e.to_string()))?;
+    Ok((src_bucket, src_key))
+}
+
+/// The copy source's `x-amz-copy-source-if-*` conditions.
+fn source_preconditions(p: &Parts) -> Preconditions {
+    let date = |name: &str| {
+        p.header(name)
+            .and_then(coffer_signature::parse_rfc1123)
+            .map(|t| UnixMillis(t.unix_timestamp() * 1000))
+    };
+    Preconditions {
+        if_match: p.header("x-amz-copy-source-if-match").map(str::to_owned),
+        if_none_match: p
+            .header("x-amz-copy-source-if-none-match")
+            .map(str::to_owned),
+        if_modified_since: date("x-amz-copy-source-if-modified-since"),
+        if_unmodified_since: date("x-amz-copy-source-if-unmodified-since"),
+    }
+}
+
+/// A copy whose `x-amz-copy-source-if-modified-since` or `-if-none-match` fails is refused with
+/// 412 on S3 (a GET would answer 304): the core's `NotModified` becomes `PreconditionFailed`.
+fn copy_condition_error(e: coffer_core::Error) -> S3Error {
+    match e {
+        coffer_core::Error::NotModified => S3Error::new(
+            codes::PRECONDITION_FAILED,
+            "At least one of the pre-conditions you specified did not hold",
+        ),
+        other => other.into(),
+    }
+}
+
+/// CopyObject: `x-amz-copy-source` (`[/]bucket/key`, URL-encoded) read under its own grant
+/// (`oss:GetObject` on the source), the target written under the request's; metadata copied or
+/// replaced (`x-amz-metadata-directive`), the source's `x-amz-copy-source-if-*` checked.
+pub(crate) async fn copy_object(
+    svc: &S3Service,
+    ctx: &RequestContext,
+    p: &Parts,
+    g: &Grant,
+    principal: &coffer_iam::Principal,
+    facts: &coffer_access::RequestFacts,
+) -> Result<Reply, S3Error> {
+    let (src_bucket, src_key) = copy_source(p)?;
     let directive = match p.header("x-amz-metadata-directive") {
         None | Some("COPY") => coffer_core::MetadataDirective::Copy,
         Some("REPLACE") => coffer_core::MetadataDirective::Replace,
@@ -805,19 +851,7 @@ pub(crate) async fn copy_object(
             )));
         }
     };
-    let date = |name: &str| {
-        p.header(name)
-            .and_then(coffer_signature::parse_rfc1123)
-            .map(|t| UnixMillis(t.unix_timestamp() * 1000))
-    };
-    let source_preconditions = Preconditions {
-        if_match: p.header("x-amz-copy-source-if-match").map(str::to_owned),
-        if_none_match: p
-            .header("x-amz-copy-source-if-none-match")
-            .map(str::to_owned),
-        if_modified_since: date("x-amz-copy-source-if-modified-since"),
-        if_unmodified_since: date("x-amz-copy-source-if-unmodified-since"),
-    };
+    let source_preconditions = source_preconditions(p);
     let source_grant = svc
         .access
         .authorize_copy_source(principal, &src_bucket, &src_key, facts)
@@ -842,7 +876,8 @@ pub(crate) async fn copy_object(
                 sse: sse_request(p)?,
             },
         )
-        .await?;
+        .await
+        .map_err(copy_condition_error)?;
     let mut doc = Doc::new("CopyObjectResult");
     doc.text("LastModified", &iso8601(out.record.last_modified))
         .text("ETag", &quoted_etag(&out.etag));

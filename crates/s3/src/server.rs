@@ -371,6 +371,12 @@ async fn dispatch(
     if op == Op::CopyObject {
         return crate::ops::copy_object(svc, ctx, &parts, &grant, &principal, &facts).await;
     }
+    if op == Op::UploadPartCopy {
+        return crate::ops::multipart::upload_part_copy(
+            svc, ctx, &parts, &grant, &principal, &facts,
+        )
+        .await;
+    }
     crate::ops::run(svc, ctx, &parts, &grant, body).await
 }
 

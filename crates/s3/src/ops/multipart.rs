@@ -1,10 +1,12 @@
 //! Multipart uploads: CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
-//! AbortMultipartUpload, ListParts.
+//! AbortMultipartUpload, ListParts, UploadPartCopy, ListMultipartUploads.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU8;
 
-use coffer_core::{Acl, CompletePart, CompleteUpload, InitiateUpload, RequestContext};
+use coffer_core::{
+    Acl, ByteRange, CompletePart, CompleteUpload, InitiateUpload, RequestContext, UploadListQuery,
+};
 use coffer_http::RequestBody;
 use coffer_iam::Grant;
 use coffer_types::UploadId;
@@ -26,6 +28,17 @@ fn upload_id(p: &Parts) -> Result<UploadId, S3Error> {
             S3Error::new(
                 codes::NO_SUCH_UPLOAD,
                 "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+            )
+        })
+}
+
+fn part_number(p: &Parts) -> Result<u32, S3Error> {
+    p.param("partNumber")
+        .and_then(|n| n.parse().ok())
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            S3Error::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive",
             )
         })
 }
@@ -65,15 +78,7 @@ pub(super) async fn upload_part(
     g: &Grant,
     body: RequestBody,
 ) -> Result<Reply, S3Error> {
-    let number: u32 = p
-        .param("partNumber")
-        .and_then(|n| n.parse().ok())
-        .filter(|n| (1..=10_000).contains(n))
-        .ok_or_else(|| {
-            S3Error::invalid_argument(
-                "Part number must be an integer between 1 and 10000, inclusive",
-            )
-        })?;
+    let number = part_number(p)?;
     let id = upload_id(p)?;
     let md5 = content_md5(p)?;
     let failure = Arc::new(AtomicU8::new(0));
@@ -214,4 +219,149 @@ pub(super) async fn list_parts(
             .close("Part");
     }
     Ok(Reply::xml(doc.finish("ListPartsResult")))
+}
+
+/// UploadPartCopy: a part made of (a range of) an existing object, read under its own grant
+/// (`oss:GetObject` on the source), its `x-amz-copy-source-if-*` conditions checked.
+pub(crate) async fn upload_part_copy(
+    svc: &S3Service,
+    ctx: &RequestContext,
+    p: &Parts,
+    g: &Grant,
+    principal: &coffer_iam::Principal,
+    facts: &coffer_access::RequestFacts,
+) -> Result<Reply, S3Error> {
+    let number = part_number(p)?;
+    let id = upload_id(p)?;
+    let (src_bucket, src_key) = super::copy_source(p)?;
+    let range = match p.header("x-amz-copy-source-range") {
+        None => None,
+        Some(v) => match ByteRange::parse(v) {
+            Some(r @ ByteRange::From { last: Some(_), .. }) => Some(r),
+            _ => {
+                return Err(S3Error::invalid_argument(
+                    "The x-amz-copy-source-range value must be of the form bytes=first-last \
+                     where first and last are the zero-based offsets of the first and last bytes \
+                     to copy",
+                ));
+            }
+        },
+    };
+    let source_grant = svc
+        .access
+        .authorize_copy_source(principal, &src_bucket, &src_key, facts)
+        .await?;
+    if let Some(ByteRange::From {
+        last: Some(last), ..
+    }) = range
+    {
+        // HTTP would clamp a range past the end; a copied part must lie within its source.
+        let source = svc
+            .store
+            .head_object(
+                ctx,
+                &source_grant,
+                &src_bucket,
+                &src_key,
+                &Default::default(),
+            )
+            .await?;
+        if last >= source.size {
+            return Err(S3Error::invalid_argument(format!(
+                "Range specified is not valid for source object of size: {}",
+                source.size
+            )));
+        }
+    }
+    let out = svc
+        .store
+        .upload_part_copy(
+            ctx,
+            &source_grant,
+            g,
+            &src_bucket,
+            &src_key,
+            range,
+            &super::source_preconditions(p),
+            bucket(p)?,
+            key(p)?,
+            &id,
+            number,
+        )
+        .await
+        .map_err(super::copy_condition_error)?;
+    let mut doc = Doc::new("CopyPartResult");
+    doc.text("LastModified", &iso8601(out.part.last_modified))
+        .text("ETag", &quoted_etag(&out.etag));
+    Ok(Reply::xml(doc.finish("CopyPartResult")))
+}
+
+/// ListMultipartUploads (prefix, delimiter, key and upload-id markers, max-uploads,
+/// encoding-type).
+pub(super) async fn list_uploads(
+    svc: &S3Service,
+    ctx: &RequestContext,
+    p: &Parts,
+    g: &Grant,
+) -> Result<Reply, S3Error> {
+    let max_uploads = match p.param("max-uploads") {
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| S3Error::invalid_argument("max-uploads must be a non-negative integer."))?
+            .min(1000),
+        None => 1000,
+    };
+    let url = super::url_encoding(p)?;
+    let enc = |s: &str| super::encode_key(s, url);
+    let query = UploadListQuery {
+        prefix: p.param("prefix").unwrap_or("").to_owned(),
+        delimiter: p
+            .param("delimiter")
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned),
+        key_marker: p.param("key-marker").unwrap_or("").to_owned(),
+        upload_id_marker: p.param("upload-id-marker").unwrap_or("").to_owned(),
+        max_uploads,
+    };
+    let page = svc.store.list_uploads(ctx, g, bucket(p)?, &query).await?;
+    let owner = &svc.store.config().owner_id;
+    let mut doc = Doc::new("ListMultipartUploadsResult");
+    doc.text("Bucket", bucket(p)?.as_str())
+        .text("KeyMarker", &enc(&query.key_marker))
+        .text("UploadIdMarker", &query.upload_id_marker);
+    if page.truncated {
+        doc.text("NextKeyMarker", &enc(&page.next_key_marker))
+            .text("NextUploadIdMarker", &page.next_upload_id_marker);
+    }
+    doc.text("Prefix", &enc(&query.prefix));
+    if let Some(d) = &query.delimiter {
+        doc.text("Delimiter", &enc(d));
+    }
+    doc.text("MaxUploads", &max_uploads.to_string())
+        .text("IsTruncated", if page.truncated { "true" } else { "false" });
+    if url {
+        doc.text("EncodingType", "url");
+    }
+    for upload in &page.uploads {
+        doc.open("Upload")
+            .text("Key", &enc(upload.key.as_str()))
+            .text("UploadId", upload.upload_id.as_str())
+            .open("Initiator")
+            .text("ID", owner)
+            .text("DisplayName", owner)
+            .close("Initiator")
+            .open("Owner")
+            .text("ID", owner)
+            .text("DisplayName", owner)
+            .close("Owner")
+            .text("StorageClass", "STANDARD")
+            .text("Initiated", &iso8601(upload.initiated))
+            .close("Upload");
+    }
+    for prefix in &page.prefixes {
+        doc.open("CommonPrefixes")
+            .text("Prefix", &enc(prefix))
+            .close("CommonPrefixes");
+    }
+    Ok(Reply::xml(doc.finish("ListMultipartUploadsResult")))
 }
