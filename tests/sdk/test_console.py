@@ -62,6 +62,7 @@ def browse(coffer, scenario: str, ak: str | None = None, sk: str | None = None, 
     assert lines, f"console.js printed no result (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     result = json.loads(lines[-1])
     assert result["ok"], f"{scenario} failed: {result.get('error')}\n{proc.stderr}\n{coffer.log_tail(20)}"
+    assert not result["overflow"], f"{scenario}: elements stick out of the page: {result['overflow']}"
     return result
 
 
@@ -367,6 +368,8 @@ class ConsoleClient:
         self.base = base
         self.http = requests.Session()
         self.http.verify = verify
+        # REQUESTS_CA_BUNDLE in the environment would override `verify`.
+        self.http.trust_env = False
 
     def login(self, ak: str, sk: str):
         page = self.http.get(f"{self.base}/login")
@@ -453,7 +456,7 @@ def test_under_tls_the_cookie_is_secure_and_an_idle_session_expires(short_sessio
     import time
 
     base = f"https://{short_sessions.host}:{short_sessions.console_port}"
-    c = ConsoleClient(base, verify=False)
+    c = ConsoleClient(base, verify=str(short_sessions.data_dir / "tls-self-signed.crt"))
     page, r = c.login(short_sessions.access_key_id, short_sessions.access_key_secret)
     assert r.status_code == 303
     assert "Secure" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
@@ -478,3 +481,27 @@ def test_disabling_the_access_key_ends_its_console_session(coffer, ram):
     ram.cli("access-key", "disable", "--user", user.name, user.access_key_id)
     r = c.http.get(f"{coffer.console_endpoint}/buckets", allow_redirects=False)
     assert r.status_code == 303 and "/login" in r.headers["Location"]
+
+
+def test_users_policies_and_a_new_access_key_whose_secret_is_shown_once(coffer, bucket, bucket_name):
+    bucket.put_object("visible.txt", b"hello")
+    tag = unique_bucket_name("i")[-8:]
+    document = json.dumps({"Version": "1", "Statement": [{
+        "Effect": "Allow", "Action": ["oss:ListObjects", "oss:GetObject"],
+        "Resource": [f"acs:oss:*:*:{bucket_name}", f"acs:oss:*:*:{bucket_name}/*"]}]}, indent=2)
+    bad = '{"Version": "1", "Statement": [{"Effect": "Maybe", "Action": "oss:GetObject", "Resource": "*"}]}'
+    r = browse(coffer, "identities", user=f"u-{tag}", policy=f"p-{tag}", group=f"g-{tag}",
+               role=f"r-{tag}", document=document, badDocument=bad)
+    assert "created" in r["userCreated"], r
+    assert "(InvalidParameter.PolicyGrammar)" in r["policyRefused"] and "Statement[0].Effect" in r["policyRefused"], r
+    assert r["documentKept"] == bad
+    assert "created" in r["policyCreated"] and "attached" in r["attached"], r
+    assert f"r-{tag}" in r["roles"], r
+    assert r["secretAfterReload"] == 0, r
+    assert r["userPolicies"] == f"p-{tag}" and r["userGroups"] == f"g-{tag}", r
+    # The key works, with exactly the policy's rights.
+    auth = oss2.Auth(r["keyId"], r["secret"])
+    as_user = oss2.Bucket(auth, coffer.endpoint, bucket_name)
+    assert as_user.get_object("visible.txt").read() == b"hello"
+    with pytest.raises(oss2.exceptions.AccessDenied):
+        as_user.put_object("nope.txt", b"x")

@@ -54,6 +54,28 @@ impl AdminService {
     }
 }
 
+impl AdminService {
+    /// Runs `op` with the JSON object `params` for `principal`, whom the caller has already
+    /// authenticated (the web console's session), under `conditions` (the request's time,
+    /// transport and source): the same operations and `ram:*`/`sts:*` authorization as a signed
+    /// request, without the signature and nonce checks that belong to the wire. Returns the
+    /// reply's fields.
+    pub async fn invoke(
+        &self,
+        principal: &Principal,
+        conditions: Conditions,
+        op: Operation,
+        params: Value,
+    ) -> Result<Value, ApiError> {
+        let body = serde_json::to_vec(&params).map_err(ApiError::internal)?;
+        let params = Params::parse(&body)?;
+        let (iam, principal) = (self.iam.clone(), principal.clone());
+        tokio::task::spawn_blocking(move || run_logged(&iam, &principal, &conditions, op, &params))
+            .await
+            .map_err(ApiError::internal)?
+    }
+}
+
 /// Serves the admin API on `listener` behind `edge` until `shutdown` resolves, then waits for
 /// the requests in flight to finish.
 pub async fn serve(

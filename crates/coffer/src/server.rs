@@ -357,15 +357,16 @@ fn serve(
         services.iam.clone(),
         region.clone(),
     ));
+    let admin = Arc::new(coffer_admin::AdminService::new(
+        services.iam.clone(),
+        region.clone(),
+    ));
     let console = Arc::new(coffer_console::ConsoleService::new(
         services.store.clone(),
         services.access.clone(),
         kms.clone(),
+        admin.clone(),
         sections.console.config(region),
-    ));
-    let admin = Arc::new(coffer_admin::AdminService::new(
-        services.iam.clone(),
-        region.clone(),
     ));
     vec![
         (

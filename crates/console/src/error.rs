@@ -115,6 +115,18 @@ impl From<coffer_kms_api::Refusal> for ConsoleError {
     }
 }
 
+impl From<coffer_admin::error::ApiError> for ConsoleError {
+    fn from(e: coffer_admin::error::ApiError) -> Self {
+        Self {
+            status: e.status,
+            code: e.code,
+            message: e.message,
+            cause: e.cause.map(|c| c.to_string()),
+            page: None,
+        }
+    }
+}
+
 impl From<coffer_types::NameError> for ConsoleError {
     fn from(e: coffer_types::NameError) -> Self {
         coffer_oss::error::OssError::from(e).into()

@@ -22,6 +22,7 @@ mod config;
 mod encryption;
 mod error;
 mod form;
+mod identities;
 mod keys;
 mod objects;
 mod page;

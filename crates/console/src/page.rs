@@ -11,6 +11,7 @@ use crate::session::Flash;
 pub(crate) enum Section {
     Buckets,
     Keys,
+    Identities,
 }
 
 /// What the layout shows of the session.
@@ -86,6 +87,7 @@ pub(crate) fn page(title: &str, chrome: Option<&Chrome<'_>>, content: Markup) ->
                         nav.main aria-label="Sections" {
                             a href="/buckets" aria-current=[(c.section == Section::Buckets).then_some("page")] { "Buckets" }
                             a href="/kms/keys" aria-current=[(c.section == Section::Keys).then_some("page")] { "KMS keys" }
+                            a href="/identities" aria-current=[(c.section == Section::Identities).then_some("page")] { "Users and policies" }
                         }
                         div.who {
                             span.principal title="Logged in as" { (c.who) }

@@ -7,9 +7,15 @@ use http::Method;
 use crate::error::ConsoleError;
 use crate::reply::Reply;
 use crate::server::{Caller, ConsoleService, Req};
-use crate::{buckets, encryption, keys, objects, reencrypt};
+use crate::{buckets, encryption, identities, keys, objects, reencrypt};
 
 type Exchange = coffer_http::Exchange<coffer_types::RequestId>;
+
+fn decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
 
 pub(crate) async fn route(
     svc: &ConsoleService,
@@ -115,6 +121,22 @@ pub(crate) async fn route(
         ["buckets", b, "reencrypt", id, "status"] if get => {
             ex.set_op("ReencryptJobStatus");
             reencrypt::show(svc, caller, &bucket(b)?, id, true)
+        }
+        ["identities"] if get => {
+            ex.set_op("Identities");
+            identities::overview(svc, caller).await
+        }
+        ["identities", "users", name] if get => {
+            ex.set_op("GetUser");
+            identities::user(svc, caller, &decode(name)).await
+        }
+        ["identities", "policies", name] if get => {
+            ex.set_op("GetPolicy");
+            identities::policy(svc, caller, &decode(name)).await
+        }
+        ["identities", op] if post => {
+            ex.set_op("IdentityAction");
+            identities::act(svc, caller, &mut req, op).await
         }
         ["kms", "keys"] if get => {
             ex.set_op("ListKeys");

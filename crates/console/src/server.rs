@@ -46,21 +46,25 @@ pub struct ConsoleService {
     pub(crate) access: Arc<Access>,
     pub(crate) iam: Arc<Iam>,
     pub(crate) kms: Arc<KmsApiService>,
+    pub(crate) admin: Arc<coffer_admin::AdminService>,
     pub(crate) config: Config,
     pub(crate) sessions: Sessions,
     pub(crate) jobs: crate::reencrypt::Jobs,
 }
 
 impl ConsoleService {
-    /// The console over `store` (authorized through `access`) and the KMS API service `kms`
-    /// (whose in-process entry authorizes `kms:*` as the API does).
+    /// The console over `store` (authorized through `access`), the KMS API service `kms` and
+    /// the admin API service `admin` (whose in-process entries authorize `kms:*` and `ram:*` as
+    /// their APIs do).
     pub fn new(
         store: Arc<Store>,
         access: Arc<Access>,
         kms: Arc<KmsApiService>,
+        admin: Arc<coffer_admin::AdminService>,
         config: Config,
     ) -> Self {
         Self {
+            admin,
             store,
             iam: access.iam().clone(),
             access,

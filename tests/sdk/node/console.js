@@ -17,7 +17,7 @@ const scenario = process.argv[2];
 const base = process.env.COFFER_CONSOLE;
 const args = JSON.parse(process.env.COFFER_ARGS || '{}');
 const shots = process.env.COFFER_SHOTS;
-const result = { ok: false, scenario, shots: [] };
+const result = { ok: false, scenario, shots: [], overflow: [] };
 
 function check(cond, message) {
   if (!cond) throw new Error(message);
@@ -28,6 +28,21 @@ async function shot(page, name) {
   fs.mkdirSync(shots, { recursive: true });
   for (const [label, width, height] of [['laptop', 1366, 800], ['phone', 390, 844]]) {
     await page.setViewportSize({ width, height });
+    // Nothing may stick out sideways (tables scroll inside their own frame).
+    const wide = await page.evaluate(() => {
+      const out = [];
+      for (const el of document.querySelectorAll('body *')) {
+        if (el.closest('.table-wrap') && !el.classList.contains('table-wrap')) continue;
+        const r = el.getBoundingClientRect();
+        if (r.width > 0 && r.right > window.innerWidth + 1) {
+          out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${el.className} (${Math.round(r.right)}px)`);
+        }
+      }
+      const doc = document.documentElement.scrollWidth;
+      if (doc > window.innerWidth + 1) out.unshift(`the page is ${doc}px wide`);
+      return out.slice(0, 5);
+    });
+    if (wide.length) result.overflow.push({ page: name, width, wide });
     const file = path.join(shots, `${scenario}-${name}-${label}.png`);
     await page.screenshot({ path: file, fullPage: true });
     result.shots.push(file);
@@ -318,6 +333,57 @@ const scenarios = {
       result.summary[f] = Number((await page.locator(`#job-${f}`).innerText()).trim().split(' ')[0]);
     }
     await shot(page, 'reencrypt');
+  },
+
+  // Users, access keys (the secret once), the policy editor with the server's message,
+  // attach, groups, roles.
+  async identities(page) {
+    await login(page);
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Users and policies' }).click();
+    await page.waitForLoadState();
+    await page.getByLabel('User name', { exact: true }).fill(args.user);
+    await page.getByRole('button', { name: 'Create user' }).click();
+    result.userCreated = await flash(page);
+    await shot(page, 'identities');
+    // The policy editor: a broken document is refused with the server's reason, and kept.
+    await page.getByLabel('Policy name', { exact: true }).fill(args.policy);
+    await page.getByLabel('Policy document').fill(args.badDocument);
+    await page.getByRole('button', { name: 'Create policy' }).click();
+    await page.waitForLoadState();
+    result.policyRefused = (await page.locator('#policy-editor .notice').innerText()).trim();
+    result.documentKept = await page.getByLabel('Policy document').inputValue();
+    await shot(page, 'policy-refused');
+    await page.getByLabel('Policy document').fill(args.document);
+    await page.getByRole('button', { name: 'Create policy' }).click();
+    result.policyCreated = await flash(page);
+    await page.getByLabel('Policy to attach or detach').fill(args.policy);
+    await page.getByLabel('Attach to').selectOption('User');
+    await page.getByLabel('User, group or role name').fill(args.user);
+    await page.getByRole('button', { name: 'Attach', exact: true }).click();
+    result.attached = await flash(page);
+    await page.getByLabel('Group name', { exact: true }).fill(args.group);
+    await page.getByRole('button', { name: 'Create group' }).click();
+    result.groupCreated = await flash(page);
+    await page.getByLabel('Role name', { exact: true }).fill(args.role);
+    await page.getByRole('button', { name: 'Create role' }).click();
+    result.roleCreated = await flash(page);
+    result.roles = await page.locator('#roles tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.role));
+    // The user's page: an access key, its secret shown once.
+    await page.locator(`tr[data-user="${args.user}"]`).getByRole('link', { name: args.user }).click();
+    await page.waitForLoadState();
+    await page.getByLabel('Add to group').fill(args.group);
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    result.addedToGroup = await flash(page);
+    await page.getByRole('button', { name: 'Create access key' }).click();
+    await page.waitForLoadState();
+    result.keyId = (await page.locator('#new-key code').innerText()).trim();
+    result.secret = (await page.locator('#new-secret').innerText()).trim();
+    await shot(page, 'user-new-key');
+    await page.goto(`${base}/identities/users/${encodeURIComponent(args.user)}`);
+    result.secretAfterReload = await page.locator('#new-secret').count();
+    result.userPolicies = (await page.locator('#user-policies').innerText()).trim();
+    result.userGroups = (await page.locator('#user-groups').innerText()).trim();
+    await shot(page, 'user');
   },
 
   // Deletes a bucket from the list.
