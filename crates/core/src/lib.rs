@@ -22,6 +22,7 @@ mod object;
 mod range;
 mod sse;
 mod store;
+mod tags;
 
 pub use bucket::{BucketSettings, CreateBucket};
 pub use checksum::{Crc64, crc64_combine, multipart_etag};
@@ -42,6 +43,7 @@ pub use object::{
 pub use range::{ByteRange, RangeBehavior};
 pub use sse::{GeneratedKey, KmsCaller, KmsClient, KmsError, SseRequest};
 pub use store::Store;
+pub use tags::{MAX_TAGS, TagProblem, validate_tags};
 
 pub use coffer_meta::{
     Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,

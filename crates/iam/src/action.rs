@@ -27,6 +27,9 @@ pub enum Action {
     GetBucketAcl,
     PutObjectAcl,
     GetObjectAcl,
+    PutObjectTagging,
+    GetObjectTagging,
+    DeleteObjectTagging,
 }
 
 impl Action {
@@ -55,6 +58,9 @@ impl Action {
             Action::GetBucketAcl => "oss:GetBucketAcl",
             Action::PutObjectAcl => "oss:PutObjectAcl",
             Action::GetObjectAcl => "oss:GetObjectAcl",
+            Action::PutObjectTagging => "oss:PutObjectTagging",
+            Action::GetObjectTagging => "oss:GetObjectTagging",
+            Action::DeleteObjectTagging => "oss:DeleteObjectTagging",
         }
     }
 

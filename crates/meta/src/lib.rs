@@ -18,7 +18,7 @@ pub use error::{Error, Result};
 pub use memory::MemoryMetaStore;
 pub use record::{
     Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
-    Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket, decode_record,
-    encode_bucket, encode_record,
+    Record, Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket,
+    decode_record, encode_bucket, encode_record,
 };
 pub use store::{MetaStore, PutCondition, UploadCursor};

@@ -152,6 +152,51 @@ pub struct ObjectRecord {
     pub segments: Vec<Segment>,
     /// Server-side encryption, if any.
     pub encryption: Option<ObjectEncryption>,
+    /// Object tags, (key, value) in the order they were given; at most a handful (the front-end
+    /// validates them). Added in format 2.
+    pub tags: Vec<(String, String)>,
+}
+
+/// An object record as format 1 laid it out: everything but the tags. Do not change: existing
+/// data directories hold it.
+#[derive(Deserialize)]
+struct ObjectRecordV1 {
+    key: ObjectKey,
+    generation: u64,
+    size: u64,
+    etag: String,
+    crc64: u64,
+    last_modified: UnixMillis,
+    object_type: ObjectType,
+    storage_class: StorageClass,
+    acl: Acl,
+    content_type: String,
+    headers: Vec<(String, String)>,
+    user_meta: Vec<(String, String)>,
+    segments: Vec<Segment>,
+    encryption: Option<ObjectEncryption>,
+}
+
+impl From<ObjectRecordV1> for ObjectRecord {
+    fn from(v1: ObjectRecordV1) -> Self {
+        Self {
+            key: v1.key,
+            generation: v1.generation,
+            size: v1.size,
+            etag: v1.etag,
+            crc64: v1.crc64,
+            last_modified: v1.last_modified,
+            object_type: v1.object_type,
+            storage_class: v1.storage_class,
+            acl: v1.acl,
+            content_type: v1.content_type,
+            headers: v1.headers,
+            user_meta: v1.user_meta,
+            segments: v1.segments,
+            encryption: v1.encryption,
+            tags: Vec::new(),
+        }
+    }
 }
 
 /// A multipart upload in progress.
@@ -175,6 +220,39 @@ pub struct UploadRecord {
     pub storage_class: StorageClass,
     /// Encryption fixed at initiation.
     pub encryption: Option<ObjectEncryption>,
+    /// Tags of the final object. Added in format 2.
+    pub tags: Vec<(String, String)>,
+}
+
+/// An upload record as format 1 laid it out: everything but the tags. Do not change.
+#[derive(Deserialize)]
+struct UploadRecordV1 {
+    upload_id: UploadId,
+    key: ObjectKey,
+    initiated: UnixMillis,
+    content_type: String,
+    headers: Vec<(String, String)>,
+    user_meta: Vec<(String, String)>,
+    acl: Acl,
+    storage_class: StorageClass,
+    encryption: Option<ObjectEncryption>,
+}
+
+impl From<UploadRecordV1> for UploadRecord {
+    fn from(v1: UploadRecordV1) -> Self {
+        Self {
+            upload_id: v1.upload_id,
+            key: v1.key,
+            initiated: v1.initiated,
+            content_type: v1.content_type,
+            headers: v1.headers,
+            user_meta: v1.user_meta,
+            acl: v1.acl,
+            storage_class: v1.storage_class,
+            encryption: v1.encryption,
+            tags: Vec::new(),
+        }
+    }
 }
 
 /// One uploaded part of a multipart upload.
@@ -194,9 +272,10 @@ pub struct PartRecord {
     pub segment: Segment,
 }
 
-/// Format byte of the first record layout (still current for every record but buckets).
+/// Format byte of the first record layout (still current for part records).
 const FORMAT_V1: u8 = 1;
-/// Format byte of bucket records that carry the bucket policy.
+/// Format byte of the second layout: bucket records that carry the bucket policy, object and
+/// upload records that carry tags.
 const FORMAT_V2: u8 = 2;
 
 /// A bucket record as format 1 laid it out: everything but the policy. Do not change: existing
@@ -246,21 +325,68 @@ pub fn decode_bucket(bytes: &[u8]) -> Result<BucketRecord> {
     }
 }
 
-/// Encodes a record in the current versioned layout (bucket records: [`encode_bucket`]).
-pub fn encode_record<T: Serialize>(record: &T) -> Vec<u8> {
-    let mut out = vec![FORMAT_V1];
+/// A record kept with [`encode_record`]: the format byte of its current layout, and how the
+/// layouts it had before read into it.
+pub trait Record: Serialize + DeserializeOwned {
+    /// The format byte [`encode_record`] writes.
+    const FORMAT: u8;
+
+    /// Decodes `bytes` (what follows the format byte) of an older `format`; `None` when the
+    /// format is not one this record ever had.
+    fn decode_older(format: u8, bytes: &[u8]) -> Option<Result<Self>> {
+        let _ = (format, bytes);
+        None
+    }
+}
+
+fn corrupt(e: postcard::Error) -> Error {
+    Error::Corrupt(e.to_string())
+}
+
+impl Record for ObjectRecord {
+    /// Format 2 added the tags.
+    const FORMAT: u8 = FORMAT_V2;
+
+    fn decode_older(format: u8, bytes: &[u8]) -> Option<Result<Self>> {
+        (format == FORMAT_V1).then(|| {
+            postcard::from_bytes::<ObjectRecordV1>(bytes)
+                .map(ObjectRecord::from)
+                .map_err(corrupt)
+        })
+    }
+}
+
+impl Record for UploadRecord {
+    /// Format 2 added the tags.
+    const FORMAT: u8 = FORMAT_V2;
+
+    fn decode_older(format: u8, bytes: &[u8]) -> Option<Result<Self>> {
+        (format == FORMAT_V1).then(|| {
+            postcard::from_bytes::<UploadRecordV1>(bytes)
+                .map(UploadRecord::from)
+                .map_err(corrupt)
+        })
+    }
+}
+
+impl Record for PartRecord {
+    const FORMAT: u8 = FORMAT_V1;
+}
+
+/// Encodes a record in its current layout (bucket records: [`encode_bucket`]).
+pub fn encode_record<T: Record>(record: &T) -> Vec<u8> {
+    let mut out = vec![T::FORMAT];
     // Serializing plain data into a Vec cannot fail: no maps with non-string keys, no I/O.
     out.extend(postcard::to_stdvec(record).expect("records always serialize"));
     out
 }
 
-/// Decodes a record written by [`encode_record`] (any supported format version).
-pub fn decode_record<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+/// Decodes a record written by [`encode_record`] in any layout the record has had.
+pub fn decode_record<T: Record>(bytes: &[u8]) -> Result<T> {
     match bytes.split_first() {
-        Some((&FORMAT_V1, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| Error::Corrupt(e.to_string()))
-        }
-        Some((v, _)) => Err(Error::Corrupt(format!("unknown record format {v}"))),
+        Some((&format, rest)) if format == T::FORMAT => postcard::from_bytes(rest).map_err(corrupt),
+        Some((&format, rest)) => T::decode_older(format, rest)
+            .unwrap_or_else(|| Err(Error::Corrupt(format!("unknown record format {format}")))),
         None => Err(Error::Corrupt("empty record".into())),
     }
 }

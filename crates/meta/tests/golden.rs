@@ -1,6 +1,6 @@
-//! Golden files of the persisted record layout: bytes written by the current format (byte 1; byte
-//! 2 for bucket records, which carry the bucket policy) under `testdata/`, decoded and compared
-//! field by field with the records they hold.
+//! Golden files of the persisted record layout: bytes written by each format (byte 1; byte 2 for
+//! bucket records, which carry the bucket policy, and for object and upload records, which carry
+//! tags) under `testdata/`, decoded and compared field by field with the records they hold.
 //!
 //! A release's files are never rewritten. When a record's layout changes, give it a new format
 //! byte, add `<record>.v2.bin` beside the old file, and keep the v1 file decoding (the migration
@@ -12,11 +12,10 @@ use std::path::PathBuf;
 
 use coffer_meta::{
     Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
-    Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket, decode_record,
-    encode_bucket, encode_record,
+    Record, Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket,
+    decode_record, encode_bucket, encode_record,
 };
 use coffer_types::{BlobId, BucketName, ObjectKey, UploadId};
-use serde::{Serialize, de::DeserializeOwned};
 
 fn blob(n: u8) -> BlobId {
     BlobId::parse(&format!("{n:02X}").repeat(16)).expect("a valid blob id")
@@ -81,6 +80,18 @@ fn object() -> ObjectRecord {
             kms_data_sm4: false,
             envelope: vec![9; 5],
         }),
+        tags: Vec::new(),
+    }
+}
+
+/// The object of format 2: the same, with tags.
+fn object_with_tags() -> ObjectRecord {
+    ObjectRecord {
+        tags: vec![
+            ("project".into(), "golden".into()),
+            ("empty".into(), "".into()),
+        ],
+        ..object()
     }
 }
 
@@ -100,6 +111,15 @@ fn upload() -> UploadRecord {
             kms_data_sm4: false,
             envelope: vec![4; 3],
         }),
+        tags: Vec::new(),
+    }
+}
+
+/// The upload of format 2: the same, with tags.
+fn upload_with_tags() -> UploadRecord {
+    UploadRecord {
+        tags: vec![("stage".into(), "golden".into())],
+        ..upload()
     }
 }
 
@@ -118,15 +138,15 @@ fn part() -> PartRecord {
     }
 }
 
-fn golden<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &str, record: T) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/testdata")
-        .join(name);
+/// The current encoding, format `format`: the file decodes to `record` and `record` encodes to
+/// the file.
+fn golden<T: Record + PartialEq + std::fmt::Debug>(name: &str, format: u8, record: T) {
+    let path = testdata(name);
     if !path.exists() && std::env::var_os("COFFER_WRITE_GOLDEN").is_some() {
         std::fs::write(&path, encode_record(&record)).expect("write the golden file");
     }
     let bytes = std::fs::read(&path).expect("the golden file exists");
-    assert_eq!(bytes[0], 1, "{name}: format byte");
+    assert_eq!(bytes[0], format, "{name}: format byte");
     let decoded: T = decode_record(&bytes).expect("the golden file decodes");
     assert_eq!(decoded, record, "{name}: decoded record");
     assert_eq!(
@@ -134,6 +154,14 @@ fn golden<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &
         bytes,
         "{name}: the current encoding changed without a new format byte"
     );
+}
+
+/// An older layout, format `format`: the file still decodes, to `record`.
+fn older<T: Record + PartialEq + std::fmt::Debug>(name: &str, format: u8, record: T) {
+    let bytes = std::fs::read(testdata(name)).expect("the golden file exists");
+    assert_eq!(bytes[0], format, "{name}: format byte");
+    let decoded: T = decode_record(&bytes).expect("the golden file decodes");
+    assert_eq!(decoded, record, "{name}: decoded record");
 }
 
 fn testdata(name: &str) -> PathBuf {
@@ -172,25 +200,36 @@ fn bucket_record_v2() {
     assert_eq!(decode_bucket(&without).expect("decodes"), bucket());
 }
 
+/// Format 1 object records (no tags) still decode, as objects without tags.
 #[test]
 fn object_record_v1() {
-    golden("object.v1.bin", object());
+    older("object.v1.bin", 1, object());
 }
 
 #[test]
+fn object_record_v2() {
+    golden("object.v2.bin", 2, object_with_tags());
+}
+
+/// Format 1 upload records (no tags) still decode, as uploads without tags.
+#[test]
 fn upload_record_v1() {
-    golden("upload.v1.bin", upload());
+    older("upload.v1.bin", 1, upload());
+}
+
+#[test]
+fn upload_record_v2() {
+    golden("upload.v2.bin", 2, upload_with_tags());
 }
 
 #[test]
 fn part_record_v1() {
-    golden("part.v1.bin", part());
+    golden("part.v1.bin", 1, part());
 }
 
 #[test]
 fn a_truncated_or_unknown_record_is_corrupt_not_a_panic() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/object.v1.bin");
-    let bytes = std::fs::read(path).expect("the golden file exists");
+    let bytes = std::fs::read(testdata("object.v2.bin")).expect("the golden file exists");
     for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
         assert!(
             decode_record::<ObjectRecord>(&bytes[..cut]).is_err(),

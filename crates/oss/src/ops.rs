@@ -8,6 +8,7 @@ mod list;
 mod multipart;
 mod object;
 mod policy;
+mod tagging;
 
 use bytes::Bytes;
 use coffer_access::{RequestFacts, Target};
@@ -87,6 +88,9 @@ pub(crate) async fn run(
         Endpoint::GetBucketAcl => acl::get_bucket_acl(svc, ctx, p, g).await,
         Endpoint::PutObjectAcl => acl::put_object_acl(svc, ctx, p, g, body).await,
         Endpoint::GetObjectAcl => acl::get_object_acl(svc, ctx, p, g).await,
+        Endpoint::PutObjectTagging => tagging::put_tagging(svc, ctx, p, g, body).await,
+        Endpoint::GetObjectTagging => tagging::get_tagging(svc, ctx, p, g).await,
+        Endpoint::DeleteObjectTagging => tagging::delete_tagging(svc, ctx, p, g).await,
     }
 }
 

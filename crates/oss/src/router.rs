@@ -48,6 +48,9 @@ pub enum Endpoint {
     GetBucketAcl,
     PutObjectAcl,
     GetObjectAcl,
+    PutObjectTagging,
+    GetObjectTagging,
+    DeleteObjectTagging,
 }
 
 impl Endpoint {
@@ -86,6 +89,9 @@ impl Endpoint {
             Endpoint::GetBucketAcl => "GetBucketAcl",
             Endpoint::PutObjectAcl => "PutObjectAcl",
             Endpoint::GetObjectAcl => "GetObjectAcl",
+            Endpoint::PutObjectTagging => "PutObjectTagging",
+            Endpoint::GetObjectTagging => "GetObjectTagging",
+            Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
         }
     }
 
@@ -124,6 +130,9 @@ impl Endpoint {
             Endpoint::GetBucketAcl => Action::GetBucketAcl,
             Endpoint::PutObjectAcl => Action::PutObjectAcl,
             Endpoint::GetObjectAcl => Action::GetObjectAcl,
+            Endpoint::PutObjectTagging => Action::PutObjectTagging,
+            Endpoint::GetObjectTagging => Action::GetObjectTagging,
+            Endpoint::DeleteObjectTagging => Action::DeleteObjectTagging,
         }
     }
 }
@@ -268,7 +277,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "website",
     "referer",
     "lifecycle",
-    "tagging",
     "versioning",
     "versions",
     "replication",
@@ -301,7 +309,13 @@ pub fn route(
     query: &Query,
     has_copy_source: bool,
 ) -> Result<Endpoint, OssError> {
-    if let Some(sub) = UNSUPPORTED_SUBRESOURCES.iter().find(|s| query.has(s)) {
+    // Object tagging is served; bucket tagging is not.
+    let bucket_tagging = target.key.is_none() && query.has("tagging");
+    if let Some(sub) = UNSUPPORTED_SUBRESOURCES
+        .iter()
+        .find(|s| query.has(s))
+        .or(bucket_tagging.then_some(&"tagging"))
+    {
         return Err(OssError::new(
             codes::NOT_IMPLEMENTED,
             format!("The '{sub}' sub-resource is not implemented by this server."),
@@ -342,6 +356,9 @@ pub fn route(
         (Some(_), Some(_)) => match *method {
             Method::PUT if query.has("acl") => Endpoint::PutObjectAcl,
             Method::GET | Method::HEAD if query.has("acl") => Endpoint::GetObjectAcl,
+            Method::PUT if query.has("tagging") => Endpoint::PutObjectTagging,
+            Method::GET | Method::HEAD if query.has("tagging") => Endpoint::GetObjectTagging,
+            Method::DELETE if query.has("tagging") => Endpoint::DeleteObjectTagging,
             Method::PUT if query.has("partNumber") || query.has("uploadId") => {
                 if has_copy_source {
                     Endpoint::UploadPartCopy
@@ -504,6 +521,14 @@ mod tests {
         check(Method::GET, ip, "/bkt/?acl", "GetBucketAcl bkt");
         check(Method::PUT, ip, "/bkt/k?acl", "PutObjectAcl bkt k");
         check(Method::GET, ip, "/bkt/?cors", "NotImplemented");
+        check(Method::GET, ip, "/bkt/?tagging", "NotImplemented");
+        check(Method::PUT, ip, "/bkt/k?tagging", "PutObjectTagging bkt k");
+        check(
+            Method::DELETE,
+            ip,
+            "/bkt/k?tagging",
+            "DeleteObjectTagging bkt k",
+        );
         check(
             Method::PUT,
             ip,
