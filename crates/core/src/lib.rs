@@ -21,6 +21,7 @@ mod multipart;
 mod object;
 mod range;
 mod sse;
+mod stat;
 mod store;
 mod tags;
 
@@ -42,6 +43,7 @@ pub use object::{
 };
 pub use range::{ByteRange, RangeBehavior};
 pub use sse::{GeneratedKey, KmsCaller, KmsClient, KmsError, SseRequest};
+pub use stat::{BucketStat, ClassStat, class_index};
 pub use store::Store;
 pub use tags::{MAX_TAGS, TagProblem, validate_tags};
 

@@ -30,6 +30,7 @@ pub enum Action {
     PutObjectTagging,
     GetObjectTagging,
     DeleteObjectTagging,
+    GetBucketStat,
 }
 
 impl Action {
@@ -61,6 +62,7 @@ impl Action {
             Action::PutObjectTagging => "oss:PutObjectTagging",
             Action::GetObjectTagging => "oss:GetObjectTagging",
             Action::DeleteObjectTagging => "oss:DeleteObjectTagging",
+            Action::GetBucketStat => "oss:GetBucketStat",
         }
     }
 

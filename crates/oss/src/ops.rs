@@ -60,6 +60,7 @@ pub(crate) async fn run(
         Endpoint::DeleteBucket => bucket::delete_bucket(svc, ctx, p, g).await,
         Endpoint::GetBucketInfo => bucket::bucket_info(svc, ctx, p, g).await,
         Endpoint::GetBucketLocation => bucket::bucket_location(svc, ctx, p, g).await,
+        Endpoint::GetBucketStat => bucket::bucket_stat(svc, ctx, p, g).await,
         Endpoint::ListObjects => list::list_objects(svc, ctx, p, g, false).await,
         Endpoint::ListObjectsV2 => list::list_objects(svc, ctx, p, g, true).await,
         Endpoint::ListMultipartUploads => list::list_uploads(svc, ctx, p, g).await,

@@ -51,6 +51,7 @@ pub enum Endpoint {
     PutObjectTagging,
     GetObjectTagging,
     DeleteObjectTagging,
+    GetBucketStat,
 }
 
 impl Endpoint {
@@ -92,6 +93,7 @@ impl Endpoint {
             Endpoint::PutObjectTagging => "PutObjectTagging",
             Endpoint::GetObjectTagging => "GetObjectTagging",
             Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
+            Endpoint::GetBucketStat => "GetBucketStat",
         }
     }
 
@@ -133,6 +135,7 @@ impl Endpoint {
             Endpoint::PutObjectTagging => Action::PutObjectTagging,
             Endpoint::GetObjectTagging => Action::GetObjectTagging,
             Endpoint::DeleteObjectTagging => Action::DeleteObjectTagging,
+            Endpoint::GetBucketStat => Action::GetBucketStat,
         }
     }
 }
@@ -286,7 +289,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "inventory",
     "qos",
     "cname",
-    "stat",
     "requestPayment",
     "transferAcceleration",
     "accessPoint",
@@ -309,12 +311,16 @@ pub fn route(
     query: &Query,
     has_copy_source: bool,
 ) -> Result<Endpoint, OssError> {
-    // Object tagging is served; bucket tagging is not.
-    let bucket_tagging = target.key.is_none() && query.has("tagging");
+    // Served on one level only: tagging on objects (not buckets), stat on buckets (not objects).
+    let other_level = if target.key.is_none() {
+        "tagging"
+    } else {
+        "stat"
+    };
     if let Some(sub) = UNSUPPORTED_SUBRESOURCES
         .iter()
         .find(|s| query.has(s))
-        .or(bucket_tagging.then_some(&"tagging"))
+        .or(query.has(other_level).then_some(&other_level))
     {
         return Err(OssError::new(
             codes::NOT_IMPLEMENTED,
@@ -345,6 +351,7 @@ pub fn route(
             Method::DELETE => Endpoint::DeleteBucket,
             Method::POST if query.has("delete") => Endpoint::DeleteMultipleObjects,
             Method::GET | Method::HEAD if query.has("bucketInfo") => Endpoint::GetBucketInfo,
+            Method::GET | Method::HEAD if query.has("stat") => Endpoint::GetBucketStat,
             Method::GET | Method::HEAD if query.has("location") => Endpoint::GetBucketLocation,
             Method::GET | Method::HEAD if query.has("uploads") => Endpoint::ListMultipartUploads,
             Method::GET | Method::HEAD if query.get("list-type") == Some("2") => {
@@ -522,6 +529,8 @@ mod tests {
         check(Method::PUT, ip, "/bkt/k?acl", "PutObjectAcl bkt k");
         check(Method::GET, ip, "/bkt/?cors", "NotImplemented");
         check(Method::GET, ip, "/bkt/?tagging", "NotImplemented");
+        check(Method::GET, ip, "/bkt/?stat", "GetBucketStat bkt");
+        check(Method::GET, ip, "/bkt/k?stat", "NotImplemented");
         check(Method::PUT, ip, "/bkt/k?tagging", "PutObjectTagging bkt k");
         check(
             Method::DELETE,
