@@ -136,3 +136,17 @@ def test_a_public_read_sse_oss_object_is_readable_anonymously_and_encrypted_at_r
     for path in Path(coffer.data_dir).rglob("*"):
         if path.is_file():
             assert marker not in path.read_bytes(), f"plaintext found in {path}"
+
+
+def test_acls_through_the_v2_sdk(v2c, bucket, bucket_name):
+    import alibabacloud_oss_v2 as oss
+
+    bucket.put_object("k", b"x")
+    v2c.put_bucket_acl(oss.PutBucketAclRequest(bucket=bucket_name, acl="public-read"))
+    got = v2c.get_bucket_acl(oss.GetBucketAclRequest(bucket=bucket_name))
+    assert got.acl == "public-read"
+    assert got.owner.id == bucket.get_bucket_info().owner.id
+    assert v2c.get_object_acl(oss.GetObjectAclRequest(bucket=bucket_name, key="k")).acl == "default"
+    v2c.put_object_acl(oss.PutObjectAclRequest(bucket=bucket_name, key="k", acl="private"))
+    assert v2c.get_object_acl(oss.GetObjectAclRequest(bucket=bucket_name, key="k")).acl == "private"
+    assert bucket.get_object_acl("k").acl == oss2.OBJECT_ACL_PRIVATE

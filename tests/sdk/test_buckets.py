@@ -225,3 +225,11 @@ def test_bucket_stat_counts_objects_bytes_classes_and_uploads(bucket):
     assert stat.last_modified_time == newest
     bucket.delete_object("a")
     assert bucket.get_bucket_stat().object_count == 2
+
+
+def test_bucket_stat_through_the_v2_sdk(v2c, bucket, bucket_name):
+    import alibabacloud_oss_v2 as oss
+
+    bucket.put_object("a", b"x" * 7)
+    stat = v2c.get_bucket_stat(oss.GetBucketStatRequest(bucket=bucket_name))
+    assert (stat.storage, stat.object_count, stat.standard_storage) == (7, 1, 7)

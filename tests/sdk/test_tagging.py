@@ -125,3 +125,23 @@ def test_malformed_tagging_xml_is_malformed_xml(raw, bucket, bucket_name, body):
 def test_bucket_tagging_is_still_not_implemented(bucket):
     e = server_error(lambda: bucket.get_bucket_tagging())
     assert (e.status, e.code) == (501, "NotImplemented")
+
+
+def test_tagging_through_the_v2_sdk(v2c, bucket, bucket_name):
+    import alibabacloud_oss_v2 as oss
+
+    v2c.put_object(oss.PutObjectRequest(bucket=bucket_name, key="k", body=b"x", tagging="a=1&b=2"))
+    got = v2c.get_object_tagging(oss.GetObjectTaggingRequest(bucket=bucket_name, key="k"))
+    assert {t.key: t.value for t in got.tag_set.tags} == {"a": "1", "b": "2"}
+    v2c.put_object_tagging(
+        oss.PutObjectTaggingRequest(
+            bucket=bucket_name,
+            key="k",
+            tagging=oss.Tagging(tag_set=oss.TagSet(tags=[oss.Tag(key="only", value="one")])),
+        )
+    )
+    assert tags_of(bucket, "k") == {"only": "one"}
+    head = v2c.head_object(oss.HeadObjectRequest(bucket=bucket_name, key="k"))
+    assert head.tagging_count == 1
+    v2c.delete_object_tagging(oss.DeleteObjectTaggingRequest(bucket=bucket_name, key="k"))
+    assert tags_of(bucket, "k") == {}
