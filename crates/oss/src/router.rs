@@ -347,11 +347,14 @@ pub fn route(
             Method::DELETE if query.has("policy") => Endpoint::DeleteBucketPolicy,
             Method::PUT if query.has("acl") => Endpoint::PutBucketAcl,
             Method::GET | Method::HEAD if query.has("acl") => Endpoint::GetBucketAcl,
+            Method::GET | Method::HEAD if query.has("stat") => Endpoint::GetBucketStat,
+            // A sub-resource with a method it does not have never falls through to the plain
+            // operation (`DELETE /bkt?acl` is not DeleteBucket).
+            _ if query.has("acl") || query.has("stat") => return Err(not_allowed()),
             Method::PUT => Endpoint::PutBucket,
             Method::DELETE => Endpoint::DeleteBucket,
             Method::POST if query.has("delete") => Endpoint::DeleteMultipleObjects,
             Method::GET | Method::HEAD if query.has("bucketInfo") => Endpoint::GetBucketInfo,
-            Method::GET | Method::HEAD if query.has("stat") => Endpoint::GetBucketStat,
             Method::GET | Method::HEAD if query.has("location") => Endpoint::GetBucketLocation,
             Method::GET | Method::HEAD if query.has("uploads") => Endpoint::ListMultipartUploads,
             Method::GET | Method::HEAD if query.get("list-type") == Some("2") => {
@@ -366,6 +369,7 @@ pub fn route(
             Method::PUT if query.has("tagging") => Endpoint::PutObjectTagging,
             Method::GET | Method::HEAD if query.has("tagging") => Endpoint::GetObjectTagging,
             Method::DELETE if query.has("tagging") => Endpoint::DeleteObjectTagging,
+            _ if query.has("acl") || query.has("tagging") => return Err(not_allowed()),
             Method::PUT if query.has("partNumber") || query.has("uploadId") => {
                 if has_copy_source {
                     Endpoint::UploadPartCopy
@@ -531,6 +535,11 @@ mod tests {
         check(Method::GET, ip, "/bkt/?tagging", "NotImplemented");
         check(Method::GET, ip, "/bkt/?stat", "GetBucketStat bkt");
         check(Method::GET, ip, "/bkt/k?stat", "NotImplemented");
+        check(Method::DELETE, ip, "/bkt/?acl", "MethodNotAllowed");
+        check(Method::DELETE, ip, "/bkt/?stat", "MethodNotAllowed");
+        check(Method::PUT, ip, "/bkt/?stat", "MethodNotAllowed");
+        check(Method::DELETE, ip, "/bkt/k?acl", "MethodNotAllowed");
+        check(Method::POST, ip, "/bkt/k?tagging", "MethodNotAllowed");
         check(Method::PUT, ip, "/bkt/k?tagging", "PutObjectTagging bkt k");
         check(
             Method::DELETE,
