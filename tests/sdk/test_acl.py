@@ -136,3 +136,28 @@ def test_a_public_read_sse_oss_object_is_readable_anonymously_and_encrypted_at_r
     for path in Path(coffer.data_dir).rglob("*"):
         if path.is_file():
             assert marker not in path.read_bytes(), f"plaintext found in {path}"
+
+
+def test_acls_through_the_v2_sdk(v2c, bucket, bucket_name):
+    import alibabacloud_oss_v2 as oss
+
+    bucket.put_object("k", b"x")
+    v2c.put_bucket_acl(oss.PutBucketAclRequest(bucket=bucket_name, acl="public-read"))
+    got = v2c.get_bucket_acl(oss.GetBucketAclRequest(bucket=bucket_name))
+    assert got.acl == "public-read"
+    assert got.owner.id == bucket.get_bucket_info().owner.id
+    assert v2c.get_object_acl(oss.GetObjectAclRequest(bucket=bucket_name, key="k")).acl == "default"
+    v2c.put_object_acl(oss.PutObjectAclRequest(bucket=bucket_name, key="k", acl="private"))
+    assert v2c.get_object_acl(oss.GetObjectAclRequest(bucket=bucket_name, key="k")).acl == "private"
+    assert bucket.get_object_acl("k").acl == oss2.OBJECT_ACL_PRIVATE
+
+
+def test_acl_with_another_method_does_not_fall_through(raw, bucket, bucket_name):
+    bucket.put_object("k", b"x")
+    r = raw.request("DELETE", bucket_name, "k", query=[("acl", "")])
+    assert (r.status, r.code) == (405, "MethodNotAllowed"), r
+    assert bucket.get_object("k").read() == b"x"
+    bucket.delete_object("k")
+    r = raw.request("DELETE", bucket_name, None, query=[("acl", "")])
+    assert (r.status, r.code) == (405, "MethodNotAllowed"), r
+    assert bucket.get_bucket_acl().acl == oss2.BUCKET_ACL_PRIVATE

@@ -200,3 +200,36 @@ def test_localhost_endpoint_is_path_style_for_oss2_and_v2(coffer, bucket_name):
     client = v2_client_for(coffer, "v4", endpoint=coffer.localhost_endpoint, use_path_style=True)
     got = client.get_object(oss.GetObjectRequest(bucket=bucket_name, key="lh"))
     assert got.body.read() == b"localhost"
+
+
+def test_bucket_stat_counts_objects_bytes_classes_and_uploads(bucket):
+    empty = bucket.get_bucket_stat()
+    assert (empty.storage_size_in_bytes, empty.object_count, empty.multi_part_upload_count) == (0, 0, 0)
+    assert empty.last_modified_time == 0
+    bucket.put_object("a", b"x" * 100)
+    bucket.put_object("b", b"y" * 20, headers={"x-oss-storage-class": "IA"})
+    bucket.put_object("c", b"z" * 3, headers={"x-oss-server-side-encryption": "AES256"})
+    up = bucket.init_multipart_upload("mp")
+    bucket.upload_part("mp", up.upload_id, 1, b"p" * 10)
+    bucket.upload_part("mp", up.upload_id, 2, b"q")
+    bucket.init_multipart_upload("mp2")
+    stat = bucket.get_bucket_stat()
+    assert stat.storage_size_in_bytes == 123  # plaintext bytes, whatever the encryption
+    assert stat.object_count == 3
+    assert stat.multi_part_upload_count == 2
+    assert stat.multipart_part_count == 2
+    assert (stat.standard_storage, stat.standard_object_count) == (103, 2)
+    assert (stat.infrequent_access_storage, stat.infrequent_access_object_count) == (20, 1)
+    assert stat.archive_object_count == 0
+    newest = bucket.head_object("c").last_modified
+    assert stat.last_modified_time == newest
+    bucket.delete_object("a")
+    assert bucket.get_bucket_stat().object_count == 2
+
+
+def test_bucket_stat_through_the_v2_sdk(v2c, bucket, bucket_name):
+    import alibabacloud_oss_v2 as oss
+
+    bucket.put_object("a", b"x" * 7)
+    stat = v2c.get_bucket_stat(oss.GetBucketStatRequest(bucket=bucket_name))
+    assert (stat.storage, stat.object_count, stat.standard_storage) == (7, 1, 7)

@@ -90,6 +90,7 @@ mod tests {
             user_meta: vec![],
             segments: vec![],
             encryption: None,
+            tags: vec![],
         }
     }
 

@@ -42,6 +42,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A tag set breaks the tag limits.
+    #[error("The tags are not valid: {0}.")]
+    InvalidTag(crate::TagProblem),
     /// The body's MD5 does not match `Content-MD5`.
     #[error("The Content-MD5 you specified did not match what we received.")]
     InvalidDigest,

@@ -21,7 +21,9 @@ mod multipart;
 mod object;
 mod range;
 mod sse;
+mod stat;
 mod store;
+mod tags;
 
 pub use bucket::{BucketSettings, CreateBucket};
 pub use checksum::{Crc64, crc64_combine, multipart_etag};
@@ -41,7 +43,9 @@ pub use object::{
 };
 pub use range::{ByteRange, RangeBehavior};
 pub use sse::{GeneratedKey, KmsCaller, KmsClient, KmsError, SseRequest};
+pub use stat::{BucketStat, ClassStat, class_index};
 pub use store::Store;
+pub use tags::{MAX_TAGS, TagProblem, validate_tags};
 
 pub use coffer_meta::{
     Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,

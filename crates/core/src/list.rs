@@ -71,13 +71,13 @@ fn after_prefix(prefix: &str) -> String {
 }
 
 /// The smallest string strictly greater than `s` (keys never contain NUL).
-fn just_after(s: &str) -> String {
+pub(crate) fn just_after(s: &str) -> String {
     let mut next = s.to_owned();
     next.push('\0');
     next
 }
 
-const SCAN_BATCH: usize = 1000;
+pub(crate) const SCAN_BATCH: usize = 1000;
 
 impl Store {
     /// ListObjects / ListObjectsV2.

@@ -35,6 +35,8 @@ pub struct InitiateUpload {
     pub storage_class: Option<StorageClass>,
     /// Requested encryption; `None` means the bucket default. Fixed for the whole upload.
     pub sse: Option<SseRequest>,
+    /// Tags of the final object.
+    pub tags: Vec<(String, String)>,
 }
 
 /// What UploadPart / UploadPartCopy return.
@@ -132,6 +134,7 @@ impl Store {
             acl: input.acl,
             storage_class: input.storage_class.unwrap_or(bucket.storage_class),
             encryption,
+            tags: input.tags,
         };
         self.meta
             .create_upload(&input.bucket, upload.clone())
@@ -366,6 +369,7 @@ impl Store {
             user_meta: upload.user_meta,
             segments,
             encryption,
+            tags: upload.tags,
         };
         let condition = if input.forbid_overwrite {
             PutCondition::IfAbsent

@@ -47,6 +47,8 @@ pub struct PutObject {
     pub forbid_overwrite: bool,
     /// Requested server-side encryption; `None` means the bucket default.
     pub sse: Option<SseRequest>,
+    /// The object's tags (validated: [`validate_tags`](crate::validate_tags)).
+    pub tags: Vec<(String, String)>,
 }
 
 /// What a write returns.
@@ -118,6 +120,8 @@ pub struct CopyObject {
     /// Requested encryption of the target; `None` means the target bucket's default (never the
     /// source's: encryption is a property of the new object).
     pub sse: Option<SseRequest>,
+    /// The target's tags: `None` keeps the source's, `Some` replaces them.
+    pub tags: Option<Vec<(String, String)>>,
 }
 
 /// Input of AppendObject.
@@ -140,6 +144,8 @@ pub struct AppendObject {
     pub storage_class: Option<StorageClass>,
     /// Requested encryption; only the first append chooses it, later ones' is ignored.
     pub sse: Option<SseRequest>,
+    /// Tags; only used by the first append.
+    pub tags: Vec<(String, String)>,
 }
 
 impl Store {
@@ -189,6 +195,7 @@ impl Store {
             user_meta: input.metadata.user_meta,
             segments,
             encryption,
+            tags: input.tags,
         };
         let condition = if input.forbid_overwrite {
             PutCondition::IfAbsent
@@ -426,6 +433,7 @@ impl Store {
             user_meta: metadata.user_meta,
             segments,
             encryption,
+            tags: input.tags.unwrap_or_else(|| source.tags.clone()),
         };
         let condition = if input.forbid_overwrite && !onto_itself {
             PutCondition::IfAbsent
@@ -534,6 +542,7 @@ impl Store {
                     user_meta: input.metadata.user_meta,
                     segments: vec![written.segment.clone()],
                     encryption: None,
+                    tags: input.tags,
                 },
                 PutCondition::IfAbsent,
             ),

@@ -112,6 +112,7 @@ impl Fixture {
                     storage_class: None,
                     forbid_overwrite: false,
                     sse,
+                    tags: Vec::new(),
                 },
             )
             .await
@@ -134,6 +135,7 @@ impl Fixture {
                     acl: coffer_core::Acl::Default,
                     storage_class: None,
                     sse,
+                    tags: Vec::new(),
                 },
             )
             .await

@@ -27,6 +27,10 @@ pub enum Action {
     GetBucketAcl,
     PutObjectAcl,
     GetObjectAcl,
+    PutObjectTagging,
+    GetObjectTagging,
+    DeleteObjectTagging,
+    GetBucketStat,
 }
 
 impl Action {
@@ -55,6 +59,10 @@ impl Action {
             Action::GetBucketAcl => "oss:GetBucketAcl",
             Action::PutObjectAcl => "oss:PutObjectAcl",
             Action::GetObjectAcl => "oss:GetObjectAcl",
+            Action::PutObjectTagging => "oss:PutObjectTagging",
+            Action::GetObjectTagging => "oss:GetObjectTagging",
+            Action::DeleteObjectTagging => "oss:DeleteObjectTagging",
+            Action::GetBucketStat => "oss:GetBucketStat",
         }
     }
 

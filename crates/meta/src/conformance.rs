@@ -104,6 +104,7 @@ pub fn test_object(key: &str, generation: u64, blobs: &[&BlobId]) -> ObjectRecor
         user_meta: vec![("origin".into(), "conformance".into())],
         segments,
         encryption: None,
+        tags: vec![("project".into(), "conformance".into())],
     }
 }
 
@@ -119,6 +120,7 @@ pub fn test_upload(key: &str) -> UploadRecord {
         acl: Acl::Default,
         storage_class: StorageClass::Ia,
         encryption: None,
+        tags: vec![("stage".into(), "upload".into())],
     }
 }
 

@@ -160,6 +160,9 @@ pub struct ObjectRecord {
     pub segments: Vec<Segment>,
     /// Server-side encryption, if any.
     pub encryption: Option<ObjectEncryption>,
+    /// Object tags, (key, value) in the order they were given; at most a handful (the front-end
+    /// validates them). Added in format 3.
+    pub tags: Vec<(String, String)>,
 }
 
 /// A multipart upload in progress.
@@ -183,6 +186,39 @@ pub struct UploadRecord {
     pub storage_class: StorageClass,
     /// Encryption fixed at initiation.
     pub encryption: Option<ObjectEncryption>,
+    /// Tags of the final object. Added in format 2.
+    pub tags: Vec<(String, String)>,
+}
+
+/// An upload record as format 1 laid it out: everything but the tags. Do not change.
+#[derive(Deserialize)]
+struct UploadRecordV1 {
+    upload_id: UploadId,
+    key: ObjectKey,
+    initiated: UnixMillis,
+    content_type: String,
+    headers: Vec<(String, String)>,
+    user_meta: Vec<(String, String)>,
+    acl: Acl,
+    storage_class: StorageClass,
+    encryption: Option<ObjectEncryption>,
+}
+
+impl From<UploadRecordV1> for UploadRecord {
+    fn from(v1: UploadRecordV1) -> Self {
+        Self {
+            upload_id: v1.upload_id,
+            key: v1.key,
+            initiated: v1.initiated,
+            content_type: v1.content_type,
+            headers: v1.headers,
+            user_meta: v1.user_meta,
+            acl: v1.acl,
+            storage_class: v1.storage_class,
+            encryption: v1.encryption,
+            tags: Vec::new(),
+        }
+    }
 }
 
 /// One uploaded part of a multipart upload.
@@ -292,11 +328,13 @@ mod byte_string {
     }
 }
 
-/// Format byte of the first record layout (still current for upload records).
+/// Format byte of the first record layout.
 const FORMAT_V1: u8 = 1;
-/// Format byte of bucket records that carry the bucket policy.
+/// Format byte of the second layout: bucket records that carry the bucket policy, upload
+/// records that carry tags.
 const FORMAT_V2: u8 = 2;
-/// Format byte of object and part records whose segments may hold their data inline.
+/// Format byte of object records with tags and of object and part records whose segments may
+/// hold their data inline.
 const FORMAT_V3: u8 = 3;
 
 /// A record type with its versioned layouts: the format byte it is written with now, and how
@@ -308,13 +346,16 @@ pub trait Record: Serialize + DeserializeOwned {
     fn decode_older(format: u8, rest: &[u8]) -> Option<Result<Self>>;
 }
 
+/// Format 2 added the tags.
 impl Record for UploadRecord {
-    const FORMAT: u8 = FORMAT_V1;
-    fn decode_older(_: u8, _: &[u8]) -> Option<Result<Self>> {
-        None
+    const FORMAT: u8 = FORMAT_V2;
+    fn decode_older(format: u8, rest: &[u8]) -> Option<Result<Self>> {
+        (format == FORMAT_V1).then(|| postcard_decode::<UploadRecordV1>(rest).map(Self::from))
     }
 }
 
+/// Format 3 added the tags and inline segment data (no object record was ever written in
+/// format 2).
 impl Record for ObjectRecord {
     const FORMAT: u8 = FORMAT_V3;
     fn decode_older(format: u8, rest: &[u8]) -> Option<Result<Self>> {
@@ -354,7 +395,8 @@ impl From<SegmentV1> for Segment {
     }
 }
 
-/// An object record as format 1 laid it out (segments without inline data). Do not change.
+/// An object record as format 1 laid it out (no tags, segments without inline data). Do not
+/// change: existing data directories hold it.
 #[derive(Deserialize)]
 struct ObjectRecordV1 {
     key: ObjectKey,
@@ -390,6 +432,7 @@ impl From<ObjectRecordV1> for ObjectRecord {
             user_meta: v1.user_meta,
             segments: v1.segments.into_iter().map(Segment::from).collect(),
             encryption: v1.encryption,
+            tags: Vec::new(),
         }
     }
 }

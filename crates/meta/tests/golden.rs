@@ -1,7 +1,8 @@
 //! Golden files of the persisted record layout: bytes written by each format (byte 1; byte 2 for
-//! bucket records, which carry the bucket policy; byte 3 for object and part records, whose
-//! segments may hold their data inline) under `testdata/`, decoded and compared field by field
-//! with the records they hold.
+//! bucket records, which carry the bucket policy, and for upload records, which carry tags; byte
+//! 3 for object records, which carry tags and whose segments may hold their data inline, and for
+//! part records, whose segment may) under `testdata/`, decoded and compared field by field with
+//! the records they hold.
 //!
 //! A release's files are never rewritten. When a record's layout changes, give it a new format
 //! byte, add `<record>.v2.bin` beside the old file, and keep the v1 file decoding (the migration
@@ -14,8 +15,8 @@ use std::path::PathBuf;
 use coffer_meta::Record;
 use coffer_meta::{
     Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
-    Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket, decode_record,
-    encode_bucket, encode_record,
+    Record, Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket,
+    decode_record, encode_bucket, encode_record,
 };
 use coffer_types::{BlobId, BucketName, ObjectKey, UploadId};
 
@@ -84,6 +85,18 @@ fn object() -> ObjectRecord {
             kms_data_sm4: false,
             envelope: vec![9; 5],
         }),
+        tags: Vec::new(),
+    }
+}
+
+/// The object of format 2: the same, with tags.
+fn object_with_tags() -> ObjectRecord {
+    ObjectRecord {
+        tags: vec![
+            ("project".into(), "golden".into()),
+            ("empty".into(), "".into()),
+        ],
+        ..object()
     }
 }
 
@@ -103,6 +116,15 @@ fn upload() -> UploadRecord {
             kms_data_sm4: false,
             envelope: vec![4; 3],
         }),
+        tags: Vec::new(),
+    }
+}
+
+/// The upload of format 2: the same, with tags.
+fn upload_with_tags() -> UploadRecord {
+    UploadRecord {
+        tags: vec![("stage".into(), "golden".into())],
+        ..upload()
     }
 }
 
@@ -122,11 +144,10 @@ fn part() -> PartRecord {
     }
 }
 
-/// The golden file `name` holds `record` in the current layout, whose format byte is `format`.
+/// The current encoding, format `format`: the file decodes to `record` and `record` encodes to
+/// the file.
 fn golden<T: Record + PartialEq + std::fmt::Debug>(name: &str, format: u8, record: T) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/testdata")
-        .join(name);
+    let path = testdata(name);
     if !path.exists() && std::env::var_os("COFFER_WRITE_GOLDEN").is_some() {
         std::fs::write(&path, encode_record(&record)).expect("write the golden file");
     }
@@ -141,18 +162,17 @@ fn golden<T: Record + PartialEq + std::fmt::Debug>(name: &str, format: u8, recor
     );
 }
 
-/// The golden file `name` holds `record` in an older layout, with format byte `format`, and
-/// still decodes to it.
-fn golden_older<T: Record + PartialEq + std::fmt::Debug>(name: &str, format: u8, record: T) {
+/// An older layout, format `format`: the file still decodes, to `record`.
+fn older<T: Record + PartialEq + std::fmt::Debug>(name: &str, format: u8, record: T) {
     let bytes = std::fs::read(testdata(name)).expect("the golden file exists");
     assert_eq!(bytes[0], format, "{name}: format byte");
     let decoded: T = decode_record(&bytes).expect("the golden file decodes");
     assert_eq!(decoded, record, "{name}: decoded record");
 }
 
-/// An object whose first segment's data is inline (encrypted) and second is a blob.
-fn object_with_inline_data() -> ObjectRecord {
-    let mut object = object();
+/// An object with tags whose first segment's data is inline (encrypted) and second is a blob.
+fn object_with_inline_data_and_tags() -> ObjectRecord {
+    let mut object = object_with_tags();
     object.segments[0].inline = Some(vec![0xC5; 140]);
     object
 }
@@ -193,29 +213,36 @@ fn bucket_record_v2() {
     assert_eq!(decode_bucket(&without).expect("decodes"), bucket());
 }
 
-/// Format 1 object records (segments without inline data) still decode.
+/// Format 1 object records (no tags, segments without inline data) still decode.
 #[test]
 fn object_record_v1() {
-    golden_older("object.v1.bin", 1, object());
+    older("object.v1.bin", 1, object());
 }
 
-/// Format 3 object records: segments may hold their data inline; the current encoding.
+/// Format 3 object records: tags, and segments that may hold their data inline; the current
+/// encoding.
 #[test]
 fn object_record_v3() {
-    golden("object.v3.bin", 3, object_with_inline_data());
+    golden("object.v3.bin", 3, object_with_inline_data_and_tags());
+}
+
+/// Format 1 upload records (no tags) still decode, as uploads without tags.
+#[test]
+fn upload_record_v1() {
+    older("upload.v1.bin", 1, upload());
 }
 
 #[test]
-fn upload_record_v1() {
-    golden("upload.v1.bin", 1, upload());
+fn upload_record_v2() {
+    golden("upload.v2.bin", 2, upload_with_tags());
 }
 
 #[test]
 fn part_record_v1() {
-    golden_older("part.v1.bin", 1, part());
+    older("part.v1.bin", 1, part());
 }
 
-/// Format 3 part records; the current encoding.
+/// Format 3 part records (a segment that may hold its data inline); the current encoding.
 #[test]
 fn part_record_v3() {
     golden("part.v3.bin", 3, part());
@@ -223,8 +250,7 @@ fn part_record_v3() {
 
 #[test]
 fn a_truncated_or_unknown_record_is_corrupt_not_a_panic() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/object.v1.bin");
-    let bytes = std::fs::read(path).expect("the golden file exists");
+    let bytes = std::fs::read(testdata("object.v3.bin")).expect("the golden file exists");
     for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
         assert!(
             decode_record::<ObjectRecord>(&bytes[..cut]).is_err(),

@@ -65,6 +65,10 @@ codes! {
     INCOMPLETE_BODY => ("IncompleteBody", BAD_REQUEST, "0016-00000007");
     REQUEST_HEADER_TOO_LARGE => ("RequestHeaderTooLarge", BAD_REQUEST, "0016-00000008");
     INVALID_ENCRYPTION_ALGORITHM => ("InvalidEncryptionAlgorithmError", BAD_REQUEST, "0005-00000003");
+    INVALID_TAG => ("InvalidTag", BAD_REQUEST, "0010-00000217");
+    TAG_KEY_TOO_LONG => ("InvalidTag", BAD_REQUEST, "0010-00000209");
+    TAG_VALUE_TOO_LONG => ("InvalidTag", BAD_REQUEST, "0010-00000214");
+    INVALID_TAGGING_HEADER => ("InvalidArgument", BAD_REQUEST, "0010-00000219");
     INVALID_KMS_DATA_ENCRYPTION => ("InvalidArgument", BAD_REQUEST, "0005-00000203");
     KMS_KEY_ID_WITHOUT_KMS => ("InvalidArgument", BAD_REQUEST, "0005-00000204");
     NO_SUCH_SSE_RULE => ("NoSuchServerSideEncryptionRule", NOT_FOUND, "0005-00000004");
@@ -161,6 +165,15 @@ impl From<coffer_core::Error> for OssError {
                 value,
                 reason,
             } => OssError::invalid_argument(&name, &value, reason),
+            E::InvalidTag(problem) => {
+                use coffer_core::TagProblem as T;
+                let row = match problem {
+                    T::KeyLength => codes::TAG_KEY_TOO_LONG,
+                    T::ValueLength => codes::TAG_VALUE_TOO_LONG,
+                    T::TooMany | T::DuplicateKey => codes::INVALID_TAG,
+                };
+                OssError::new(row, message)
+            }
             E::InvalidDigest => OssError::new(codes::INVALID_DIGEST, message),
             E::EntityTooLarge => OssError::new(codes::ENTITY_TOO_LARGE, message),
             E::EntityTooSmall => OssError::new(codes::ENTITY_TOO_SMALL, message),
@@ -390,6 +403,22 @@ mod tests {
         check(E::NoSuchBucketPolicy, "NoSuchBucketPolicy", 404);
         let malformed = coffer_iam::policy::PolicyDocument::parse("{}").unwrap_err();
         check(E::MalformedPolicy(malformed), "MalformedPolicy", 400);
+    }
+
+    #[test]
+    fn tag_problems_pick_their_rows() {
+        use coffer_core::TagProblem as T;
+        for (problem, row) in [
+            (T::TooMany, codes::INVALID_TAG),
+            (T::DuplicateKey, codes::INVALID_TAG),
+            (T::KeyLength, codes::TAG_KEY_TOO_LONG),
+            (T::ValueLength, codes::TAG_VALUE_TOO_LONG),
+        ] {
+            assert_eq!(
+                OssError::from(coffer_core::Error::InvalidTag(problem)).code,
+                row
+            );
+        }
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub const X_OSS_SERVER_SIDE_ENCRYPTION: &str = "x-oss-server-side-encryption";
 pub const X_OSS_SERVER_SIDE_DATA_ENCRYPTION: &str = "x-oss-server-side-data-encryption";
 pub const X_OSS_SERVER_SIDE_ENCRYPTION_KEY_ID: &str = "x-oss-server-side-encryption-key-id";
 pub const X_OSS_TAGGING: &str = "x-oss-tagging";
+pub const X_OSS_TAGGING_DIRECTIVE: &str = "x-oss-tagging-directive";
+pub const X_OSS_TAGGING_COUNT: &str = "x-oss-tagging-count";
 
 /// Standard headers an object stores and serves back.
 pub const STORED_STANDARD_HEADERS: &[&str] = &[

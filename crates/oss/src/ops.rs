@@ -8,6 +8,7 @@ mod list;
 mod multipart;
 mod object;
 mod policy;
+mod tagging;
 
 use bytes::Bytes;
 use coffer_access::{RequestFacts, Target};
@@ -59,6 +60,7 @@ pub(crate) async fn run(
         Endpoint::DeleteBucket => bucket::delete_bucket(svc, ctx, p, g).await,
         Endpoint::GetBucketInfo => bucket::bucket_info(svc, ctx, p, g).await,
         Endpoint::GetBucketLocation => bucket::bucket_location(svc, ctx, p, g).await,
+        Endpoint::GetBucketStat => bucket::bucket_stat(svc, ctx, p, g).await,
         Endpoint::ListObjects => list::list_objects(svc, ctx, p, g, false).await,
         Endpoint::ListObjectsV2 => list::list_objects(svc, ctx, p, g, true).await,
         Endpoint::ListMultipartUploads => list::list_uploads(svc, ctx, p, g).await,
@@ -87,6 +89,9 @@ pub(crate) async fn run(
         Endpoint::GetBucketAcl => acl::get_bucket_acl(svc, ctx, p, g).await,
         Endpoint::PutObjectAcl => acl::put_object_acl(svc, ctx, p, g, body).await,
         Endpoint::GetObjectAcl => acl::get_object_acl(svc, ctx, p, g).await,
+        Endpoint::PutObjectTagging => tagging::put_tagging(svc, ctx, p, g, body).await,
+        Endpoint::GetObjectTagging => tagging::get_tagging(svc, ctx, p, g).await,
+        Endpoint::DeleteObjectTagging => tagging::delete_tagging(svc, ctx, p, g).await,
     }
 }
 

@@ -176,6 +176,38 @@ pub(crate) fn sse(headers: &HeaderMap) -> Result<Option<SseRequest>, OssError> {
     }
 }
 
+/// The tags of `x-oss-tagging` (`k1=v1&k2`, keys and values URL-encoded), checked against the
+/// tag limits; none without the header. A pair with more than one `=` is refused, as OSS does.
+pub(crate) fn tagging(headers: &HeaderMap) -> Result<Vec<(String, String)>, OssError> {
+    let Some(raw) = header(headers, X_OSS_TAGGING)? else {
+        return Ok(Vec::new());
+    };
+    let bad = |why: &str| {
+        OssError::new(
+            codes::INVALID_TAGGING_HEADER,
+            format!("The x-oss-tagging header must be key=value pairs joined by &: {why}."),
+        )
+        .detail("ArgumentName", X_OSS_TAGGING)
+        .detail("ArgumentValue", raw)
+    };
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| bad("a key or value is not UTF-8"))
+    };
+    let mut tags = Vec::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if v.contains('=') {
+            return Err(bad("a pair has more than one '='"));
+        }
+        tags.push((decode(k)?, decode(v)?));
+    }
+    coffer_core::validate_tags(&tags)?;
+    Ok(tags)
+}
+
 /// Parses a storage class name.
 pub(crate) fn parse_storage_class(name: &str, value: &str) -> Result<StorageClass, OssError> {
     match value {

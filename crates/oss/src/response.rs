@@ -168,6 +168,9 @@ pub(crate) fn object_headers(reply: &mut Reply, o: &ObjectRecord) {
     if o.object_type == ObjectType::Appendable {
         reply.header(X_OSS_NEXT_APPEND_POSITION, o.size.to_string());
     }
+    if !o.tags.is_empty() {
+        reply.header(X_OSS_TAGGING_COUNT, o.tags.len().to_string());
+    }
     for (name, value) in &o.headers {
         reply.header(name, value);
     }

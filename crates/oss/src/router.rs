@@ -50,6 +50,10 @@ pub enum Endpoint {
     GetBucketAcl,
     PutObjectAcl,
     GetObjectAcl,
+    PutObjectTagging,
+    GetObjectTagging,
+    DeleteObjectTagging,
+    GetBucketStat,
 }
 
 impl Endpoint {
@@ -88,6 +92,10 @@ impl Endpoint {
             Endpoint::GetBucketAcl => "GetBucketAcl",
             Endpoint::PutObjectAcl => "PutObjectAcl",
             Endpoint::GetObjectAcl => "GetObjectAcl",
+            Endpoint::PutObjectTagging => "PutObjectTagging",
+            Endpoint::GetObjectTagging => "GetObjectTagging",
+            Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
+            Endpoint::GetBucketStat => "GetBucketStat",
         }
     }
 
@@ -126,6 +134,10 @@ impl Endpoint {
             Endpoint::GetBucketAcl => Action::GetBucketAcl,
             Endpoint::PutObjectAcl => Action::PutObjectAcl,
             Endpoint::GetObjectAcl => Action::GetObjectAcl,
+            Endpoint::PutObjectTagging => Action::PutObjectTagging,
+            Endpoint::GetObjectTagging => Action::GetObjectTagging,
+            Endpoint::DeleteObjectTagging => Action::DeleteObjectTagging,
+            Endpoint::GetBucketStat => Action::GetBucketStat,
         }
     }
 }
@@ -270,7 +282,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "website",
     "referer",
     "lifecycle",
-    "tagging",
     "versioning",
     "versions",
     "replication",
@@ -280,7 +291,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "inventory",
     "qos",
     "cname",
-    "stat",
     "requestPayment",
     "transferAcceleration",
     "accessPoint",
@@ -303,7 +313,17 @@ pub fn route(
     query: &Query,
     has_copy_source: bool,
 ) -> Result<Endpoint, OssError> {
-    if let Some(sub) = UNSUPPORTED_SUBRESOURCES.iter().find(|s| query.has(s)) {
+    // Served on one level only: tagging on objects (not buckets), stat on buckets (not objects).
+    let other_level = if target.key.is_none() {
+        "tagging"
+    } else {
+        "stat"
+    };
+    if let Some(sub) = UNSUPPORTED_SUBRESOURCES
+        .iter()
+        .find(|s| query.has(s))
+        .or(query.has(other_level).then_some(&other_level))
+    {
         return Err(OssError::new(
             codes::NOT_IMPLEMENTED,
             format!("The '{sub}' sub-resource is not implemented by this server."),
@@ -329,6 +349,10 @@ pub fn route(
             Method::DELETE if query.has("policy") => Endpoint::DeleteBucketPolicy,
             Method::PUT if query.has("acl") => Endpoint::PutBucketAcl,
             Method::GET | Method::HEAD if query.has("acl") => Endpoint::GetBucketAcl,
+            Method::GET | Method::HEAD if query.has("stat") => Endpoint::GetBucketStat,
+            // A sub-resource with a method it does not have never falls through to the plain
+            // operation (`DELETE /bkt?acl` is not DeleteBucket).
+            _ if query.has("acl") || query.has("stat") => return Err(not_allowed()),
             Method::PUT => Endpoint::PutBucket,
             Method::DELETE => Endpoint::DeleteBucket,
             Method::POST if query.has("delete") => Endpoint::DeleteMultipleObjects,
@@ -344,6 +368,10 @@ pub fn route(
         (Some(_), Some(_)) => match *method {
             Method::PUT if query.has("acl") => Endpoint::PutObjectAcl,
             Method::GET | Method::HEAD if query.has("acl") => Endpoint::GetObjectAcl,
+            Method::PUT if query.has("tagging") => Endpoint::PutObjectTagging,
+            Method::GET | Method::HEAD if query.has("tagging") => Endpoint::GetObjectTagging,
+            Method::DELETE if query.has("tagging") => Endpoint::DeleteObjectTagging,
+            _ if query.has("acl") || query.has("tagging") => return Err(not_allowed()),
             Method::PUT if query.has("partNumber") || query.has("uploadId") => {
                 if has_copy_source {
                     Endpoint::UploadPartCopy
@@ -506,6 +534,21 @@ mod tests {
         check(Method::GET, ip, "/bkt/?acl", "GetBucketAcl bkt");
         check(Method::PUT, ip, "/bkt/k?acl", "PutObjectAcl bkt k");
         check(Method::GET, ip, "/bkt/?cors", "NotImplemented");
+        check(Method::GET, ip, "/bkt/?tagging", "NotImplemented");
+        check(Method::GET, ip, "/bkt/?stat", "GetBucketStat bkt");
+        check(Method::GET, ip, "/bkt/k?stat", "NotImplemented");
+        check(Method::DELETE, ip, "/bkt/?acl", "MethodNotAllowed");
+        check(Method::DELETE, ip, "/bkt/?stat", "MethodNotAllowed");
+        check(Method::PUT, ip, "/bkt/?stat", "MethodNotAllowed");
+        check(Method::DELETE, ip, "/bkt/k?acl", "MethodNotAllowed");
+        check(Method::POST, ip, "/bkt/k?tagging", "MethodNotAllowed");
+        check(Method::PUT, ip, "/bkt/k?tagging", "PutObjectTagging bkt k");
+        check(
+            Method::DELETE,
+            ip,
+            "/bkt/k?tagging",
+            "DeleteObjectTagging bkt k",
+        );
         check(
             Method::PUT,
             ip,

@@ -212,12 +212,45 @@ pub fn parse_encryption_rule(body: &[u8]) -> Result<ServerSideEncryptionRule, Os
     parse(body, "ServerSideEncryptionRule")
 }
 
+/// `<Tagging>` request body of PutObjectTagging.
+#[derive(Debug, Deserialize)]
+pub struct Tagging {
+    /// `<TagSet>`.
+    #[serde(rename = "TagSet")]
+    pub tag_set: Option<TagSet>,
+}
+
+/// `<TagSet>`.
+#[derive(Debug, Deserialize)]
+pub struct TagSet {
+    /// The tags.
+    #[serde(rename = "Tag", default)]
+    pub tags: Vec<TagXml>,
+}
+
+/// One `<Tag>`.
+#[derive(Debug, Deserialize)]
+pub struct TagXml {
+    /// `<Key>`.
+    #[serde(rename = "Key")]
+    pub key: String,
+    /// `<Value>` (absent: empty).
+    #[serde(rename = "Value", default)]
+    pub value: String,
+}
+
+/// Parses a PutObjectTagging body.
+pub fn parse_tagging(body: &[u8]) -> Result<Tagging, OssError> {
+    parse(body, "Tagging")
+}
+
 /// Parses arbitrary bytes as every request body type; never panics (fuzz and proptest target).
 pub fn parse_any(body: &[u8]) {
     let _ = parse_complete(body);
     let _ = parse_delete(body);
     let _ = parse_create_bucket(body);
     let _ = parse_encryption_rule(body);
+    let _ = parse_tagging(body);
 }
 
 #[cfg(test)]
@@ -258,6 +291,23 @@ mod tests {
         let ok =
             parse_delete(b"<Delete><Object><Key>a</Key><X><Y/></X></Object></Delete>").unwrap();
         assert_eq!(ok.objects.len(), 1);
+    }
+
+    #[test]
+    fn parses_tagging_bodies() {
+        let t = parse_tagging(
+            b"<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag><Tag><Key>b</Key></Tag></TagSet></Tagging>",
+        )
+        .unwrap();
+        let tags = t.tag_set.unwrap().tags;
+        assert_eq!((tags[0].key.as_str(), tags[0].value.as_str()), ("a", "1"));
+        assert_eq!((tags[1].key.as_str(), tags[1].value.as_str()), ("b", ""));
+        assert!(parse_tagging(b"<Tagging><TagSet></TagSet></Tagging>").is_ok());
+        assert!(
+            parse_tagging(b"<Tagging><TagSet><Tag><Value>v</Value></Tag></TagSet></Tagging>")
+                .is_err()
+        );
+        assert!(parse_tagging(b"<Tags><TagSet/></Tags>").is_err());
     }
 
     #[test]

@@ -42,6 +42,7 @@ codes! {
     INVALID_PART_ORDER = "InvalidPartOrder", BAD_REQUEST;
     INVALID_RANGE = "InvalidRange", RANGE_NOT_SATISFIABLE;
     INVALID_REQUEST = "InvalidRequest", BAD_REQUEST;
+    INVALID_TAG = "InvalidTag", BAD_REQUEST;
     INVALID_TOKEN = "InvalidToken", BAD_REQUEST;
     KMS_ERROR = "KMS.KMSInvalidStateException", BAD_REQUEST;
     MALFORMED_XML = "MalformedXML", BAD_REQUEST;
@@ -134,6 +135,7 @@ impl From<coffer_core::Error> for S3Error {
             E::InvalidBucketName(_) => codes::INVALID_BUCKET_NAME,
             E::InvalidObjectName(_) => codes::INVALID_ARGUMENT,
             E::InvalidArgument { .. } => codes::INVALID_ARGUMENT,
+            E::InvalidTag(_) => codes::INVALID_TAG,
             E::InvalidDigest => codes::INVALID_DIGEST,
             E::EntityTooLarge => codes::ENTITY_TOO_LARGE,
             E::EntityTooSmall => codes::ENTITY_TOO_SMALL,

@@ -487,6 +487,8 @@ async fn put_object(
                 storage_class: None,
                 forbid_overwrite,
                 sse: sse_request(p)?,
+                // x-amz-tagging is not read yet: objects written through S3 get no tags.
+                tags: Vec::new(),
             },
         )
         .await;
@@ -874,6 +876,7 @@ pub(crate) async fn copy_object(
                 storage_class: None,
                 forbid_overwrite: p.header("if-none-match") == Some("*"),
                 sse: sse_request(p)?,
+                tags: None,
             },
         )
         .await

@@ -35,6 +35,7 @@ pub(crate) fn code(e: &Error) -> &'static str {
         Error::InvalidBucketName(_) => "bad-bucket-name",
         Error::InvalidObjectName(_) => "bad-key",
         Error::InvalidArgument { .. } => "bad-argument",
+        Error::InvalidTag(_) => "bad-tag",
         Error::InvalidDigest => "bad-digest",
         Error::EntityTooLarge => "too-large",
         Error::EntityTooSmall => "too-small",
@@ -283,6 +284,7 @@ impl World {
                     storage_class: None,
                     forbid_overwrite,
                     sse: sse.request(),
+                    tags: Vec::new(),
                 },
             )
             .await;
@@ -387,6 +389,7 @@ impl World {
                     storage_class: None,
                     forbid_overwrite: false,
                     sse: sse.request(),
+                    tags: None,
                 },
             )
             .await;
@@ -417,6 +420,7 @@ impl World {
                     acl: coffer_core::Acl::Default,
                     storage_class: None,
                     sse: sse.request(),
+                    tags: Vec::new(),
                 },
             )
             .await
@@ -444,6 +448,7 @@ impl World {
                     acl: coffer_core::Acl::Default,
                     storage_class: None,
                     sse: sse.request(),
+                    tags: Vec::new(),
                 },
             )
             .await;

@@ -118,6 +118,44 @@ pub(super) async fn delete_bucket(
     Ok(Reply::new(StatusCode::NO_CONTENT))
 }
 
+pub(super) async fn bucket_stat(
+    svc: &OssService,
+    ctx: &RequestContext,
+    parts: &Parts,
+    grant: &Grant,
+) -> Result<Reply, OssError> {
+    use coffer_core::{StorageClass as C, class_index};
+    let stat = svc.store.bucket_stat(ctx, grant, bucket_of(parts)?).await?;
+    let class = |c: C| stat.by_class[class_index(c)];
+    let mut w = XmlWriter::new("BucketStat");
+    w.elem("Storage", stat.storage.to_string())
+        .elem("ObjectCount", stat.objects.to_string())
+        .elem("MultipartUploadCount", stat.multipart_uploads.to_string())
+        .elem("LiveChannelCount", "0")
+        // Unix seconds, as OSS reports it; 0 for an empty bucket.
+        .elem(
+            "LastModifiedTime",
+            stat.last_modified.map_or(0, |t| t.0 / 1000).to_string(),
+        );
+    // Every class is stored alike, so "real" storage (OSS's billed minimum) is the storage.
+    for (name, c, real) in [
+        ("Standard", C::Standard, false),
+        ("InfrequentAccess", C::Ia, true),
+        ("Archive", C::Archive, true),
+        ("ColdArchive", C::ColdArchive, true),
+        ("DeepColdArchive", C::DeepColdArchive, true),
+    ] {
+        w.elem(&format!("{name}Storage"), class(c).storage.to_string());
+        if real {
+            w.elem(&format!("{name}RealStorage"), class(c).storage.to_string());
+        }
+        w.elem(&format!("{name}ObjectCount"), class(c).objects.to_string());
+    }
+    w.elem("MultipartPartCount", stat.multipart_parts.to_string())
+        .elem("DeleteMarkerCount", "0");
+    Ok(Reply::xml(w.finish("BucketStat")))
+}
+
 pub(super) async fn bucket_info(
     svc: &OssService,
     ctx: &RequestContext,

@@ -53,6 +53,7 @@ pub(super) async fn initiate(
         acl: request::acl(&parts.headers, X_OSS_OBJECT_ACL)?,
         storage_class: request::storage_class(&parts.headers)?,
         sse: request::sse(&parts.headers)?,
+        tags: request::tagging(&parts.headers)?,
     };
     let upload = svc.store.initiate_upload(ctx, grant, input).await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");

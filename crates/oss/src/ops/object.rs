@@ -71,6 +71,7 @@ pub(super) async fn put_object(
         storage_class: request::storage_class(&parts.headers)?,
         forbid_overwrite: request::flag(&parts.headers, X_OSS_FORBID_OVERWRITE)?,
         sse: request::sse(&parts.headers)?,
+        tags: request::tagging(&parts.headers)?,
     };
     let out = svc.store.put_object(ctx, grant, input).await?;
     let mut reply = Reply::new(StatusCode::OK);
@@ -99,6 +100,18 @@ pub(super) async fn copy_object(
             ));
         }
     };
+    let tags = match header(&parts.headers, X_OSS_TAGGING_DIRECTIVE)? {
+        None => None,
+        Some(v) if v.eq_ignore_ascii_case("Copy") => None,
+        Some(v) if v.eq_ignore_ascii_case("Replace") => Some(request::tagging(&parts.headers)?),
+        Some(v) => {
+            return Err(OssError::invalid_argument(
+                X_OSS_TAGGING_DIRECTIVE,
+                v,
+                "The tagging directive must be Copy or Replace.",
+            ));
+        }
+    };
     let input = CopyObject {
         source_bucket,
         source_key,
@@ -111,6 +124,7 @@ pub(super) async fn copy_object(
         storage_class: request::storage_class(&parts.headers)?,
         forbid_overwrite: request::flag(&parts.headers, X_OSS_FORBID_OVERWRITE)?,
         sse: request::sse(&parts.headers)?,
+        tags,
     };
     let out = svc
         .store
@@ -153,6 +167,7 @@ pub(super) async fn append_object(
         acl: request::acl(&parts.headers, X_OSS_OBJECT_ACL)?,
         storage_class: request::storage_class(&parts.headers)?,
         sse: request::sse(&parts.headers)?,
+        tags: request::tagging(&parts.headers)?,
     };
     let out = svc.store.append_object(ctx, grant, input).await?;
     let mut reply = Reply::new(StatusCode::OK);

@@ -61,6 +61,7 @@ pub(super) async fn create(
                 acl: Acl::Default,
                 storage_class: None,
                 sse: super::sse_request(p)?,
+                tags: Vec::new(),
             },
         )
         .await?;
