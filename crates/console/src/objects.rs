@@ -440,6 +440,7 @@ pub(crate) async fn upload(
                     storage_class: None,
                     forbid_overwrite: false,
                     sse,
+                    tags: Vec::new(),
                 },
             )
             .await?;
@@ -490,6 +491,7 @@ pub(crate) async fn initiate(
                     acl: Acl::Default,
                     storage_class: None,
                     sse,
+                    tags: Vec::new(),
                 },
             )
             .await?;

@@ -155,6 +155,8 @@ impl Actor {
                     storage_class: None,
                     forbid_overwrite: false,
                     sse: Some(sse.clone()),
+                    // Re-encryption keeps the object's tags, as the CLI's CopyObject does.
+                    tags: None,
                 },
             )
             .await?;

@@ -12,7 +12,6 @@
 
 use std::path::PathBuf;
 
-use coffer_meta::Record;
 use coffer_meta::{
     Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
     Record, Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket,
