@@ -379,6 +379,7 @@ mod tests {
                 kms_data_sm4: sm4,
                 envelope: Vec::new(),
             }),
+            tags: Vec::new(),
         }
     }
 
