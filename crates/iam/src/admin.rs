@@ -612,7 +612,7 @@ impl<'a> Admin<'a> {
             Ok((
                 vec![Op::PutPolicy(StoredPolicy {
                     record,
-                    document: parsed,
+                    document: parsed.clone(),
                 })],
                 info,
             ))
@@ -755,7 +755,7 @@ impl<'a> Admin<'a> {
             Ok((
                 vec![Op::PutRole(StoredRole {
                     record: record.clone(),
-                    trust,
+                    trust: trust.clone(),
                 })],
                 record,
             ))
