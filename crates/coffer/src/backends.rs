@@ -30,7 +30,27 @@ pub(crate) struct Backends {
     /// this node owns (every blob older than its start was written by a process now gone); for a
     /// shared one, long enough that another node's write has committed its metadata or failed.
     pub(crate) orphan_grace: Duration,
+    /// Whether this node runs the periodic duties now.
+    pub(crate) duty_lease: DutyLease,
 }
+
+/// Which node runs the periodic duties (garbage collection, keyring rotation, the KMS's
+/// schedule): with state in this process only, always this one; with state in a shared
+/// database, the holder of its lease (`coffer_meta_postgres::Lease`), one node at a time.
+pub(crate) struct DutyLease(Option<coffer_meta_postgres::Lease>);
+
+impl DutyLease {
+    /// Whether the duties are this node's to run now.
+    pub(crate) fn is_held(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(coffer_meta_postgres::Lease::is_held)
+    }
+}
+
+/// How often a node that does not hold the duty lease tries to take it, and the holder checks
+/// that it still does: the longest the duties pause after their node dies.
+pub(crate) const DUTY_LEASE_EVERY: Duration = Duration::from_secs(2);
 
 /// [`Backends::orphan_grace`] of a shared blob store: far longer than a blob's commit and its
 /// metadata transaction take, even for a 5 GiB part.
@@ -43,6 +63,7 @@ pub(crate) async fn open_backends(config: &ServerConfig) -> Result<Backends> {
     std::fs::create_dir_all(dir.root())
         .with_context(|| format!("create data directory {}", dir.root().display()))?;
     let server = &config.sections.server;
+    let mut duty_lease = DutyLease(None);
     let (meta, identities, kms): (
         Arc<dyn MetaStore>,
         Arc<dyn RecordStore>,
@@ -60,6 +81,10 @@ pub(crate) async fn open_backends(config: &ServerConfig) -> Result<Backends> {
             let pool = coffer_meta_postgres::connect(url.expose())
                 .await
                 .context("open the PostgreSQL metadata store")?;
+            duty_lease = DutyLease(Some(
+                coffer_meta_postgres::Lease::start(url.expose(), DUTY_LEASE_EVERY)
+                    .context("contend for the duty lease in PostgreSQL")?,
+            ));
             let open = |store, tables: &[coffer_records::Table]| {
                 coffer_meta_postgres::PgRecordStore::open(url.expose(), store, tables)
             };
@@ -106,6 +131,7 @@ pub(crate) async fn open_backends(config: &ServerConfig) -> Result<Backends> {
         kms,
         kms_audit,
         orphan_grace,
+        duty_lease,
     })
 }
 

@@ -5,6 +5,7 @@ mod admin_cmd;
 mod backends;
 mod config;
 mod credentials;
+mod duties;
 mod keyring_cmd;
 mod kms_cmd;
 mod root_credentials_cmd;

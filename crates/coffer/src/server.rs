@@ -17,6 +17,7 @@ use tracing_subscriber::EnvFilter;
 use crate::backends::{Backends, open_backends};
 use crate::config::{LogFormat, ServerConfig};
 use crate::credentials;
+use crate::duties::{Duties, Duty};
 
 /// Logs go to stderr; `RUST_LOG` overrides the default level (info).
 pub(crate) fn init_tracing(config: &ServerConfig) {
@@ -47,24 +48,32 @@ async fn shutdown_signal() {
     }
 }
 
-/// Rotates the SSE-OSS master key when due, checking hourly.
+/// Rotates the SSE-OSS master key when due, checking hourly, on the node holding the duties.
 async fn rotate_keyring(
+    duties: Arc<Duties>,
     keyring: coffer_keyring::Keyring,
     interval: Option<i64>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let Some(interval) = interval else {
         return;
     };
-    loop {
-        if let Err(e) = keyring.rotate_if_due(crate::keyring_cmd::now(), interval) {
-            tracing::error!(error = %e, "SSE master key rotation failed");
+    let pass = || {
+        let keyring = keyring.clone();
+        async move {
+            if let Err(e) = keyring.rotate_if_due(crate::keyring_cmd::now(), interval) {
+                tracing::error!(error = %e, "SSE master key rotation failed");
+            }
         }
-        tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
-        }
-    }
+    };
+    duties
+        .every(
+            Duty::KeyringRotation,
+            std::time::Duration::from_secs(3600),
+            pass,
+            stop,
+        )
+        .await;
 }
 
 /// The KMS's clock and how often its schedule runs: the wall clock and once a minute, except in
@@ -86,24 +95,61 @@ fn kms_clock(
     )
 }
 
-/// Runs the KMS's due rotations, deletions and material expiries on its schedule.
+/// Runs the KMS's due rotations, deletions and material expiries on its schedule, on the node
+/// holding the duties.
 async fn tick_kms(
+    duties: Arc<Duties>,
     kms: Arc<coffer_kms::Kms>,
     clock: Arc<dyn coffer_kms::Clock>,
     every: std::time::Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let pass = || {
+        let (k, now) = (kms.clone(), clock.now());
+        async move {
+            match tokio::task::spawn_blocking(move || k.tick(now)).await {
+                Ok(Ok(report)) => tracing::debug!(?report, "KMS tick"),
+                Ok(Err(e)) => tracing::error!(error = %e, "KMS tick failed"),
+                Err(e) => tracing::error!(error = %e, "KMS tick panicked"),
+            }
+        }
+    };
+    duties.every(Duty::KmsSchedule, every, pass, stop).await;
+}
+
+/// How often a node checks the shared identity and KMS stores for changes other nodes made: the
+/// bound on how long a revocation (a disabled key, a detached policy, a disabled CMK) made on one
+/// node goes unseen on another. What another node creates or grants is seen at once: lookups
+/// that would answer "unknown" or "denied" check the store first.
+const SHARED_STATE_STALENESS: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reloads the identities and the KMS's keys when another node changed them.
+async fn follow_shared_state(
+    iam: Arc<Iam>,
+    kms: Arc<coffer_kms::Kms>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        let k = kms.clone();
-        let now = clock.now();
-        match tokio::task::spawn_blocking(move || k.tick(now)).await {
-            Ok(Ok(report)) => tracing::debug!(?report, "KMS tick"),
-            Ok(Err(e)) => tracing::error!(error = %e, "KMS tick failed"),
-            Err(e) => tracing::error!(error = %e, "KMS tick panicked"),
+        let (i, k) = (iam.clone(), kms.clone());
+        let outcome = tokio::task::spawn_blocking(move || {
+            (
+                i.refresh().map_err(|e| e.to_string()),
+                k.refresh().map_err(|e| e.to_string()),
+            )
+        })
+        .await;
+        match outcome {
+            Ok((Ok(_), Ok(_))) => {}
+            Ok((iam, kms)) => {
+                for e in [iam.err(), kms.err()].into_iter().flatten() {
+                    tracing::warn!(error = %e, "could not follow the shared state");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "following the shared state panicked"),
         }
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(SHARED_STATE_STALENESS) => {}
         }
     }
 }
@@ -143,6 +189,7 @@ struct Services {
     kms_clock: Arc<dyn coffer_kms::Clock>,
     kms_tick_every: std::time::Duration,
     keyring: coffer_keyring::Keyring,
+    duties: Arc<Duties>,
 }
 
 /// Unseals the keyring, the KMS and the identities with the root key and builds the store over
@@ -190,10 +237,15 @@ async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result
     .context("open the SSE keyring (is the root key the one it was sealed with?)")?;
     // Identities first: the access layer (and SSE-KMS through it) decides with them, and moves
     // bucket policies an older version kept in iam.redb into their buckets.
+    let account_id = Iam::shared_account_id(&*backends.identities, &root.account_id)
+        .context("settle the account id in the shared identity store")?;
+    if account_id != root.account_id {
+        info!(%account_id, "serving the account of the shared identity store");
+    }
     let iam = Arc::new(
         Iam::open(
             coffer_iam::RootAccount {
-                account_id: root.account_id,
+                account_id,
                 access_key_id: root.access_key_id,
                 secret: root.secret,
             },
@@ -234,6 +286,7 @@ async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result
         kms_clock,
         kms_tick_every,
         keyring,
+        duties: Arc::new(Duties::new(backends.duty_lease)),
     })
 }
 
@@ -338,15 +391,19 @@ fn serve(
         .oss
         .local_addr()
         .map_or_else(|_| sections.server.listen.to_string(), |a| a.to_string());
-    let oss = Arc::new(OssService::new(
-        services.store.clone(),
-        services.access.clone(),
-        coffer_oss::Config {
-            region: region.clone(),
-            hosts: sections.oss.host_config(),
-            public_endpoint: sections.oss.public_endpoint(listening),
-        },
-    ));
+    let duties = services.duties.clone();
+    let oss = Arc::new(
+        OssService::new(
+            services.store.clone(),
+            services.access.clone(),
+            coffer_oss::Config {
+                region: region.clone(),
+                hosts: sections.oss.host_config(),
+                public_endpoint: sections.oss.public_endpoint(listening),
+            },
+        )
+        .with_metrics(Arc::new(move || duties.render())),
+    );
     let s3 = Arc::new(coffer_s3::S3Service::new(
         services.store.clone(),
         services.access.clone(),
@@ -417,20 +474,33 @@ fn serve(
     ]
 }
 
-/// Garbage collection, SSE master key rotation and the KMS's schedule.
+/// Garbage collection, SSE master key rotation and the KMS's schedule (on the node holding the
+/// duties), and following the shared state (on every node).
 fn start_background_duties(
     config: &ServerConfig,
     services: &Services,
     stop: &watch::Receiver<bool>,
 ) -> Vec<Task> {
+    let (gc_duties, gc_count) = (services.duties.clone(), services.duties.clone());
     vec![
-        tokio::spawn(services.store.collector().run(stopped(stop.clone()))),
+        tokio::spawn(services.store.collector().run_while(
+            move || gc_duties.mine(),
+            move |_| gc_count.ran(Duty::GarbageCollection),
+            stopped(stop.clone()),
+        )),
         tokio::spawn(rotate_keyring(
+            services.duties.clone(),
             services.keyring.clone(),
             config.sections.keyring.rotation_interval_secs(),
             stop.clone(),
         )),
+        tokio::spawn(follow_shared_state(
+            services.iam.clone(),
+            services.kms.clone(),
+            stop.clone(),
+        )),
         tokio::spawn(tick_kms(
+            services.duties.clone(),
             services.kms.clone(),
             services.kms_clock.clone(),
             services.kms_tick_every,

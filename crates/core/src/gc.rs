@@ -73,17 +73,35 @@ impl Collector {
 
     /// Runs until `shutdown` resolves, collecting whenever a write signals garbage.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        self.run_while(|| true, |_| {}, shutdown).await;
+    }
+
+    /// [`Collector::run`] on a node that shares its stores with others: collects only while
+    /// `mine()` says the duty is this node's, and calls `ran(deleted)` after each pass.
+    pub async fn run_while(
+        self,
+        mine: impl Fn() -> bool,
+        ran: impl Fn(usize),
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         tokio::pin!(shutdown);
         loop {
-            loop {
+            let mut deleted = 0;
+            while mine() {
                 match self.collect_once().await {
-                    Ok(n) if n == BATCH => continue,
-                    Ok(_) => break,
+                    Ok(n) if n == BATCH => deleted += n,
+                    Ok(n) => {
+                        deleted += n;
+                        break;
+                    }
                     Err(e) => {
                         warn!(error = %e, "garbage collection failed; will retry");
                         break;
                     }
                 }
+            }
+            if mine() {
+                ran(deleted);
             }
             tokio::select! {
                 _ = &mut shutdown => return,

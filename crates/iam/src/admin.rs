@@ -613,7 +613,7 @@ impl<'a> Admin<'a> {
             Ok((
                 vec![Op::PutPolicy(StoredPolicy {
                     record,
-                    document: parsed,
+                    document: parsed.clone(),
                 })],
                 info,
             ))
@@ -756,7 +756,7 @@ impl<'a> Admin<'a> {
             Ok((
                 vec![Op::PutRole(StoredRole {
                     record: record.clone(),
-                    trust,
+                    trust: trust.clone(),
                 })],
                 record,
             ))

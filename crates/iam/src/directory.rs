@@ -45,6 +45,8 @@ pub(crate) struct Directory {
     pub(crate) policies: BTreeMap<String, StoredPolicy>,
     pub(crate) access_keys: BTreeMap<String, AccessKeyRecord>,
     pub(crate) bucket_policies: BTreeMap<String, StoredBucketPolicy>,
+    /// The store's generation this was read at (`None`: a store only this process writes).
+    pub(crate) generation: Option<u64>,
 }
 
 /// One write, as iam sees it; becomes a [`Change`] for the store and then updates the directory.
@@ -106,6 +108,22 @@ impl Directory {
     /// Reads and decodes the whole store; a record that does not decode or a stored document that
     /// no longer parses is an error (better refuse to start than silently drop a Deny).
     pub(crate) fn load(store: &dyn RecordStore) -> Result<Self> {
+        // Each table is its own scan: on a store other processes write, load again until no
+        // batch landed between the first scan and the last, so the tables agree.
+        let mut attempts = 0;
+        loop {
+            let before = store.generation()?;
+            let mut dir = Self::load_tables(store)?;
+            let after = store.generation()?;
+            attempts += 1;
+            if before == after || attempts >= 20 {
+                dir.generation = before.filter(|_| before == after);
+                return Ok(dir);
+            }
+        }
+    }
+
+    fn load_tables(store: &dyn RecordStore) -> Result<Self> {
         let mut dir = Directory::default();
         for (_, v) in store.scan(USERS)? {
             let r: UserRecord = record::decode(&v)?;

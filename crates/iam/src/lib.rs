@@ -193,6 +193,12 @@ impl std::fmt::Debug for Iam {
     }
 }
 
+/// How many times a write planned on a directory another node changed meanwhile is planned again.
+const WRITE_ATTEMPTS: u32 = 10;
+
+/// The `meta` key of the account id, on a store several nodes share.
+const ACCOUNT_ID_KEY: &[u8] = b"account-id";
+
 /// The `meta` key of the sealed root-key check.
 const ROOT_CHECK_KEY: &[u8] = b"root-check";
 const ROOT_CHECK_VALUE: &[u8] = b"coffer-iam";
@@ -258,6 +264,40 @@ impl Iam {
         })
     }
 
+    /// The account id of an identity store several nodes share: the one stored there, else
+    /// `proposed` (this node's, from its data directory), stored now so that every node that opens
+    /// the store later serves the same account. On a store only this process writes, `proposed`.
+    /// Blocks on the store; call at startup, before [`Iam::open`].
+    pub fn shared_account_id(store: &dyn RecordStore, proposed: &str) -> Result<String> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let Some(generation) = store.generation()? else {
+                return Ok(proposed.to_owned());
+            };
+            let stored = store
+                .scan(META)?
+                .into_iter()
+                .find(|(k, _)| k == ACCOUNT_ID_KEY);
+            if let Some((_, id)) = stored {
+                return String::from_utf8(id)
+                    .map_err(|_| Error::corrupt("the stored account id is not text"));
+            }
+            let put = Change::Put {
+                table: META,
+                key: ACCOUNT_ID_KEY.to_vec(),
+                value: proposed.as_bytes().to_vec(),
+            };
+            match store.apply_at(Some(generation), &[put]) {
+                Ok(_) => return Ok(proposed.to_owned()),
+                // Another node stored its id first: read it.
+                Err(coffer_records::Error::Stale) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::corrupt(
+            "the identity store kept changing while the account id was settled",
+        ))
+    }
+
     /// Uses `clock` instead of the system clock (for tests of STS expiry).
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -289,19 +329,67 @@ impl Iam {
     }
 
     /// Runs one write: `plan` looks at the directory and returns the writes to make (and a
-    /// result); they are committed to the store atomically, then applied in memory. Writers are
-    /// serialised by the directory's write lock, so a plan never sees a stale directory.
-    fn write<T>(&self, plan: impl FnOnce(&Directory) -> Result<(Vec<Op>, T)>) -> Result<T> {
+    /// result); they are committed to the store atomically, then applied in memory. Writers of
+    /// this process are serialised by the directory's write lock; on a store other nodes write
+    /// too, the directory is first brought up to the store's generation and the batch is
+    /// committed only at that generation (else planned again on a fresh read), so a plan never
+    /// commits on a stale directory.
+    fn write<T>(&self, mut plan: impl FnMut(&Directory) -> Result<(Vec<Op>, T)>) -> Result<T> {
         let mut dir = self.dir.write().unwrap_or_else(PoisonError::into_inner);
-        let (ops, out) = plan(&dir)?;
-        if !ops.is_empty() {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some(current) = self.store.generation()?
+                && dir.generation != Some(current)
+            {
+                *dir = Directory::load(&*self.store)?;
+            }
+            let (ops, out) = plan(&dir)?;
+            if ops.is_empty() {
+                return Ok(out);
+            }
             let changes: Vec<Change> = ops.iter().map(Op::change).collect();
-            self.store.apply(&changes)?;
-            for op in ops {
-                dir.apply(op);
+            match self.store.apply_at(dir.generation, &changes) {
+                Err(coffer_records::Error::Stale) if attempt < WRITE_ATTEMPTS => continue,
+                Err(e) => return Err(e.into()),
+                Ok(generation) => {
+                    for op in ops {
+                        dir.apply(op);
+                    }
+                    dir.generation = generation;
+                    return Ok(out);
+                }
             }
         }
-        Ok(out)
+    }
+
+    /// Loads the directory again if another node changed the store since it was read. Returns
+    /// whether it did. The server calls it on a schedule (the bound on how stale a node's view
+    /// of identities can be), and lookups call it before answering "unknown" or "denied", so that
+    /// what another node just created or granted works at once.
+    pub fn refresh(&self) -> Result<bool> {
+        let Some(current) = self.store.generation()? else {
+            return Ok(false);
+        };
+        if self.read().generation == Some(current) {
+            return Ok(false);
+        }
+        let fresh = Directory::load(&*self.store)?;
+        let mut dir = self.dir.write().unwrap_or_else(PoisonError::into_inner);
+        // A write of this process may have moved past what was just read.
+        if fresh.generation > dir.generation || dir.generation.is_none() {
+            *dir = fresh;
+        }
+        Ok(true)
+    }
+
+    /// [`Iam::refresh`] for a lookup about to answer "unknown" or "denied": a failure to reach
+    /// the store is logged and the answer stands.
+    fn refreshed_before_refusing(&self) -> bool {
+        self.refresh().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not check the identity store for changes");
+            false
+        })
     }
 
     /// The secret of a long-term access key and the principal it stands for, at the clock's time.
@@ -335,6 +423,15 @@ impl Iam {
                 AccessKeySecret::new(self.root_secret.expose_secret()),
             ));
         }
+        match self.long_term_credentials(access_key_id) {
+            Err(Error::InvalidAccessKeyId) if self.refreshed_before_refusing() => {
+                self.long_term_credentials(access_key_id)
+            }
+            other => other,
+        }
+    }
+
+    fn long_term_credentials(&self, access_key_id: &str) -> Result<(Principal, AccessKeySecret)> {
         let dir = self.read();
         let key = dir
             .access_keys
@@ -445,13 +542,26 @@ impl Iam {
         facts: &RequestFacts,
         bucket_policy: Option<&PolicyDocument>,
     ) -> Decision {
-        let identity = self.read().identity_policies(principal);
         let session = match principal {
             Principal::RoleSession { policy, .. } => policy.clone(),
             _ => None,
         };
-        let identity: Vec<&PolicyDocument> = identity.iter().map(|p| &**p).collect();
-        evaluate_with_resource_policy(&identity, session.as_deref(), bucket_policy, facts)
+        let decide = || {
+            let identity = self.read().identity_policies(principal);
+            let identity: Vec<&PolicyDocument> = identity.iter().map(|p| &**p).collect();
+            evaluate_with_resource_policy(&identity, session.as_deref(), bucket_policy, facts)
+        };
+        let decision = decide();
+        // A policy another node just attached is honoured at once: a RAM identity's refusal is
+        // checked against the store's generation first.
+        let ram_identity = matches!(
+            principal,
+            Principal::User { .. } | Principal::RoleSession { .. }
+        );
+        if decision != Decision::Allow && ram_identity && self.refreshed_before_refusing() {
+            return decide();
+        }
+        decision
     }
 
     /// The policy decision for an OSS `action` (any `oss:*` name, e.g. `oss:PutObjectAcl`) on
@@ -636,7 +746,7 @@ impl Iam {
     /// layer did: for tests of the migration only.
     #[cfg(any(test, feature = "testing"))]
     pub fn put_legacy_bucket_policy(&self, bucket: &str, text: &str) -> Result<()> {
-        let document = self.parse_bucket_policy(bucket, text)?;
+        let document = Arc::new(self.parse_bucket_policy(bucket, text)?);
         let updated = self.now().unix_timestamp();
         self.write(|_| {
             Ok((
@@ -646,7 +756,7 @@ impl Iam {
                         document: text.to_owned(),
                         updated,
                     },
-                    document: Arc::new(document),
+                    document: document.clone(),
                 })],
                 (),
             ))

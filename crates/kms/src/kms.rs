@@ -80,6 +80,8 @@ struct State {
     /// By SHA-256 of the token text.
     tokens: HashMap<[u8; 32], TokenRecord>,
     next_seq: u64,
+    /// The store's generation this was read at (`None`: a store only this process writes).
+    generation: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -184,7 +186,63 @@ impl Kms {
         self.state.read().expect("state lock poisoned")
     }
 
+    /// The state, read again first if another node changed the store since it was loaded, so
+    /// that a change is planned on what the store holds (and [`Kms::commit`] refuses it if
+    /// another node writes in between).
     fn write(&self) -> RwLockWriteGuard<'_, State> {
+        let mut state = self.state.write().expect("state lock poisoned");
+        let current = match self.store.generation() {
+            Ok(current) => current,
+            Err(e) => {
+                // The commit that follows will fail on the same store; nothing to do here.
+                tracing::warn!(error = %e, "could not check the KMS store for changes");
+                return state;
+            }
+        };
+        if current.is_some() && current != state.generation {
+            match load_state(self.store.as_ref()) {
+                Ok(fresh) => *state = fresh,
+                Err(e) => tracing::warn!(error = %e, "could not read the KMS store again"),
+            }
+        }
+        state
+    }
+
+    /// The state for a lookup, read again first if `missing` finds what it looks for absent and
+    /// another node changed the store: a key, alias or version another node just made is found
+    /// at once.
+    fn read_finding(&self, missing: impl Fn(&State) -> bool) -> RwLockReadGuard<'_, State> {
+        let state = self.read();
+        if !missing(&state) {
+            return state;
+        }
+        drop(state);
+        if let Err(e) = self.refresh() {
+            tracing::warn!(error = %e, "could not check the KMS store for changes");
+        }
+        self.read()
+    }
+
+    /// Loads the state again if another node changed the store since it was read. Returns
+    /// whether it did. The server calls it on a schedule (the bound on how stale a node's view of
+    /// keys can be), and lookups call it before answering "not found".
+    pub fn refresh(&self) -> Result<bool> {
+        let Some(current) = self.store.generation()? else {
+            return Ok(false);
+        };
+        if self.read().generation == Some(current) {
+            return Ok(false);
+        }
+        let fresh = load_state(self.store.as_ref())?;
+        let mut state = self.write_unsynced();
+        // A change of this process may have moved past what was just read.
+        if fresh.generation > state.generation || state.generation.is_none() {
+            *state = fresh;
+        }
+        Ok(true)
+    }
+
+    fn write_unsynced(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().expect("state lock poisoned")
     }
 
@@ -230,7 +288,7 @@ impl Kms {
     /// using it: a lookup for permission checks made before an operation, so it is neither metered
     /// nor audited (the operation that follows is).
     pub fn resolve_key_id(&self, caller: &Caller, key: &KeyRef) -> Result<KeyId> {
-        let state = self.read();
+        let state = self.read_finding(|s| self.resolve(s, caller, key).is_err());
         self.resolve(&state, caller, key)
             .map(|entry| entry.record.key_id)
     }
@@ -351,8 +409,9 @@ impl Kms {
         changes: &[Change],
         update: impl FnOnce(&mut State),
     ) -> Result<()> {
-        self.store.apply(changes)?;
+        let generation = self.store.apply_at(state.generation, changes)?;
         update(state);
+        state.generation = generation;
         Ok(())
     }
 }
@@ -448,7 +507,23 @@ fn check_root_key(store: &dyn RecordStore, keyring: &Keyring) -> Result<()> {
     }
 }
 
+/// Reads the whole state. Each table is its own scan: on a store other processes write, reads
+/// again until no batch landed between the first scan and the last, so the tables agree.
 fn load_state(store: &dyn RecordStore) -> Result<State> {
+    let mut attempts = 0;
+    loop {
+        let before = store.generation()?;
+        let mut state = load_tables(store)?;
+        let after = store.generation()?;
+        attempts += 1;
+        if before == after || attempts >= 20 {
+            state.generation = before.filter(|_| before == after);
+            return Ok(state);
+        }
+    }
+}
+
+fn load_tables(store: &dyn RecordStore) -> Result<State> {
     let mut state = State::default();
     for (_, v) in store.scan(crate::store::KEYS)? {
         let record: KeyRecord = record::decode(&v)?;

@@ -6,7 +6,8 @@
 //! `SERIALIZABLE` isolation, its conditions are checked in that transaction, and a transaction the
 //! database aborts for a serialization conflict or a deadlock (SQLSTATE `40001`, `40P01`) is
 //! retried from the start a bounded number of times. Nothing here depends on advisory locks or
-//! `LISTEN` for the correctness of an operation, so the same SQL runs on PostgreSQL-compatible
+//! `LISTEN` for the correctness of an operation (the [`Lease`] that picks the node running the
+//! periodic duties is an advisory lock, but the duties stay correct without it), so the same SQL runs on PostgreSQL-compatible
 //! distributed databases; the advisory lock taken around migrations only keeps two nodes that
 //! start at once from racing to create the same tables (and the migrations are idempotent anyway).
 //!
@@ -15,12 +16,14 @@
 //! plaintext key.
 
 mod error;
+mod lease;
 mod meta;
 mod pool;
 mod records;
 mod schema;
 
 pub use error::Error;
+pub use lease::Lease;
 pub use meta::PgMetaStore;
 pub use pool::{Pool, connect};
 pub use records::PgRecordStore;

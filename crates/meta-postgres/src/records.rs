@@ -11,7 +11,7 @@ use std::future::Future;
 
 use coffer_records::{Change, Error as RecordError, RecordStore, Result, Table, check_tables};
 
-use crate::pool::serializable;
+use crate::pool::{TxnError, serializable};
 use crate::{Error, Pool};
 
 /// A [`coffer_records::RecordStore`] in a PostgreSQL database; several nodes may share one.
@@ -96,6 +96,109 @@ fn wait<T: Send + 'static>(
         .map_err(|_| RecordError::Backend("record store task ended without an answer".into()))
 }
 
+/// The store's generation as `client` sees it: 0 before the first batch.
+async fn read_generation(
+    client: &impl deadpool_postgres::GenericClient,
+    store: &str,
+) -> Result<u64, Error> {
+    let row = client
+        .query_opt(
+            "SELECT generation FROM record_generations WHERE store = $1",
+            &[&store],
+        )
+        .await?;
+    Ok(row.map_or(0, |r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0)))
+}
+
+/// Why a checked batch was not applied.
+enum ApplyError {
+    Db(Error),
+    Stale,
+}
+
+impl From<Error> for ApplyError {
+    fn from(e: Error) -> Self {
+        ApplyError::Db(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for ApplyError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ApplyError::Db(e.into())
+    }
+}
+
+impl TxnError for ApplyError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, ApplyError::Db(e) if e.is_retryable())
+    }
+}
+
+impl PgRecordStore {
+    /// Applies `changes` and moves the store's generation on by one, in one serializable
+    /// transaction; with `expected`, only if the generation is still that. Every batch writes the
+    /// generation row, so two batches on one store never commit concurrently: the database
+    /// aborts one (and it is retried, when unchecked) rather than let a plan made on a stale read
+    /// commit.
+    fn apply_checked(&self, expected: Option<u64>, changes: &[Change]) -> Result<u64> {
+        check_tables(&self.tables, changes)?;
+        let pool = self.pool.clone();
+        let store = self.store.clone();
+        let changes: Vec<(String, Change)> = changes
+            .iter()
+            .map(|c| (self.column(table_of(c)), c.clone()))
+            .collect();
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| RecordError::Backend("record store is shut down".into()))?;
+        let outcome = wait(runtime, async move {
+            let out: Result<u64, ApplyError> = serializable!(pool, |tx| {
+                if let Some(expected) = expected
+                    && read_generation(&tx, &store).await? != expected
+                {
+                    return Err(ApplyError::Stale);
+                }
+                for (tbl, change) in &changes {
+                    match change {
+                        Change::Put { key, value, .. } => {
+                            tx.execute(
+                                "INSERT INTO records (tbl, key, value) VALUES ($1, $2, $3)
+                                 ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value",
+                                &[tbl, key, value],
+                            )
+                            .await?;
+                        }
+                        Change::Delete { key, .. } => {
+                            tx.execute(
+                                "DELETE FROM records WHERE tbl = $1 AND key = $2",
+                                &[tbl, key],
+                            )
+                            .await?;
+                        }
+                    }
+                }
+                let row = tx
+                    .query_one(
+                        "INSERT INTO record_generations (store, generation) VALUES ($1, 1)
+                         ON CONFLICT (store)
+                         DO UPDATE SET generation = record_generations.generation + 1
+                         RETURNING generation",
+                        &[&store],
+                    )
+                    .await?;
+                u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)
+            });
+            out
+        })?;
+        match outcome {
+            Ok(generation) => Ok(generation),
+            Err(ApplyError::Stale) => Err(RecordError::Stale),
+            Err(ApplyError::Db(e)) => Err(backend(e)),
+        }
+    }
+}
+
 fn table_of(change: &Change) -> Table {
     match change {
         Change::Put { table, .. } | Change::Delete { table, .. } => *table,
@@ -127,36 +230,25 @@ impl RecordStore for PgRecordStore {
     }
 
     fn apply(&self, changes: &[Change]) -> Result<()> {
-        check_tables(&self.tables, changes)?;
+        self.apply_checked(None, changes).map(|_| ())
+    }
+
+    fn generation(&self) -> Result<Option<u64>> {
         let pool = self.pool.clone();
-        let changes: Vec<(String, Change)> = changes
-            .iter()
-            .map(|c| (self.column(table_of(c)), c.clone()))
-            .collect();
+        let store = self.store.clone();
         self.run(async move {
-            let out: Result<(), Error> = serializable!(pool, |tx| {
-                for (tbl, change) in &changes {
-                    match change {
-                        Change::Put { key, value, .. } => {
-                            tx.execute(
-                                "INSERT INTO records (tbl, key, value) VALUES ($1, $2, $3)
-                                 ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value",
-                                &[tbl, key, value],
-                            )
-                            .await?;
-                        }
-                        Change::Delete { key, .. } => {
-                            tx.execute(
-                                "DELETE FROM records WHERE tbl = $1 AND key = $2",
-                                &[tbl, key],
-                            )
-                            .await?;
-                        }
-                    }
-                }
-            });
-            out
+            let client = pool.client().await?;
+            read_generation(&client, &store).await
         })
+        .map(Some)
+    }
+
+    fn apply_at(&self, expected: Option<u64>, changes: &[Change]) -> Result<Option<u64>> {
+        match expected {
+            Some(expected) => self.apply_checked(Some(expected), changes).map(Some),
+            // The caller never read a generation: nothing to check.
+            None => self.apply_checked(None, changes).map(Some),
+        }
     }
 
     fn scrub(&self) -> Result<()> {

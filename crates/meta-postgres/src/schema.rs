@@ -52,6 +52,11 @@ const MIGRATIONS: &[&str] = &[
         value bytea NOT NULL,
         PRIMARY KEY (tbl, key)
     );",
+    // 2: one generation per record store, moved on by every batch (see `crate::records`).
+    "CREATE TABLE IF NOT EXISTS record_generations (
+        store text PRIMARY KEY,
+        generation bigint NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

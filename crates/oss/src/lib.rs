@@ -27,4 +27,4 @@ pub mod xml;
 
 pub use config::ConfigSection;
 pub use metrics::Metrics;
-pub use server::{Config, OssService, serve};
+pub use server::{Config, MetricsSource, OssService, serve};

@@ -51,7 +51,13 @@ pub struct OssService {
     pub(crate) iam: Arc<Iam>,
     pub(crate) config: Config,
     pub(crate) metrics: Metrics,
+    /// Further metrics the server appends to `/metrics` (backends, duties), in the Prometheus
+    /// text format.
+    more_metrics: Option<MetricsSource>,
 }
+
+/// Renders metrics of other layers for `/metrics`, in the Prometheus text format.
+pub type MetricsSource = Arc<dyn Fn() -> String + Send + Sync>;
 
 impl OssService {
     /// A service over `store`, authenticating against the access layer's identities and
@@ -63,7 +69,15 @@ impl OssService {
             access,
             config,
             metrics: Metrics::new(),
+            more_metrics: None,
         }
+    }
+
+    /// Appends what `source` renders to `/metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, source: MetricsSource) -> Self {
+        self.more_metrics = Some(source);
+        self
     }
 }
 
@@ -147,6 +161,9 @@ impl coffer_http::Dialect for Oss {
             "/metrics" => Some(Box::pin(async {
                 let mut text = self.svc.metrics.render();
                 text.push_str(&self.edge.stats().render());
+                if let Some(more) = &self.svc.more_metrics {
+                    text.push_str(&more());
+                }
                 plain(StatusCode::OK, text)
             })),
             _ => None,

@@ -48,6 +48,10 @@ pub enum Error {
     /// The backend failed (I/O, a damaged file, a lost connection).
     #[error("record store: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// [`RecordStore::apply_at`]: another writer changed the store since the generation the batch
+    /// was planned at. Nothing was applied; read again and plan again.
+    #[error("the record store changed since the batch was planned")]
+    Stale,
 }
 
 impl Error {
@@ -158,6 +162,24 @@ pub trait RecordStore: Send + Sync + fmt::Debug {
     /// readable in the underlying storage, as far as the backend can ensure it. Changes no entry.
     /// May wait for, and hold up, other calls.
     fn scrub(&self) -> Result<()>;
+
+    /// The store's generation, for stores that other processes write too (several nodes on one
+    /// database): a number that grows with every batch any writer applies, read in one cheap
+    /// query. A user that keeps the store's contents in memory compares it with the generation it
+    /// loaded at to know whether to load again. `None` for a store only this process writes
+    /// (a file it holds open, memory): what it holds in memory is always current.
+    fn generation(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
+    /// [`RecordStore::apply`] if the generation is still `expected`, in the same transaction:
+    /// [`Error::Stale`] (and nothing applied) if another writer applied a batch since. Returns
+    /// the generation after the batch. `expected` is what [`RecordStore::generation`] returned
+    /// when the batch was planned; on a store without generations (`None`) this is `apply`.
+    fn apply_at(&self, expected: Option<u64>, changes: &[Change]) -> Result<Option<u64>> {
+        let _ = expected;
+        self.apply(changes).map(|()| None)
+    }
 }
 
 /// [`Error::UnknownTable`] for the first change naming a table not in `declared`: the check every

@@ -78,7 +78,7 @@ impl Kms {
     ) -> Result<ImportParameters> {
         self.observe(caller, Operation::GetParametersForImport, |event| {
             let key_id = {
-                let state = self.read();
+                let state = self.read_finding(|s| self.resolve(s, caller, key).is_err());
                 let entry = self.resolve(&state, caller, key)?;
                 event.key_id = Some(entry.record.key_id);
                 if entry.record.origin != Origin::External {

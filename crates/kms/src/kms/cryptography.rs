@@ -299,7 +299,7 @@ impl Kms {
 
     /// The key's primary version, after the state checks.
     fn primary(&self, caller: &Caller, key: &KeyRef, event: &mut Event) -> Result<Unsealed> {
-        let state = self.read();
+        let state = self.read_finding(|s| self.resolve(s, caller, key).is_err());
         let entry = self.resolve(&state, caller, key)?;
         event.key_id = Some(entry.record.key_id);
         check_usable(&entry.record, self.now())?;
@@ -325,7 +325,11 @@ impl Kms {
         event: &mut Event,
     ) -> Result<(Unsealed, Header)> {
         let header = Header::parse(blob.as_bytes())?;
-        let state = self.read();
+        let state = self.read_finding(|s| {
+            s.keys
+                .get(&header.key_id)
+                .is_none_or(|e| e.version(&header.version_id).is_none())
+        });
         let entry = state
             .keys
             .get(&header.key_id)

@@ -101,7 +101,7 @@ impl Kms {
     /// DescribeKey: works in every state.
     pub fn describe_key(&self, caller: &Caller, key: &KeyRef) -> Result<KeyMetadata> {
         self.observe(caller, Operation::DescribeKey, |event| {
-            let state = self.read();
+            let state = self.read_finding(|s| self.resolve(s, caller, key).is_err());
             let entry = self.resolve(&state, caller, key)?;
             event.key_id = Some(entry.record.key_id);
             Ok(self.metadata(&entry.record, self.now()))
@@ -116,7 +116,8 @@ impl Kms {
         page: Page,
     ) -> Result<Paged<KeyListEntry>> {
         self.observe(caller, Operation::ListKeys, |_| {
-            let state = self.read();
+            // A listing shows what other nodes just made.
+            let state = self.read_finding(|_| true);
             let now = self.now();
             let mut keys: Vec<&KeyRecord> = state
                 .keys
@@ -286,7 +287,7 @@ impl Kms {
     /// ListResourceTags.
     pub fn list_resource_tags(&self, caller: &Caller, key: &KeyRef) -> Result<Vec<Tag>> {
         self.observe(caller, Operation::ListResourceTags, |event| {
-            let state = self.read();
+            let state = self.read_finding(|s| self.resolve(s, caller, key).is_err());
             let entry = self.resolve(&state, caller, key)?;
             event.key_id = Some(entry.record.key_id);
             Ok(entry.record.tags.clone())

@@ -63,7 +63,7 @@ impl Kms {
         page: Page,
     ) -> Result<Paged<KeyVersion>> {
         self.observe(caller, Operation::ListKeyVersions, |event| {
-            let state = self.read();
+            let state = self.read_finding(|s| self.resolve(s, caller, key).is_err());
             let entry = self.resolve(&state, caller, key)?;
             event.key_id = Some(entry.record.key_id);
             Ok(page.cut(
@@ -84,7 +84,7 @@ impl Kms {
         version: &KeyVersionId,
     ) -> Result<KeyVersion> {
         self.observe(caller, Operation::DescribeKeyVersion, |event| {
-            let state = self.read();
+            let state = self.read_finding(|s| self.resolve(s, caller, key).is_err());
             let entry = self.resolve(&state, caller, key)?;
             event.key_id = Some(entry.record.key_id);
             let v = entry.version(version).ok_or(Error::KeyVersionNotFound)?;
