@@ -190,6 +190,7 @@ struct Services {
     kms_tick_every: std::time::Duration,
     keyring: coffer_keyring::Keyring,
     duties: Arc<Duties>,
+    backend_metrics: coffer_oss::MetricsSource,
 }
 
 /// Unseals the keyring, the KMS and the identities with the root key and builds the store over
@@ -286,6 +287,7 @@ async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result
         kms_tick_every,
         keyring,
         duties: Arc::new(Duties::new(backends.duty_lease)),
+        backend_metrics: backends.metrics,
     })
 }
 
@@ -376,7 +378,7 @@ fn serve(
 ) -> Vec<(&'static str, Server)> {
     let sections = &config.sections;
     let region = &sections.server.region;
-    let duties = services.duties.clone();
+    let (duties, backend_metrics) = (services.duties.clone(), services.backend_metrics.clone());
     let oss = Arc::new(
         OssService::new(
             services.store.clone(),
@@ -386,7 +388,7 @@ fn serve(
                 hosts: sections.oss.host_config(),
             },
         )
-        .with_metrics(Arc::new(move || duties.render())),
+        .with_metrics(Arc::new(move || duties.render() + &backend_metrics())),
     );
     let s3 = Arc::new(coffer_s3::S3Service::new(
         services.store.clone(),
