@@ -99,6 +99,24 @@ class _PgCluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def _free_weed_base() -> int:
+    """A base port in 20000..39000 whose eight ports and their gRPC twins (10000 higher) are free
+    now, starting from one spread by process id (several test processes run at once)."""
+    import socket
+
+    start = os.getpid() % 190
+    for i in range(190):
+        base = 20_000 + ((start + i) % 190) * 100
+        try:
+            for port in [base + k for k in range(8)] + [base + 10_000 + k for k in range(8)]:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range for SeaweedFS")
+
+
 class _Weed:
     """One SeaweedFS server per test process, stopped at exit."""
 
@@ -108,8 +126,7 @@ class _Weed:
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="coffer-weed-"))
-        # Ports in 20000..40000 (gRPC twins 10000 higher), spread by process id.
-        base = 20_000 + (os.getpid() % 190) * 100
+        base = _free_weed_base()
         self.s3_port = base + 3
         env = dict(os.environ, AWS_ACCESS_KEY_ID=self.KEY_ID, AWS_SECRET_ACCESS_KEY=self.SECRET)
         self.proc = subprocess.Popen(

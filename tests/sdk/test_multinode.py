@@ -203,7 +203,7 @@ def test_ram_user_and_cmk_made_on_a_work_at_once_on_b_and_c(cluster, shared_buck
     deadline = time.monotonic() + REVOCATION_DEADLINE_S
     while True:
         try:
-            user.bucket(c, shared_bucket).get_object("by-user").read()
+            user.bucket(c, shared_bucket).get_object("warm").read()
         except oss2.exceptions.ServerError as e:
             assert e.status == 403, e
             break

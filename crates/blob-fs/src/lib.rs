@@ -89,6 +89,11 @@ impl FsBlobStore {
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
+    async fn ping(&self) -> Result<()> {
+        tokio::fs::metadata(self.layout.blobs_dir()).await?;
+        Ok(())
+    }
+
     async fn create(&self) -> Result<Box<dyn BlobWriter>> {
         let writer = FsBlobWriter::create(Arc::clone(&self.layout)).await?;
         Ok(Box::new(writer))

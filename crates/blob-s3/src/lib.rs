@@ -94,6 +94,11 @@ impl S3BlobStore {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
+    async fn ping(&self) -> Result<()> {
+        // One listing request of the root, at most one entry.
+        self.op.check().await.map_err(io)
+    }
+
     async fn create(&self) -> Result<Box<dyn BlobWriter>> {
         let id = BlobId::random();
         let writer = self

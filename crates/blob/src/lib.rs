@@ -69,6 +69,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Removes temporary data of writes that never committed (call at startup, before serving).
     /// Returns how many were removed.
     async fn sweep_temporary(&self) -> Result<u64>;
+
+    /// Whether the store answers (for `/health/ready`): as cheap a request as the backend has.
+    /// Changes nothing.
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A blob being written. Write bytes in order, then commit.

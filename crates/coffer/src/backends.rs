@@ -32,6 +32,9 @@ pub(crate) struct Backends {
     pub(crate) orphan_grace: Duration,
     /// Whether this node runs the periodic duties now.
     pub(crate) duty_lease: DutyLease,
+    /// The backends' own metrics (connection pools, transaction latency), in the Prometheus
+    /// text format, for `/metrics`.
+    pub(crate) metrics: coffer_oss::MetricsSource,
 }
 
 /// Which node runs the periodic duties (garbage collection, keyring rotation, the KMS's
@@ -64,6 +67,7 @@ pub(crate) async fn open_backends(config: &ServerConfig) -> Result<Backends> {
         .with_context(|| format!("create data directory {}", dir.root().display()))?;
     let server = &config.sections.server;
     let mut duty_lease = DutyLease(None);
+    let mut metrics: coffer_oss::MetricsSource = Arc::new(String::new);
     let (meta, identities, kms): (
         Arc<dyn MetaStore>,
         Arc<dyn RecordStore>,
@@ -88,15 +92,26 @@ pub(crate) async fn open_backends(config: &ServerConfig) -> Result<Backends> {
             let open = |store, tables: &[coffer_records::Table]| {
                 coffer_meta_postgres::PgRecordStore::open(url.expose(), store, tables)
             };
+            let identities = open("iam", &coffer_iam::TABLES)
+                .context("open the identity store in PostgreSQL")?;
+            let kms =
+                open("kms", &coffer_kms::TABLES).context("open the KMS store in PostgreSQL")?;
+            let pools = [
+                ("meta", pool.clone()),
+                ("iam", identities.pool().clone()),
+                ("kms", kms.pool().clone()),
+            ];
+            metrics = Arc::new(move || {
+                let mut text = coffer_meta_postgres::Pool::metrics_help().to_owned();
+                for (name, pool) in &pools {
+                    text.push_str(&pool.render_metrics(name));
+                }
+                text
+            });
             (
                 Arc::new(coffer_meta_postgres::PgMetaStore::new(pool)),
-                Arc::new(
-                    open("iam", &coffer_iam::TABLES)
-                        .context("open the identity store in PostgreSQL")?,
-                ),
-                Box::new(
-                    open("kms", &coffer_kms::TABLES).context("open the KMS store in PostgreSQL")?,
-                ),
+                Arc::new(identities),
+                Box::new(kms),
             )
         }
     };
@@ -132,6 +147,7 @@ pub(crate) async fn open_backends(config: &ServerConfig) -> Result<Backends> {
         kms_audit,
         orphan_grace,
         duty_lease,
+        metrics,
     })
 }
 

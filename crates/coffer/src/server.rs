@@ -190,6 +190,7 @@ struct Services {
     kms_tick_every: std::time::Duration,
     keyring: coffer_keyring::Keyring,
     duties: Arc<Duties>,
+    backend_metrics: coffer_oss::MetricsSource,
 }
 
 /// Unseals the keyring, the KMS and the identities with the root key and builds the store over
@@ -287,6 +288,7 @@ async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result
         kms_tick_every,
         keyring,
         duties: Arc::new(Duties::new(backends.duty_lease)),
+        backend_metrics: backends.metrics,
     })
 }
 
@@ -391,7 +393,7 @@ fn serve(
         .oss
         .local_addr()
         .map_or_else(|_| sections.server.listen.to_string(), |a| a.to_string());
-    let duties = services.duties.clone();
+    let (duties, backend_metrics) = (services.duties.clone(), services.backend_metrics.clone());
     let oss = Arc::new(
         OssService::new(
             services.store.clone(),
@@ -402,7 +404,7 @@ fn serve(
                 public_endpoint: sections.oss.public_endpoint(listening),
             },
         )
-        .with_metrics(Arc::new(move || duties.render())),
+        .with_metrics(Arc::new(move || duties.render() + &backend_metrics())),
     );
     let s3 = Arc::new(coffer_s3::S3Service::new(
         services.store.clone(),

@@ -24,6 +24,9 @@ pub struct Store {
     pub(crate) keys: KeySources,
 }
 
+/// How long `/health/ready` waits for each backend.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl Store {
     /// A store over the given backends.
     pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, config: Config) -> Self {
@@ -128,7 +131,31 @@ impl Store {
 
     /// Whether the backends answer (for readiness probes).
     pub async fn is_ready(&self) -> bool {
-        self.meta.list_buckets().await.is_ok()
+        self.readiness().await.is_ok()
+    }
+
+    /// Whether both backends answer within [`READY_TIMEOUT`], and if not, which one does not
+    /// (a reason fit for an unauthenticated probe: the cause is logged, not returned).
+    pub async fn readiness(&self) -> std::result::Result<(), &'static str> {
+        let meta = tokio::time::timeout(READY_TIMEOUT, self.meta.ping());
+        let blobs = tokio::time::timeout(READY_TIMEOUT, self.blobs.ping());
+        let (meta, blobs) = tokio::join!(meta, blobs);
+        match meta {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: the metadata store failed");
+                return Err("the metadata store is unavailable");
+            }
+            Err(_) => return Err("the metadata store does not answer"),
+        }
+        match blobs {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: the blob store failed");
+                Err("the blob store is unavailable")
+            }
+            Err(_) => Err("the blob store does not answer"),
+        }
     }
 
     pub(crate) fn now() -> UnixMillis {

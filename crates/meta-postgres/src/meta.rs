@@ -32,6 +32,11 @@ pub struct PgMetaStore {
 }
 
 impl PgMetaStore {
+    /// The store's connections, for their metrics.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// A store on `pool` (whose schema [`crate::connect`] has brought up to date).
     pub fn new(pool: Pool) -> Self {
         Self { pool }
@@ -66,6 +71,9 @@ impl From<MetaError> for Fail {
 impl TxnError for Fail {
     fn is_retryable(&self) -> bool {
         matches!(self, Fail::Db(e) if e.is_retryable())
+    }
+    fn is_database_error(&self) -> bool {
+        matches!(self, Fail::Db(_))
     }
 }
 
@@ -226,6 +234,15 @@ async fn take_upload(
 
 #[async_trait]
 impl MetaStore for PgMetaStore {
+    async fn ping(&self) -> Result<()> {
+        let probe = async {
+            let client = self.pool.client().await?;
+            client.simple_query("SELECT 1").await?;
+            Ok::<(), Fail>(())
+        };
+        Ok(probe.await?)
+    }
+
     async fn create_bucket(&self, bucket: BucketRecord) -> Result<()> {
         let record = encode_bucket(&bucket);
         let out: Result<(), Fail> = serializable!(self.pool, |tx| {

@@ -2,6 +2,9 @@
 //! conflict.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
 
@@ -11,6 +14,93 @@ use crate::Error;
 #[derive(Clone)]
 pub struct Pool {
     pub(crate) inner: deadpool_postgres::Pool,
+    pub(crate) stats: Arc<Stats>,
+}
+
+/// Upper bounds (seconds) of the transaction latency histogram's buckets.
+const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+/// What the transactions run on a pool took, for `/metrics`.
+#[derive(Default)]
+pub(crate) struct Stats {
+    /// Transactions whose latency fell at or under each bucket's bound (not cumulative).
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+    /// Runs again after a serialization conflict or deadlock.
+    retries: AtomicU64,
+    /// Transactions that ended in a database or pool error (after any retries).
+    failures: AtomicU64,
+}
+
+impl Stats {
+    /// Records one transaction, start to commit (all its attempts).
+    pub(crate) fn transaction(&self, took: Duration, attempts: u32, failed: bool) {
+        let seconds = took.as_secs_f64();
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|b| seconds <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        self.retries
+            .fetch_add(u64::from(attempts.saturating_sub(1)), Ordering::Relaxed);
+        if failed {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Pool {
+    /// The pool's connections and its transactions' latency, in the Prometheus text format,
+    /// labelled `pool="<name>"`. Call [`Pool::metrics_help`] once before the pools' lines.
+    pub fn render_metrics(&self, name: &str) -> String {
+        let status = self.inner.status();
+        let in_use = status.size.saturating_sub(status.available);
+        let mut text = format!(
+            "coffer_pg_pool_connections{{pool=\"{name}\",state=\"idle\"}} {}\n\
+             coffer_pg_pool_connections{{pool=\"{name}\",state=\"in_use\"}} {in_use}\n\
+             coffer_pg_pool_max_connections{{pool=\"{name}\"}} {}\n\
+             coffer_pg_pool_waiting{{pool=\"{name}\"}} {}\n",
+            status.available, status.max_size, status.waiting
+        );
+        let stats = &self.stats;
+        let mut cumulative = 0;
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&stats.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            text.push_str(&format!(
+                "coffer_pg_transaction_seconds_bucket{{pool=\"{name}\",le=\"{bound}\"}} {cumulative}\n"
+            ));
+        }
+        let count = stats.count.load(Ordering::Relaxed);
+        let sum = Duration::from_micros(stats.sum_micros.load(Ordering::Relaxed)).as_secs_f64();
+        text.push_str(&format!(
+            "coffer_pg_transaction_seconds_bucket{{pool=\"{name}\",le=\"+Inf\"}} {count}\n\
+             coffer_pg_transaction_seconds_sum{{pool=\"{name}\"}} {sum}\n\
+             coffer_pg_transaction_seconds_count{{pool=\"{name}\"}} {count}\n\
+             coffer_pg_transaction_retries_total{{pool=\"{name}\"}} {}\n\
+             coffer_pg_transaction_failures_total{{pool=\"{name}\"}} {}\n",
+            stats.retries.load(Ordering::Relaxed),
+            stats.failures.load(Ordering::Relaxed),
+        ));
+        text
+    }
+
+    /// The `# HELP` and `# TYPE` lines of [`Pool::render_metrics`]'s families.
+    pub fn metrics_help() -> &'static str {
+        "# HELP coffer_pg_pool_connections PostgreSQL connections of each pool, idle or in use.\n\
+         # TYPE coffer_pg_pool_connections gauge\n\
+         # HELP coffer_pg_pool_max_connections The most connections each pool opens.\n\
+         # TYPE coffer_pg_pool_max_connections gauge\n\
+         # HELP coffer_pg_pool_waiting Requests waiting for a connection of each pool.\n\
+         # TYPE coffer_pg_pool_waiting gauge\n\
+         # HELP coffer_pg_transaction_seconds Transactions from start to commit, retries included.\n\
+         # TYPE coffer_pg_transaction_seconds histogram\n\
+         # HELP coffer_pg_transaction_retries_total Transactions run again after a conflict.\n\
+         # TYPE coffer_pg_transaction_retries_total counter\n\
+         # HELP coffer_pg_transaction_failures_total Transactions that failed on a database error.\n\
+         # TYPE coffer_pg_transaction_failures_total counter\n"
+    }
 }
 
 impl std::fmt::Debug for Pool {
@@ -62,7 +152,10 @@ pub async fn connect(url: &str) -> Result<Pool, Error> {
         .max_size(MAX_CONNECTIONS)
         .build()
         .map_err(|e| Error::Pool(e.to_string()))?;
-    let pool = Pool { inner };
+    let pool = Pool {
+        inner,
+        stats: Arc::default(),
+    };
     crate::schema::migrate(&pool).await?;
     Ok(pool)
 }
@@ -77,11 +170,16 @@ impl Pool {
 /// refusal of the operation itself (which never does).
 pub(crate) trait TxnError: From<Error> {
     fn is_retryable(&self) -> bool;
+    /// Whether the database or the pool failed (rather than the operation being refused).
+    fn is_database_error(&self) -> bool;
 }
 
 impl TxnError for Error {
     fn is_retryable(&self) -> bool {
         Error::is_retryable(self)
+    }
+    fn is_database_error(&self) -> bool {
+        true
     }
 }
 
@@ -91,8 +189,9 @@ impl TxnError for Error {
 /// [`MAX_ATTEMPTS`] times, backing off in between. An `Err` from the body rolls the transaction back (it is dropped).
 macro_rules! serializable {
     ($pool:expr, |$tx:ident| $body:expr) => {{
+        let started = ::std::time::Instant::now();
         let mut attempt = 1;
-        loop {
+        let outcome = loop {
             let outcome = async {
                 let mut client = $pool.client().await?;
                 let $tx = client
@@ -116,7 +215,10 @@ macro_rules! serializable {
                 }
                 other => break other,
             }
-        }
+        };
+        let failed = matches!(&outcome, Err(e) if $crate::pool::TxnError::is_database_error(e));
+        $pool.stats.transaction(started.elapsed(), attempt, failed);
+        outcome
     }};
 }
 pub(crate) use serializable;

@@ -64,6 +64,11 @@ impl PgRecordStore {
         })
     }
 
+    /// The store's connections, for their metrics.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// The `tbl` column of `table`'s rows.
     fn column(&self, table: Table) -> String {
         format!("{}.{}", self.store, table.name())
@@ -131,6 +136,9 @@ impl From<tokio_postgres::Error> for ApplyError {
 impl TxnError for ApplyError {
     fn is_retryable(&self) -> bool {
         matches!(self, ApplyError::Db(e) if e.is_retryable())
+    }
+    fn is_database_error(&self) -> bool {
+        matches!(self, ApplyError::Db(_))
     }
 }
 

@@ -139,4 +139,10 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Whether a blob is live or garbage (known to the store at all). A blob the store does not
     /// know was never committed: a crash cut its write short, and it can be deleted.
     async fn is_blob_known(&self, id: &BlobId) -> Result<bool>;
+
+    /// Whether the store answers (for `/health/ready`): as cheap a round trip as the backend
+    /// has. Changes nothing.
+    async fn ping(&self) -> Result<()> {
+        self.list_buckets().await.map(|_| ())
+    }
 }

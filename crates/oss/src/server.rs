@@ -152,10 +152,12 @@ impl coffer_http::Dialect for Oss {
         match req.uri().path() {
             "/health/live" => Some(Box::pin(async { plain(StatusCode::OK, "ok\n") })),
             "/health/ready" => Some(Box::pin(async {
-                if self.svc.store.is_ready().await {
-                    plain(StatusCode::OK, "ready\n")
-                } else {
-                    plain(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+                match self.svc.store.readiness().await {
+                    Ok(()) => plain(StatusCode::OK, "ready\n"),
+                    Err(reason) => plain(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("not ready: {reason}\n"),
+                    ),
                 }
             })),
             "/metrics" => Some(Box::pin(async {
