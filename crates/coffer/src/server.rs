@@ -341,10 +341,10 @@ fn serve(
         services.iam.clone(),
         region.clone(),
     ));
-    let admin = Arc::new(coffer_admin::AdminService::new(
-        services.iam.clone(),
-        region.clone(),
-    ));
+    let admin = Arc::new(
+        coffer_admin::AdminService::new(services.iam.clone(), region.clone())
+            .with_kms(services.kms.clone()),
+    );
     vec![
         (
             "OSS",
