@@ -419,6 +419,40 @@ def test_kms_usage_and_audit_over_the_network(cli, coffer, bucket_url, tmp_path)
     refused(accountant, "audit", "--key", key)
 
 
+def test_admin_takes_profiles_and_options_come_before_the_subcommand(cli, coffer, bucket_url, tmp_path):
+    # The profile alone (no COFFER_ROOT_* in the environment) reaches the admin API as the root.
+    assert not any(k.startswith("COFFER_ROOT") for k in cli.env)
+    me = cli.json("admin", "sts", "whoami")
+    assert me["IdentityType"] == "Account"
+    # A RAM user's profile, chosen before the subcommand, signs as that user.
+    user_env = ram_user(cli, coffer, tmp_path, [])
+    cli.run("config", "--profile", "alice", "--endpoint", coffer.endpoint,
+            "--admin-endpoint", admin_endpoint(coffer),
+            "--access-key-id", user_env["COFFER_ACCESS_KEY_ID"],
+            "--access-key-secret", user_env["COFFER_ACCESS_KEY_SECRET"])
+    def who(out: bytes) -> str:
+        return json.loads(out)["Arn"]
+
+    alice = json.loads(cli.run("--profile", "alice", "-o", "json", "admin", "sts", "whoami").stdout)
+    assert alice["IdentityType"] == "RAMUser" and alice["AccountId"] == me["AccountId"]
+    assert who(cli.run("--profile=alice", "admin", "--json", "sts", "whoami").stdout) == alice["Arn"]
+    env = dict(cli.env, COFFER_PROFILE="alice")
+    p = subprocess.run(cli.argv("admin", "sts", "whoami", "-o", "json"), env=env, capture_output=True, timeout=60)
+    assert p.returncode == 0 and who(p.stdout) == alice["Arn"], p.stderr
+    # Alice has no ram:ListUsers: refused with RAM's code, on one line.
+    p = cli.run("--profile", "alice", "admin", "user", "list", ok=False)
+    assert p.returncode == 1 and b"NoPermission" in p.stderr and len(p.stderr.splitlines()) == 1
+    # The data commands take the options before the subcommand too.
+    f = tmp_path / "g.txt"
+    f.write_bytes(b"global options")
+    cli.run("-o", "json", "cp", str(f), f"{bucket_url}/g.txt")
+    assert [o["Key"] for o in json.loads("[" + ",".join(
+        cli.run("-o", "json", "--profile", "default", "ls", bucket_url).stdout.decode().split()) + "]")] == ["g.txt"]
+    p = cli.run("--endpoint", "http://127.0.0.1:1", "cat", f"{bucket_url}/g.txt", ok=False)
+    assert p.returncode == 1
+    assert cli.run("--endpoint", coffer.endpoint, "cat", f"{bucket_url}/g.txt").stdout == b"global options"
+
+
 def test_completions_and_help():
     binary = str(CofferServer.create.__globals__["coffer_binary"]())
     for shell in ["bash", "zsh", "fish"]:
