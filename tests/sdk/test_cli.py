@@ -32,6 +32,8 @@ class Cli:
                 del self.env[k]
         self.env["COFFER_CONFIG"] = str(home / "config.toml")
         self.env["XDG_CACHE_HOME"] = str(home / "cache")
+        # A backtrace would follow the one error line of commands that fail through anyhow.
+        self.env["RUST_BACKTRACE"] = "0"
         self.checkpoints = home / "cache" / "coffer" / "checkpoints"
 
     def argv(self, *args: str) -> list[str]:
@@ -52,6 +54,12 @@ class Cli:
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
+def admin_endpoint(server: CofferServer) -> str:
+    """http://host:port of the admin API, from the ready file the binary wrote."""
+    info = json.loads((server.work_dir / f"ready-{server.starts}.json").read_text())
+    return f"http://{info['admin']}"
+
+
 @pytest.fixture
 def cli(coffer, tmp_path) -> Cli:
     c = Cli(coffer, tmp_path)
@@ -59,10 +67,33 @@ def cli(coffer, tmp_path) -> Cli:
         "config",
         "--endpoint", coffer.endpoint,
         "--kms-endpoint", f"http://{coffer.kms_endpoint}",
+        "--admin-endpoint", admin_endpoint(coffer),
         "--access-key-id", coffer.access_key_id,
         "--access-key-secret", coffer.access_key_secret,
     )
     return c
+
+
+def ram_user(cli: Cli, coffer: CofferServer, tmp_path: Path, statements: list[dict]) -> dict:
+    """A RAM user with one policy of `statements` (none when empty), made with `coffer admin` as
+    the root; returns the environment that signs as that user."""
+    env = dict(cli.env, COFFER_ROOT_ACCESS_KEY_ID=coffer.access_key_id,
+               COFFER_ROOT_ACCESS_KEY_SECRET=coffer.access_key_secret)
+
+    def admin(*args: str) -> dict:
+        p = subprocess.run([str(coffer.binary), "admin", "--endpoint", admin_endpoint(coffer), "--json", *args],
+                           env=env, capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stderr.decode()
+        return json.loads(p.stdout)
+
+    name = f"cli-{os.urandom(4).hex()}"
+    key = admin("user", "create", name)["AccessKey"]
+    if statements:
+        doc = tmp_path / f"{name}.json"
+        doc.write_text(json.dumps({"Version": "1", "Statement": statements}))
+        admin("policy", "create", name, "--document", str(doc))
+        admin("policy", "attach", name, "--user", name)
+    return dict(cli.env, COFFER_ACCESS_KEY_ID=key["AccessKeyId"], COFFER_ACCESS_KEY_SECRET=key["AccessKeySecret"])
 
 
 @pytest.fixture
@@ -322,6 +353,104 @@ def test_kms_key_and_alias_commands(cli):
     assert params["ImportToken"] and params["PublicKey"]
     p = cli.run("kms", "key", "describe", "no-such-key", ok=False)
     assert p.returncode == 1 and b"request id" in p.stderr
+
+
+def test_kms_usage_and_audit_over_the_network(cli, coffer, bucket_url, tmp_path):
+    key = make_key(cli, "metered")
+    alias = f"alias/usage-{key[:8]}"
+    cli.run("kms", "alias", "create", alias, key)
+    name = bucket_url.removeprefix("oss://")
+    b = oss2_bucket_for(coffer, name)
+    b.put_object("m", b"metered", headers={"x-oss-server-side-encryption": "KMS",
+                                            "x-oss-server-side-encryption-key-id": key})
+    b.get_object("m").read()
+    b.get_object("m").read()
+
+    # Live counters of the server, by key id or by alias, for the root of the profile.
+    for name_given in [key, alias]:
+        usage = {r["operation"]: r for r in cli.lines("kms", "usage", "--key", name_given)}
+        assert usage["GenerateDataKey"]["calls"] == 1 and usage["Decrypt"]["calls"] == 2
+        assert all(r["key_id"] == key for r in usage.values())
+    text = cli.run("kms", "usage", "--key", key).stdout.decode()
+    assert "Decrypt" in text and key in text
+
+    records = cli.lines("kms", "audit", "--key", key)
+    sse = [r for r in records if r["via"] == "Oss"]
+    assert [r["operation"] for r in sse] == ["GenerateDataKey", "Decrypt", "Decrypt"]
+    assert {r["resource"] for r in sse} == {f"{name}/m"}
+    assert records[0]["operation"] == "CreateKey"
+    decrypts = cli.lines("kms", "audit", "--key", key, "--operation", "Decrypt")
+    assert len(decrypts) == 2 and all(r["operation"] == "Decrypt" for r in decrypts)
+    assert cli.lines("kms", "audit", "--key", key, "--tail", "1") == records[-1:]
+    assert cli.lines("kms", "audit", "--key", key, "--since", "2999-01-01T00:00:00Z") == []
+    # The same trail read from the data directory on the server's host.
+    local = subprocess.run(cli.argv("kms", "audit", "--data-dir", str(coffer.data_dir), "--key", key, "--json"),
+                           env=cli.env, capture_output=True, timeout=60, check=True).stdout.decode()
+    assert [json.loads(line)["operation"] for line in local.splitlines()] == [r["operation"] for r in records]
+
+    def refused(env: dict, *args: str):
+        p = subprocess.run(cli.argv("kms", *args), env=env, capture_output=True, timeout=60)
+        assert p.returncode == 1, p.stdout
+        err = p.stderr.decode().strip()
+        assert len(err.splitlines()) == 1 and "NoPermission" in err, err
+
+    # A RAM user needs an explicit permission; the read-only wildcards do not reach the trail.
+    nobody = ram_user(cli, coffer, tmp_path, [])
+    refused(nobody, "usage")
+    refused(nobody, "audit", "--key", key)
+    viewer = ram_user(cli, coffer, tmp_path, [
+        {"Effect": "Allow", "Action": ["kms:List*", "kms:Describe*", "kms:Get*"], "Resource": "*"}])
+    refused(viewer, "usage", "--key", key)
+    refused(viewer, "audit")
+    # kms:ReadAuditTrail on one key: that key's trail, not the account's, and not its usage.
+    auditor = ram_user(cli, coffer, tmp_path, [
+        {"Effect": "Allow", "Action": "kms:ReadAuditTrail", "Resource": f"acs:kms:*:*:key/{key}"}])
+    p = subprocess.run(cli.argv("kms", "audit", "--key", alias, "-o", "json"), env=auditor,
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert [json.loads(line) for line in p.stdout.decode().splitlines()] == records
+    refused(auditor, "audit")
+    refused(auditor, "usage", "--key", key)
+    accountant = ram_user(cli, coffer, tmp_path, [
+        {"Effect": "Allow", "Action": "kms:ReadUsage", "Resource": "acs:kms:*:*:key/*"}])
+    p = subprocess.run(cli.argv("kms", "usage", "-o", "json"), env=accountant, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert any(json.loads(line)["key_id"] == key for line in p.stdout.decode().splitlines())
+    refused(accountant, "audit", "--key", key)
+
+
+def test_admin_takes_profiles_and_options_come_before_the_subcommand(cli, coffer, bucket_url, tmp_path):
+    # The profile alone (no COFFER_ROOT_* in the environment) reaches the admin API as the root.
+    assert not any(k.startswith("COFFER_ROOT") for k in cli.env)
+    me = cli.json("admin", "sts", "whoami")
+    assert me["IdentityType"] == "Account"
+    # A RAM user's profile, chosen before the subcommand, signs as that user.
+    user_env = ram_user(cli, coffer, tmp_path, [])
+    cli.run("config", "--profile", "alice", "--endpoint", coffer.endpoint,
+            "--admin-endpoint", admin_endpoint(coffer),
+            "--access-key-id", user_env["COFFER_ACCESS_KEY_ID"],
+            "--access-key-secret", user_env["COFFER_ACCESS_KEY_SECRET"])
+    def who(out: bytes) -> str:
+        return json.loads(out)["Arn"]
+
+    alice = json.loads(cli.run("--profile", "alice", "-o", "json", "admin", "sts", "whoami").stdout)
+    assert alice["IdentityType"] == "RAMUser" and alice["AccountId"] == me["AccountId"]
+    assert who(cli.run("--profile=alice", "admin", "--json", "sts", "whoami").stdout) == alice["Arn"]
+    env = dict(cli.env, COFFER_PROFILE="alice")
+    p = subprocess.run(cli.argv("admin", "sts", "whoami", "-o", "json"), env=env, capture_output=True, timeout=60)
+    assert p.returncode == 0 and who(p.stdout) == alice["Arn"], p.stderr
+    # Alice has no ram:ListUsers: refused with RAM's code, on one line.
+    p = cli.run("--profile", "alice", "admin", "user", "list", ok=False)
+    assert p.returncode == 1 and b"NoPermission" in p.stderr and len(p.stderr.splitlines()) == 1
+    # The data commands take the options before the subcommand too.
+    f = tmp_path / "g.txt"
+    f.write_bytes(b"global options")
+    cli.run("-o", "json", "cp", str(f), f"{bucket_url}/g.txt")
+    assert [o["Key"] for o in json.loads("[" + ",".join(
+        cli.run("-o", "json", "--profile", "default", "ls", bucket_url).stdout.decode().split()) + "]")] == ["g.txt"]
+    p = cli.run("--endpoint", "http://127.0.0.1:1", "cat", f"{bucket_url}/g.txt", ok=False)
+    assert p.returncode == 1
+    assert cli.run("--endpoint", coffer.endpoint, "cat", f"{bucket_url}/g.txt").stdout == b"global options"
 
 
 def test_completions_and_help():

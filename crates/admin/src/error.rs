@@ -79,7 +79,7 @@ impl ApiError {
     }
 
     /// An error of this row whose code gets `.{suffix}`.
-    fn refined(row: ErrorCode, suffix: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn refined(row: ErrorCode, suffix: &str, message: impl Into<String>) -> Self {
         let mut e = Self::new(row, message);
         e.code = format!("{}.{suffix}", row.code);
         e

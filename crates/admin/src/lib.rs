@@ -30,14 +30,21 @@
 //! | `/ram/GetRole`, `/ram/DeleteRole` | `RoleName` |
 //! | `/sts/AssumeRole` | `RoleArn`, `RoleSessionName`, `DurationSeconds`?, `Policy`?, `ExternalId`? |
 //! | `/sts/GetCallerIdentity` | — |
+//! | `/kms/GetUsage` | `KeyId`? (id, alias or ARN) |
+//! | `/kms/ListAuditRecords` | `KeyId`?, `Operation`?, `StartTime`?, `EndTime`? (RFC 3339), `Marker`?, `MaxResults`? (≤ 1000), `Tail`? |
+//!
+//! The two `kms` reads serve the KMS's usage counters and audit trail (see [`kms`] for who may
+//! read them); the records are those of the audit log, in its JSON shape.
 //!
 //! This crate holds no state and makes no decisions: identities, policies and STS live in
-//! `coffer_iam`. There is no TLS here; keep the listener on loopback or behind a TLS proxy.
+//! `coffer_iam` (which also decides the `kms:*` permissions of the two reads), usage and the
+//! trail in `coffer_kms`. There is no TLS here; keep the listener on loopback or behind a TLS proxy.
 
 #![warn(missing_docs)]
 
 pub mod client;
 pub mod error;
+pub mod kms;
 mod ops;
 mod server;
 

@@ -43,6 +43,8 @@ pub enum Operation {
     DeleteRole,
     AssumeRole,
     GetCallerIdentity,
+    GetUsage,
+    ListAuditRecords,
 }
 
 impl Operation {
@@ -78,6 +80,8 @@ impl Operation {
         Operation::DeleteRole,
         Operation::AssumeRole,
         Operation::GetCallerIdentity,
+        Operation::GetUsage,
+        Operation::ListAuditRecords,
     ];
 
     /// The API name (`CreateUser`), as in RAM and STS.
@@ -113,13 +117,16 @@ impl Operation {
             Operation::DeleteRole => "DeleteRole",
             Operation::AssumeRole => "AssumeRole",
             Operation::GetCallerIdentity => "GetCallerIdentity",
+            Operation::GetUsage => "GetUsage",
+            Operation::ListAuditRecords => "ListAuditRecords",
         }
     }
 
-    /// `ram` or `sts`: the first path segment.
+    /// `ram`, `sts` or `kms`: the first path segment.
     pub fn service(self) -> &'static str {
         match self {
             Operation::AssumeRole | Operation::GetCallerIdentity => "sts",
+            Operation::GetUsage | Operation::ListAuditRecords => "kms",
             _ => "ram",
         }
     }
@@ -148,7 +155,7 @@ impl Params {
         }
     }
 
-    fn optional(&self, name: &str) -> Result<Option<&str>, ApiError> {
+    pub(crate) fn optional(&self, name: &str) -> Result<Option<&str>, ApiError> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -163,7 +170,7 @@ impl Params {
     }
 
     /// A whole number, given as a JSON number or as decimal text (RPC parameters are text).
-    fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
+    pub(crate) fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => n
@@ -330,6 +337,10 @@ pub(crate) fn run(
             }))
         }
         O::GetCallerIdentity => Ok(to_value(admin.caller_identity()?)?),
+        O::GetUsage | O::ListAuditRecords => Err(ApiError::internal(format!(
+            "{} is served by the KMS reads, not by RAM",
+            op.name()
+        ))),
     }
 }
 

@@ -8,6 +8,7 @@ use base64::Engine;
 use bytes::Bytes;
 use coffer_http::RequestBody;
 use coffer_iam::{Conditions, Iam, Principal};
+use coffer_kms::Kms;
 use coffer_signature::replay::{Refusal, ReplayGuard};
 use coffer_signature::{MAX_SKEW, Scheme, SignedRequest};
 use coffer_types::RequestId;
@@ -36,9 +37,11 @@ const MAX_NONCE_LEN: usize = 128;
 /// one).
 const REPLAY_SHARE: usize = 1 << 16;
 
-/// Everything an admin request needs: the identities and the region V4 signatures name.
+/// Everything an admin request needs: the identities, the KMS whose usage and trail it serves,
+/// and the region V4 signatures name.
 pub struct AdminService {
     iam: Arc<Iam>,
+    kms: Option<Arc<Kms>>,
     region: String,
     replay: ReplayGuard,
 }
@@ -48,9 +51,18 @@ impl AdminService {
     pub fn new(iam: Arc<Iam>, region: impl Into<String>) -> Self {
         Self {
             iam,
+            kms: None,
             region: region.into(),
             replay: ReplayGuard::new(2 * MAX_SKEW.whole_seconds(), REPLAY_SHARE),
         }
+    }
+
+    /// Serves `kms`'s usage counters and audit trail at `/kms/GetUsage` and
+    /// `/kms/ListAuditRecords`; without it they answer `ServiceUnavailable`.
+    #[must_use]
+    pub fn with_kms(mut self, kms: Arc<Kms>) -> Self {
+        self.kms = Some(kms);
+        self
     }
 }
 
@@ -174,7 +186,7 @@ async fn dispatch(
     let op = Operation::parse(service, action).ok_or_else(|| {
         ApiError::new(
             codes::INVALID_ACTION,
-            format!("The action /{service}/{action} is not known; use POST /ram/{{Action}} or /sts/{{Action}}."),
+            format!("The action /{service}/{action} is not known; use POST /ram/{{Action}}, /sts/{{Action}} or /kms/{{Action}}."),
         )
     })?;
     ex.set_op(op.name());
@@ -233,6 +245,18 @@ async fn dispatch(
     let params = Params::parse(&body)?;
     // Writes commit to the identity store (an fsync); keep them off the async workers.
     let iam = svc.iam.clone();
+    if op.service() == "kms" {
+        let kms = svc
+            .kms
+            .clone()
+            .ok_or_else(|| ApiError::new(codes::SERVICE_UNAVAILABLE, "This server runs no KMS."))?;
+        // The audit trail is a file read in full.
+        return tokio::task::spawn_blocking(move || {
+            crate::kms::run(&iam, &kms, &principal, &conditions, op, &params)
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    }
     let value =
         tokio::task::spawn_blocking(move || run_logged(&iam, &principal, &conditions, op, &params))
             .await

@@ -38,6 +38,17 @@ pub struct Common {
     pub(crate) output: OutputFormat,
 }
 
+impl Common {
+    /// These options, printing JSON when `json` (a command's own `--json` flag) says so.
+    #[must_use]
+    pub fn json(mut self, json: bool) -> Self {
+        if json {
+            self.output = OutputFormat::Json;
+        }
+        self
+    }
+}
+
 /// Encryption options of writes.
 #[derive(Args, Clone, Debug, Default)]
 pub struct SseArgs {
@@ -330,7 +341,7 @@ pub fn run<C: clap::CommandFactory>(command: Command) -> i32 {
 
 /// Runs `work` on a small runtime, stopping at Ctrl-C (every checkpoint is already on disk, so
 /// the interrupted command resumes when run again); returns the exit code.
-pub(crate) fn block_on(work: impl std::future::Future<Output = Result<()>>) -> i32 {
+pub fn block_on(work: impl std::future::Future<Output = Result<()>>) -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -122,6 +122,9 @@ pub struct ConnArgs {
     /// KMS API endpoint (overrides the profile).
     #[arg(long, env = "COFFER_KMS_ENDPOINT")]
     pub kms_endpoint: Option<String>,
+    /// Admin API endpoint (overrides the profile).
+    #[arg(long, env = "COFFER_ADMIN_ENDPOINT")]
+    pub admin_endpoint: Option<String>,
     /// Region (overrides the profile) [default: cn-hangzhou].
     #[arg(long, env = "COFFER_REGION")]
     pub region: Option<String>,
@@ -167,48 +170,122 @@ pub struct Resolved {
     pub path_style: bool,
 }
 
+/// What the admin API needs: its endpoint and the credentials.
+#[derive(Clone)]
+pub struct AdminTarget {
+    /// Admin endpoint, without a trailing slash.
+    pub endpoint: String,
+    /// Region.
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret.
+    pub secret: coffer_types::AccessKeySecret,
+    /// STS token.
+    pub security_token: Option<String>,
+}
+
+impl AdminTarget {
+    /// A client of the admin API signing with these credentials.
+    pub fn client(&self) -> Result<coffer_admin::client::AdminClient> {
+        let client = coffer_admin::client::AdminClient::new(
+            &self.endpoint,
+            self.access_key_id.clone(),
+            self.secret.clone(),
+            self.region.clone(),
+        )?;
+        Ok(match &self.security_token {
+            Some(t) => client.with_security_token(t.clone()),
+            None => client,
+        })
+    }
+}
+
 impl ConnArgs {
-    /// The profile named by `--profile`, overridden by flags and variables.
-    pub fn resolve(&self) -> Result<Resolved> {
+    /// The profile `--profile` names (an absent `default` is empty).
+    fn profile(&self) -> Result<Profile> {
         let file = ConfigFile::load(&config_path()?)?;
-        let p = match file.profiles.get(&self.profile) {
-            Some(p) => p.clone(),
-            None if self.profile == "default" => Profile::default(),
+        match file.profiles.get(&self.profile) {
+            Some(p) => Ok(p.clone()),
+            None if self.profile == "default" => Ok(Profile::default()),
             None => bail!("no profile `{}` in the config file", self.profile),
-        };
-        let endpoint = self
-            .endpoint
-            .clone()
-            .or(p.endpoint)
-            .context("no endpoint: run `coffer config`, or set --endpoint / COFFER_ENDPOINT")?;
-        let endpoint = normalise_endpoint(&endpoint);
+        }
+    }
+
+    /// The key pair and token: flags and variables over the profile.
+    fn credentials(&self, p: &Profile) -> Result<(String, String, Option<String>)> {
         let access_key_id = self
             .access_key_id
             .clone()
-            .or(p.access_key_id)
+            .or_else(|| p.access_key_id.clone())
             .context("no access key id: run `coffer config` or set COFFER_ACCESS_KEY_ID")?;
         let secret = self
             .access_key_secret
             .clone()
-            .or(p.access_key_secret)
+            .or_else(|| p.access_key_secret.clone())
             .context("no access key secret: run `coffer config` or set COFFER_ACCESS_KEY_SECRET")?;
+        let token = self
+            .security_token
+            .clone()
+            .or_else(|| p.security_token.clone());
+        Ok((access_key_id, secret, token))
+    }
+
+    fn region(&self, p: &Profile) -> String {
+        self.region
+            .clone()
+            .or_else(|| p.region.clone())
+            .unwrap_or_else(|| "cn-hangzhou".to_owned())
+    }
+
+    /// The admin API of the profile, overridden by flags and variables (no OSS endpoint needed).
+    pub fn resolve_admin(&self) -> Result<AdminTarget> {
+        let p = self.profile()?;
+        let endpoint = self
+            .admin_endpoint
+            .clone()
+            .or_else(|| p.admin_endpoint.clone())
+            .context(
+                "no admin endpoint: set admin-endpoint in the profile (`coffer config \
+                 --admin-endpoint`), --admin-endpoint or COFFER_ADMIN_ENDPOINT",
+            )?;
+        let (access_key_id, secret, security_token) = self.credentials(&p)?;
+        Ok(AdminTarget {
+            endpoint: normalise_endpoint(&endpoint),
+            region: self.region(&p),
+            access_key_id,
+            secret: coffer_types::AccessKeySecret::new(secret),
+            security_token,
+        })
+    }
+
+    /// The profile named by `--profile`, overridden by flags and variables.
+    pub fn resolve(&self) -> Result<Resolved> {
+        let p = self.profile()?;
+        let endpoint = self
+            .endpoint
+            .clone()
+            .or_else(|| p.endpoint.clone())
+            .context("no endpoint: run `coffer config`, or set --endpoint / COFFER_ENDPOINT")?;
+        let endpoint = normalise_endpoint(&endpoint);
+        let (access_key_id, secret, security_token) = self.credentials(&p)?;
         let path_style = p.path_style.unwrap_or_else(|| host_is_literal(&endpoint));
         Ok(Resolved {
             kms_endpoint: self
                 .kms_endpoint
                 .clone()
-                .or(p.kms_endpoint)
+                .or_else(|| p.kms_endpoint.clone())
                 .map(|e| normalise_endpoint(&e)),
-            admin_endpoint: p.admin_endpoint.map(|e| normalise_endpoint(&e)),
-            endpoint,
-            region: self
-                .region
+            admin_endpoint: self
+                .admin_endpoint
                 .clone()
-                .or(p.region)
-                .unwrap_or_else(|| "cn-hangzhou".to_owned()),
+                .or_else(|| p.admin_endpoint.clone())
+                .map(|e| normalise_endpoint(&e)),
+            region: self.region(&p),
+            endpoint,
             access_key_id,
             secret: coffer_types::AccessKeySecret::new(secret),
-            security_token: self.security_token.clone().or(p.security_token),
+            security_token,
             ca_file: self.ca_file.clone().or(p.ca_file),
             signature_version: self
                 .signature_version

@@ -1,9 +1,14 @@
 //! `coffer admin`: RAM users, access keys, groups, policies, roles and STS through the admin API
-//! of a running server (`--endpoint`, default `http://127.0.0.1:9002`).
+//! of a running server.
 //!
-//! Requests are signed (V4) with `--access-key-id`/`--access-key-secret`, which default to
-//! `COFFER_ROOT_ACCESS_KEY_ID`/`COFFER_ROOT_ACCESS_KEY_SECRET`; a RAM user's keys work too when its
-//! policies allow the `ram:*` actions used. `--json` prints the API's JSON replies.
+//! Where and as whom, first found wins: the endpoint from `--endpoint` / `COFFER_ADMIN_ENDPOINT`,
+//! the profile's `admin-endpoint`, then `http://127.0.0.1:9002`; the key pair from
+//! `--access-key-id` / `COFFER_ADMIN_ACCESS_KEY_ID`, `COFFER_ACCESS_KEY_ID`, the profile
+//! (`--profile` / `COFFER_PROFILE`, else `default`), then `COFFER_ROOT_ACCESS_KEY_ID` (the
+//! server's own root pair, on its host). Requests are signed (V4); a RAM user's keys work when
+//! its policies allow the `ram:*` actions used. `--json` or `-o json` prints the API's JSON
+//! replies. `--endpoint`, `--profile`, `--region` and the output options may come anywhere
+//! after `admin`; the key pair flags right after it.
 
 use std::path::{Path, PathBuf};
 
@@ -11,35 +16,101 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use coffer_admin::Operation;
 use coffer_admin::client::AdminClient;
+use coffer_cli::profile::{ConfigFile, Profile, config_path};
 use coffer_types::AccessKeySecret;
 use serde_json::{Value, json};
 
 #[derive(Args, Debug)]
 pub(crate) struct AdminArgs {
-    /// Admin API endpoint.
-    #[arg(
-        long,
-        env = "COFFER_ADMIN_ENDPOINT",
-        default_value = "http://127.0.0.1:9002"
-    )]
-    endpoint: String,
-    /// Access key id to sign with [default: $COFFER_ROOT_ACCESS_KEY_ID].
+    /// Admin API endpoint [default: the profile's admin-endpoint, else http://127.0.0.1:9002].
+    #[arg(long, env = "COFFER_ADMIN_ENDPOINT", global = true)]
+    endpoint: Option<String>,
+    /// Profile of the config file (`coffer config`) whose admin endpoint and key pair to use.
+    #[arg(long, env = "COFFER_PROFILE", global = true)]
+    profile: Option<String>,
+    // The key pair is not `global`: `access-key enable|disable|delete` take an access key id
+    // as their argument, which a global `access_key_id` would capture.
+    /// Access key id to sign with [default: $COFFER_ACCESS_KEY_ID, the profile's, then
+    /// $COFFER_ROOT_ACCESS_KEY_ID].
     #[arg(long, env = "COFFER_ADMIN_ACCESS_KEY_ID")]
     access_key_id: Option<String>,
-    /// Its secret [default: $COFFER_ROOT_ACCESS_KEY_SECRET].
+    /// Its secret [default: as for the id].
     #[arg(long, env = "COFFER_ADMIN_ACCESS_KEY_SECRET", hide_env_values = true)]
     access_key_secret: Option<String>,
     /// STS security token, when signing with temporary credentials.
     #[arg(long, env = "COFFER_ADMIN_SECURITY_TOKEN", hide_env_values = true)]
     security_token: Option<String>,
-    /// Region the server serves (V4 signatures name it).
-    #[arg(long, env = "COFFER_REGION", default_value = "cn-hangzhou")]
-    region: String,
+    /// Region the server serves (V4 signatures name it) [default: the profile's, else
+    /// cn-hangzhou].
+    #[arg(long, env = "COFFER_REGION", global = true)]
+    region: Option<String>,
     /// Print the JSON replies instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Output format: `text` or `json` (the same as --json).
+    #[arg(long, short = 'o', global = true, value_parser = ["text", "json"])]
+    output: Option<String>,
     #[command(subcommand)]
     command: AdminCommand,
+}
+
+/// The admin endpoint and signing identity of `args`, as the module documentation orders them.
+fn connect(args: &AdminArgs) -> Result<AdminClient> {
+    let file = ConfigFile::load(&config_path()?)?;
+    let profile = match &args.profile {
+        Some(name) => file
+            .profiles
+            .get(name)
+            .cloned()
+            .with_context(|| format!("no profile `{name}` in the config file"))?,
+        None => file.profiles.get("default").cloned().unwrap_or_default(),
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let from_profile = |p: &Profile| (p.access_key_id.clone(), p.access_key_secret.clone());
+    let (access_key_id, secret, token) = match (&args.access_key_id, &args.access_key_secret) {
+        (Some(id), Some(secret)) => (id.clone(), secret.clone(), args.security_token.clone()),
+        (Some(_), None) | (None, Some(_)) => {
+            anyhow::bail!("give both --access-key-id and --access-key-secret, or neither")
+        }
+        (None, None) => match (env("COFFER_ACCESS_KEY_ID"), env("COFFER_ACCESS_KEY_SECRET")) {
+            (Some(id), Some(secret)) => (id, secret, env("COFFER_SECURITY_TOKEN")),
+            _ => match from_profile(&profile) {
+                (Some(id), Some(secret)) => (id, secret, profile.security_token.clone()),
+                _ => (
+                    env("COFFER_ROOT_ACCESS_KEY_ID").context(
+                        "no credentials: run `coffer config`, set COFFER_ACCESS_KEY_ID and \
+                         COFFER_ACCESS_KEY_SECRET, or --access-key-id",
+                    )?,
+                    env("COFFER_ROOT_ACCESS_KEY_SECRET").context(
+                        "no credentials: set COFFER_ROOT_ACCESS_KEY_SECRET (or \
+                         --access-key-secret)",
+                    )?,
+                    None,
+                ),
+            },
+        },
+    };
+    let token = args.security_token.clone().or(token);
+    let endpoint = args
+        .endpoint
+        .clone()
+        .or(profile.admin_endpoint)
+        .unwrap_or_else(|| "http://127.0.0.1:9002".to_owned());
+    let region = args
+        .region
+        .clone()
+        .or(profile.region)
+        .unwrap_or_else(|| "cn-hangzhou".to_owned());
+    let client = AdminClient::new(
+        endpoint.trim_end_matches('/'),
+        access_key_id,
+        AccessKeySecret::new(secret),
+        region,
+    )?;
+    Ok(match token {
+        Some(t) => client.with_security_token(t),
+        None => client,
+    })
 }
 
 #[derive(Subcommand, Debug)]
@@ -244,27 +315,7 @@ fn merge(mut a: Value, b: Value) -> Value {
 
 /// Runs `coffer admin …`.
 pub(crate) fn run(args: AdminArgs) -> Result<()> {
-    let access_key_id = args
-        .access_key_id
-        .clone()
-        .or_else(|| std::env::var("COFFER_ROOT_ACCESS_KEY_ID").ok())
-        .filter(|s| !s.is_empty())
-        .context("no credentials: set COFFER_ROOT_ACCESS_KEY_ID (or --access-key-id)")?;
-    let secret = args
-        .access_key_secret
-        .clone()
-        .or_else(|| std::env::var("COFFER_ROOT_ACCESS_KEY_SECRET").ok())
-        .filter(|s| !s.is_empty())
-        .context("no credentials: set COFFER_ROOT_ACCESS_KEY_SECRET (or --access-key-secret)")?;
-    let mut client = AdminClient::new(
-        &args.endpoint,
-        access_key_id,
-        AccessKeySecret::new(secret),
-        args.region.clone(),
-    )?;
-    if let Some(token) = &args.security_token {
-        client = client.with_security_token(token.clone());
-    }
+    let client = connect(&args)?;
     let call = |op: Operation, params: Value| -> Result<Value> {
         client
             .call(op, &params)
@@ -507,7 +558,7 @@ pub(crate) fn run(args: AdminArgs) -> Result<()> {
             }
         },
     };
-    if args.json {
+    if args.json || args.output.as_deref() == Some("json") {
         println!("{}", serde_json::to_string_pretty(&reply)?);
     } else {
         print!("{text}");

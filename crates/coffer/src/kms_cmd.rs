@@ -1,31 +1,36 @@
-//! `coffer kms usage|audit`: the KMS's metering and audit trail, read from its append-only audit
-//! log (`DataDir::kms_audit_log`). Needs no key and works while the server runs:
-//! the log holds no key material, and every KMS operation — through the KMS API or by SSE-KMS —
-//! is one line of it. `coffer kms key|alias` go to the KMS API over the network instead
+//! `coffer kms usage|audit`: the KMS's metering and audit trail. By default they ask the server
+//! over the admin API (`/kms/GetUsage`, `/kms/ListAuditRecords`) with the profile's endpoint and
+//! credentials, so they work from any host for the root or a RAM user allowed `kms:ReadUsage` /
+//! `kms:ReadAuditTrail`. With `--data-dir` (or `COFFER_DATA_DIR`) they read the data directory's
+//! append-only audit log (`DataDir::kms_audit_log`) instead: no key, no credentials, and it works
+//! while the server runs, since the log holds no key material and every KMS operation — through
+//! the KMS API or by SSE-KMS — is one line of it. `coffer kms key|alias` go to the KMS API
 //! (`coffer_cli::kms`).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use coffer_cli::commands::Common;
+use coffer_types::DataDir;
 use serde_json::Value;
-
-use crate::config::{DataDirSection, Given};
 
 #[derive(Args)]
 pub(crate) struct KmsArgs {
     #[command(subcommand)]
     action: Action,
-    #[command(flatten)]
-    data_dir: Given<DataDirSection>,
-    /// Only this key id.
+    /// Read this data directory's audit log instead of asking the server (on the server's host).
+    #[arg(long, env = "COFFER_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Only this key (an id; with the server, an alias or ARN too).
     #[arg(long, global = true)]
     key: Option<String>,
-    /// Only this account.
+    /// Only this account (with --data-dir).
     #[arg(long, global = true)]
     account: Option<String>,
-    /// Print JSON.
+    /// Print JSON (the same as `-o json`).
     #[arg(long, global = true)]
     json: bool,
 }
@@ -33,12 +38,30 @@ pub(crate) struct KmsArgs {
 #[derive(Subcommand)]
 enum Action {
     /// Calls per account, key and operation (what a bill is computed from), with failures.
-    Usage,
+    #[command(after_help = "Examples:\n  coffer kms usage --key alias/app\n  \
+        coffer kms usage --data-dir /var/lib/coffer --json")]
+    Usage {
+        #[command(flatten)]
+        common: Common,
+    },
     /// The audit records: who, which key and version, which operation, for which object, result.
+    #[command(after_help = "Examples:\n  coffer kms audit --tail 20\n  \
+        coffer kms audit --key alias/app --operation Decrypt --since 2026-01-01T00:00:00Z -o json")]
     Audit {
         /// Only the last N records.
         #[arg(long)]
         tail: Option<usize>,
+        /// Only this operation (Decrypt, GenerateDataKey, …; with the server).
+        #[arg(long)]
+        operation: Option<String>,
+        /// Only records at or after this RFC 3339 time (with the server).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records before this RFC 3339 time (with the server).
+        #[arg(long)]
+        until: Option<String>,
+        #[command(flatten)]
+        common: Common,
     },
     #[command(flatten)]
     Remote(Box<coffer_cli::kms::KmsCommand>),
@@ -50,10 +73,37 @@ fn field<'a>(record: &'a Value, name: &str) -> &'a str {
 
 /// Reads only: a wrong or missing data directory or audit log is an error, and nothing is created.
 pub(crate) fn run(args: KmsArgs) -> Result<()> {
+    let Some(data_dir) = args.data_dir else {
+        let json = args.json;
+        let key = args.key;
+        let code = match args.action {
+            Action::Remote(command) => coffer_cli::kms::run(*command),
+            Action::Usage { common } => coffer_cli::commands::block_on(async move {
+                coffer_cli::kms::usage(&common.json(json), key).await
+            }),
+            Action::Audit {
+                tail,
+                operation,
+                since,
+                until,
+                common,
+            } => coffer_cli::commands::block_on(async move {
+                let query = coffer_cli::kms::AuditQuery {
+                    key,
+                    operation,
+                    since,
+                    until,
+                    tail,
+                };
+                coffer_cli::kms::audit(&common.json(json), query).await
+            }),
+        };
+        std::process::exit(code);
+    };
     if let Action::Remote(command) = args.action {
         std::process::exit(coffer_cli::kms::run(*command));
     }
-    let dir = args.data_dir.get()?.data_dir();
+    let dir = DataDir::new(&data_dir);
     anyhow::ensure!(
         dir.exists(),
         "no data directory at {} (set --data-dir or COFFER_DATA_DIR)",
@@ -90,7 +140,7 @@ pub(crate) fn run(args: KmsArgs) -> Result<()> {
         records.push(record);
     }
     match args.action {
-        Action::Usage => {
+        Action::Usage { .. } => {
             let mut counts: BTreeMap<(String, String, String), (u64, u64)> = BTreeMap::new();
             for r in &records {
                 let entry = counts
@@ -126,27 +176,13 @@ pub(crate) fn run(args: KmsArgs) -> Result<()> {
             }
         }
         Action::Remote(_) => unreachable!("remote commands returned above"),
-        Action::Audit { tail } => {
+        Action::Audit { tail, .. } => {
             let skip = tail.map_or(0, |n| records.len().saturating_sub(n));
             for r in records.iter().skip(skip) {
                 if args.json {
                     println!("{r}");
                 } else {
-                    let resource = match field(r, "resource") {
-                        "" => "-",
-                        s => s,
-                    };
-                    println!(
-                        "{} {} {} {} key={} version={} resource={} result={}",
-                        field(r, "time"),
-                        field(r, "account"),
-                        field(r, "principal"),
-                        field(r, "operation"),
-                        field(r, "key_id"),
-                        field(r, "key_version_id"),
-                        resource,
-                        field(r, "result")
-                    );
+                    println!("{}", coffer_cli::kms::audit_line(r));
                 }
             }
         }

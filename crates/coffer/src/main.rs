@@ -20,7 +20,10 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "coffer",
     version,
-    about = "An object store speaking the Alibaba Cloud OSS API"
+    about = "An object store speaking the Alibaba Cloud OSS API",
+    after_help = "The connection and output options (--profile, --endpoint, --kms-endpoint, \
+        --admin-endpoint, --region, --ca-file, --signature-version, -o/--output) may also come \
+        before the subcommand:\n  coffer --profile prod -o json ls oss://bucket"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -47,7 +50,7 @@ enum Command {
 /// Errors end the process with one line on stderr (the causes joined by `: `) and status 1; the
 /// backtrace follows only when `RUST_BACKTRACE` asks for one.
 fn main() -> std::process::ExitCode {
-    match run(Cli::parse()) {
+    match run(Cli::parse_from(hoist_global_options(std::env::args_os()))) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("coffer: {e:#}");
@@ -58,6 +61,50 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Options every client command takes, with whether they take a value.
+const GLOBAL_OPTIONS: &[(&str, bool)] = &[
+    ("--profile", true),
+    ("--endpoint", true),
+    ("--kms-endpoint", true),
+    ("--admin-endpoint", true),
+    ("--region", true),
+    ("--ca-file", true),
+    ("--signature-version", true),
+    ("--output", true),
+    ("-o", true),
+    ("--json", false),
+];
+
+/// Moves the connection and output options written before the subcommand (`coffer --profile p
+/// -o json ls`) to the end of its arguments (before a `--`), where the subcommand's parser takes
+/// them: each command declares them itself, so one flag means the same wherever it is written.
+/// Anything else before the subcommand is left where it is, for clap to judge.
+fn hoist_global_options(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let mut hoisted = Vec::new();
+    let i = 1;
+    while let Some(arg) = args.get(i).and_then(|a| a.to_str()) {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, _)) if n.starts_with("--") => (n, true),
+            _ if arg.starts_with("-o") && arg.len() > 2 => ("-o", true),
+            _ => (arg, false),
+        };
+        let Some(&(_, takes_value)) = GLOBAL_OPTIONS.iter().find(|(n, _)| *n == name) else {
+            break;
+        };
+        let width = if takes_value && !inline { 2 } else { 1 };
+        if i + width > args.len() {
+            break;
+        }
+        hoisted.extend(args.drain(i..i + width));
+    }
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    args.splice(end..end, hoisted);
+    args
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -80,6 +127,50 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    fn hoisted(args: &[&str]) -> Vec<String> {
+        super::hoist_global_options(args.iter().map(std::ffi::OsString::from))
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn options_before_the_subcommand_move_after_it() {
+        assert_eq!(
+            hoisted(&["coffer", "--profile", "p", "-o", "json", "ls", "oss://b"]),
+            ["coffer", "ls", "oss://b", "--profile", "p", "-o", "json"]
+        );
+        assert_eq!(
+            hoisted(&[
+                "coffer",
+                "--endpoint=http://h:1",
+                "-ojson",
+                "kms",
+                "key",
+                "list"
+            ]),
+            [
+                "coffer",
+                "kms",
+                "key",
+                "list",
+                "--endpoint=http://h:1",
+                "-ojson"
+            ]
+        );
+        assert_eq!(
+            hoisted(&["coffer", "--json", "admin", "user", "list", "--", "x"]),
+            ["coffer", "admin", "user", "list", "--json", "--", "x"]
+        );
+        // Nothing to move, an unknown option, or a value missing: left for clap.
+        assert_eq!(
+            hoisted(&["coffer", "ls", "-o", "json"]),
+            ["coffer", "ls", "-o", "json"]
+        );
+        assert_eq!(hoisted(&["coffer", "--help"]), ["coffer", "--help"]);
+        assert_eq!(hoisted(&["coffer", "--profile"]), ["coffer", "--profile"]);
+    }
+
     #[test]
     fn the_command_line_is_well_formed() {
         // Catches clashing flag names or groups between config sections at test time.

@@ -416,10 +416,10 @@ fn serve(
         services.iam.clone(),
         region.clone(),
     ));
-    let admin = Arc::new(coffer_admin::AdminService::new(
-        services.iam.clone(),
-        region.clone(),
-    ));
+    let admin = Arc::new(
+        coffer_admin::AdminService::new(services.iam.clone(), region.clone())
+            .with_kms(services.kms.clone()),
+    );
     let console = Arc::new(coffer_console::ConsoleService::new(
         services.store.clone(),
         services.access.clone(),

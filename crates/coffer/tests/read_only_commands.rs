@@ -1,5 +1,7 @@
 //! `coffer keyring list|rotate`, `coffer root-credentials rotate` and `coffer kms usage|audit`
-//! pointed at a wrong or missing data directory: one clear line on stderr, a failing status, and nothing created anywhere.
+//! pointed at a wrong or missing data directory: one clear line on stderr, a failing status, and
+//! nothing created anywhere. (Without `--data-dir`, `kms usage|audit` ask a server, and say so
+//! when no profile names one.)
 
 use std::path::Path;
 use std::process::Command;
@@ -36,6 +38,8 @@ fn fails(cwd: &Path, args: &[&str]) -> String {
             cmd.env_remove(name);
         }
     }
+    // No profile: a config file that does not exist (and is not created).
+    cmd.env("COFFER_CONFIG", "/nonexistent/coffer/config.toml");
     let out = cmd.output().expect("run coffer");
     assert!(!out.status.success(), "{args:?} succeeded");
     assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
@@ -56,14 +60,17 @@ const READ_ONLY: &[&[&str]] = &[
 fn a_missing_data_directory_is_named_and_not_created() {
     let cwd = tempfile::tempdir().unwrap();
     for command in READ_ONLY {
-        // Both the explicit flag and the default (./coffer-data) are refused.
+        // Both the explicit flag and the default (./coffer-data) are refused; `kms` without the
+        // flag goes to the server, and no profile names one.
         for extra in [&["--data-dir", "missing"][..], &[][..]] {
             let args = [*command, extra].concat();
             let stderr = fails(cwd.path(), &args);
-            assert!(
-                stderr.contains("no data directory at"),
-                "{args:?}: {stderr}"
-            );
+            let expected = if command[0] == "kms" && extra.is_empty() {
+                "no admin endpoint"
+            } else {
+                "no data directory at"
+            };
+            assert!(stderr.contains(expected), "{args:?}: {stderr}");
             assert_eq!(
                 tree(cwd.path()),
                 Vec::<String>::new(),
