@@ -272,7 +272,10 @@ mod tests {
         )
         .unwrap();
         let text = fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("env-secret-value") && !text.contains("LTAIenv"), "{text}");
+        assert!(
+            !text.contains("env-secret-value") && !text.contains("LTAIenv"),
+            "{text}"
+        );
         let e = load_or_create(&path, &root(), None, None).err().unwrap();
         assert!(format!("{e:#}").contains("holds no root key pair"), "{e:#}");
         let rotated = rotate(&path, &root()).unwrap();
@@ -292,7 +295,10 @@ mod tests {
         assert_eq!(loaded.access_key_id, "LTAIold");
         assert!(loaded.secret.ct_eq("old-clear-secret"));
         let text = fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("old-clear-secret") && text.contains("sealed_secret"), "{text}");
+        assert!(
+            !text.contains("old-clear-secret") && text.contains("sealed_secret"),
+            "{text}"
+        );
         let again = load_or_create(&path, &root(), None, None).unwrap();
         assert!(again.secret.ct_eq("old-clear-secret"));
     }
@@ -303,7 +309,10 @@ mod tests {
         let path = DataDir::new(dir.path()).root_credentials();
         let first = load_or_create(&path, &root(), None, None).unwrap();
         let other = RootKey::from_bytes([9; 32]);
-        assert!(rotate(&path, &other).is_err(), "a wrong root key must not rotate");
+        assert!(
+            rotate(&path, &other).is_err(),
+            "a wrong root key must not rotate"
+        );
         let rotated = rotate(&path, &root()).unwrap();
         assert_eq!(rotated.account_id, first.account_id);
         assert_ne!(rotated.access_key_id, first.access_key_id);

@@ -224,7 +224,12 @@ fn decode(
                 label: SEAL_LABEL_V2,
             };
             let generation = u64::from_be_bytes(generation);
-            (wrapping, &signed[17..HEADER_V3], generation, &signed[HEADER_V3..])
+            (
+                wrapping,
+                &signed[17..HEADER_V3],
+                generation,
+                &signed[HEADER_V3..],
+            )
         }
         (FORMAT_V2, Some(_)) => {
             let wrapping = Wrapping {
@@ -614,14 +619,20 @@ mod tests {
         let mut edited = bytes.clone();
         edited[17..21].copy_from_slice(&1u32.to_be_bytes());
         fs::write(&path, &edited).unwrap();
-        assert!(matches!(Keyring::open(&path, &root(), at(0)), Err(Error::Unseal(_))));
+        assert!(matches!(
+            Keyring::open(&path, &root(), at(0)),
+            Err(Error::Unseal(_))
+        ));
         // Version 2 dropped, the count made to match.
         let mut dropped = bytes[..HEADER_V3 + ENTRY_LEN].to_vec();
         dropped[17..21].copy_from_slice(&1u32.to_be_bytes());
         dropped[21..25].copy_from_slice(&1u32.to_be_bytes());
         dropped.extend_from_slice(&bytes[bytes.len() - MAC_LEN..]);
         fs::write(&path, &dropped).unwrap();
-        assert!(matches!(Keyring::open(&path, &root(), at(0)), Err(Error::Unseal(_))));
+        assert!(matches!(
+            Keyring::open(&path, &root(), at(0)),
+            Err(Error::Unseal(_))
+        ));
         // The same edits in a file claiming format 2 are refused by a running keyring.
         fs::write(&path, &bytes).unwrap();
         let ring = Keyring::open(&path, &root(), at(0)).unwrap();
@@ -645,7 +656,14 @@ mod tests {
         fs::write(&path, &old).unwrap();
         let e = ring.reload().unwrap_err();
         assert!(
-            matches!(e, Error::Rollback { found: 1, seen: 2, .. }),
+            matches!(
+                e,
+                Error::Rollback {
+                    found: 1,
+                    seen: 2,
+                    ..
+                }
+            ),
             "{e}"
         );
         assert!(matches!(ring.rotate(at(20)), Err(Error::Rollback { .. })));
