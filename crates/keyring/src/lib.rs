@@ -668,7 +668,7 @@ mod tests {
         );
         assert!(matches!(ring.rotate(at(20)), Err(Error::Rollback { .. })));
         assert_eq!(ring.versions().len(), 2);
-        assert_eq!(ring.versions()[1].primary, true);
+        assert!(ring.versions()[1].primary);
     }
 
     #[test]
