@@ -16,6 +16,9 @@ pub(crate) struct ConsoleError {
     pub(crate) cause: Option<String>,
     /// The page already rendered for it (with the session's chrome), if any.
     pub(crate) page: Option<String>,
+    /// Refused before the request's body was read: the reply closes the connection, so the
+    /// client does not send its next request after an unread body.
+    pub(crate) close: bool,
 }
 
 impl ConsoleError {
@@ -26,6 +29,7 @@ impl ConsoleError {
             message: message.into(),
             cause: None,
             page: None,
+            close: false,
         }
     }
 
@@ -65,6 +69,7 @@ impl From<coffer_oss::error::OssError> for ConsoleError {
             message,
             cause: e.cause.map(|c| c.to_string()),
             page: None,
+            close: false,
         }
     }
 }
@@ -123,6 +128,7 @@ impl From<coffer_admin::error::ApiError> for ConsoleError {
             message: e.message,
             cause: e.cause.map(|c| c.to_string()),
             page: None,
+            close: false,
         }
     }
 }

@@ -157,9 +157,23 @@ impl coffer_http::Dialect for Console {
                         },
                     )
                 });
-                Reply::html(e.status, body).finish()
+                let mut response = Reply::html(e.status, body).finish();
+                if e.close {
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+                }
+                response
             }
         }
+    }
+}
+
+impl ConsoleError {
+    /// Marks the error to close the connection if `req`'s body was never read.
+    fn closing(mut self, req: &Req) -> Self {
+        self.close = req.body.is_some();
+        self
     }
 }
 
@@ -322,7 +336,7 @@ async fn dispatch(
         return Ok(reply);
     }
     if req.method != Method::GET && req.method != Method::HEAD {
-        same_origin(&req, ex)?;
+        same_origin(&req, ex).map_err(|e| e.closing(&req))?;
     }
     match (&req.method, req.path.as_str()) {
         (&Method::GET, "/login") => {
@@ -343,8 +357,10 @@ async fn dispatch(
         "access_key_id",
         caller.principal.access_key_id().unwrap_or(""),
     );
-    if req.method != Method::GET {
-        check_csrf(&mut req, &caller).await?;
+    if req.method != Method::GET
+        && let Err(e) = check_csrf(&mut req, &caller).await
+    {
+        return Err(e.closing(&req));
     }
     if (&req.method, req.path.as_str()) == (&Method::POST, "/logout") {
         ex.set_op("Logout");
