@@ -222,6 +222,54 @@ def test_sync_copies_only_changes_and_deletes(cli, bucket_url, tmp_path):
     assert cli.run("cat", f"{bucket_url}/s/f0").stdout == b"changed, longer"
 
 
+def test_sync_compares_size_and_mtime_with_last_modified(cli, bucket_url, tmp_path):
+    src = tmp_path / "up"
+    src.mkdir()
+    for i in range(3):
+        (src / f"f{i}").write_bytes(b"one %d" % i)
+    assert cli.json("sync", str(src), f"{bucket_url}/m")["files"] == 3
+    # Same size, older than the object: skipped, though the bytes differ; --checksum sees it.
+    (src / "f0").write_bytes(b"ONE 0")
+    os.utime(src / "f0", (time.time() - 3600, time.time() - 3600))
+    assert cli.json("sync", str(src), f"{bucket_url}/m")["files"] == 0
+    assert cli.json("sync", str(src), f"{bucket_url}/m", "--checksum")["files"] == 1
+    assert cli.run("cat", f"{bucket_url}/m/f0").stdout == b"ONE 0"
+    # Same size, changed after the upload: copied.
+    (src / "f1").write_bytes(b"ONE 1")
+    os.utime(src / "f1", (time.time() + 3600, time.time() + 3600))
+    assert cli.json("sync", str(src), f"{bucket_url}/m")["files"] == 1
+    assert cli.run("cat", f"{bucket_url}/m/f1").stdout == b"ONE 1"
+
+    # Down: the files take the objects' Last-Modified, so a second sync (either way) copies nothing.
+    down = tmp_path / "down"
+    assert cli.json("sync", f"{bucket_url}/m", str(down))["files"] == 3
+    modified = {o["Key"]: o["LastModified"] for o in cli.lines("ls", f"{bucket_url}/m/", "-r")}
+    from datetime import datetime
+    for i in range(3):
+        lm = datetime.fromisoformat(modified[f"m/f{i}"].replace("Z", "+00:00")).timestamp()
+        assert int((down / f"f{i}").stat().st_mtime) == int(lm)
+    assert cli.json("sync", f"{bucket_url}/m", str(down))["files"] == 0
+    assert cli.json("sync", str(down), f"{bucket_url}/m")["files"] == 0
+    # A local file changed later than the object is kept; an object newer than the file is fetched.
+    (down / "f2").write_bytes(b"XXX 2")
+    os.utime(down / "f2", (time.time() + 7200, time.time() + 7200))
+    (down / "extra").write_bytes(b"only here")
+    (down / "f0").write_bytes(b"old 0")
+    os.utime(down / "f0", (0, 0))
+    out = cli.json("sync", f"{bucket_url}/m", str(down), "--delete")
+    assert out["files"] == 1 and out["deleted"] == 1
+    assert (down / "f0").read_bytes() == b"ONE 0" and (down / "f2").read_bytes() == b"XXX 2"
+    assert not (down / "extra").exists()
+
+    # Remote to remote: copies what is newer at the source, deletes what it lacks.
+    assert cli.json("sync", f"{bucket_url}/m", f"{bucket_url}/r")["files"] == 3
+    assert cli.json("sync", f"{bucket_url}/m", f"{bucket_url}/r")["files"] == 0
+    cli.run("cp", str(src / "f2"), f"{bucket_url}/r/stray")
+    out = cli.json("sync", f"{bucket_url}/m", f"{bucket_url}/r", "--delete")
+    assert out["files"] == 0 and out["deleted"] == 1
+    assert sorted(o["Key"] for o in cli.lines("ls", f"{bucket_url}/r/", "-r")) == [f"r/f{i}" for i in range(3)]
+
+
 def test_presign_get_and_put(cli, bucket_url, tmp_path):
     import requests
 

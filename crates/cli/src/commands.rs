@@ -161,6 +161,15 @@ pub enum Command {
         common: Common,
     },
     /// Makes DST hold what SRC holds: copies what differs (by size and mtime, or checksum).
+    #[command(
+        after_help = "A file or object is copied unless DST has one of the same size \
+        that is at least as new: a file's mtime is compared with the object's Last-Modified (no \
+        metadata of coffer's own, so it works on objects any client wrote), and a download takes \
+        the object's Last-Modified as its mtime, so the next sync either way copies nothing. \
+        --checksum compares CRC-64s instead of times (the file is read; the server's CRC is \
+        asked for).\n\nExamples:\n  coffer sync ./site oss://b/site --delete\n  \
+        coffer sync oss://b/backup ./restore --checksum"
+    )]
     Sync {
         /// Source directory or prefix.
         src: String,
@@ -957,7 +966,8 @@ async fn cp(
     // (what, source, destination, size) of each job.
     enum Job {
         Up(PathBuf, String, String),
-        Down(String, String, PathBuf),
+        /// With the object's Last-Modified (Unix seconds), which becomes the file's mtime.
+        Down(String, String, PathBuf, i64),
         Copy(String, String, String, String),
     }
     let mut jobs: Vec<(Job, u64, String)> = Vec::new();
@@ -974,6 +984,8 @@ async fn cp(
                 };
                 for it in &items {
                     let k = join_key(&dir_prefix(key), &it.rel);
+                    // The object was written after the file last changed (or, with --checksum,
+                    // holds the same bytes).
                     if let Some(s) = sync
                         && let Some(o) = existing.get(&k)
                         && o.0 == it.size
@@ -1019,21 +1031,37 @@ async fn cp(
         (Location::Remote { bucket, key }, Location::Local(path)) => {
             if recursive {
                 let prefix = dir_prefix(key);
+                let mut wanted = std::collections::HashSet::new();
                 for o in client.list_all(bucket, &prefix).await? {
                     let rel = o.key[prefix.len()..].to_owned();
                     if rel.is_empty() || rel.ends_with('/') || !filter.admits(&rel) {
                         continue;
                     }
                     let local = path.join(&rel);
-                    if sync.is_some() && std::fs::metadata(&local).is_ok_and(|m| m.len() == o.size)
+                    wanted.insert(local.clone());
+                    let modified = unix_time(&o.last_modified);
+                    // The file changed after the object was written (downloads take the object's
+                    // Last-Modified as their mtime), or, with --checksum, holds the same bytes.
+                    if let Some(s) = sync
+                        && let Ok(m) = std::fs::metadata(&local)
+                        && m.len() == o.size
+                        && (s.checksum || file_mtime(&m) >= modified)
+                        && (!s.checksum || same_crc_local(&client, bucket, &o.key, &local).await?)
                     {
                         continue;
                     }
                     jobs.push((
-                        Job::Down(bucket.clone(), o.key.clone(), local),
+                        Job::Down(bucket.clone(), o.key.clone(), local, modified),
                         o.size,
                         o.key,
                     ));
+                }
+                if sync.is_some_and(|s| s.delete) && path.is_dir() {
+                    to_delete_local = walk(path, filter)?
+                        .into_iter()
+                        .map(|it| path.join(&it.rel))
+                        .filter(|p| !wanted.contains(p))
+                        .collect();
                 }
             } else {
                 let name = key.rsplit('/').next().unwrap_or(key);
@@ -1042,14 +1070,18 @@ async fn cp(
                 } else {
                     path.clone()
                 };
-                let size = client.head(bucket, key).await?.size;
+                let head = client.head(bucket, key).await?;
                 jobs.push((
-                    Job::Down(bucket.clone(), key.clone(), local),
-                    size,
+                    Job::Down(
+                        bucket.clone(),
+                        key.clone(),
+                        local,
+                        unix_time_http(&head.last_modified),
+                    ),
+                    head.size,
                     key.clone(),
                 ));
             }
-            let _ = &mut to_delete_local;
         }
         (
             Location::Remote {
@@ -1063,17 +1095,42 @@ async fn cp(
         ) => {
             if recursive {
                 let prefix = dir_prefix(sk);
+                let existing = match sync {
+                    Some(_) => remote_index(&client, db, &dir_prefix(dk)).await?,
+                    None => Default::default(),
+                };
+                let mut wanted = std::collections::HashSet::new();
                 for o in client.list_all(sb, &prefix).await? {
                     let rel = o.key[prefix.len()..].to_owned();
                     if rel.is_empty() || !filter.admits(&rel) {
                         continue;
                     }
                     let k = join_key(&dir_prefix(dk), &rel);
+                    wanted.insert(k.clone());
+                    // The copy was made after the source was written, or, with --checksum, their
+                    // CRC-64s agree.
+                    if let Some(s) = sync
+                        && let Some(d) = existing.get(&k)
+                        && d.0 == o.size
+                        && (s.checksum || d.1 >= unix_time(&o.last_modified))
+                        && (!s.checksum
+                            || client.head(sb, &o.key).await?.crc64
+                                == client.head(db, &k).await?.crc64)
+                    {
+                        continue;
+                    }
                     jobs.push((
                         Job::Copy(sb.clone(), o.key.clone(), db.clone(), k.clone()),
                         o.size,
                         k,
                     ));
+                }
+                if sync.is_some_and(|s| s.delete) {
+                    to_delete_remote = existing
+                        .keys()
+                        .filter(|k| !wanted.contains(*k))
+                        .map(|k| (db.clone(), k.clone()))
+                        .collect();
                 }
             } else {
                 let name = sk.rsplit('/').next().unwrap_or(sk);
@@ -1102,7 +1159,15 @@ async fn cp(
             async move {
                 let r = match job {
                     Job::Up(p, b, k) => t.upload(&p, &b, &k).await,
-                    Job::Down(b, k, p) => t.download(&b, &k, &p).await,
+                    Job::Down(b, k, p, modified) => {
+                        let r = t.download(&b, &k, &p).await;
+                        if r.is_ok() {
+                            // As `aws s3 sync` does, so that the next sync in either direction
+                            // sees the file and the object as the same age.
+                            set_mtime(&p, modified);
+                        }
+                        r
+                    }
                     Job::Copy(sb, sk, db, dk) => t.copy(&sb, &sk, &db, &dk, &[]).await,
                 };
                 (name, r)
@@ -1120,6 +1185,13 @@ async fn cp(
         for chunk in keys.chunks(1000) {
             let errs = client.delete_many(&bucket, chunk).await?;
             deleted += chunk.len() - errs.len();
+        }
+    }
+
+    for p in &to_delete_local {
+        match std::fs::remove_file(p) {
+            Ok(()) => deleted += 1,
+            Err(e) => eprintln!("coffer: cannot delete {}: {e}", p.display()),
         }
     }
 
@@ -1185,6 +1257,46 @@ fn dir_prefix(key: &str) -> String {
     }
 }
 
+/// Unix seconds of a listing's `LastModified` (ISO 8601); 0 when unreadable, so the object counts
+/// as old.
+fn unix_time(iso: &str) -> i64 {
+    time::OffsetDateTime::parse(iso, &time::format_description::well_known::Rfc3339)
+        .map_or(0, |t| t.unix_timestamp())
+}
+
+/// Unix seconds of a `Last-Modified` header (RFC 7231 date); 0 when unreadable.
+fn unix_time_http(date: &str) -> i64 {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(date, &format).map_or(0, |t| t.assume_utc().unix_timestamp())
+}
+
+fn file_mtime(m: &std::fs::Metadata) -> i64 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Gives the file `secs` as its mtime; a failure only costs the next sync a re-download.
+fn set_mtime(path: &Path, secs: i64) {
+    let Ok(secs) = u64::try_from(secs) else {
+        return;
+    };
+    if secs == 0 {
+        return;
+    }
+    let when = std::time::UNIX_EPOCH + Duration::from_secs(secs);
+    if let Err(e) = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(when))
+    {
+        eprintln!("coffer: cannot set the mtime of {}: {e}", path.display());
+    }
+}
+
 async fn remote_index(
     client: &OssClient,
     bucket: &str,
@@ -1192,11 +1304,7 @@ async fn remote_index(
 ) -> Result<std::collections::HashMap<String, (u64, i64)>> {
     let mut out = std::collections::HashMap::new();
     for o in client.list_all(bucket, prefix).await? {
-        let t = time::OffsetDateTime::parse(
-            &o.last_modified,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .map_or(0, |t| t.unix_timestamp());
+        let t = unix_time(&o.last_modified);
         out.insert(o.key, (o.size, t));
     }
     Ok(out)
@@ -1204,8 +1312,29 @@ async fn remote_index(
 
 async fn same_crc_local(client: &OssClient, bucket: &str, key: &str, path: &Path) -> Result<bool> {
     let remote = client.head(bucket, key).await?.crc64;
-    let data = tokio::fs::read(path).await?;
-    Ok(remote == Some(crate::transfer::crc64(&data)))
+    let path = path.to_owned();
+    // In pieces: memory stays flat whatever the file's size.
+    let local = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(&path)?;
+        let mut buf = vec![0u8; 1 << 20];
+        let (mut crc, mut len) = (0u64, 0u64);
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                return Ok(crc);
+            }
+            let piece = crate::transfer::crc64(&buf[..n]);
+            crc = if len == 0 {
+                piece
+            } else {
+                crate::transfer::crc64_combine(crc, piece, n as u64)
+            };
+            len += n as u64;
+        }
+    })
+    .await??;
+    Ok(remote == Some(local))
 }
 
 async fn reencrypt(
@@ -1337,6 +1466,13 @@ mod tests {
         let f = Filter::new(&["big/*".into()], &[]).unwrap();
         assert!(f.admits("big/x"));
         assert!(!f.admits("small/x"));
+    }
+
+    #[test]
+    fn http_dates_parse() {
+        assert_eq!(unix_time_http("Thu, 01 Jan 1970 00:01:40 GMT"), 100);
+        assert_eq!(unix_time("1970-01-01T00:01:40.000Z"), 100);
+        assert_eq!(unix_time_http("yesterday"), 0);
     }
 
     #[test]
