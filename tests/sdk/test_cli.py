@@ -270,6 +270,31 @@ def test_sync_compares_size_and_mtime_with_last_modified(cli, bucket_url, tmp_pa
     assert sorted(o["Key"] for o in cli.lines("ls", f"{bucket_url}/r/", "-r")) == [f"r/f{i}" for i in range(3)]
 
 
+def test_large_server_side_copy_goes_part_by_part_with_metadata_and_encryption(cli, coffer, bucket_url):
+    name = bucket_url.removeprefix("oss://")
+    b = oss2_bucket_for(coffer, name)
+    data = os.urandom(5 * MiB + 4321)
+    b.put_object("src.bin", data, headers={"x-oss-meta-owner": "ops", "Content-Type": "application/x-test",
+                                          "Content-Disposition": "attachment"})
+    key = make_key(cli, "copy target")
+    # Above the copy threshold (1 GiB by default, CopyObject's limit; lowered here), UploadPartCopy.
+    out = cli.json("cp", f"{bucket_url}/src.bin", f"{bucket_url}/dst.bin", "--sse", "KMS", "--kms-key-id", key,
+                   "--copy-threshold-mib", "2", "--part-size-mib", "1")
+    assert out["files"] == 1 and out["failed"] == 0 and out["parts_transferred"] == 6
+    h = b.head_object("dst.bin").headers
+    assert h["ETag"].strip('"').endswith("-6"), h["ETag"]
+    assert h["x-oss-server-side-encryption"] == "KMS" and h["x-oss-server-side-encryption-key-id"] == key
+    assert h["x-oss-meta-owner"] == "ops" and h["Content-Type"] == "application/x-test"
+    assert h["Content-Disposition"] == "attachment"
+    assert h["x-oss-hash-crc64ecma"] == b.head_object("src.bin").headers["x-oss-hash-crc64ecma"]
+    assert b.get_object("dst.bin").read() == data
+    assert not list(oss2.MultipartUploadIterator(b))
+    # Below it, one CopyObject.
+    out = cli.json("cp", f"{bucket_url}/src.bin", f"{bucket_url}/small.bin", "--copy-threshold-mib", "8")
+    assert out["parts_transferred"] == 1
+    assert "-" not in b.head_object("small.bin").headers["ETag"]
+
+
 def test_presign_get_and_put(cli, bucket_url, tmp_path):
     import requests
 

@@ -85,6 +85,10 @@ pub struct TransferArgs {
     /// Part size in MiB.
     #[arg(long, default_value_t = 8)]
     part_size_mib: u64,
+    /// Server-side copies above this many MiB go part by part (UploadPartCopy) [default: 1024,
+    /// CopyObject's limit in OSS].
+    #[arg(long, hide = true)]
+    copy_threshold_mib: Option<u64>,
     /// Where resume checkpoints are kept [default: ~/.cache/coffer/checkpoints].
     #[arg(long)]
     checkpoint_dir: Option<PathBuf>,
@@ -952,6 +956,9 @@ async fn cp(
         permits: Arc::new(tokio::sync::Semaphore::new(parallel)),
         parallel,
         threshold: t.multipart_threshold_mib.max(1) << 20,
+        copy_threshold: t
+            .copy_threshold_mib
+            .map_or(crate::transfer::COPY_OBJECT_LIMIT, |m| m.max(1) << 20),
         part_size: t.part_size_mib.max(1) << 20,
         checkpoint_dir: t
             .checkpoint_dir
@@ -968,7 +975,8 @@ async fn cp(
         Up(PathBuf, String, String),
         /// With the object's Last-Modified (Unix seconds), which becomes the file's mtime.
         Down(String, String, PathBuf, i64),
-        Copy(String, String, String, String),
+        /// With the source's size.
+        Copy(String, String, String, String, u64),
     }
     let mut jobs: Vec<(Job, u64, String)> = Vec::new();
     let mut to_delete_remote: Vec<(String, String)> = Vec::new();
@@ -1120,7 +1128,7 @@ async fn cp(
                         continue;
                     }
                     jobs.push((
-                        Job::Copy(sb.clone(), o.key.clone(), db.clone(), k.clone()),
+                        Job::Copy(sb.clone(), o.key.clone(), db.clone(), k.clone(), o.size),
                         o.size,
                         k,
                     ));
@@ -1141,7 +1149,7 @@ async fn cp(
                 };
                 let size = client.head(sb, sk).await?.size;
                 jobs.push((
-                    Job::Copy(sb.clone(), sk.clone(), db.clone(), k.clone()),
+                    Job::Copy(sb.clone(), sk.clone(), db.clone(), k.clone(), size),
                     size,
                     k,
                 ));
@@ -1168,7 +1176,7 @@ async fn cp(
                         }
                         r
                     }
-                    Job::Copy(sb, sk, db, dk) => t.copy(&sb, &sk, &db, &dk, &[]).await,
+                    Job::Copy(sb, sk, db, dk, size) => t.copy(&sb, &sk, size, &db, &dk, &[]).await,
                 };
                 (name, r)
             }
@@ -1366,6 +1374,7 @@ async fn reencrypt(
         permits: Arc::new(tokio::sync::Semaphore::new(parallel.max(1))),
         parallel: parallel.max(1),
         threshold: u64::MAX,
+        copy_threshold: crate::transfer::COPY_OBJECT_LIMIT,
         part_size: 8 << 20,
         checkpoint_dir: default_checkpoint_dir(),
         sse: Some(want.clone()),
@@ -1402,7 +1411,7 @@ async fn reencrypt(
                     }
                     // Only rewrite what is unchanged since HEAD: a concurrent writer wins.
                     let guard = [("x-oss-copy-source-if-match".to_owned(), format!("\"{}\"", info.etag))];
-                    t.copy(&bucket, &o.key, &bucket, &o.key, &guard).await?;
+                    t.copy(&bucket, &o.key, o.size, &bucket, &o.key, &guard).await?;
                     Ok(true)
                 }
                 .await;

@@ -31,6 +31,18 @@ const CRC: CrcAlgorithm = CrcAlgorithm::Crc64Xz;
 const CHUNK: usize = 256 * 1024;
 /// OSS's limit on parts.
 const MAX_PARTS: u64 = 10_000;
+/// The largest object CopyObject copies in OSS (OSS API reference, "CopyObject": objects larger
+/// than 1 GB are copied with UploadPartCopy); larger copies go part by part.
+pub const COPY_OBJECT_LIMIT: u64 = 1 << 30;
+/// Headers a multipart copy must carry over itself: UploadPartCopy copies bytes, not metadata.
+const COPIED_HEADERS: &[&str] = &[
+    "content-type",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+];
 
 /// CRC-64 of `data`.
 pub fn crc64(data: &[u8]) -> u64 {
@@ -54,6 +66,8 @@ pub struct Transfers {
     pub parallel: usize,
     /// Multipart above this size.
     pub threshold: u64,
+    /// Server-side copies above this size go through UploadPartCopy.
+    pub copy_threshold: u64,
     /// Part size (grown to stay within 10 000 parts).
     pub part_size: u64,
     /// Where checkpoints live.
@@ -376,20 +390,28 @@ impl Transfers {
         })
     }
 
-    /// Server-side copy (CopyObject): the data never leaves the server.
+    /// Copies `src_bucket`/`src_key` (of `size` bytes) to `bucket`/`key` on the server, with the
+    /// source's metadata and this command's encryption; `extra` headers are conditions on the
+    /// source (`x-oss-copy-source-if-match`), sent with every request that reads it.
     pub async fn copy(
         &self,
         src_bucket: &str,
         src_key: &str,
+        size: u64,
         bucket: &str,
         key: &str,
         extra: &[(String, String)],
     ) -> Result<Outcome> {
-        let _permit = self.permits.acquire().await?;
         let source = format!(
             "/{src_bucket}/{}",
             coffer_signature::uri_encode_path(src_key)
         );
+        if size > self.copy_threshold {
+            return self
+                .copy_in_parts(src_bucket, src_key, &source, size, bucket, key, extra)
+                .await;
+        }
+        let _permit = self.permits.acquire().await?;
         let mut req = Req::new(Method::PUT, Some(bucket), Some(key))
             .h("x-oss-copy-source", &source)
             .h("x-oss-metadata-directive", "COPY");
@@ -409,6 +431,99 @@ impl Transfers {
             parts_transferred: 1,
             parts_resumed: 0,
             crc64: crc.or(info.crc64),
+        })
+    }
+
+    /// A copy through a multipart upload whose parts are UploadPartCopy of byte ranges of the
+    /// source, in parallel; metadata is taken from a HEAD of the source (UploadPartCopy copies
+    /// only bytes), and the result's CRC-64 must be the source's. On failure the upload is
+    /// aborted, so no parts are left behind.
+    #[allow(clippy::too_many_arguments)]
+    async fn copy_in_parts(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        source: &str,
+        size: u64,
+        bucket: &str,
+        key: &str,
+        extra: &[(String, String)],
+    ) -> Result<Outcome> {
+        let head = {
+            let mut req = Req::new(Method::HEAD, Some(src_bucket), Some(src_key));
+            // HEAD takes If-Match where the copy takes x-oss-copy-source-if-match.
+            for (name, value) in extra {
+                if let Some(cond) = name.strip_prefix("x-oss-copy-source-") {
+                    req = req.h(cond, value);
+                }
+            }
+            object_info(&self.client.send(req, None).await?)
+        };
+        ensure!(
+            head.size == size,
+            "{src_key}: changed while being copied ({} bytes, {size} expected)",
+            head.size
+        );
+        let mut headers: Vec<(String, String)> = head
+            .headers
+            .iter()
+            .filter(|(n, _)| COPIED_HEADERS.contains(&n.as_str()) || n.starts_with("x-oss-meta-"))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        headers.extend(self.sse_headers());
+        let upload_id = self.client.initiate(bucket, key, &headers).await?;
+        let part_size = self.part_size_for(size);
+        let count = u32::try_from(size.div_ceil(part_size)).context("too many parts")?;
+        let result: Result<Vec<(u32, String)>> = futures::stream::iter(1..=count)
+            .map(|n| {
+                let upload_id = &upload_id;
+                async move {
+                    let _permit = self.permits.acquire().await?;
+                    let first = u64::from(n - 1) * part_size;
+                    let last = first + part_len(size, part_size, n) - 1;
+                    let mut req = Req::new(Method::PUT, Some(bucket), Some(key))
+                        .q("partNumber", &n.to_string())
+                        .q("uploadId", upload_id)
+                        .h("x-oss-copy-source", source)
+                        .h("x-oss-copy-source-range", &format!("bytes={first}-{last}"));
+                    req.headers.extend(extra.iter().cloned());
+                    let resp = self.client.send(req, None).await?;
+                    let body = resp.text().await?;
+                    let etag = body
+                        .split_once("<ETag>")
+                        .and_then(|(_, rest)| rest.split_once("</ETag>"))
+                        .map(|(etag, _)| etag.replace("&quot;", "").trim_matches('"').to_owned())
+                        .with_context(|| format!("{key}: UploadPartCopy answered {body}"))?;
+                    self.bar.inc(last - first + 1);
+                    Ok((n, etag))
+                }
+            })
+            .buffer_unordered(self.parallel)
+            .try_collect()
+            .await;
+        let completed = match result {
+            Ok(mut parts) => {
+                parts.sort_unstable();
+                self.client.complete(bucket, key, &upload_id, &parts).await
+            }
+            Err(e) => Err(e),
+        };
+        let server = match completed {
+            Ok(crc) => crc,
+            Err(e) => {
+                // Best effort: the upload's parts are garbage either way.
+                let _ = self.client.abort(bucket, key, &upload_id).await;
+                return Err(e);
+            }
+        };
+        if let (Some(source), Some(copy)) = (head.crc64, server) {
+            check_crc(Some(copy.to_string()), source, key)?;
+        }
+        Ok(Outcome {
+            bytes: size,
+            parts_transferred: count,
+            parts_resumed: 0,
+            crc64: server.or(head.crc64),
         })
     }
 }
