@@ -346,6 +346,49 @@ def test_upload_resumes_after_interruption_without_reuploading_parts(cli, bucket
     assert hashlib.sha256(back.read_bytes()).digest() == hashlib.sha256(data).digest()
 
 
+def interrupt_upload(cli: Cli, args: list[str], parts: int = 5) -> int:
+    """Starts `coffer *args`, kills it once the checkpoint holds `parts` parts; returns how many."""
+    proc = subprocess.Popen(cli.argv(*args), env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while checkpoint_parts(cli) < parts:
+        assert proc.poll() is None, "the upload finished before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)  # polling the checkpoint, not synchronising
+    proc.kill()
+    proc.communicate(timeout=60)
+    return checkpoint_parts(cli)
+
+
+def test_upload_starts_again_when_its_checkpoint_is_of_no_use(cli, coffer, bucket_url, tmp_path):
+    name = bucket_url.removeprefix("oss://")
+    b = oss2_bucket_for(coffer, name)
+    f = tmp_path / "big.bin"
+    f.write_bytes(os.urandom(32 * MiB))
+    args = ["cp", str(f), f"{bucket_url}/big.bin", "--part-size-mib", "1",
+            "--multipart-threshold-mib", "1", "--parallel", "2"]
+    # The upload was aborted meanwhile: the next run starts a new one instead of failing.
+    assert interrupt_upload(cli, args) >= 5
+    [stale] = list(oss2.MultipartUploadIterator(b))
+    b.abort_multipart_upload("big.bin", stale.upload_id)
+    out = cli.json(*args)
+    assert out["parts_resumed"] == 0 and out["parts_transferred"] == 32
+    assert not list(oss2.MultipartUploadIterator(b))
+    # The file changed: the old upload is aborted, not left behind, and the new bytes are sent.
+    assert interrupt_upload(cli, args) >= 5
+    data = os.urandom(32 * MiB)
+    f.write_bytes(data)
+    out = cli.json(*args)
+    assert out["parts_resumed"] == 0
+    assert not list(oss2.MultipartUploadIterator(b))
+    assert b.get_object("big.bin").read() == data
+    # Other encryption asked for: a new upload too (the old one's parts are under the old method).
+    assert interrupt_upload(cli, args) >= 5
+    out = cli.json(*args, "--sse", "SM4")
+    assert out["parts_resumed"] == 0
+    assert b.head_object("big.bin").headers["x-oss-server-side-encryption"] == "SM4"
+    assert not list(oss2.MultipartUploadIterator(b))
+
+
 def test_download_resumes_and_never_leaves_a_partial_file(cli, bucket_url, tmp_path):
     data = os.urandom(40 * MiB)
     f = tmp_path / "src.bin"

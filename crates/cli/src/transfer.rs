@@ -106,6 +106,10 @@ struct Checkpoint {
     part_size: u64,
     /// Multipart upload id (uploads), ETag of the source (downloads).
     token: String,
+    /// The encryption headers an upload was initiated with: a resumed run must ask for the
+    /// same, or it starts again.
+    #[serde(default)]
+    encryption: String,
     parts: BTreeMap<u32, PartDone>,
 }
 
@@ -153,6 +157,35 @@ impl Transfers {
         self.sse.as_ref().map(Sse::headers).unwrap_or_default()
     }
 
+    fn encryption_token(&self) -> String {
+        self.sse_headers()
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// Whether the multipart upload `upload_id` still exists (ListParts answers, not
+    /// NoSuchUpload).
+    async fn upload_exists(&self, bucket: &str, key: &str, upload_id: &str) -> Result<bool> {
+        let req = Req::new(Method::GET, Some(bucket), Some(key))
+            .q("uploadId", upload_id)
+            .q("max-parts", "1");
+        match self.client.send(req, None).await {
+            Ok(resp) => {
+                resp.bytes().await?;
+                Ok(true)
+            }
+            Err(e)
+                if e.downcast_ref::<crate::client::OssError>()
+                    .is_some_and(|o| o.code == "NoSuchUpload") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Uploads `src` to `bucket`/`key`.
     pub async fn upload(&self, src: &Path, bucket: &str, key: &str) -> Result<Outcome> {
         let file = std::fs::File::open(src).with_context(|| format!("open {}", src.display()))?;
@@ -178,9 +211,28 @@ impl Transfers {
 
         let identity = format!("upload\0{}\0{bucket}\0{key}", src.canonicalize()?.display());
         let mtime = mtime_ns(&meta);
-        let cp = match self.load_checkpoint(&identity) {
-            Some(cp) if cp.size == size && cp.mtime_ns == mtime => cp,
-            _ => Checkpoint {
+        let encryption = self.encryption_token();
+        let usable = match self.load_checkpoint(&identity) {
+            Some(cp) if cp.size == size && cp.mtime_ns == mtime && cp.encryption == encryption => {
+                if self.upload_exists(bucket, key, &cp.token).await? {
+                    Some(cp)
+                } else {
+                    // Aborted meanwhile (by `rb --force`, a lifecycle rule, another client):
+                    // its parts are gone, so start again.
+                    None
+                }
+            }
+            Some(stale) => {
+                // The file or the encryption changed: the old upload's parts are of no use;
+                // abort it rather than leave them to be billed until a lifecycle rule runs.
+                let _ = self.client.abort(bucket, key, &stale.token).await;
+                None
+            }
+            None => None,
+        };
+        let cp = match usable {
+            Some(cp) => cp,
+            None => Checkpoint {
                 identity: identity.clone(),
                 size,
                 mtime_ns: mtime,
@@ -189,6 +241,7 @@ impl Transfers {
                     .client
                     .initiate(bucket, key, &self.sse_headers())
                     .await?,
+                encryption,
                 parts: BTreeMap::new(),
             },
         };
@@ -282,6 +335,7 @@ impl Transfers {
                 mtime_ns: 0,
                 part_size,
                 token: info.etag.clone(),
+                encryption: String::new(),
                 parts: BTreeMap::new(),
             },
         };
