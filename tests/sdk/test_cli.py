@@ -569,6 +569,29 @@ def test_admin_takes_profiles_and_options_come_before_the_subcommand(cli, coffer
     assert cli.run("--endpoint", coffer.endpoint, "cat", f"{bucket_url}/g.txt").stdout == b"global options"
 
 
+@pytest.mark.parametrize("algorithm", ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5"])
+def test_kms_key_import_wraps_raw_material_itself(cli, coffer, bucket_url, tmp_path, algorithm):
+    key = cli.json("kms", "key", "create", "--origin", "EXTERNAL")["KeyId"]
+    assert cli.json("kms", "key", "describe", key)["KeyState"] == "PendingImport"
+    material = tmp_path / "material.bin"
+    material.write_bytes(os.urandom(32))
+    cli.run("kms", "key", "import", key, "--key-material", str(material), "--wrapping-algorithm", algorithm)
+    assert cli.json("kms", "key", "describe", key)["KeyState"] == "Enabled"
+    name = bucket_url.removeprefix("oss://")
+    b = oss2_bucket_for(coffer, name)
+    b.put_object("byok", b"under imported material",
+                 headers={"x-oss-server-side-encryption": "KMS", "x-oss-server-side-encryption-key-id": key})
+    assert b.get_object("byok").read() == b"under imported material"
+    # The KMS took exactly the file's bytes: it accepts them again and refuses any others.
+    cli.run("kms", "key", "import", key, "--key-material", str(material), "--wrapping-algorithm", algorithm)
+    other = tmp_path / "other.bin"
+    other.write_bytes(os.urandom(32))
+    p = cli.run("kms", "key", "import", key, "--key-material", str(other), ok=False)
+    assert p.returncode == 1 and b"request id" in p.stderr
+    p = cli.run("kms", "key", "import", key, "--key-material", str(material), "--wrapping-algorithm", "SM2PKE", ok=False)
+    assert p.returncode == 1
+
+
 def test_completions_and_help():
     binary = str(CofferServer.create.__globals__["coffer_binary"]())
     for shell in ["bash", "zsh", "fish"]:
