@@ -601,6 +601,58 @@ def test_completions_and_help():
     assert b"Examples" in out
 
 
+def run_in_terminal(cli: Cli, *args: str) -> tuple[int, bytes]:
+    """Runs `coffer *args` with standard output and error on a pseudo-terminal, as in a shell;
+    returns the exit code and everything the terminal received."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
+    env = dict(cli.env, TERM="xterm-256color")
+    proc = subprocess.Popen(cli.argv(*args), env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def read():
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO once the process and its terminal are gone
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    code = proc.wait(timeout=300)
+    reader.join(timeout=60)
+    os.close(master)
+    return code, b"".join(chunks)
+
+
+def test_terminal_shows_a_bar_per_large_file_and_a_total(cli, bucket_url, tmp_path):
+    src = tmp_path / "tree"
+    src.mkdir()
+    (src / "large-one.bin").write_bytes(os.urandom(40 * MiB))
+    (src / "small-one.txt").write_bytes(b"small")
+    code, screen = run_in_terminal(cli, "cp", "-r", str(src), f"{bucket_url}/t", "--part-size-mib", "1",
+                                   "--multipart-threshold-mib", "1", "--parallel", "1")
+    assert code == 0, screen
+    # Redrawn in place, with the large file's own bar and the total bar's file count; the small
+    # file (one request) moves only the total.
+    assert b"\x1b[" in screen and b"large-one.bin" in screen, screen[-2000:]
+    assert b"/2 files" in screen and b"small-one.txt" not in screen
+    assert b"2 of 2 files" in screen
+    code, screen = run_in_terminal(cli, "cp", f"{bucket_url}/t/large-one.bin", str(tmp_path / "back.bin"),
+                                   "--part-size-mib", "1", "--multipart-threshold-mib", "1", "--parallel", "1")
+    assert code == 0 and b"large-one.bin" in screen and b"\x1b[" in screen
+
+
 def test_piped_output_has_no_terminal_codes(cli, bucket_url, tmp_path):
     f = tmp_path / "x.bin"
     f.write_bytes(os.urandom(3 * MiB))

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use futures::{StreamExt, TryStreamExt};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -821,22 +821,35 @@ async fn bucket_encryption(b: BucketEncryption) -> Result<()> {
     Ok(())
 }
 
-/// A progress bar on standard error, drawn only when standard output is a terminal (so a pipe
-/// or a script's capture gets no escape codes).
-fn bar(total: u64) -> ProgressBar {
+/// The total progress bar on standard error, in a [`MultiProgress`] where large transfers add
+/// their own bars above it; all drawn only when standard output and standard error are terminals
+/// (so a pipe or a script's capture gets no escape codes).
+fn bars(total: u64) -> (MultiProgress, ProgressBar) {
     let target = if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {
         ProgressDrawTarget::hidden()
     };
-    let bar = ProgressBar::with_draw_target(Some(total), target);
+    let multi = MultiProgress::with_draw_target(target);
+    let bar = multi.add(ProgressBar::new(total));
     if let Ok(style) = ProgressStyle::with_template(
         "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
+    (multi, bar)
+}
+
+/// Prints a line above the bars, or, when they are hidden (a pipe), plainly: a hidden bar's
+/// `println` prints nothing. `to_stderr` for messages that are not results.
+fn say(bar: &ProgressBar, to_stderr: bool, line: String) {
+    if !bar.is_hidden() {
+        bar.println(line);
+    } else if to_stderr {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
 }
 
 /// Include/exclude globs over paths relative to the source.
@@ -951,6 +964,7 @@ async fn cp(
 ) -> Result<()> {
     let client = OssClient::new(common.conn.resolve()?)?;
     let parallel = t.parallel.max(1);
+    let (multi, total_bar) = bars(0);
     let transfers = Arc::new(Transfers {
         client: client.clone(),
         permits: Arc::new(tokio::sync::Semaphore::new(parallel)),
@@ -965,7 +979,8 @@ async fn cp(
             .clone()
             .unwrap_or_else(default_checkpoint_dir),
         sse: sse.sse(),
-        bar: bar(0),
+        bar: total_bar,
+        bars: multi,
     });
     let src_loc = Location::parse(src)?;
     let dst_loc = Location::parse(dst)?;
@@ -1158,12 +1173,16 @@ async fn cp(
     }
 
     let total: u64 = jobs.iter().map(|j| j.1).sum();
+    transfers.bar.set_message(format!("0/{} files", jobs.len()));
     transfers.bar.set_length(total);
-    transfers.bar.set_message(format!("{} files", jobs.len()));
+    // Only now: a bar drawn before the listing is done would show 0 of 0 bytes.
+    transfers.bar.enable_steady_tick(Duration::from_millis(200));
     let files = jobs.len();
+    let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let results: Vec<(String, Result<crate::transfer::Outcome>)> = futures::stream::iter(jobs)
         .map(|(job, _, name)| {
             let t = transfers.clone();
+            let finished = finished.clone();
             async move {
                 let r = match job {
                     Job::Up(p, b, k) => t.upload(&p, &b, &k).await,
@@ -1178,6 +1197,8 @@ async fn cp(
                     }
                     Job::Copy(sb, sk, db, dk, size) => t.copy(&sb, &sk, size, &db, &dk, &[]).await,
                 };
+                let n = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                t.bar.set_message(format!("{n}/{files} files"));
                 (name, r)
             }
         })
@@ -1367,7 +1388,8 @@ async fn reencrypt(
     let (bucket, prefix) = Location::remote(target)?;
     let objects = client.list_all(&bucket, &prefix).await?;
     let total: u64 = objects.iter().map(|o| o.size).sum();
-    let bar = bar(total);
+    let (multi, bar) = bars(total);
+    bar.enable_steady_tick(Duration::from_millis(200));
     bar.set_message(format!("{} objects", objects.len()));
     let transfers = Arc::new(Transfers {
         client: client.clone(),
@@ -1379,6 +1401,7 @@ async fn reencrypt(
         checkpoint_dir: default_checkpoint_dir(),
         sse: Some(want.clone()),
         bar: bar.clone(),
+        bars: multi,
     });
     #[derive(Default)]
     struct Tally {
@@ -1405,7 +1428,7 @@ async fn reencrypt(
                         if common.output == OutputFormat::Json {
                             println!("{}", json!({"key": o.key, "from": info.sse, "to": want.algorithm, "dry_run": true}));
                         } else {
-                            t.bar.println(format!("would rewrite oss://{bucket}/{} ({} → {})", o.key, info.sse.as_deref().unwrap_or("none"), want.algorithm));
+                            say(&t.bar, false, format!("would rewrite oss://{bucket}/{} ({} → {})", o.key, info.sse.as_deref().unwrap_or("none"), want.algorithm));
                         }
                         return Ok(true);
                     }
@@ -1424,7 +1447,7 @@ async fn reencrypt(
                     Ok(false) => tl.already += 1,
                     Err(e) => {
                         tl.failed += 1;
-                        t.bar.println(format!("coffer: {}: {e:#}", o.key));
+                        say(&t.bar, true, format!("coffer: {}: {e:#}", o.key));
                         first_error.lock().map_err(|_| anyhow::anyhow!("lock"))?.get_or_insert(e);
                     }
                 }

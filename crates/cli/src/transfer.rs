@@ -76,6 +76,44 @@ pub struct Transfers {
     pub sse: Option<Sse>,
     /// Total bytes bar.
     pub bar: ProgressBar,
+    /// Where the total bar and the per-file bars of large transfers are drawn (hidden when
+    /// standard output is not a terminal).
+    pub bars: indicatif::MultiProgress,
+}
+
+/// Moves the total bar and, for a transfer in parts, the transfer's own bar.
+#[derive(Clone)]
+struct Tick {
+    total: ProgressBar,
+    own: Option<ProgressBar>,
+}
+
+impl Tick {
+    fn inc(&self, n: u64) {
+        self.total.inc(n);
+        if let Some(own) = &self.own {
+            own.inc(n);
+        }
+    }
+}
+
+/// The progress of one transfer: a [`Tick`], and the transfer's own bar (above the total one)
+/// cleared when the transfer ends, however it ends.
+struct FileBar(Tick);
+
+impl std::ops::Deref for FileBar {
+    type Target = Tick;
+    fn deref(&self) -> &Tick {
+        &self.0
+    }
+}
+
+impl Drop for FileBar {
+    fn drop(&mut self) {
+        if let Some(own) = &self.0.own {
+            own.finish_and_clear();
+        }
+    }
 }
 
 /// What one transfer did.
@@ -157,6 +195,25 @@ impl Transfers {
         self.sse.as_ref().map(Sse::headers).unwrap_or_default()
     }
 
+    /// The progress of a transfer of `size` bytes named `name`: a bar of its own when it goes in
+    /// parts (a few big files are worth watching one by one; thousands of small ones are not).
+    fn file_bar(&self, name: &str, size: u64, in_parts: bool) -> FileBar {
+        let own = in_parts.then(|| {
+            let bar = self.bars.insert_before(&self.bar, ProgressBar::new(size));
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "  {wide_msg} [{bar:20}] {bytes}/{total_bytes} {bytes_per_sec}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(name.to_owned());
+            bar
+        });
+        FileBar(Tick {
+            total: self.bar.clone(),
+            own,
+        })
+    }
+
     fn encryption_token(&self) -> String {
         self.sse_headers()
             .iter()
@@ -199,7 +256,8 @@ impl Transfers {
             let mut req = Req::new(Method::PUT, Some(bucket), Some(key))
                 .h("content-length", &size.to_string());
             req.headers.extend(self.sse_headers());
-            let resp = self.client.send(req, Some(self.body(data))).await?;
+            let bar = self.file_bar(key, size, false);
+            let resp = self.client.send(req, Some(self.body(data, &bar))).await?;
             check_crc(header(&resp, "x-oss-hash-crc64ecma"), crc, key)?;
             return Ok(Outcome {
                 bytes: size,
@@ -251,12 +309,14 @@ impl Transfers {
         let count = u32::try_from(size.div_ceil(part_size)).context("too many parts")?;
         let resumed = u32::try_from(cp.parts.len()).unwrap_or(u32::MAX);
         let done_bytes: u64 = cp.parts.keys().map(|n| part_len(size, part_size, *n)).sum();
-        self.bar.inc(done_bytes);
+        let bar = self.file_bar(key, size, true);
+        bar.inc(done_bytes);
         let todo: Vec<u32> = (1..=count).filter(|n| !cp.parts.contains_key(n)).collect();
         let cp = Arc::new(Mutex::new(cp));
         futures::stream::iter(todo.iter().copied())
             .map(|n| {
                 let (file, cp, upload_id) = (file.clone(), cp.clone(), upload_id.clone());
+                let bar = &bar;
                 async move {
                     let _permit = self.permits.acquire().await?;
                     let offset = u64::from(n - 1) * part_size;
@@ -266,7 +326,7 @@ impl Transfers {
                         .q("partNumber", &n.to_string())
                         .q("uploadId", &upload_id)
                         .h("content-length", &data.len().to_string());
-                    let resp = self.client.send(req, Some(self.body(data))).await?;
+                    let resp = self.client.send(req, Some(self.body(data, bar))).await?;
                     check_crc(header(&resp, "x-oss-hash-crc64ecma"), crc, key)?;
                     let etag = header(&resp, "etag")
                         .unwrap_or_default()
@@ -305,8 +365,8 @@ impl Transfers {
     }
 
     /// A body sent in chunks that move the progress bar.
-    fn body(&self, data: Bytes) -> reqwest::Body {
-        let bar = self.bar.clone();
+    fn body(&self, data: Bytes, bar: &Tick) -> reqwest::Body {
+        let bar = bar.clone();
         let chunks: Vec<Bytes> = (0..data.len())
             .step_by(CHUNK)
             .map(|i| data.slice(i..data.len().min(i + CHUNK)))
@@ -360,14 +420,15 @@ impl Transfers {
             self.save_checkpoint(&cp)?;
         }
         let resumed = u32::try_from(cp.parts.len()).unwrap_or(u32::MAX);
-        self.bar
-            .inc(cp.parts.keys().map(|n| part_len(size, part_size, *n)).sum());
+        let bar = self.file_bar(key, size, ranged);
+        bar.inc(cp.parts.keys().map(|n| part_len(size, part_size, *n)).sum());
         let todo: Vec<u32> = (1..=count).filter(|n| !cp.parts.contains_key(n)).collect();
         let cp = Arc::new(Mutex::new(cp));
         futures::stream::iter(todo.iter().copied())
             .map(|n| {
                 let (file, cp) = (file.clone(), cp.clone());
                 let etag = info.etag.clone();
+                let bar = &bar;
                 async move {
                     let _permit = self.permits.acquire().await?;
                     let offset = u64::from(n - 1) * part_size;
@@ -393,7 +454,7 @@ impl Transfers {
                         let c = chunk.clone();
                         tokio::task::spawn_blocking(move || f.write_all_at(&c, at)).await??;
                         at += chunk.len() as u64;
-                        self.bar.inc(chunk.len() as u64);
+                        bar.inc(chunk.len() as u64);
                     }
                     ensure!(
                         at - offset == len,
@@ -527,10 +588,11 @@ impl Transfers {
         headers.extend(self.sse_headers());
         let upload_id = self.client.initiate(bucket, key, &headers).await?;
         let part_size = self.part_size_for(size);
+        let bar = self.file_bar(key, size, true);
         let count = u32::try_from(size.div_ceil(part_size)).context("too many parts")?;
         let result: Result<Vec<(u32, String)>> = futures::stream::iter(1..=count)
             .map(|n| {
-                let upload_id = &upload_id;
+                let (upload_id, bar) = (&upload_id, &bar);
                 async move {
                     let _permit = self.permits.acquire().await?;
                     let first = u64::from(n - 1) * part_size;
@@ -548,7 +610,7 @@ impl Transfers {
                         .and_then(|(_, rest)| rest.split_once("</ETag>"))
                         .map(|(etag, _)| etag.replace("&quot;", "").trim_matches('"').to_owned())
                         .with_context(|| format!("{key}: UploadPartCopy answered {body}"))?;
-                    self.bar.inc(last - first + 1);
+                    bar.inc(last - first + 1);
                     Ok((n, etag))
                 }
             })
