@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""`coffer cp` beside oss2's `resumable_upload` on the same data, against one release coffer on
+"""`coffer cp` beside oss2's `resumable_upload` (and `aws s3 cp` on the S3 listener, when the aws
+CLI is installed) on the same data, against one release coffer on
 loopback: one large file, and a tree of many small ones. Prints a table; progress goes to stderr.
 
     tests/sdk/.venv/bin/python bench/cli_cp.py                  # 1 x 1 GiB, 1000 x 100 KiB
@@ -8,7 +9,8 @@ loopback: one large file, and a tree of many small ones. Prints a table; progres
 Both clients get the same parallelism (PARALLEL, default 4: requests in flight) and part size
 (PART_MIB, default 8) and the same multipart threshold (16 MiB); oss2 uploads the small files
 from a thread pool of PARALLEL threads, one resumable_upload each (below the threshold that is one
-PutObject, as `coffer cp` does). Each run writes fresh keys; the data is read from the page cache
+PutObject, as `coffer cp` does); `aws s3 cp` gets the same as max_concurrent_requests,
+multipart_chunksize and multipart_threshold. Each run writes fresh keys; the data is read from the page cache
 after the first run. COFFER_BIN picks the binary (default target/release/coffer), which serves and
 is the client.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -112,10 +115,36 @@ def run(server: CofferServer, work: Path) -> int:
         with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
             list(pool.map(one, files))
 
+    aws = shutil.which("aws")
+    aws_env = dict(env, AWS_ACCESS_KEY_ID=server.access_key_id, AWS_SECRET_ACCESS_KEY=server.access_key_secret,
+                   AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE=str(work / "aws-config"),
+                   AWS_SHARED_CREDENTIALS_FILE=str(work / "aws-credentials"))
+    (work / "aws-config").write_text(
+        "[default]\nrequest_checksum_calculation = when_required\n"
+        "response_checksum_validation = when_required\ns3 =\n  addressing_style = path\n"
+        f"  max_concurrent_requests = {PARALLEL}\n  multipart_threshold = {THRESHOLD_MIB}MB\n"
+        f"  multipart_chunksize = {PART_MIB}MB\n")
+
+    def aws_cp(*args: str) -> None:
+        subprocess.run([aws, "--endpoint-url", server.s3_endpoint, "--no-progress", "--only-show-errors",
+                        "s3", "cp", *args], env=aws_env, check=True, capture_output=True)
+
+    def aws_big(run: int) -> None:
+        aws_cp(str(big), f"s3://bench/abig-{run}")
+
+    def aws_small(run: int) -> None:
+        aws_cp("--recursive", str(small), f"s3://bench/asmall-{run}")
+
+    big_clients = [("coffer cp", coffer_big), ("oss2 resumable_upload", oss2_big)]
+    small_clients = [("coffer cp -r", coffer_small), ("oss2 resumable_upload", oss2_small)]
+    if aws and server.s3_port:
+        big_clients.append(("aws s3 cp (S3 API)", aws_big))
+        small_clients.append(("aws s3 cp --recursive", aws_small))
+    else:
+        log("no aws CLI (or no S3 listener): its rows are left out")
     cases = [
-        (f"1 x {BIG_MIB} MiB", BIG_MIB * MiB, 1, [("coffer cp", coffer_big), ("oss2 resumable_upload", oss2_big)]),
-        (f"{SMALL_COUNT} x {SMALL_KIB} KiB", SMALL_COUNT * SMALL_KIB * 1024, SMALL_COUNT,
-         [("coffer cp -r", coffer_small), ("oss2 resumable_upload", oss2_small)]),
+        (f"1 x {BIG_MIB} MiB", BIG_MIB * MiB, 1, big_clients),
+        (f"{SMALL_COUNT} x {SMALL_KIB} KiB", SMALL_COUNT * SMALL_KIB * 1024, SMALL_COUNT, small_clients),
     ]
     rows = []
     for name, size, count, clients in cases:
