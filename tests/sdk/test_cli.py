@@ -498,6 +498,10 @@ def test_kms_usage_and_audit_over_the_network(cli, coffer, bucket_url, tmp_path)
     decrypts = cli.lines("kms", "audit", "--key", key, "--operation", "Decrypt")
     assert len(decrypts) == 2 and all(r["operation"] == "Decrypt" for r in decrypts)
     assert cli.lines("kms", "audit", "--key", key, "--tail", "1") == records[-1:]
+    # Page after page (the server's pages are at most 1000 records; here 2) gives the same trail.
+    assert cli.lines("kms", "audit", "--key", key, "--page-size", "2") == records
+    p = cli.run("kms", "audit", "--key", key, "--page-size", "0", ok=False)
+    assert p.returncode == 1 and b"InvalidParameter.MaxResults" in p.stderr
     assert cli.lines("kms", "audit", "--key", key, "--since", "2999-01-01T00:00:00Z") == []
     # The same trail read from the data directory on the server's host.
     local = subprocess.run(cli.argv("kms", "audit", "--data-dir", str(coffer.data_dir), "--key", key, "--json"),

@@ -535,6 +535,8 @@ pub struct AuditQuery {
     pub until: Option<String>,
     /// Only the last N.
     pub tail: Option<usize>,
+    /// Records per request (the server's maximum when absent).
+    pub page_size: Option<usize>,
 }
 
 /// `coffer kms audit` over the admin API (`/kms/ListAuditRecords`), page after page: one line
@@ -553,6 +555,9 @@ pub async fn audit(common: &Common, query: AuditQuery) -> Result<()> {
     }
     if let Some(n) = query.tail {
         base.insert("Tail".into(), n.into());
+    }
+    if let Some(n) = query.page_size {
+        base.insert("MaxResults".into(), n.into());
     }
     let mut marker: Option<String> = None;
     loop {
