@@ -222,6 +222,79 @@ def test_sync_copies_only_changes_and_deletes(cli, bucket_url, tmp_path):
     assert cli.run("cat", f"{bucket_url}/s/f0").stdout == b"changed, longer"
 
 
+def test_sync_compares_size_and_mtime_with_last_modified(cli, bucket_url, tmp_path):
+    src = tmp_path / "up"
+    src.mkdir()
+    for i in range(3):
+        (src / f"f{i}").write_bytes(b"one %d" % i)
+    assert cli.json("sync", str(src), f"{bucket_url}/m")["files"] == 3
+    # Same size, older than the object: skipped, though the bytes differ; --checksum sees it.
+    (src / "f0").write_bytes(b"ONE 0")
+    os.utime(src / "f0", (time.time() - 3600, time.time() - 3600))
+    assert cli.json("sync", str(src), f"{bucket_url}/m")["files"] == 0
+    assert cli.json("sync", str(src), f"{bucket_url}/m", "--checksum")["files"] == 1
+    assert cli.run("cat", f"{bucket_url}/m/f0").stdout == b"ONE 0"
+    # Same size, changed after the upload: copied.
+    (src / "f1").write_bytes(b"ONE 1")
+    os.utime(src / "f1", (time.time() + 3600, time.time() + 3600))
+    assert cli.json("sync", str(src), f"{bucket_url}/m")["files"] == 1
+    assert cli.run("cat", f"{bucket_url}/m/f1").stdout == b"ONE 1"
+
+    # Down: the files take the objects' Last-Modified, so a second sync (either way) copies nothing.
+    down = tmp_path / "down"
+    assert cli.json("sync", f"{bucket_url}/m", str(down))["files"] == 3
+    modified = {o["Key"]: o["LastModified"] for o in cli.lines("ls", f"{bucket_url}/m/", "-r")}
+    from datetime import datetime
+    for i in range(3):
+        lm = datetime.fromisoformat(modified[f"m/f{i}"].replace("Z", "+00:00")).timestamp()
+        assert int((down / f"f{i}").stat().st_mtime) == int(lm)
+    assert cli.json("sync", f"{bucket_url}/m", str(down))["files"] == 0
+    assert cli.json("sync", str(down), f"{bucket_url}/m")["files"] == 0
+    # A local file changed later than the object is kept; an object newer than the file is fetched.
+    (down / "f2").write_bytes(b"XXX 2")
+    os.utime(down / "f2", (time.time() + 7200, time.time() + 7200))
+    (down / "extra").write_bytes(b"only here")
+    (down / "f0").write_bytes(b"old 0")
+    os.utime(down / "f0", (0, 0))
+    out = cli.json("sync", f"{bucket_url}/m", str(down), "--delete")
+    assert out["files"] == 1 and out["deleted"] == 1
+    assert (down / "f0").read_bytes() == b"ONE 0" and (down / "f2").read_bytes() == b"XXX 2"
+    assert not (down / "extra").exists()
+
+    # Remote to remote: copies what is newer at the source, deletes what it lacks.
+    assert cli.json("sync", f"{bucket_url}/m", f"{bucket_url}/r")["files"] == 3
+    assert cli.json("sync", f"{bucket_url}/m", f"{bucket_url}/r")["files"] == 0
+    cli.run("cp", str(src / "f2"), f"{bucket_url}/r/stray")
+    out = cli.json("sync", f"{bucket_url}/m", f"{bucket_url}/r", "--delete")
+    assert out["files"] == 0 and out["deleted"] == 1
+    assert sorted(o["Key"] for o in cli.lines("ls", f"{bucket_url}/r/", "-r")) == [f"r/f{i}" for i in range(3)]
+
+
+def test_large_server_side_copy_goes_part_by_part_with_metadata_and_encryption(cli, coffer, bucket_url):
+    name = bucket_url.removeprefix("oss://")
+    b = oss2_bucket_for(coffer, name)
+    data = os.urandom(5 * MiB + 4321)
+    b.put_object("src.bin", data, headers={"x-oss-meta-owner": "ops", "Content-Type": "application/x-test",
+                                          "Content-Disposition": "attachment"})
+    key = make_key(cli, "copy target")
+    # Above the copy threshold (1 GiB by default, CopyObject's limit; lowered here), UploadPartCopy.
+    out = cli.json("cp", f"{bucket_url}/src.bin", f"{bucket_url}/dst.bin", "--sse", "KMS", "--kms-key-id", key,
+                   "--copy-threshold-mib", "2", "--part-size-mib", "1")
+    assert out["files"] == 1 and out["failed"] == 0 and out["parts_transferred"] == 6
+    h = b.head_object("dst.bin").headers
+    assert h["ETag"].strip('"').endswith("-6"), h["ETag"]
+    assert h["x-oss-server-side-encryption"] == "KMS" and h["x-oss-server-side-encryption-key-id"] == key
+    assert h["x-oss-meta-owner"] == "ops" and h["Content-Type"] == "application/x-test"
+    assert h["Content-Disposition"] == "attachment"
+    assert h["x-oss-hash-crc64ecma"] == b.head_object("src.bin").headers["x-oss-hash-crc64ecma"]
+    assert b.get_object("dst.bin").read() == data
+    assert not list(oss2.MultipartUploadIterator(b))
+    # Below it, one CopyObject.
+    out = cli.json("cp", f"{bucket_url}/src.bin", f"{bucket_url}/small.bin", "--copy-threshold-mib", "8")
+    assert out["parts_transferred"] == 1
+    assert "-" not in b.head_object("small.bin").headers["ETag"]
+
+
 def test_presign_get_and_put(cli, bucket_url, tmp_path):
     import requests
 
@@ -271,6 +344,49 @@ def test_upload_resumes_after_interruption_without_reuploading_parts(cli, bucket
     back = tmp_path / "back.bin"
     cli.run("cp", f"{bucket_url}/big.bin", str(back))
     assert hashlib.sha256(back.read_bytes()).digest() == hashlib.sha256(data).digest()
+
+
+def interrupt_upload(cli: Cli, args: list[str], parts: int = 5) -> int:
+    """Starts `coffer *args`, kills it once the checkpoint holds `parts` parts; returns how many."""
+    proc = subprocess.Popen(cli.argv(*args), env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while checkpoint_parts(cli) < parts:
+        assert proc.poll() is None, "the upload finished before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)  # polling the checkpoint, not synchronising
+    proc.kill()
+    proc.communicate(timeout=60)
+    return checkpoint_parts(cli)
+
+
+def test_upload_starts_again_when_its_checkpoint_is_of_no_use(cli, coffer, bucket_url, tmp_path):
+    name = bucket_url.removeprefix("oss://")
+    b = oss2_bucket_for(coffer, name)
+    f = tmp_path / "big.bin"
+    f.write_bytes(os.urandom(32 * MiB))
+    args = ["cp", str(f), f"{bucket_url}/big.bin", "--part-size-mib", "1",
+            "--multipart-threshold-mib", "1", "--parallel", "2"]
+    # The upload was aborted meanwhile: the next run starts a new one instead of failing.
+    assert interrupt_upload(cli, args) >= 5
+    [stale] = list(oss2.MultipartUploadIterator(b))
+    b.abort_multipart_upload("big.bin", stale.upload_id)
+    out = cli.json(*args)
+    assert out["parts_resumed"] == 0 and out["parts_transferred"] == 32
+    assert not list(oss2.MultipartUploadIterator(b))
+    # The file changed: the old upload is aborted, not left behind, and the new bytes are sent.
+    assert interrupt_upload(cli, args) >= 5
+    data = os.urandom(32 * MiB)
+    f.write_bytes(data)
+    out = cli.json(*args)
+    assert out["parts_resumed"] == 0
+    assert not list(oss2.MultipartUploadIterator(b))
+    assert b.get_object("big.bin").read() == data
+    # Other encryption asked for: a new upload too (the old one's parts are under the old method).
+    assert interrupt_upload(cli, args) >= 5
+    out = cli.json(*args, "--sse", "SM4")
+    assert out["parts_resumed"] == 0
+    assert b.head_object("big.bin").headers["x-oss-server-side-encryption"] == "SM4"
+    assert not list(oss2.MultipartUploadIterator(b))
 
 
 def test_download_resumes_and_never_leaves_a_partial_file(cli, bucket_url, tmp_path):
@@ -382,6 +498,10 @@ def test_kms_usage_and_audit_over_the_network(cli, coffer, bucket_url, tmp_path)
     decrypts = cli.lines("kms", "audit", "--key", key, "--operation", "Decrypt")
     assert len(decrypts) == 2 and all(r["operation"] == "Decrypt" for r in decrypts)
     assert cli.lines("kms", "audit", "--key", key, "--tail", "1") == records[-1:]
+    # Page after page (the server's pages are at most 1000 records; here 2) gives the same trail.
+    assert cli.lines("kms", "audit", "--key", key, "--page-size", "2") == records
+    p = cli.run("kms", "audit", "--key", key, "--page-size", "0", ok=False)
+    assert p.returncode == 1 and b"InvalidParameter.MaxResults" in p.stderr
     assert cli.lines("kms", "audit", "--key", key, "--since", "2999-01-01T00:00:00Z") == []
     # The same trail read from the data directory on the server's host.
     local = subprocess.run(cli.argv("kms", "audit", "--data-dir", str(coffer.data_dir), "--key", key, "--json"),
@@ -453,6 +573,29 @@ def test_admin_takes_profiles_and_options_come_before_the_subcommand(cli, coffer
     assert cli.run("--endpoint", coffer.endpoint, "cat", f"{bucket_url}/g.txt").stdout == b"global options"
 
 
+@pytest.mark.parametrize("algorithm", ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5"])
+def test_kms_key_import_wraps_raw_material_itself(cli, coffer, bucket_url, tmp_path, algorithm):
+    key = cli.json("kms", "key", "create", "--origin", "EXTERNAL")["KeyId"]
+    assert cli.json("kms", "key", "describe", key)["KeyState"] == "PendingImport"
+    material = tmp_path / "material.bin"
+    material.write_bytes(os.urandom(32))
+    cli.run("kms", "key", "import", key, "--key-material", str(material), "--wrapping-algorithm", algorithm)
+    assert cli.json("kms", "key", "describe", key)["KeyState"] == "Enabled"
+    name = bucket_url.removeprefix("oss://")
+    b = oss2_bucket_for(coffer, name)
+    b.put_object("byok", b"under imported material",
+                 headers={"x-oss-server-side-encryption": "KMS", "x-oss-server-side-encryption-key-id": key})
+    assert b.get_object("byok").read() == b"under imported material"
+    # The KMS took exactly the file's bytes: it accepts them again and refuses any others.
+    cli.run("kms", "key", "import", key, "--key-material", str(material), "--wrapping-algorithm", algorithm)
+    other = tmp_path / "other.bin"
+    other.write_bytes(os.urandom(32))
+    p = cli.run("kms", "key", "import", key, "--key-material", str(other), ok=False)
+    assert p.returncode == 1 and b"request id" in p.stderr
+    p = cli.run("kms", "key", "import", key, "--key-material", str(material), "--wrapping-algorithm", "SM2PKE", ok=False)
+    assert p.returncode == 1
+
+
 def test_completions_and_help():
     binary = str(CofferServer.create.__globals__["coffer_binary"]())
     for shell in ["bash", "zsh", "fish"]:
@@ -460,6 +603,58 @@ def test_completions_and_help():
         assert b"reencrypt" in out and b"bucket-encryption" in out
     out = subprocess.run([binary, "cp", "--help"], capture_output=True, timeout=30, check=True).stdout
     assert b"Examples" in out
+
+
+def run_in_terminal(cli: Cli, *args: str) -> tuple[int, bytes]:
+    """Runs `coffer *args` with standard output and error on a pseudo-terminal, as in a shell;
+    returns the exit code and everything the terminal received."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
+    env = dict(cli.env, TERM="xterm-256color")
+    proc = subprocess.Popen(cli.argv(*args), env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def read():
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO once the process and its terminal are gone
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    code = proc.wait(timeout=300)
+    reader.join(timeout=60)
+    os.close(master)
+    return code, b"".join(chunks)
+
+
+def test_terminal_shows_a_bar_per_large_file_and_a_total(cli, bucket_url, tmp_path):
+    src = tmp_path / "tree"
+    src.mkdir()
+    (src / "large-one.bin").write_bytes(os.urandom(40 * MiB))
+    (src / "small-one.txt").write_bytes(b"small")
+    code, screen = run_in_terminal(cli, "cp", "-r", str(src), f"{bucket_url}/t", "--part-size-mib", "1",
+                                   "--multipart-threshold-mib", "1", "--parallel", "1")
+    assert code == 0, screen
+    # Redrawn in place, with the large file's own bar and the total bar's file count; the small
+    # file (one request) moves only the total.
+    assert b"\x1b[" in screen and b"large-one.bin" in screen, screen[-2000:]
+    assert b"/2 files" in screen and b"small-one.txt" not in screen
+    assert b"2 of 2 files" in screen
+    code, screen = run_in_terminal(cli, "cp", f"{bucket_url}/t/large-one.bin", str(tmp_path / "back.bin"),
+                                   "--part-size-mib", "1", "--multipart-threshold-mib", "1", "--parallel", "1")
+    assert code == 0 and b"large-one.bin" in screen and b"\x1b[" in screen
 
 
 def test_piped_output_has_no_terminal_codes(cli, bucket_url, tmp_path):

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use futures::{StreamExt, TryStreamExt};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -85,6 +85,10 @@ pub struct TransferArgs {
     /// Part size in MiB.
     #[arg(long, default_value_t = 8)]
     part_size_mib: u64,
+    /// Server-side copies above this many MiB go part by part (UploadPartCopy) [default: 1024,
+    /// CopyObject's limit in OSS].
+    #[arg(long, hide = true)]
+    copy_threshold_mib: Option<u64>,
     /// Where resume checkpoints are kept [default: ~/.cache/coffer/checkpoints].
     #[arg(long)]
     checkpoint_dir: Option<PathBuf>,
@@ -161,6 +165,15 @@ pub enum Command {
         common: Common,
     },
     /// Makes DST hold what SRC holds: copies what differs (by size and mtime, or checksum).
+    #[command(
+        after_help = "A file or object is copied unless DST has one of the same size \
+        that is at least as new: a file's mtime is compared with the object's Last-Modified (no \
+        metadata of coffer's own, so it works on objects any client wrote), and a download takes \
+        the object's Last-Modified as its mtime, so the next sync either way copies nothing. \
+        --checksum compares CRC-64s instead of times (the file is read; the server's CRC is \
+        asked for).\n\nExamples:\n  coffer sync ./site oss://b/site --delete\n  \
+        coffer sync oss://b/backup ./restore --checksum"
+    )]
     Sync {
         /// Source directory or prefix.
         src: String,
@@ -808,22 +821,35 @@ async fn bucket_encryption(b: BucketEncryption) -> Result<()> {
     Ok(())
 }
 
-/// A progress bar on standard error, drawn only when standard output is a terminal (so a pipe
-/// or a script's capture gets no escape codes).
-fn bar(total: u64) -> ProgressBar {
+/// The total progress bar on standard error, in a [`MultiProgress`] where large transfers add
+/// their own bars above it; all drawn only when standard output and standard error are terminals
+/// (so a pipe or a script's capture gets no escape codes).
+fn bars(total: u64) -> (MultiProgress, ProgressBar) {
     let target = if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {
         ProgressDrawTarget::hidden()
     };
-    let bar = ProgressBar::with_draw_target(Some(total), target);
+    let multi = MultiProgress::with_draw_target(target);
+    let bar = multi.add(ProgressBar::new(total));
     if let Ok(style) = ProgressStyle::with_template(
         "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
+    (multi, bar)
+}
+
+/// Prints a line above the bars, or, when they are hidden (a pipe), plainly: a hidden bar's
+/// `println` prints nothing. `to_stderr` for messages that are not results.
+fn say(bar: &ProgressBar, to_stderr: bool, line: String) {
+    if !bar.is_hidden() {
+        bar.println(line);
+    } else if to_stderr {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
 }
 
 /// Include/exclude globs over paths relative to the source.
@@ -938,18 +964,23 @@ async fn cp(
 ) -> Result<()> {
     let client = OssClient::new(common.conn.resolve()?)?;
     let parallel = t.parallel.max(1);
+    let (multi, total_bar) = bars(0);
     let transfers = Arc::new(Transfers {
         client: client.clone(),
         permits: Arc::new(tokio::sync::Semaphore::new(parallel)),
         parallel,
         threshold: t.multipart_threshold_mib.max(1) << 20,
+        copy_threshold: t
+            .copy_threshold_mib
+            .map_or(crate::transfer::COPY_OBJECT_LIMIT, |m| m.max(1) << 20),
         part_size: t.part_size_mib.max(1) << 20,
         checkpoint_dir: t
             .checkpoint_dir
             .clone()
             .unwrap_or_else(default_checkpoint_dir),
         sse: sse.sse(),
-        bar: bar(0),
+        bar: total_bar,
+        bars: multi,
     });
     let src_loc = Location::parse(src)?;
     let dst_loc = Location::parse(dst)?;
@@ -957,8 +988,10 @@ async fn cp(
     // (what, source, destination, size) of each job.
     enum Job {
         Up(PathBuf, String, String),
-        Down(String, String, PathBuf),
-        Copy(String, String, String, String),
+        /// With the object's Last-Modified (Unix seconds), which becomes the file's mtime.
+        Down(String, String, PathBuf, i64),
+        /// With the source's size.
+        Copy(String, String, String, String, u64),
     }
     let mut jobs: Vec<(Job, u64, String)> = Vec::new();
     let mut to_delete_remote: Vec<(String, String)> = Vec::new();
@@ -974,6 +1007,8 @@ async fn cp(
                 };
                 for it in &items {
                     let k = join_key(&dir_prefix(key), &it.rel);
+                    // The object was written after the file last changed (or, with --checksum,
+                    // holds the same bytes).
                     if let Some(s) = sync
                         && let Some(o) = existing.get(&k)
                         && o.0 == it.size
@@ -1019,21 +1054,37 @@ async fn cp(
         (Location::Remote { bucket, key }, Location::Local(path)) => {
             if recursive {
                 let prefix = dir_prefix(key);
+                let mut wanted = std::collections::HashSet::new();
                 for o in client.list_all(bucket, &prefix).await? {
                     let rel = o.key[prefix.len()..].to_owned();
                     if rel.is_empty() || rel.ends_with('/') || !filter.admits(&rel) {
                         continue;
                     }
                     let local = path.join(&rel);
-                    if sync.is_some() && std::fs::metadata(&local).is_ok_and(|m| m.len() == o.size)
+                    wanted.insert(local.clone());
+                    let modified = unix_time(&o.last_modified);
+                    // The file changed after the object was written (downloads take the object's
+                    // Last-Modified as their mtime), or, with --checksum, holds the same bytes.
+                    if let Some(s) = sync
+                        && let Ok(m) = std::fs::metadata(&local)
+                        && m.len() == o.size
+                        && (s.checksum || file_mtime(&m) >= modified)
+                        && (!s.checksum || same_crc_local(&client, bucket, &o.key, &local).await?)
                     {
                         continue;
                     }
                     jobs.push((
-                        Job::Down(bucket.clone(), o.key.clone(), local),
+                        Job::Down(bucket.clone(), o.key.clone(), local, modified),
                         o.size,
                         o.key,
                     ));
+                }
+                if sync.is_some_and(|s| s.delete) && path.is_dir() {
+                    to_delete_local = walk(path, filter)?
+                        .into_iter()
+                        .map(|it| path.join(&it.rel))
+                        .filter(|p| !wanted.contains(p))
+                        .collect();
                 }
             } else {
                 let name = key.rsplit('/').next().unwrap_or(key);
@@ -1042,14 +1093,18 @@ async fn cp(
                 } else {
                     path.clone()
                 };
-                let size = client.head(bucket, key).await?.size;
+                let head = client.head(bucket, key).await?;
                 jobs.push((
-                    Job::Down(bucket.clone(), key.clone(), local),
-                    size,
+                    Job::Down(
+                        bucket.clone(),
+                        key.clone(),
+                        local,
+                        unix_time_http(&head.last_modified),
+                    ),
+                    head.size,
                     key.clone(),
                 ));
             }
-            let _ = &mut to_delete_local;
         }
         (
             Location::Remote {
@@ -1063,17 +1118,42 @@ async fn cp(
         ) => {
             if recursive {
                 let prefix = dir_prefix(sk);
+                let existing = match sync {
+                    Some(_) => remote_index(&client, db, &dir_prefix(dk)).await?,
+                    None => Default::default(),
+                };
+                let mut wanted = std::collections::HashSet::new();
                 for o in client.list_all(sb, &prefix).await? {
                     let rel = o.key[prefix.len()..].to_owned();
                     if rel.is_empty() || !filter.admits(&rel) {
                         continue;
                     }
                     let k = join_key(&dir_prefix(dk), &rel);
+                    wanted.insert(k.clone());
+                    // The copy was made after the source was written, or, with --checksum, their
+                    // CRC-64s agree.
+                    if let Some(s) = sync
+                        && let Some(d) = existing.get(&k)
+                        && d.0 == o.size
+                        && (s.checksum || d.1 >= unix_time(&o.last_modified))
+                        && (!s.checksum
+                            || client.head(sb, &o.key).await?.crc64
+                                == client.head(db, &k).await?.crc64)
+                    {
+                        continue;
+                    }
                     jobs.push((
-                        Job::Copy(sb.clone(), o.key.clone(), db.clone(), k.clone()),
+                        Job::Copy(sb.clone(), o.key.clone(), db.clone(), k.clone(), o.size),
                         o.size,
                         k,
                     ));
+                }
+                if sync.is_some_and(|s| s.delete) {
+                    to_delete_remote = existing
+                        .keys()
+                        .filter(|k| !wanted.contains(*k))
+                        .map(|k| (db.clone(), k.clone()))
+                        .collect();
                 }
             } else {
                 let name = sk.rsplit('/').next().unwrap_or(sk);
@@ -1084,7 +1164,7 @@ async fn cp(
                 };
                 let size = client.head(sb, sk).await?.size;
                 jobs.push((
-                    Job::Copy(sb.clone(), sk.clone(), db.clone(), k.clone()),
+                    Job::Copy(sb.clone(), sk.clone(), db.clone(), k.clone(), size),
                     size,
                     k,
                 ));
@@ -1093,18 +1173,32 @@ async fn cp(
     }
 
     let total: u64 = jobs.iter().map(|j| j.1).sum();
+    transfers.bar.set_message(format!("0/{} files", jobs.len()));
     transfers.bar.set_length(total);
-    transfers.bar.set_message(format!("{} files", jobs.len()));
+    // Only now: a bar drawn before the listing is done would show 0 of 0 bytes.
+    transfers.bar.enable_steady_tick(Duration::from_millis(200));
     let files = jobs.len();
+    let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let results: Vec<(String, Result<crate::transfer::Outcome>)> = futures::stream::iter(jobs)
         .map(|(job, _, name)| {
             let t = transfers.clone();
+            let finished = finished.clone();
             async move {
                 let r = match job {
                     Job::Up(p, b, k) => t.upload(&p, &b, &k).await,
-                    Job::Down(b, k, p) => t.download(&b, &k, &p).await,
-                    Job::Copy(sb, sk, db, dk) => t.copy(&sb, &sk, &db, &dk, &[]).await,
+                    Job::Down(b, k, p, modified) => {
+                        let r = t.download(&b, &k, &p).await;
+                        if r.is_ok() {
+                            // As `aws s3 sync` does, so that the next sync in either direction
+                            // sees the file and the object as the same age.
+                            set_mtime(&p, modified);
+                        }
+                        r
+                    }
+                    Job::Copy(sb, sk, db, dk, size) => t.copy(&sb, &sk, size, &db, &dk, &[]).await,
                 };
+                let n = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                t.bar.set_message(format!("{n}/{files} files"));
                 (name, r)
             }
         })
@@ -1120,6 +1214,13 @@ async fn cp(
         for chunk in keys.chunks(1000) {
             let errs = client.delete_many(&bucket, chunk).await?;
             deleted += chunk.len() - errs.len();
+        }
+    }
+
+    for p in &to_delete_local {
+        match std::fs::remove_file(p) {
+            Ok(()) => deleted += 1,
+            Err(e) => eprintln!("coffer: cannot delete {}: {e}", p.display()),
         }
     }
 
@@ -1185,6 +1286,46 @@ fn dir_prefix(key: &str) -> String {
     }
 }
 
+/// Unix seconds of a listing's `LastModified` (ISO 8601); 0 when unreadable, so the object counts
+/// as old.
+fn unix_time(iso: &str) -> i64 {
+    time::OffsetDateTime::parse(iso, &time::format_description::well_known::Rfc3339)
+        .map_or(0, |t| t.unix_timestamp())
+}
+
+/// Unix seconds of a `Last-Modified` header (RFC 7231 date); 0 when unreadable.
+fn unix_time_http(date: &str) -> i64 {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(date, &format).map_or(0, |t| t.assume_utc().unix_timestamp())
+}
+
+fn file_mtime(m: &std::fs::Metadata) -> i64 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Gives the file `secs` as its mtime; a failure only costs the next sync a re-download.
+fn set_mtime(path: &Path, secs: i64) {
+    let Ok(secs) = u64::try_from(secs) else {
+        return;
+    };
+    if secs == 0 {
+        return;
+    }
+    let when = std::time::UNIX_EPOCH + Duration::from_secs(secs);
+    if let Err(e) = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(when))
+    {
+        eprintln!("coffer: cannot set the mtime of {}: {e}", path.display());
+    }
+}
+
 async fn remote_index(
     client: &OssClient,
     bucket: &str,
@@ -1192,11 +1333,7 @@ async fn remote_index(
 ) -> Result<std::collections::HashMap<String, (u64, i64)>> {
     let mut out = std::collections::HashMap::new();
     for o in client.list_all(bucket, prefix).await? {
-        let t = time::OffsetDateTime::parse(
-            &o.last_modified,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .map_or(0, |t| t.unix_timestamp());
+        let t = unix_time(&o.last_modified);
         out.insert(o.key, (o.size, t));
     }
     Ok(out)
@@ -1204,8 +1341,29 @@ async fn remote_index(
 
 async fn same_crc_local(client: &OssClient, bucket: &str, key: &str, path: &Path) -> Result<bool> {
     let remote = client.head(bucket, key).await?.crc64;
-    let data = tokio::fs::read(path).await?;
-    Ok(remote == Some(crate::transfer::crc64(&data)))
+    let path = path.to_owned();
+    // In pieces: memory stays flat whatever the file's size.
+    let local = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(&path)?;
+        let mut buf = vec![0u8; 1 << 20];
+        let (mut crc, mut len) = (0u64, 0u64);
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                return Ok(crc);
+            }
+            let piece = crate::transfer::crc64(&buf[..n]);
+            crc = if len == 0 {
+                piece
+            } else {
+                crate::transfer::crc64_combine(crc, piece, n as u64)
+            };
+            len += n as u64;
+        }
+    })
+    .await??;
+    Ok(remote == Some(local))
 }
 
 async fn reencrypt(
@@ -1230,17 +1388,20 @@ async fn reencrypt(
     let (bucket, prefix) = Location::remote(target)?;
     let objects = client.list_all(&bucket, &prefix).await?;
     let total: u64 = objects.iter().map(|o| o.size).sum();
-    let bar = bar(total);
+    let (multi, bar) = bars(total);
+    bar.enable_steady_tick(Duration::from_millis(200));
     bar.set_message(format!("{} objects", objects.len()));
     let transfers = Arc::new(Transfers {
         client: client.clone(),
         permits: Arc::new(tokio::sync::Semaphore::new(parallel.max(1))),
         parallel: parallel.max(1),
         threshold: u64::MAX,
+        copy_threshold: crate::transfer::COPY_OBJECT_LIMIT,
         part_size: 8 << 20,
         checkpoint_dir: default_checkpoint_dir(),
         sse: Some(want.clone()),
         bar: bar.clone(),
+        bars: multi,
     });
     #[derive(Default)]
     struct Tally {
@@ -1267,13 +1428,13 @@ async fn reencrypt(
                         if common.output == OutputFormat::Json {
                             println!("{}", json!({"key": o.key, "from": info.sse, "to": want.algorithm, "dry_run": true}));
                         } else {
-                            t.bar.println(format!("would rewrite oss://{bucket}/{} ({} → {})", o.key, info.sse.as_deref().unwrap_or("none"), want.algorithm));
+                            say(&t.bar, false, format!("would rewrite oss://{bucket}/{} ({} → {})", o.key, info.sse.as_deref().unwrap_or("none"), want.algorithm));
                         }
                         return Ok(true);
                     }
                     // Only rewrite what is unchanged since HEAD: a concurrent writer wins.
                     let guard = [("x-oss-copy-source-if-match".to_owned(), format!("\"{}\"", info.etag))];
-                    t.copy(&bucket, &o.key, &bucket, &o.key, &guard).await?;
+                    t.copy(&bucket, &o.key, o.size, &bucket, &o.key, &guard).await?;
                     Ok(true)
                 }
                 .await;
@@ -1286,7 +1447,7 @@ async fn reencrypt(
                     Ok(false) => tl.already += 1,
                     Err(e) => {
                         tl.failed += 1;
-                        t.bar.println(format!("coffer: {}: {e:#}", o.key));
+                        say(&t.bar, true, format!("coffer: {}: {e:#}", o.key));
                         first_error.lock().map_err(|_| anyhow::anyhow!("lock"))?.get_or_insert(e);
                     }
                 }
@@ -1337,6 +1498,13 @@ mod tests {
         let f = Filter::new(&["big/*".into()], &[]).unwrap();
         assert!(f.admits("big/x"));
         assert!(!f.admits("small/x"));
+    }
+
+    #[test]
+    fn http_dates_parse() {
+        assert_eq!(unix_time_http("Thu, 01 Jan 1970 00:01:40 GMT"), 100);
+        assert_eq!(unix_time("1970-01-01T00:01:40.000Z"), 100);
+        assert_eq!(unix_time_http("yesterday"), 0);
     }
 
     #[test]

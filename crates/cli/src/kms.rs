@@ -86,23 +86,37 @@ pub enum KeyCommand {
         #[command(flatten)]
         common: Common,
     },
-    /// Imports key material already wrapped for the key (GetParametersForImport gives the
-    /// public key and token; `--print-parameters` prints them).
+    /// Imports key material into a key made with `--origin EXTERNAL` (BYOK).
+    ///
+    /// With `--key-material FILE` (the raw bytes: 32 for Aliyun_AES_256, 16 for Aliyun_SM4), does
+    /// the whole exchange: GetParametersForImport, wraps the material with the returned public key,
+    /// ImportKeyMaterial. Or give material already wrapped with `--encrypted-key-material` and
+    /// `--import-token` (from `--print-parameters`).
+    #[command(after_help = "Examples:\n  head -c 32 /dev/urandom > material.bin\n  \
+        coffer kms key import KEY_ID --key-material material.bin\n  \
+        coffer kms key import KEY_ID --key-material material.bin --expire-unix 1893456000")]
     Import {
         key_id: String,
-        /// Base64 of the wrapped key material.
-        #[arg(long, required_unless_present = "print_parameters")]
+        /// File of the raw key material, to wrap and import.
+        #[arg(long, conflicts_with_all = ["encrypted_key_material", "import_token", "print_parameters"])]
+        key_material: Option<std::path::PathBuf>,
+        /// Base64 of key material already wrapped.
+        #[arg(long, required_unless_present_any = ["print_parameters", "key_material"])]
         encrypted_key_material: Option<String>,
         /// The import token of GetParametersForImport.
-        #[arg(long, required_unless_present = "print_parameters")]
+        #[arg(long, required_unless_present_any = ["print_parameters", "key_material"])]
         import_token: Option<String>,
         /// Only call GetParametersForImport and print its answer.
         #[arg(long)]
         print_parameters: bool,
+        /// RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1 or RSAES_PKCS1_V1_5.
         #[arg(long, default_value = "RSAES_OAEP_SHA_256")]
         wrapping_algorithm: String,
         #[arg(long, default_value = "RSA_2048")]
         wrapping_key_spec: String,
+        /// When the material expires (Unix seconds; 0: never).
+        #[arg(long)]
+        expire_unix: Option<u64>,
         #[command(flatten)]
         common: Common,
     },
@@ -231,44 +245,108 @@ async fn key(k: KeyCommand) -> Result<()> {
         }
         KeyCommand::Import {
             key_id,
+            key_material,
             encrypted_key_material,
             import_token,
             print_parameters,
             wrapping_algorithm,
             wrapping_key_spec,
+            expire_unix,
             common,
         } => {
+            let parameters = |key_id: String| {
+                let p = vec![
+                    ("KeyId", key_id),
+                    ("WrappingAlgorithm", wrapping_algorithm.clone()),
+                    ("WrappingKeySpec", wrapping_key_spec.clone()),
+                ];
+                let common = &common;
+                async move { call(common, "GetParametersForImport", &p).await }
+            };
             if print_parameters {
-                let r = call(
-                    &common,
-                    "GetParametersForImport",
-                    &[
-                        ("KeyId", key_id),
-                        ("WrappingAlgorithm", wrapping_algorithm),
-                        ("WrappingKeySpec", wrapping_key_spec),
-                    ],
-                )
-                .await?;
+                let r = parameters(key_id).await?;
                 show(&common, &r, &serde_json::to_string_pretty(&r)?);
                 return Ok(());
             }
-            let (Some(material), Some(token)) = (encrypted_key_material, import_token) else {
-                bail!("--encrypted-key-material and --import-token are required");
+            let (material, token) = match key_material {
+                Some(path) => {
+                    let raw = zeroize::Zeroizing::new(
+                        std::fs::read(&path).with_context(|| format!("read {}", path.display()))?,
+                    );
+                    let r = parameters(key_id.clone()).await?;
+                    let public = r["PublicKey"]
+                        .as_str()
+                        .context("GetParametersForImport returned no PublicKey")?;
+                    let token = r["ImportToken"]
+                        .as_str()
+                        .context("GetParametersForImport returned no ImportToken")?;
+                    let wrapped = wrap_key_material(&wrapping_algorithm, public, &raw)?;
+                    (wrapped, token.to_owned())
+                }
+                None => {
+                    let (Some(material), Some(token)) = (encrypted_key_material, import_token)
+                    else {
+                        bail!("--key-material, or --encrypted-key-material and --import-token");
+                    };
+                    (material, token)
+                }
             };
-            let r = call(
-                &common,
-                "ImportKeyMaterial",
-                &[
-                    ("KeyId", key_id),
-                    ("EncryptedKeyMaterial", material),
-                    ("ImportToken", token),
-                ],
-            )
-            .await?;
+            let mut p = vec![
+                ("KeyId", key_id),
+                ("EncryptedKeyMaterial", material),
+                ("ImportToken", token),
+            ];
+            if let Some(t) = expire_unix {
+                p.push(("KeyMaterialExpireUnix", t.to_string()));
+            }
+            let r = call(&common, "ImportKeyMaterial", &p).await?;
             show(&common, &r, "imported");
         }
     }
     Ok(())
+}
+
+/// Encrypts `material` for the KMS with `public_key` (base64 of a DER SubjectPublicKeyInfo, as
+/// GetParametersForImport returns it) under `algorithm`; returns the base64 the KMS expects as
+/// `EncryptedKeyMaterial` (KMS documentation, "Import key material": the wrapping algorithms
+/// RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1 and RSAES_PKCS1_V1_5 over an RSA_2048 public key).
+pub fn wrap_key_material(algorithm: &str, public_key: &str, material: &[u8]) -> Result<String> {
+    use aws_lc_rs::rsa::{
+        OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey,
+        Pkcs1PublicEncryptingKey, PublicEncryptingKey,
+    };
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(public_key.trim())
+        .context("the wrapping public key is not base64")?;
+    let public = PublicEncryptingKey::from_der(&der)
+        .map_err(|_| anyhow::anyhow!("the wrapping public key is not an RSA public key"))?;
+    let mut out = vec![0u8; public.key_size_bytes()];
+    let failed = |_| anyhow::anyhow!("cannot wrap {} bytes of key material", material.len());
+    let len = match algorithm {
+        "RSAES_OAEP_SHA_256" | "RSAES_OAEP_SHA_1" => {
+            let oaep = if algorithm == "RSAES_OAEP_SHA_256" {
+                &OAEP_SHA256_MGF1SHA256
+            } else {
+                &OAEP_SHA1_MGF1SHA1
+            };
+            OaepPublicEncryptingKey::new(public)
+                .map_err(failed)?
+                .encrypt(oaep, material, &mut out, None)
+                .map_err(failed)?
+                .len()
+        }
+        "RSAES_PKCS1_V1_5" => Pkcs1PublicEncryptingKey::new(public)
+            .map_err(failed)?
+            .encrypt(material, &mut out)
+            .map_err(failed)?
+            .len(),
+        other => bail!(
+            "cannot wrap with {other}: use RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1 or RSAES_PKCS1_V1_5"
+        ),
+    };
+    out.truncate(len);
+    Ok(base64::engine::general_purpose::STANDARD.encode(out))
 }
 
 async fn alias(a: AliasCommand) -> Result<()> {
@@ -457,6 +535,8 @@ pub struct AuditQuery {
     pub until: Option<String>,
     /// Only the last N.
     pub tail: Option<usize>,
+    /// Records per request (the server's maximum when absent).
+    pub page_size: Option<usize>,
 }
 
 /// `coffer kms audit` over the admin API (`/kms/ListAuditRecords`), page after page: one line
@@ -475,6 +555,9 @@ pub async fn audit(common: &Common, query: AuditQuery) -> Result<()> {
     }
     if let Some(n) = query.tail {
         base.insert("Tail".into(), n.into());
+    }
+    if let Some(n) = query.page_size {
+        base.insert("MaxResults".into(), n.into());
     }
     let mut marker: Option<String> = None;
     loop {

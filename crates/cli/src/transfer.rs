@@ -31,6 +31,18 @@ const CRC: CrcAlgorithm = CrcAlgorithm::Crc64Xz;
 const CHUNK: usize = 256 * 1024;
 /// OSS's limit on parts.
 const MAX_PARTS: u64 = 10_000;
+/// The largest object CopyObject copies in OSS (OSS API reference, "CopyObject": objects larger
+/// than 1 GB are copied with UploadPartCopy); larger copies go part by part.
+pub const COPY_OBJECT_LIMIT: u64 = 1 << 30;
+/// Headers a multipart copy must carry over itself: UploadPartCopy copies bytes, not metadata.
+const COPIED_HEADERS: &[&str] = &[
+    "content-type",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+];
 
 /// CRC-64 of `data`.
 pub fn crc64(data: &[u8]) -> u64 {
@@ -54,6 +66,8 @@ pub struct Transfers {
     pub parallel: usize,
     /// Multipart above this size.
     pub threshold: u64,
+    /// Server-side copies above this size go through UploadPartCopy.
+    pub copy_threshold: u64,
     /// Part size (grown to stay within 10 000 parts).
     pub part_size: u64,
     /// Where checkpoints live.
@@ -62,6 +76,44 @@ pub struct Transfers {
     pub sse: Option<Sse>,
     /// Total bytes bar.
     pub bar: ProgressBar,
+    /// Where the total bar and the per-file bars of large transfers are drawn (hidden when
+    /// standard output is not a terminal).
+    pub bars: indicatif::MultiProgress,
+}
+
+/// Moves the total bar and, for a transfer in parts, the transfer's own bar.
+#[derive(Clone)]
+struct Tick {
+    total: ProgressBar,
+    own: Option<ProgressBar>,
+}
+
+impl Tick {
+    fn inc(&self, n: u64) {
+        self.total.inc(n);
+        if let Some(own) = &self.own {
+            own.inc(n);
+        }
+    }
+}
+
+/// The progress of one transfer: a [`Tick`], and the transfer's own bar (above the total one)
+/// cleared when the transfer ends, however it ends.
+struct FileBar(Tick);
+
+impl std::ops::Deref for FileBar {
+    type Target = Tick;
+    fn deref(&self) -> &Tick {
+        &self.0
+    }
+}
+
+impl Drop for FileBar {
+    fn drop(&mut self) {
+        if let Some(own) = &self.0.own {
+            own.finish_and_clear();
+        }
+    }
 }
 
 /// What one transfer did.
@@ -92,6 +144,10 @@ struct Checkpoint {
     part_size: u64,
     /// Multipart upload id (uploads), ETag of the source (downloads).
     token: String,
+    /// The encryption headers an upload was initiated with: a resumed run must ask for the
+    /// same, or it starts again.
+    #[serde(default)]
+    encryption: String,
     parts: BTreeMap<u32, PartDone>,
 }
 
@@ -139,6 +195,54 @@ impl Transfers {
         self.sse.as_ref().map(Sse::headers).unwrap_or_default()
     }
 
+    /// The progress of a transfer of `size` bytes named `name`: a bar of its own when it goes in
+    /// parts (a few big files are worth watching one by one; thousands of small ones are not).
+    fn file_bar(&self, name: &str, size: u64, in_parts: bool) -> FileBar {
+        let own = in_parts.then(|| {
+            let bar = self.bars.insert_before(&self.bar, ProgressBar::new(size));
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "  {wide_msg} [{bar:20}] {bytes}/{total_bytes} {bytes_per_sec}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(name.to_owned());
+            bar
+        });
+        FileBar(Tick {
+            total: self.bar.clone(),
+            own,
+        })
+    }
+
+    fn encryption_token(&self) -> String {
+        self.sse_headers()
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// Whether the multipart upload `upload_id` still exists (ListParts answers, not
+    /// NoSuchUpload).
+    async fn upload_exists(&self, bucket: &str, key: &str, upload_id: &str) -> Result<bool> {
+        let req = Req::new(Method::GET, Some(bucket), Some(key))
+            .q("uploadId", upload_id)
+            .q("max-parts", "1");
+        match self.client.send(req, None).await {
+            Ok(resp) => {
+                resp.bytes().await?;
+                Ok(true)
+            }
+            Err(e)
+                if e.downcast_ref::<crate::client::OssError>()
+                    .is_some_and(|o| o.code == "NoSuchUpload") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Uploads `src` to `bucket`/`key`.
     pub async fn upload(&self, src: &Path, bucket: &str, key: &str) -> Result<Outcome> {
         let file = std::fs::File::open(src).with_context(|| format!("open {}", src.display()))?;
@@ -152,7 +256,8 @@ impl Transfers {
             let mut req = Req::new(Method::PUT, Some(bucket), Some(key))
                 .h("content-length", &size.to_string());
             req.headers.extend(self.sse_headers());
-            let resp = self.client.send(req, Some(self.body(data))).await?;
+            let bar = self.file_bar(key, size, false);
+            let resp = self.client.send(req, Some(self.body(data, &bar))).await?;
             check_crc(header(&resp, "x-oss-hash-crc64ecma"), crc, key)?;
             return Ok(Outcome {
                 bytes: size,
@@ -164,9 +269,28 @@ impl Transfers {
 
         let identity = format!("upload\0{}\0{bucket}\0{key}", src.canonicalize()?.display());
         let mtime = mtime_ns(&meta);
-        let cp = match self.load_checkpoint(&identity) {
-            Some(cp) if cp.size == size && cp.mtime_ns == mtime => cp,
-            _ => Checkpoint {
+        let encryption = self.encryption_token();
+        let usable = match self.load_checkpoint(&identity) {
+            Some(cp) if cp.size == size && cp.mtime_ns == mtime && cp.encryption == encryption => {
+                if self.upload_exists(bucket, key, &cp.token).await? {
+                    Some(cp)
+                } else {
+                    // Aborted meanwhile (by `rb --force`, a lifecycle rule, another client):
+                    // its parts are gone, so start again.
+                    None
+                }
+            }
+            Some(stale) => {
+                // The file or the encryption changed: the old upload's parts are of no use;
+                // abort it rather than leave them to be billed until a lifecycle rule runs.
+                let _ = self.client.abort(bucket, key, &stale.token).await;
+                None
+            }
+            None => None,
+        };
+        let cp = match usable {
+            Some(cp) => cp,
+            None => Checkpoint {
                 identity: identity.clone(),
                 size,
                 mtime_ns: mtime,
@@ -175,6 +299,7 @@ impl Transfers {
                     .client
                     .initiate(bucket, key, &self.sse_headers())
                     .await?,
+                encryption,
                 parts: BTreeMap::new(),
             },
         };
@@ -184,12 +309,14 @@ impl Transfers {
         let count = u32::try_from(size.div_ceil(part_size)).context("too many parts")?;
         let resumed = u32::try_from(cp.parts.len()).unwrap_or(u32::MAX);
         let done_bytes: u64 = cp.parts.keys().map(|n| part_len(size, part_size, *n)).sum();
-        self.bar.inc(done_bytes);
+        let bar = self.file_bar(key, size, true);
+        bar.inc(done_bytes);
         let todo: Vec<u32> = (1..=count).filter(|n| !cp.parts.contains_key(n)).collect();
         let cp = Arc::new(Mutex::new(cp));
         futures::stream::iter(todo.iter().copied())
             .map(|n| {
                 let (file, cp, upload_id) = (file.clone(), cp.clone(), upload_id.clone());
+                let bar = &bar;
                 async move {
                     let _permit = self.permits.acquire().await?;
                     let offset = u64::from(n - 1) * part_size;
@@ -199,7 +326,7 @@ impl Transfers {
                         .q("partNumber", &n.to_string())
                         .q("uploadId", &upload_id)
                         .h("content-length", &data.len().to_string());
-                    let resp = self.client.send(req, Some(self.body(data))).await?;
+                    let resp = self.client.send(req, Some(self.body(data, bar))).await?;
                     check_crc(header(&resp, "x-oss-hash-crc64ecma"), crc, key)?;
                     let etag = header(&resp, "etag")
                         .unwrap_or_default()
@@ -238,8 +365,8 @@ impl Transfers {
     }
 
     /// A body sent in chunks that move the progress bar.
-    fn body(&self, data: Bytes) -> reqwest::Body {
-        let bar = self.bar.clone();
+    fn body(&self, data: Bytes, bar: &Tick) -> reqwest::Body {
+        let bar = bar.clone();
         let chunks: Vec<Bytes> = (0..data.len())
             .step_by(CHUNK)
             .map(|i| data.slice(i..data.len().min(i + CHUNK)))
@@ -268,6 +395,7 @@ impl Transfers {
                 mtime_ns: 0,
                 part_size,
                 token: info.etag.clone(),
+                encryption: String::new(),
                 parts: BTreeMap::new(),
             },
         };
@@ -292,14 +420,15 @@ impl Transfers {
             self.save_checkpoint(&cp)?;
         }
         let resumed = u32::try_from(cp.parts.len()).unwrap_or(u32::MAX);
-        self.bar
-            .inc(cp.parts.keys().map(|n| part_len(size, part_size, *n)).sum());
+        let bar = self.file_bar(key, size, ranged);
+        bar.inc(cp.parts.keys().map(|n| part_len(size, part_size, *n)).sum());
         let todo: Vec<u32> = (1..=count).filter(|n| !cp.parts.contains_key(n)).collect();
         let cp = Arc::new(Mutex::new(cp));
         futures::stream::iter(todo.iter().copied())
             .map(|n| {
                 let (file, cp) = (file.clone(), cp.clone());
                 let etag = info.etag.clone();
+                let bar = &bar;
                 async move {
                     let _permit = self.permits.acquire().await?;
                     let offset = u64::from(n - 1) * part_size;
@@ -325,7 +454,7 @@ impl Transfers {
                         let c = chunk.clone();
                         tokio::task::spawn_blocking(move || f.write_all_at(&c, at)).await??;
                         at += chunk.len() as u64;
-                        self.bar.inc(chunk.len() as u64);
+                        bar.inc(chunk.len() as u64);
                     }
                     ensure!(
                         at - offset == len,
@@ -376,20 +505,28 @@ impl Transfers {
         })
     }
 
-    /// Server-side copy (CopyObject): the data never leaves the server.
+    /// Copies `src_bucket`/`src_key` (of `size` bytes) to `bucket`/`key` on the server, with the
+    /// source's metadata and this command's encryption; `extra` headers are conditions on the
+    /// source (`x-oss-copy-source-if-match`), sent with every request that reads it.
     pub async fn copy(
         &self,
         src_bucket: &str,
         src_key: &str,
+        size: u64,
         bucket: &str,
         key: &str,
         extra: &[(String, String)],
     ) -> Result<Outcome> {
-        let _permit = self.permits.acquire().await?;
         let source = format!(
             "/{src_bucket}/{}",
             coffer_signature::uri_encode_path(src_key)
         );
+        if size > self.copy_threshold {
+            return self
+                .copy_in_parts(src_bucket, src_key, &source, size, bucket, key, extra)
+                .await;
+        }
+        let _permit = self.permits.acquire().await?;
         let mut req = Req::new(Method::PUT, Some(bucket), Some(key))
             .h("x-oss-copy-source", &source)
             .h("x-oss-metadata-directive", "COPY");
@@ -409,6 +546,100 @@ impl Transfers {
             parts_transferred: 1,
             parts_resumed: 0,
             crc64: crc.or(info.crc64),
+        })
+    }
+
+    /// A copy through a multipart upload whose parts are UploadPartCopy of byte ranges of the
+    /// source, in parallel; metadata is taken from a HEAD of the source (UploadPartCopy copies
+    /// only bytes), and the result's CRC-64 must be the source's. On failure the upload is
+    /// aborted, so no parts are left behind.
+    #[allow(clippy::too_many_arguments)]
+    async fn copy_in_parts(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        source: &str,
+        size: u64,
+        bucket: &str,
+        key: &str,
+        extra: &[(String, String)],
+    ) -> Result<Outcome> {
+        let head = {
+            let mut req = Req::new(Method::HEAD, Some(src_bucket), Some(src_key));
+            // HEAD takes If-Match where the copy takes x-oss-copy-source-if-match.
+            for (name, value) in extra {
+                if let Some(cond) = name.strip_prefix("x-oss-copy-source-") {
+                    req = req.h(cond, value);
+                }
+            }
+            object_info(&self.client.send(req, None).await?)
+        };
+        ensure!(
+            head.size == size,
+            "{src_key}: changed while being copied ({} bytes, {size} expected)",
+            head.size
+        );
+        let mut headers: Vec<(String, String)> = head
+            .headers
+            .iter()
+            .filter(|(n, _)| COPIED_HEADERS.contains(&n.as_str()) || n.starts_with("x-oss-meta-"))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        headers.extend(self.sse_headers());
+        let upload_id = self.client.initiate(bucket, key, &headers).await?;
+        let part_size = self.part_size_for(size);
+        let bar = self.file_bar(key, size, true);
+        let count = u32::try_from(size.div_ceil(part_size)).context("too many parts")?;
+        let result: Result<Vec<(u32, String)>> = futures::stream::iter(1..=count)
+            .map(|n| {
+                let (upload_id, bar) = (&upload_id, &bar);
+                async move {
+                    let _permit = self.permits.acquire().await?;
+                    let first = u64::from(n - 1) * part_size;
+                    let last = first + part_len(size, part_size, n) - 1;
+                    let mut req = Req::new(Method::PUT, Some(bucket), Some(key))
+                        .q("partNumber", &n.to_string())
+                        .q("uploadId", upload_id)
+                        .h("x-oss-copy-source", source)
+                        .h("x-oss-copy-source-range", &format!("bytes={first}-{last}"));
+                    req.headers.extend(extra.iter().cloned());
+                    let resp = self.client.send(req, None).await?;
+                    let body = resp.text().await?;
+                    let etag = body
+                        .split_once("<ETag>")
+                        .and_then(|(_, rest)| rest.split_once("</ETag>"))
+                        .map(|(etag, _)| etag.replace("&quot;", "").trim_matches('"').to_owned())
+                        .with_context(|| format!("{key}: UploadPartCopy answered {body}"))?;
+                    bar.inc(last - first + 1);
+                    Ok((n, etag))
+                }
+            })
+            .buffer_unordered(self.parallel)
+            .try_collect()
+            .await;
+        let completed = match result {
+            Ok(mut parts) => {
+                parts.sort_unstable();
+                self.client.complete(bucket, key, &upload_id, &parts).await
+            }
+            Err(e) => Err(e),
+        };
+        let server = match completed {
+            Ok(crc) => crc,
+            Err(e) => {
+                // Best effort: the upload's parts are garbage either way.
+                let _ = self.client.abort(bucket, key, &upload_id).await;
+                return Err(e);
+            }
+        };
+        if let (Some(source), Some(copy)) = (head.crc64, server) {
+            check_crc(Some(copy.to_string()), source, key)?;
+        }
+        Ok(Outcome {
+            bytes: size,
+            parts_transferred: count,
+            parts_resumed: 0,
+            crc64: server.or(head.crc64),
         })
     }
 }

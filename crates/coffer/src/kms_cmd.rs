@@ -60,6 +60,9 @@ enum Action {
         /// Only records before this RFC 3339 time (with the server).
         #[arg(long)]
         until: Option<String>,
+        /// Records per request to the server (1–1000).
+        #[arg(long, hide = true)]
+        page_size: Option<usize>,
         #[command(flatten)]
         common: Common,
     },
@@ -86,6 +89,7 @@ pub(crate) fn run(args: KmsArgs) -> Result<()> {
                 operation,
                 since,
                 until,
+                page_size,
                 common,
             } => coffer_cli::commands::block_on(async move {
                 let query = coffer_cli::kms::AuditQuery {
@@ -94,6 +98,7 @@ pub(crate) fn run(args: KmsArgs) -> Result<()> {
                     since,
                     until,
                     tail,
+                    page_size,
                 };
                 coffer_cli::kms::audit(&common.json(json), query).await
             }),
