@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use coffer_keyring::Keyring;
 
-use crate::config::{DataDirSection, Given, RootKeySection, root_key_from_env};
+use crate::config::{DataDirSection, Given, RootKeySection};
 
 #[derive(Args)]
 pub(crate) struct KeyringArgs {
@@ -33,22 +33,9 @@ enum Action {
 /// error, checked in that order before any key is read.
 pub(crate) fn run(args: KeyringArgs) -> Result<()> {
     let dir = args.data_dir.get()?.data_dir();
-    anyhow::ensure!(
-        dir.exists(),
-        "no data directory at {} (set --data-dir or COFFER_DATA_DIR)",
-        dir.root().display()
-    );
     let path = dir.keyring();
-    anyhow::ensure!(
-        path.exists(),
-        "no SSE keyring at {}: not a coffer data directory, or the server never started on it",
-        path.display()
-    );
     let root_key_file = args.root_key.get()?.root_key_file(&dir);
-    let root = crate::root_key::load_existing(
-        &root_key_file,
-        root_key_from_env().map(|mut s| std::mem::take(&mut *s)),
-    )?;
+    let root = crate::root_key::for_offline_command(&dir, &path, "SSE keyring", &root_key_file)?;
     let keyring = Keyring::open(&path, &root, now()).context("open keyring")?;
     if let Action::Rotate = args.action {
         keyring.rotate(now()).context("rotate keyring")?;

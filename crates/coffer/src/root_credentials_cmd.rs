@@ -5,7 +5,7 @@
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
-use crate::config::{DataDirSection, Given, RootKeySection, root_key_from_env};
+use crate::config::{DataDirSection, Given, RootKeySection};
 
 #[derive(Args)]
 pub(crate) struct RootCredentialsArgs {
@@ -28,22 +28,10 @@ enum Action {
 /// an error, and the old pair must open with the root key before it is replaced.
 pub(crate) fn run(args: RootCredentialsArgs) -> Result<()> {
     let dir = args.data_dir.get()?.data_dir();
-    anyhow::ensure!(
-        dir.exists(),
-        "no data directory at {} (set --data-dir or COFFER_DATA_DIR)",
-        dir.root().display()
-    );
     let path = dir.root_credentials();
-    anyhow::ensure!(
-        path.exists(),
-        "no root credentials at {}: not a coffer data directory, or the server never started on it",
-        path.display()
-    );
     let root_key_file = args.root_key.get()?.root_key_file(&dir);
-    let root = crate::root_key::load_existing(
-        &root_key_file,
-        root_key_from_env().map(|mut s| std::mem::take(&mut *s)),
-    )?;
+    let root =
+        crate::root_key::for_offline_command(&dir, &path, "root credentials", &root_key_file)?;
     match args.action {
         Action::Rotate => {
             let identity = crate::credentials::rotate(&path, &root)?;

@@ -44,6 +44,31 @@ pub(crate) fn load_or_create(path: &Path, env_value: Option<String>) -> Result<R
     Ok(key)
 }
 
+/// The preamble of the offline commands, which must create nothing: the data directory `dir`
+/// must exist, then its file `file` (called `what` in the error), then the root key, which is
+/// loaded. Each missing piece is a one-line error, in that order, before any key is read.
+pub(crate) fn for_offline_command(
+    dir: &coffer_types::DataDir,
+    file: &Path,
+    what: &str,
+    root_key_file: &Path,
+) -> Result<RootKey> {
+    anyhow::ensure!(
+        dir.exists(),
+        "no data directory at {} (set --data-dir or COFFER_DATA_DIR)",
+        dir.root().display()
+    );
+    anyhow::ensure!(
+        file.exists(),
+        "no {what} at {}: not a coffer data directory, or the server never started on it",
+        file.display()
+    );
+    load_existing(
+        root_key_file,
+        crate::config::root_key_from_env().map(|mut s| std::mem::take(&mut *s)),
+    )
+}
+
 /// Like [`load_or_create`], but a missing file is an error: for commands that must create nothing.
 pub(crate) fn load_existing(path: &Path, env_value: Option<String>) -> Result<RootKey> {
     if env_value.is_none() && !path.exists() {
