@@ -30,6 +30,10 @@ class Ledger:
     # key -> contents the object may legitimately have after the crash (besides being absent)
     candidates: dict[str, list[bytes]] = field(default_factory=dict)
     acked: dict[str, bytes] = field(default_factory=dict)
+    # per write (by id of its contents): the writes of the same key in flight when it began; any of
+    # them may commit after it (the same batch is acknowledged in any order)
+    overlapping: dict[int, list[bytes]] = field(default_factory=dict)
+    pending: dict[str, list[bytes]] = field(default_factory=dict)
     bad_acks: list[str] = field(default_factory=list)
     errors_before_kill: list[str] = field(default_factory=list)
     killed: bool = False
@@ -37,12 +41,20 @@ class Ledger:
     def attempt(self, key: str, data: bytes) -> None:
         with self.lock:
             self.candidates.setdefault(key, []).append(data)
+            pending = self.pending.setdefault(key, [])
+            self.overlapping[id(data)] = list(pending)
+            pending.append(data)
 
     def ack(self, key: str, data: bytes, etag: str) -> None:
         with self.lock:
             if etag != md5_hex_upper(data):
                 self.bad_acks.append(f"{key}: etag {etag} != md5 {md5_hex_upper(data)}")
             self.acked[key] = data
+            pending = self.pending.get(key, [])
+            for i, c in enumerate(pending):
+                if c is data:
+                    del pending[i]
+                    break
             self.lock.notify_all()
 
     def fail(self, key: str, err: Exception) -> None:
@@ -295,6 +307,7 @@ def test_acknowledged_small_puts_survive_sigkill_mid_batch(crash_server):
             continue
         cands = ledger.candidates[key]
         later = cands[max(i for i, c in enumerate(cands) if c is data) :]
+        later += ledger.overlapping.get(id(data), [])
         if key == EXCLUSIVE_KEY:
             later = [data]  # every later attempt was refused or never acknowledged
         if not any(got == c for c in later):
