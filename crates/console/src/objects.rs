@@ -402,6 +402,29 @@ fn json_error(e: ConsoleError) -> Reply {
     )
 }
 
+/// The key and encryption an upload asks for, and the grant to write it: the same
+/// `oss:PutObject` decision, with the SSE condition keys, as the API makes.
+async fn authorize_upload(
+    svc: &ConsoleService,
+    caller: &Caller,
+    req: &Req,
+    bucket: &BucketName,
+) -> Result<(ObjectKey, Option<SseRequest>, coffer_iam::Grant), ConsoleError> {
+    let key = key_param(&req.query)?;
+    let sse = encryption::parse_request(&req.query)?;
+    let facts = upload_facts(caller, sse.as_ref());
+    let grant = svc
+        .access
+        .authorize(
+            &caller.principal,
+            Action::PutObject,
+            Target::object(bucket, &key),
+            &facts,
+        )
+        .await?;
+    Ok((key, sse, grant))
+}
+
 /// PUT /buckets/{b}/objects/upload?key=&type=&sse=...: one PutObject, the body streamed.
 pub(crate) async fn upload(
     svc: &ConsoleService,
@@ -410,18 +433,7 @@ pub(crate) async fn upload(
     bucket: &BucketName,
 ) -> Result<Reply, ConsoleError> {
     let outcome = async {
-        let key = key_param(&req.query)?;
-        let sse = encryption::parse_request(&req.query)?;
-        let facts = upload_facts(caller, sse.as_ref());
-        let grant = svc
-            .access
-            .authorize(
-                &caller.principal,
-                Action::PutObject,
-                Target::object(bucket, &key),
-                &facts,
-            )
-            .await?;
+        let (key, sse, grant) = authorize_upload(svc, caller, req, bucket).await?;
         let out = svc
             .store
             .put_object(
@@ -464,18 +476,7 @@ pub(crate) async fn initiate(
     bucket: &BucketName,
 ) -> Result<Reply, ConsoleError> {
     let outcome = async {
-        let key = key_param(&req.query)?;
-        let sse = encryption::parse_request(&req.query)?;
-        let facts = upload_facts(caller, sse.as_ref());
-        let grant = svc
-            .access
-            .authorize(
-                &caller.principal,
-                Action::PutObject,
-                Target::object(bucket, &key),
-                &facts,
-            )
-            .await?;
+        let (key, sse, grant) = authorize_upload(svc, caller, req, bucket).await?;
         let upload = svc
             .store
             .initiate_upload(
