@@ -54,6 +54,7 @@ impl Store {
             storage_class: input.storage_class,
             encryption: input.encryption,
             policy: None,
+            subresources: Default::default(),
         };
         match self.meta.create_bucket(record).await {
             Ok(()) => {

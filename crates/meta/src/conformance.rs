@@ -75,6 +75,7 @@ pub fn test_bucket(name: &str) -> BucketRecord {
         storage_class: StorageClass::Standard,
         encryption: None,
         policy: None,
+        subresources: Default::default(),
     }
 }
 

@@ -19,7 +19,8 @@ mod store;
 pub use error::{Error, Result};
 pub use memory::MemoryMetaStore;
 pub use record::{
-    Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
+    Acl, BucketRecord, BucketSubresources, CorsConfig, CorsRule, EncryptionRule, LifecycleAge,
+    LifecycleRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
     Record, Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket,
     decode_record, encode_bucket, encode_record,
 };

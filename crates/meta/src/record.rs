@@ -83,6 +83,71 @@ pub struct BucketRecord {
     /// bucket's record so that deleting the bucket drops it in the same transaction. Changed only
     /// by [`MetaStore::set_bucket_policy`](crate::MetaStore::set_bucket_policy).
     pub policy: Option<String>,
+    /// CORS, tags and lifecycle: the sub-resource configurations, in one field so that a later
+    /// addition changes one struct. Added in format 3.
+    pub subresources: BucketSubresources,
+}
+
+/// A bucket's sub-resource configurations (format 3 of the bucket record). Each is replaced
+/// whole by its Put operation and emptied by its Delete.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BucketSubresources {
+    /// PutBucketCors: the rules and whether responses carry `Vary: Origin`.
+    pub cors: Option<CorsConfig>,
+    /// PutBucketTagging: (key, value) in the order given.
+    pub tags: Vec<(String, String)>,
+    /// PutBucketLifecycle: the rules in the order given; empty when none.
+    pub lifecycle: Vec<LifecycleRule>,
+}
+
+/// A bucket's CORS configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorsConfig {
+    /// The rules, tried in order; the first that matches answers.
+    pub rules: Vec<CorsRule>,
+    /// `ResponseVary`: answers carry `Vary: Origin`.
+    pub response_vary: bool,
+}
+
+/// One CORS rule, as given (validated by the front-end).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorsRule {
+    /// Origins, each with at most one `*`.
+    pub allowed_origins: Vec<String>,
+    /// Methods (`GET`, `PUT`, `DELETE`, `POST`, `HEAD`).
+    pub allowed_methods: Vec<String>,
+    /// Request headers a preflight may announce, each with at most one `*`.
+    pub allowed_headers: Vec<String>,
+    /// Response headers scripts may read.
+    pub expose_headers: Vec<String>,
+    /// How long a browser may cache the preflight answer, in seconds.
+    pub max_age_seconds: Option<u32>,
+}
+
+/// When a lifecycle action applies to an object or an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LifecycleAge {
+    /// This many days after the last modification (objects) or initiation (uploads).
+    Days(u32),
+    /// To everything last modified (initiated) before this time (midnight UTC of a date).
+    CreatedBefore(UnixMillis),
+}
+
+/// One lifecycle rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleRule {
+    /// `ID`, unique in the bucket.
+    pub id: String,
+    /// Objects whose keys start with this (empty: all).
+    pub prefix: String,
+    /// Objects carrying all of these tags (empty: no tag condition).
+    pub tags: Vec<(String, String)>,
+    /// `Status` is `Enabled`.
+    pub enabled: bool,
+    /// `Expiration`: when objects are deleted.
+    pub expiration: Option<LifecycleAge>,
+    /// `AbortMultipartUpload`: when unfinished uploads are aborted.
+    pub abort_multipart: Option<LifecycleAge>,
 }
 
 /// How an object came to be; echoed as `x-oss-object-type`.
@@ -333,8 +398,9 @@ const FORMAT_V1: u8 = 1;
 /// Format byte of the second layout: bucket records that carry the bucket policy, upload
 /// records that carry tags.
 const FORMAT_V2: u8 = 2;
-/// Format byte of object records with tags and of object and part records whose segments may
-/// hold their data inline.
+/// Format byte of object records with tags, of object and part records whose segments may
+/// hold their data inline, and of bucket records with their sub-resources (CORS, tags,
+/// lifecycle).
 const FORMAT_V3: u8 = 3;
 
 /// A record type with its versioned layouts: the format byte it is written with now, and how
@@ -483,26 +549,59 @@ impl From<BucketRecordV1> for BucketRecord {
             storage_class: v1.storage_class,
             encryption: v1.encryption,
             policy: None,
+            subresources: BucketSubresources::default(),
         }
     }
 }
 
-/// Encodes a bucket record in its current layout (format 2).
+/// A bucket record as format 2 laid it out: with the policy, without the sub-resources. Do not
+/// change: existing data directories hold it.
+#[derive(Deserialize)]
+struct BucketRecordV2 {
+    name: BucketName,
+    created: UnixMillis,
+    owner: String,
+    acl: Acl,
+    storage_class: StorageClass,
+    encryption: Option<EncryptionRule>,
+    policy: Option<String>,
+}
+
+impl From<BucketRecordV2> for BucketRecord {
+    fn from(v2: BucketRecordV2) -> Self {
+        Self {
+            name: v2.name,
+            created: v2.created,
+            owner: v2.owner,
+            acl: v2.acl,
+            storage_class: v2.storage_class,
+            encryption: v2.encryption,
+            policy: v2.policy,
+            subresources: BucketSubresources::default(),
+        }
+    }
+}
+
+/// Encodes a bucket record in its current layout (format 3).
 pub fn encode_bucket(record: &BucketRecord) -> Vec<u8> {
-    let mut out = vec![FORMAT_V2];
+    let mut out = vec![FORMAT_V3];
     // As in `encode_record`: plain data always serializes.
     out.extend(postcard::to_stdvec(record).expect("records always serialize"));
     out
 }
 
-/// Decodes a bucket record of any supported layout: format 1 (no policy) or format 2.
+/// Decodes a bucket record of any supported layout: format 1 (no policy), format 2 (no
+/// sub-resources) or format 3.
 pub fn decode_bucket(bytes: &[u8]) -> Result<BucketRecord> {
     let corrupt = |e: postcard::Error| Error::Corrupt(e.to_string());
     match bytes.split_first() {
         Some((&FORMAT_V1, rest)) => postcard::from_bytes::<BucketRecordV1>(rest)
             .map(BucketRecord::from)
             .map_err(corrupt),
-        Some((&FORMAT_V2, rest)) => postcard::from_bytes(rest).map_err(corrupt),
+        Some((&FORMAT_V2, rest)) => postcard::from_bytes::<BucketRecordV2>(rest)
+            .map(BucketRecord::from)
+            .map_err(corrupt),
+        Some((&FORMAT_V3, rest)) => postcard::from_bytes(rest).map_err(corrupt),
         Some((v, _)) => Err(Error::Corrupt(format!("unknown bucket record format {v}"))),
         None => Err(Error::Corrupt("empty record".into())),
     }
@@ -544,6 +643,7 @@ mod tests {
                 kms_data_sm4: true,
             }),
             policy: policy.map(str::to_owned),
+            subresources: BucketSubresources::default(),
         }
     }
 
@@ -563,7 +663,7 @@ mod tests {
     #[test]
     fn unknown_bucket_formats_are_refused() {
         let mut bytes = encode_bucket(&golden_bucket(None));
-        bytes[0] = 3;
+        bytes[0] = 4;
         assert!(matches!(decode_bucket(&bytes), Err(Error::Corrupt(_))));
         assert!(matches!(decode_bucket(&[]), Err(Error::Corrupt(_))));
     }

@@ -1,7 +1,7 @@
 //! Golden files of the persisted record layout: bytes written by each format (byte 1; byte 2 for
 //! bucket records, which carry the bucket policy, and for upload records, which carry tags; byte
-//! 3 for object records, which carry tags and whose segments may hold their data inline, and for
-//! part records, whose segment may) under `testdata/`, decoded and compared field by field with
+//! 3 for object records, which carry tags and whose segments may hold their data inline, for
+//! part records, whose segment may, and for bucket records, which carry their sub-resources) under `testdata/`, decoded and compared field by field with
 //! the records they hold.
 //!
 //! A release's files are never rewritten. When a record's layout changes, give it a new format
@@ -13,7 +13,8 @@
 use std::path::PathBuf;
 
 use coffer_meta::{
-    Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
+    Acl, BucketRecord, BucketSubresources, CorsConfig, CorsRule, EncryptionRule, LifecycleAge,
+    LifecycleRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
     Record, Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket,
     decode_record, encode_bucket, encode_record,
 };
@@ -36,6 +37,7 @@ fn bucket() -> BucketRecord {
             kms_data_sm4: true,
         }),
         policy: None,
+        subresources: BucketSubresources::default(),
     }
 }
 
@@ -47,6 +49,44 @@ fn bucket_with_policy() -> BucketRecord {
                 .into(),
         ),
         ..bucket()
+    }
+}
+
+/// The bucket of format 3: with a policy and every sub-resource set.
+fn bucket_with_subresources() -> BucketRecord {
+    BucketRecord {
+        subresources: BucketSubresources {
+            cors: Some(CorsConfig {
+                rules: vec![CorsRule {
+                    allowed_origins: vec!["https://*.example.com".into()],
+                    allowed_methods: vec!["GET".into(), "PUT".into()],
+                    allowed_headers: vec!["*".into()],
+                    expose_headers: vec!["ETag".into(), "x-oss-request-id".into()],
+                    max_age_seconds: Some(600),
+                }],
+                response_vary: true,
+            }),
+            tags: vec![("team".into(), "golden".into())],
+            lifecycle: vec![
+                LifecycleRule {
+                    id: "logs".into(),
+                    prefix: "logs/".into(),
+                    tags: vec![("tmp".into(), "yes".into())],
+                    enabled: true,
+                    expiration: Some(LifecycleAge::Days(30)),
+                    abort_multipart: Some(LifecycleAge::Days(7)),
+                },
+                LifecycleRule {
+                    id: "old".into(),
+                    prefix: String::new(),
+                    tags: Vec::new(),
+                    enabled: false,
+                    expiration: Some(LifecycleAge::CreatedBefore(UnixMillis(1_700_006_400_000))),
+                    abort_multipart: None,
+                },
+            ],
+        },
+        ..bucket_with_policy()
     }
 }
 
@@ -190,21 +230,34 @@ fn bucket_record_v1() {
     assert_eq!(decode_bucket(&bytes).expect("decodes"), bucket());
 }
 
-/// Format 2 bucket records carry the policy; the current encoding.
+/// Format 2 bucket records carry the policy; they still decode, without sub-resources.
 #[test]
 fn bucket_record_v2() {
-    let path = testdata("bucket.v2.bin");
-    if !path.exists() && std::env::var_os("COFFER_WRITE_GOLDEN").is_some() {
-        std::fs::write(&path, encode_bucket(&bucket_with_policy())).expect("write the golden file");
-    }
-    let bytes = std::fs::read(&path).expect("the golden file exists");
+    let bytes = std::fs::read(testdata("bucket.v2.bin")).expect("the golden file exists");
     assert_eq!(bytes[0], 2, "format byte");
     assert_eq!(
         decode_bucket(&bytes).expect("decodes"),
         bucket_with_policy()
     );
+}
+
+/// Format 3 bucket records carry the sub-resources (CORS, tags, lifecycle); the current
+/// encoding.
+#[test]
+fn bucket_record_v3() {
+    let path = testdata("bucket.v3.bin");
+    if !path.exists() && std::env::var_os("COFFER_WRITE_GOLDEN").is_some() {
+        std::fs::write(&path, encode_bucket(&bucket_with_subresources()))
+            .expect("write the golden file");
+    }
+    let bytes = std::fs::read(&path).expect("the golden file exists");
+    assert_eq!(bytes[0], 3, "format byte");
     assert_eq!(
-        encode_bucket(&bucket_with_policy()),
+        decode_bucket(&bytes).expect("decodes"),
+        bucket_with_subresources()
+    );
+    assert_eq!(
+        encode_bucket(&bucket_with_subresources()),
         bytes,
         "the current encoding changed without a new format byte"
     );
