@@ -849,3 +849,31 @@ def test_kms_api_grants_scoped_to_one_key(coffer, ram, tmp_path, cmk):
     with pytest.raises(ServerException) as e:
         describe(other)
     assert e.value.get_error_code() == "Forbidden.NoPermission"
+
+
+def test_bucket_subresources_need_their_own_actions(coffer, ram, bucket, bucket_name, version, tmp_path):
+    from oss2.models import BucketCors, BucketLifecycle, CorsRule, LifecycleExpiration, LifecycleRule
+
+    u = ram.user("subres")
+    ram.policy(
+        [allow(["oss:PutBucketCors", "oss:GetBucketTagging", "oss:PutBucketLifecycle"], [the_bucket(bucket_name)])],
+        tmp_path,
+        user=u.name,
+    )
+    ub = u.bucket(coffer, bucket_name, version)
+    cors = BucketCors([CorsRule(allowed_origins=["*"], allowed_methods=["GET"])])
+    ub.put_bucket_cors(cors)
+    assert bucket.get_bucket_cors().rules[0].allowed_origins == ["*"]
+    refused(lambda: ub.get_bucket_cors())
+    refused(lambda: ub.delete_bucket_cors())
+    tags = oss2.models.TaggingRule()
+    tags.add("a", "1")
+    refused(lambda: ub.put_bucket_tagging(oss2.models.Tagging(tags)))
+    bucket.put_bucket_tagging(oss2.models.Tagging(tags))
+    assert dict(ub.get_bucket_tagging().tag_set.tagging_rule) == {"a": "1"}
+    refused(lambda: ub.delete_bucket_tagging())
+    rule = LifecycleRule("r", "x/", status=LifecycleRule.ENABLED, expiration=LifecycleExpiration(days=1))
+    ub.put_bucket_lifecycle(BucketLifecycle([rule]))
+    refused(lambda: ub.get_bucket_lifecycle())
+    refused(lambda: ub.delete_bucket_lifecycle())
+    assert [r.id for r in bucket.get_bucket_lifecycle().rules] == ["r"]

@@ -1,4 +1,5 @@
-//! The periodic duties (garbage collection, SSE keyring rotation, the KMS's schedule) and
+//! The periodic duties (garbage collection, SSE keyring rotation, the KMS's schedule, bucket
+//! lifecycle rules) and
 //! which node runs them: all on one node at a time, the holder of the duty lease
 //! ([`crate::backends::DutyLease`]). Each pass is counted for `/metrics`, so that an operator (and
 //! the multi-node test) can see that one node runs them, not every node.
@@ -17,12 +18,14 @@ pub(crate) enum Duty {
     GarbageCollection,
     KeyringRotation,
     KmsSchedule,
+    Lifecycle,
 }
 
-const DUTIES: [Duty; 3] = [
+const DUTIES: [Duty; 4] = [
     Duty::GarbageCollection,
     Duty::KeyringRotation,
     Duty::KmsSchedule,
+    Duty::Lifecycle,
 ];
 
 impl Duty {
@@ -31,6 +34,7 @@ impl Duty {
             Duty::GarbageCollection => "gc",
             Duty::KeyringRotation => "keyring_rotation",
             Duty::KmsSchedule => "kms_schedule",
+            Duty::Lifecycle => "lifecycle",
         }
     }
 }
@@ -38,7 +42,7 @@ impl Duty {
 /// The lease and the passes this node ran.
 pub(crate) struct Duties {
     lease: DutyLease,
-    runs: [AtomicU64; 3],
+    runs: [AtomicU64; 4],
 }
 
 impl Duties {

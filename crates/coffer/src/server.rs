@@ -117,6 +117,37 @@ async fn tick_kms(
     duties.every(Duty::KmsSchedule, every, pass, stop).await;
 }
 
+/// Applies the buckets' lifecycle rules hourly (in a binary built with the `testing` feature
+/// and a test clock, as often as the KMS's schedule), on the node holding the duties. Time is
+/// the KMS's clock, so a test that moves it forward makes objects expire.
+async fn apply_lifecycle(
+    duties: Arc<Duties>,
+    store: Arc<Store>,
+    clock: Arc<dyn coffer_kms::Clock>,
+    every: std::time::Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let pass = || {
+        let (store, now) = (store.clone(), clock.now());
+        async move {
+            let now = coffer_core::UnixMillis(now.unix_seconds().saturating_mul(1000));
+            if let Err(e) = store.apply_lifecycle(now).await {
+                tracing::error!(error = %e, "lifecycle pass failed");
+            }
+        }
+    };
+    duties.every(Duty::Lifecycle, every, pass, stop).await;
+}
+
+/// Hourly; as often as the KMS's schedule when a test clock makes that sub-second.
+fn lifecycle_every(kms_tick_every: std::time::Duration) -> std::time::Duration {
+    if kms_tick_every < std::time::Duration::from_secs(1) {
+        kms_tick_every
+    } else {
+        std::time::Duration::from_secs(3600)
+    }
+}
+
 /// How often a node checks the shared identity and KMS stores for changes other nodes made: the
 /// bound on how long a revocation (a disabled key, a detached policy, a disabled CMK) made on one
 /// node goes unseen on another. What another node creates or grants is seen at once: lookups
@@ -476,8 +507,8 @@ fn serve(
     ]
 }
 
-/// Garbage collection, SSE master key rotation and the KMS's schedule (on the node holding the
-/// duties), and following the shared state (on every node).
+/// Garbage collection, SSE master key rotation, the KMS's schedule and the lifecycle rules (on
+/// the node holding the duties), and following the shared state (on every node).
 fn start_background_duties(
     config: &ServerConfig,
     services: &Services,
@@ -506,6 +537,13 @@ fn start_background_duties(
             services.kms.clone(),
             services.kms_clock.clone(),
             services.kms_tick_every,
+            stop.clone(),
+        )),
+        tokio::spawn(apply_lifecycle(
+            services.duties.clone(),
+            services.store.clone(),
+            services.kms_clock.clone(),
+            lifecycle_every(services.kms_tick_every),
             stop.clone(),
         )),
     ]

@@ -23,6 +23,7 @@ mod range;
 mod sse;
 mod stat;
 mod store;
+mod subresource;
 mod tags;
 
 pub use bucket::{BucketSettings, CreateBucket};
@@ -45,9 +46,11 @@ pub use range::{ByteRange, RangeBehavior};
 pub use sse::{GeneratedKey, KmsCaller, KmsClient, KmsError, SseRequest};
 pub use stat::{BucketStat, ClassStat, class_index};
 pub use store::Store;
+pub use subresource::{CorsRequest, LifecycleReport, is_past, wildcard_match};
 pub use tags::{MAX_TAGS, TagProblem, validate_tags};
 
 pub use coffer_meta::{
-    Acl, BucketRecord, EncryptionRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
+    Acl, BucketRecord, BucketSubresources, CorsConfig, CorsRule, EncryptionRule, LifecycleAge,
+    LifecycleRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
     SseAlgorithm, StorageClass, UnixMillis, UploadRecord,
 };

@@ -31,6 +31,15 @@ pub enum Action {
     GetObjectTagging,
     DeleteObjectTagging,
     GetBucketStat,
+    PutBucketCors,
+    GetBucketCors,
+    DeleteBucketCors,
+    PutBucketTagging,
+    GetBucketTagging,
+    DeleteBucketTagging,
+    PutBucketLifecycle,
+    GetBucketLifecycle,
+    DeleteBucketLifecycle,
 }
 
 impl Action {
@@ -63,6 +72,15 @@ impl Action {
             Action::GetObjectTagging => "oss:GetObjectTagging",
             Action::DeleteObjectTagging => "oss:DeleteObjectTagging",
             Action::GetBucketStat => "oss:GetBucketStat",
+            Action::PutBucketCors => "oss:PutBucketCors",
+            Action::GetBucketCors => "oss:GetBucketCors",
+            Action::DeleteBucketCors => "oss:DeleteBucketCors",
+            Action::PutBucketTagging => "oss:PutBucketTagging",
+            Action::GetBucketTagging => "oss:GetBucketTagging",
+            Action::DeleteBucketTagging => "oss:DeleteBucketTagging",
+            Action::PutBucketLifecycle => "oss:PutBucketLifecycle",
+            Action::GetBucketLifecycle => "oss:GetBucketLifecycle",
+            Action::DeleteBucketLifecycle => "oss:DeleteBucketLifecycle",
         }
     }
 

@@ -49,3 +49,13 @@ pub const RESPONSE_OVERRIDES: &[(&str, &str)] = &[
     ("response-content-disposition", "content-disposition"),
     ("response-content-encoding", "content-encoding"),
 ];
+
+pub const ORIGIN: &str = "origin";
+pub const ACCESS_CONTROL_REQUEST_METHOD: &str = "access-control-request-method";
+pub const ACCESS_CONTROL_REQUEST_HEADERS: &str = "access-control-request-headers";
+pub const ACCESS_CONTROL_ALLOW_ORIGIN: &str = "access-control-allow-origin";
+pub const ACCESS_CONTROL_ALLOW_METHODS: &str = "access-control-allow-methods";
+pub const ACCESS_CONTROL_ALLOW_HEADERS: &str = "access-control-allow-headers";
+pub const ACCESS_CONTROL_EXPOSE_HEADERS: &str = "access-control-expose-headers";
+pub const ACCESS_CONTROL_MAX_AGE: &str = "access-control-max-age";
+pub const VARY: &str = "vary";

@@ -4,6 +4,8 @@
 
 mod acl;
 mod bucket;
+pub(crate) mod cors;
+mod lifecycle;
 mod list;
 mod multipart;
 mod object;
@@ -92,6 +94,15 @@ pub(crate) async fn run(
         Endpoint::PutObjectTagging => tagging::put_tagging(svc, ctx, p, g, body).await,
         Endpoint::GetObjectTagging => tagging::get_tagging(svc, ctx, p, g).await,
         Endpoint::DeleteObjectTagging => tagging::delete_tagging(svc, ctx, p, g).await,
+        Endpoint::PutBucketCors => cors::put_cors(svc, ctx, p, g, body).await,
+        Endpoint::GetBucketCors => cors::get_cors(svc, ctx, p, g).await,
+        Endpoint::DeleteBucketCors => cors::delete_cors(svc, ctx, p, g).await,
+        Endpoint::PutBucketTagging => tagging::put_bucket_tagging(svc, ctx, p, g, body).await,
+        Endpoint::GetBucketTagging => tagging::get_bucket_tagging(svc, ctx, p, g).await,
+        Endpoint::DeleteBucketTagging => tagging::delete_bucket_tagging(svc, ctx, p, g).await,
+        Endpoint::PutBucketLifecycle => lifecycle::put_lifecycle(svc, ctx, p, g, body).await,
+        Endpoint::GetBucketLifecycle => lifecycle::get_lifecycle(svc, ctx, p, g).await,
+        Endpoint::DeleteBucketLifecycle => lifecycle::delete_lifecycle(svc, ctx, p, g).await,
     }
 }
 

@@ -54,6 +54,15 @@ pub enum Endpoint {
     GetObjectTagging,
     DeleteObjectTagging,
     GetBucketStat,
+    PutBucketCors,
+    GetBucketCors,
+    DeleteBucketCors,
+    PutBucketTagging,
+    GetBucketTagging,
+    DeleteBucketTagging,
+    PutBucketLifecycle,
+    GetBucketLifecycle,
+    DeleteBucketLifecycle,
 }
 
 impl Endpoint {
@@ -96,6 +105,15 @@ impl Endpoint {
             Endpoint::GetObjectTagging => "GetObjectTagging",
             Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
             Endpoint::GetBucketStat => "GetBucketStat",
+            Endpoint::PutBucketCors => "PutBucketCors",
+            Endpoint::GetBucketCors => "GetBucketCors",
+            Endpoint::DeleteBucketCors => "DeleteBucketCors",
+            Endpoint::PutBucketTagging => "PutBucketTagging",
+            Endpoint::GetBucketTagging => "GetBucketTagging",
+            Endpoint::DeleteBucketTagging => "DeleteBucketTagging",
+            Endpoint::PutBucketLifecycle => "PutBucketLifecycle",
+            Endpoint::GetBucketLifecycle => "GetBucketLifecycle",
+            Endpoint::DeleteBucketLifecycle => "DeleteBucketLifecycle",
         }
     }
 
@@ -138,6 +156,15 @@ impl Endpoint {
             Endpoint::GetObjectTagging => Action::GetObjectTagging,
             Endpoint::DeleteObjectTagging => Action::DeleteObjectTagging,
             Endpoint::GetBucketStat => Action::GetBucketStat,
+            Endpoint::PutBucketCors => Action::PutBucketCors,
+            Endpoint::GetBucketCors => Action::GetBucketCors,
+            Endpoint::DeleteBucketCors => Action::DeleteBucketCors,
+            Endpoint::PutBucketTagging => Action::PutBucketTagging,
+            Endpoint::GetBucketTagging => Action::GetBucketTagging,
+            Endpoint::DeleteBucketTagging => Action::DeleteBucketTagging,
+            Endpoint::PutBucketLifecycle => Action::PutBucketLifecycle,
+            Endpoint::GetBucketLifecycle => Action::GetBucketLifecycle,
+            Endpoint::DeleteBucketLifecycle => Action::DeleteBucketLifecycle,
         }
     }
 }
@@ -277,11 +304,9 @@ pub fn resolve_target(host: &str, raw_path: &str, config: &HostConfig) -> Result
 
 /// Query parameters that select an operation OSS has but coffer does not serve yet.
 const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
-    "cors",
     "logging",
     "website",
     "referer",
-    "lifecycle",
     "versioning",
     "versions",
     "replication",
@@ -313,16 +338,16 @@ pub fn route(
     query: &Query,
     has_copy_source: bool,
 ) -> Result<Endpoint, OssError> {
-    // Served on one level only: tagging on objects (not buckets), stat on buckets (not objects).
-    let other_level = if target.key.is_none() {
-        "tagging"
-    } else {
-        "stat"
-    };
+    // Served on buckets only (not objects).
+    let bucket_only = ["stat", "cors", "lifecycle"];
+    let other_level = target
+        .key
+        .as_ref()
+        .and_then(|_| bucket_only.iter().find(|s| query.has(s)));
     if let Some(sub) = UNSUPPORTED_SUBRESOURCES
         .iter()
         .find(|s| query.has(s))
-        .or(query.has(other_level).then_some(&other_level))
+        .or(other_level)
     {
         return Err(OssError::new(
             codes::NOT_IMPLEMENTED,
@@ -350,9 +375,23 @@ pub fn route(
             Method::PUT if query.has("acl") => Endpoint::PutBucketAcl,
             Method::GET | Method::HEAD if query.has("acl") => Endpoint::GetBucketAcl,
             Method::GET | Method::HEAD if query.has("stat") => Endpoint::GetBucketStat,
+            Method::PUT if query.has("cors") => Endpoint::PutBucketCors,
+            Method::GET | Method::HEAD if query.has("cors") => Endpoint::GetBucketCors,
+            Method::DELETE if query.has("cors") => Endpoint::DeleteBucketCors,
+            Method::PUT if query.has("tagging") => Endpoint::PutBucketTagging,
+            Method::GET | Method::HEAD if query.has("tagging") => Endpoint::GetBucketTagging,
+            Method::DELETE if query.has("tagging") => Endpoint::DeleteBucketTagging,
+            Method::PUT if query.has("lifecycle") => Endpoint::PutBucketLifecycle,
+            Method::GET | Method::HEAD if query.has("lifecycle") => Endpoint::GetBucketLifecycle,
+            Method::DELETE if query.has("lifecycle") => Endpoint::DeleteBucketLifecycle,
             // A sub-resource with a method it does not have never falls through to the plain
             // operation (`DELETE /bkt?acl` is not DeleteBucket).
-            _ if query.has("acl") || query.has("stat") => return Err(not_allowed()),
+            _ if ["acl", "stat", "cors", "tagging", "lifecycle"]
+                .iter()
+                .any(|s| query.has(s)) =>
+            {
+                return Err(not_allowed());
+            }
             Method::PUT => Endpoint::PutBucket,
             Method::DELETE => Endpoint::DeleteBucket,
             Method::POST if query.has("delete") => Endpoint::DeleteMultipleObjects,
@@ -533,8 +572,24 @@ mod tests {
         check(Method::GET, ip, "/bkt/%FF", "InvalidObjectName");
         check(Method::GET, ip, "/bkt/?acl", "GetBucketAcl bkt");
         check(Method::PUT, ip, "/bkt/k?acl", "PutObjectAcl bkt k");
-        check(Method::GET, ip, "/bkt/?cors", "NotImplemented");
-        check(Method::GET, ip, "/bkt/?tagging", "NotImplemented");
+        check(Method::GET, ip, "/bkt/?cors", "GetBucketCors bkt");
+        check(Method::PUT, ip, "/bkt/?cors", "PutBucketCors bkt");
+        check(Method::DELETE, ip, "/bkt/?cors", "DeleteBucketCors bkt");
+        check(Method::POST, ip, "/bkt/?cors", "MethodNotAllowed");
+        check(Method::GET, ip, "/bkt/k?cors", "NotImplemented");
+        check(Method::GET, ip, "/bkt/?tagging", "GetBucketTagging bkt");
+        check(Method::PUT, ip, "/bkt/?tagging", "PutBucketTagging bkt");
+        check(Method::DELETE, ip, "/bkt/?tagging", "DeleteBucketTagging bkt");
+        check(Method::PUT, ip, "/bkt/?lifecycle", "PutBucketLifecycle bkt");
+        check(Method::GET, ip, "/bkt/?lifecycle", "GetBucketLifecycle bkt");
+        check(
+            Method::DELETE,
+            ip,
+            "/bkt/?lifecycle",
+            "DeleteBucketLifecycle bkt",
+        );
+        check(Method::POST, ip, "/bkt/?lifecycle", "MethodNotAllowed");
+        check(Method::GET, ip, "/bkt/k?lifecycle", "NotImplemented");
         check(Method::GET, ip, "/bkt/?stat", "GetBucketStat bkt");
         check(Method::GET, ip, "/bkt/k?stat", "NotImplemented");
         check(Method::DELETE, ip, "/bkt/?acl", "MethodNotAllowed");

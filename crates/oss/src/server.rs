@@ -245,6 +245,39 @@ async fn dispatch(
         .or_else(|| head.uri.authority().map(|a| a.as_str()))
         .unwrap_or("");
     let target = router::resolve_target(host, head.uri.path(), &svc.config.hosts)?;
+    // A browser's preflight is never signed: it is answered from the bucket's CORS rules.
+    if head.method == Method::OPTIONS {
+        ex.set_op("Options");
+        drain(body).await;
+        return crate::ops::cors::preflight(svc, &target, &head.headers).await;
+    }
+    let cors =
+        crate::ops::cors::actual_request_headers(svc, &head.method, &target, &head.headers).await;
+    let outcome = dispatch_to(svc, ctx, head, body, query, target, ex).await;
+    match outcome {
+        Ok(mut reply) => {
+            for (name, value) in cors {
+                reply.header(name, value);
+            }
+            Ok(reply)
+        }
+        Err(mut err) => {
+            err.headers.extend(cors);
+            Err(err)
+        }
+    }
+}
+
+/// Routes, authenticates and runs a request whose target is resolved.
+async fn dispatch_to(
+    svc: &OssService,
+    ctx: &RequestContext,
+    head: http::request::Parts,
+    body: RequestBody,
+    query: Query,
+    target: router::Target,
+    ex: &Exchange,
+) -> Result<Reply, OssError> {
     let has_copy_source = head.headers.contains_key(X_OSS_COPY_SOURCE);
     let endpoint = router::route(&head.method, &target, &query, has_copy_source)?;
     ex.set_op(endpoint.name());

@@ -244,6 +244,95 @@ pub fn parse_tagging(body: &[u8]) -> Result<Tagging, OssError> {
     parse(body, "Tagging")
 }
 
+/// `<CORSConfiguration>` request body of PutBucketCors.
+#[derive(Debug, Deserialize)]
+pub struct CorsConfiguration {
+    /// The rules.
+    #[serde(rename = "CORSRule", default)]
+    pub rules: Vec<CorsRuleXml>,
+    /// `<ResponseVary>`: `true` or `false`.
+    #[serde(rename = "ResponseVary", default)]
+    pub response_vary: Option<String>,
+}
+
+/// One `<CORSRule>`.
+#[derive(Debug, Deserialize)]
+pub struct CorsRuleXml {
+    /// `<AllowedOrigin>`s.
+    #[serde(rename = "AllowedOrigin", default)]
+    pub allowed_origins: Vec<String>,
+    /// `<AllowedMethod>`s.
+    #[serde(rename = "AllowedMethod", default)]
+    pub allowed_methods: Vec<String>,
+    /// `<AllowedHeader>`s.
+    #[serde(rename = "AllowedHeader", default)]
+    pub allowed_headers: Vec<String>,
+    /// `<ExposeHeader>`s.
+    #[serde(rename = "ExposeHeader", default)]
+    pub expose_headers: Vec<String>,
+    /// `<MaxAgeSeconds>`, as text (validated by the handler).
+    #[serde(rename = "MaxAgeSeconds", default)]
+    pub max_age_seconds: Option<String>,
+}
+
+/// Parses a PutBucketCors body.
+pub fn parse_cors(body: &[u8]) -> Result<CorsConfiguration, OssError> {
+    parse(body, "CORSConfiguration")
+}
+
+/// `<LifecycleConfiguration>` request body of PutBucketLifecycle.
+#[derive(Debug, Deserialize)]
+pub struct LifecycleConfiguration {
+    /// The rules.
+    #[serde(rename = "Rule", default)]
+    pub rules: Vec<LifecycleRuleXml>,
+}
+
+/// One `<Rule>`.
+#[derive(Debug, Deserialize)]
+pub struct LifecycleRuleXml {
+    /// `<ID>`.
+    #[serde(rename = "ID", default)]
+    pub id: Option<String>,
+    /// `<Prefix>`.
+    #[serde(rename = "Prefix", default)]
+    pub prefix: Option<String>,
+    /// `<Status>`: `Enabled` or `Disabled`.
+    #[serde(rename = "Status", default)]
+    pub status: Option<String>,
+    /// `<Tag>`s the objects must carry.
+    #[serde(rename = "Tag", default)]
+    pub tags: Vec<TagXml>,
+    /// `<Expiration>`.
+    #[serde(rename = "Expiration", default)]
+    pub expiration: Option<LifecycleAgeXml>,
+    /// `<AbortMultipartUpload>`.
+    #[serde(rename = "AbortMultipartUpload", default)]
+    pub abort_multipart_upload: Option<LifecycleAgeXml>,
+    /// `<Transition>`: storage-class transitions (not served; their presence is refused).
+    #[serde(rename = "Transition", default)]
+    pub transitions: Vec<serde::de::IgnoredAny>,
+}
+
+/// `<Days>` or `<CreatedBeforeDate>` of an action, as text (validated by the handler).
+#[derive(Debug, Deserialize)]
+pub struct LifecycleAgeXml {
+    /// `<Days>`.
+    #[serde(rename = "Days", default)]
+    pub days: Option<String>,
+    /// `<CreatedBeforeDate>`, e.g. `2024-01-01T00:00:00.000Z`.
+    #[serde(rename = "CreatedBeforeDate", default)]
+    pub created_before_date: Option<String>,
+    /// `<ExpiredObjectDeleteMarker>` (versioning only; not served).
+    #[serde(rename = "ExpiredObjectDeleteMarker", default)]
+    pub expired_object_delete_marker: Option<String>,
+}
+
+/// Parses a PutBucketLifecycle body.
+pub fn parse_lifecycle(body: &[u8]) -> Result<LifecycleConfiguration, OssError> {
+    parse(body, "LifecycleConfiguration")
+}
+
 /// Parses arbitrary bytes as every request body type; never panics (fuzz and proptest target).
 pub fn parse_any(body: &[u8]) {
     let _ = parse_complete(body);
@@ -251,6 +340,8 @@ pub fn parse_any(body: &[u8]) {
     let _ = parse_create_bucket(body);
     let _ = parse_encryption_rule(body);
     let _ = parse_tagging(body);
+    let _ = parse_cors(body);
+    let _ = parse_lifecycle(body);
 }
 
 #[cfg(test)]
@@ -291,6 +382,28 @@ mod tests {
         let ok =
             parse_delete(b"<Delete><Object><Key>a</Key><X><Y/></X></Object></Delete>").unwrap();
         assert_eq!(ok.objects.len(), 1);
+    }
+
+    #[test]
+    fn parses_cors_and_lifecycle_bodies() {
+        let c = parse_cors(
+            b"<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><MaxAgeSeconds>100</MaxAgeSeconds></CORSRule><ResponseVary>true</ResponseVary></CORSConfiguration>",
+        )
+        .unwrap();
+        assert_eq!(c.rules.len(), 1);
+        assert_eq!(c.rules[0].allowed_methods, ["PUT", "GET"]);
+        assert_eq!(c.rules[0].max_age_seconds.as_deref(), Some("100"));
+        assert_eq!(c.response_vary.as_deref(), Some("true"));
+        assert!(parse_cors(b"<CORS/>").is_err());
+        let l = parse_lifecycle(
+            b"<LifecycleConfiguration><Rule><ID>r</ID><Prefix>logs/</Prefix><Status>Enabled</Status><Tag><Key>a</Key><Value>1</Value></Tag><Expiration><Days>3</Days></Expiration></Rule></LifecycleConfiguration>",
+        )
+        .unwrap();
+        assert_eq!(l.rules[0].tags[0].key, "a");
+        assert_eq!(
+            l.rules[0].expiration.as_ref().unwrap().days.as_deref(),
+            Some("3")
+        );
     }
 
     #[test]
