@@ -332,6 +332,9 @@ mod tests {
             ("InvalidEncryptionAlgorithmError", 400),
             ("NotImplemented", 501),
             ("MethodNotAllowed", 405),
+            ("NoSuchCORSConfiguration", 404),
+            ("AccessForbidden", 403),
+            ("NoSuchLifecycle", 404),
         ];
         for (code, status) in expected {
             let row = codes::ALL

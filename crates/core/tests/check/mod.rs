@@ -616,4 +616,58 @@ impl World {
         let record = coded(self.store.bucket_info(&ctx(), &g, &name).await)?;
         Ok(record.encryption.map(|e| e.algorithm))
     }
+
+    /// PutBucketLifecycle with one enabled rule expiring objects under `prefix` carrying `tags`
+    /// after `days`, and aborting uploads under it after `days`.
+    pub(crate) async fn expire_after(
+        &self,
+        prefix: &str,
+        tags: &[(&str, &str)],
+        days: u32,
+    ) -> Outcome<()> {
+        let g = self.on_bucket(Action::PutBucketLifecycle, BUCKET);
+        let rule = coffer_core::LifecycleRule {
+            id: format!("rule-{prefix}"),
+            prefix: prefix.into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            enabled: true,
+            expiration: Some(coffer_core::LifecycleAge::Days(days)),
+            abort_multipart: tags
+                .is_empty()
+                .then_some(coffer_core::LifecycleAge::Days(days)),
+        };
+        coded(
+            self.store
+                .put_bucket_lifecycle(&ctx(), &g, &bucket(), vec![rule])
+                .await,
+        )
+    }
+
+    /// One lifecycle pass `days_later` days after now: (objects expired, uploads aborted).
+    pub(crate) async fn lifecycle_pass(&self, days_later: i64) -> Outcome<(u64, u64)> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after the epoch")
+            .as_millis();
+        let now = i64::try_from(now).expect("fits") + days_later * 86_400_000;
+        let report = coded(self.store.apply_lifecycle(coffer_core::UnixMillis(now)).await)?;
+        Ok((report.expired_objects, report.aborted_uploads))
+    }
+
+    /// PutObjectTagging.
+    pub(crate) async fn tag(&self, k: &str, tags: &[(&str, &str)]) -> Outcome<()> {
+        let g = self.on_object(Action::PutObjectTagging, BUCKET, k);
+        let tags = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        coded(
+            self.store
+                .put_object_tagging(&ctx(), &g, &bucket(), &key(k), tags)
+                .await,
+        )
+    }
 }
