@@ -51,6 +51,6 @@ pub use tags::{MAX_TAGS, TagProblem, validate_tags};
 
 pub use coffer_meta::{
     Acl, BucketRecord, BucketSubresources, CorsConfig, CorsRule, EncryptionRule, LifecycleAge,
-    LifecycleRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
-    SseAlgorithm, StorageClass, UnixMillis, UploadRecord,
+    LifecycleRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord, SseAlgorithm,
+    StorageClass, UnixMillis, UploadRecord,
 };

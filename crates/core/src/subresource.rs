@@ -292,7 +292,11 @@ impl Store {
                         // since the scan is not the expired one.
                         let current = self.meta.object(bucket, &object.key).await?;
                         if current.is_some_and(|c| c.generation == object.generation)
-                            && self.meta.delete_object(bucket, &object.key).await?.is_some()
+                            && self
+                                .meta
+                                .delete_object(bucket, &object.key)
+                                .await?
+                                .is_some()
                         {
                             report.expired_objects += 1;
                             self.garbage_produced();
@@ -355,9 +359,19 @@ mod tests {
     fn one_star_matches_any_run_of_characters() {
         check("*", "", false, true);
         check("*", "https://a.example.com", false, true);
-        check("https://*.example.com", "https://a.example.com", false, true);
+        check(
+            "https://*.example.com",
+            "https://a.example.com",
+            false,
+            true,
+        );
         check("https://*.example.com", "https://example.com", false, false);
-        check("https://*.example.com", "http://a.example.com", false, false);
+        check(
+            "https://*.example.com",
+            "http://a.example.com",
+            false,
+            false,
+        );
         check("http://a.com", "http://a.com", false, true);
         check("http://a.com", "http://A.com", false, false);
         check("x-oss-*", "X-OSS-Meta-A", true, true);
@@ -387,7 +401,11 @@ mod tests {
             .matching(&config)
             .is_some()
         };
-        assert!(ask("http://a.test", "PUT", &["x-oss-meta-a", "Content-Type"]));
+        assert!(ask(
+            "http://a.test",
+            "PUT",
+            &["x-oss-meta-a", "Content-Type"]
+        ));
         assert!(ask("http://a.test", "PUT", &[]));
         assert!(!ask("http://b.test", "PUT", &[]));
         assert!(!ask("http://a.test", "GET", &[]));
@@ -397,9 +415,17 @@ mod tests {
     #[test]
     fn ages_count_days_from_the_write_or_compare_with_a_date() {
         let t = UnixMillis(1_700_000_000_000);
-        assert!(!is_past(LifecycleAge::Days(1), t, UnixMillis(t.0 + DAY_MS - 1)));
+        assert!(!is_past(
+            LifecycleAge::Days(1),
+            t,
+            UnixMillis(t.0 + DAY_MS - 1)
+        ));
         assert!(is_past(LifecycleAge::Days(1), t, UnixMillis(t.0 + DAY_MS)));
-        assert!(is_past(LifecycleAge::CreatedBefore(UnixMillis(t.0 + 1)), t, t));
+        assert!(is_past(
+            LifecycleAge::CreatedBefore(UnixMillis(t.0 + 1)),
+            t,
+            t
+        ));
         assert!(!is_past(LifecycleAge::CreatedBefore(t), t, t));
     }
 }

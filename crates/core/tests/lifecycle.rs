@@ -17,7 +17,11 @@ async fn a_pass_deletes_only_what_the_rules_age_prefix_and_tags_select() {
     let upload = w.initiate("logs/big", Sse::None).await.expect("initiate");
     w.expire_after("logs/", &[], 3).await.expect("rules");
 
-    assert_eq!(w.lifecycle_pass(2).await, Ok((0, 0)), "nothing is 3 days old yet");
+    assert_eq!(
+        w.lifecycle_pass(2).await,
+        Ok((0, 0)),
+        "nothing is 3 days old yet"
+    );
     assert_eq!(w.lifecycle_pass(3).await, Ok((2, 1)));
     for gone in ["logs/a", "logs/b"] {
         assert_eq!(w.get(gone).await, Err("no-key"), "{gone}");

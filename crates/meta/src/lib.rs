@@ -20,8 +20,8 @@ pub use error::{Error, Result};
 pub use memory::MemoryMetaStore;
 pub use record::{
     Acl, BucketRecord, BucketSubresources, CorsConfig, CorsRule, EncryptionRule, LifecycleAge,
-    LifecycleRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
-    Record, Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket,
-    decode_record, encode_bucket, encode_record,
+    LifecycleRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord, Record, Segment,
+    SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket, decode_record,
+    encode_bucket, encode_record,
 };
 pub use store::{MetaStore, PutCondition, UploadCursor};

@@ -14,9 +14,9 @@ use std::path::PathBuf;
 
 use coffer_meta::{
     Acl, BucketRecord, BucketSubresources, CorsConfig, CorsRule, EncryptionRule, LifecycleAge,
-    LifecycleRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord,
-    Record, Segment, SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket,
-    decode_record, encode_bucket, encode_record,
+    LifecycleRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord, Record, Segment,
+    SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket, decode_record,
+    encode_bucket, encode_record,
 };
 use coffer_types::{BlobId, BucketName, ObjectKey, UploadId};
 

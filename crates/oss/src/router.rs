@@ -579,7 +579,12 @@ mod tests {
         check(Method::GET, ip, "/bkt/k?cors", "NotImplemented");
         check(Method::GET, ip, "/bkt/?tagging", "GetBucketTagging bkt");
         check(Method::PUT, ip, "/bkt/?tagging", "PutBucketTagging bkt");
-        check(Method::DELETE, ip, "/bkt/?tagging", "DeleteBucketTagging bkt");
+        check(
+            Method::DELETE,
+            ip,
+            "/bkt/?tagging",
+            "DeleteBucketTagging bkt",
+        );
         check(Method::PUT, ip, "/bkt/?lifecycle", "PutBucketLifecycle bkt");
         check(Method::GET, ip, "/bkt/?lifecycle", "GetBucketLifecycle bkt");
         check(

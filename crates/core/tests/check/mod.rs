@@ -653,7 +653,11 @@ impl World {
             .expect("after the epoch")
             .as_millis();
         let now = i64::try_from(now).expect("fits") + days_later * 86_400_000;
-        let report = coded(self.store.apply_lifecycle(coffer_core::UnixMillis(now)).await)?;
+        let report = coded(
+            self.store
+                .apply_lifecycle(coffer_core::UnixMillis(now))
+                .await,
+        )?;
         Ok((report.expired_objects, report.aborted_uploads))
     }
 

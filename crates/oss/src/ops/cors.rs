@@ -47,7 +47,9 @@ pub(super) async fn put_cors(
 /// one `*` in an origin or an allowed header, none in an exposed header.
 fn validate(xml: crate::xml::CorsConfiguration) -> Result<CorsConfig, OssError> {
     if xml.rules.is_empty() {
-        return Err(OssError::malformed_xml("a CORSConfiguration needs a CORSRule"));
+        return Err(OssError::malformed_xml(
+            "a CORSConfiguration needs a CORSRule",
+        ));
     }
     if xml.rules.len() > MAX_RULES {
         return Err(OssError::invalid_argument(
@@ -139,11 +141,7 @@ pub(super) async fn get_cors(
     parts: &Parts,
     grant: &Grant,
 ) -> Result<Reply, OssError> {
-    let Some(config) = svc
-        .store
-        .bucket_cors(ctx, grant, bucket_of(parts)?)
-        .await?
-    else {
+    let Some(config) = svc.store.bucket_cors(ctx, grant, bucket_of(parts)?).await? else {
         return Err(no_configuration(parts)?);
     };
     let mut w = XmlWriter::new("CORSConfiguration");
@@ -228,7 +226,10 @@ pub(crate) async fn preflight(
     for (name, value) in allow_headers(&config, rule, origin) {
         reply.header(name, value);
     }
-    reply.header(ACCESS_CONTROL_ALLOW_METHODS, rule.allowed_methods.join(", "));
+    reply.header(
+        ACCESS_CONTROL_ALLOW_METHODS,
+        rule.allowed_methods.join(", "),
+    );
     if !announced.is_empty() {
         reply.header(ACCESS_CONTROL_ALLOW_HEADERS, announced.join(", "));
     }
@@ -264,7 +265,10 @@ pub(crate) async fn actual_request_headers(
     match request.matching(&config) {
         Some(rule) => {
             let mut out = allow_headers(&config, rule, origin);
-            out.push((ACCESS_CONTROL_ALLOW_METHODS, rule.allowed_methods.join(", ")));
+            out.push((
+                ACCESS_CONTROL_ALLOW_METHODS,
+                rule.allowed_methods.join(", "),
+            ));
             if let Some(age) = rule.max_age_seconds {
                 out.push((ACCESS_CONTROL_MAX_AGE, age.to_string()));
             }
@@ -292,7 +296,10 @@ fn allow_headers(
         },
     )];
     if !rule.expose_headers.is_empty() {
-        out.push((ACCESS_CONTROL_EXPOSE_HEADERS, rule.expose_headers.join(", ")));
+        out.push((
+            ACCESS_CONTROL_EXPOSE_HEADERS,
+            rule.expose_headers.join(", "),
+        ));
     }
     if config.response_vary {
         out.push((VARY, "Origin".to_owned()));

@@ -173,11 +173,10 @@ pub(super) async fn get_lifecycle(
     let bucket = bucket_of(parts)?;
     let rules = svc.store.bucket_lifecycle(ctx, grant, bucket).await?;
     if rules.is_empty() {
-        return Err(OssError::new(
-            codes::NO_SUCH_LIFECYCLE,
-            "No Row found in Lifecycle Table.",
-        )
-        .detail("BucketName", bucket.to_string()));
+        return Err(
+            OssError::new(codes::NO_SUCH_LIFECYCLE, "No Row found in Lifecycle Table.")
+                .detail("BucketName", bucket.to_string()),
+        );
     }
     let mut w = XmlWriter::new("LifecycleConfiguration");
     for rule in &rules {

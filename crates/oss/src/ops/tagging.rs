@@ -126,7 +126,10 @@ fn validate_bucket_tags(tags: &[(String, String)]) -> Result<(), OssError> {
             );
         }
         if tags[..i].iter().any(|(k, _)| k == key) {
-            return invalid(codes::INVALID_TAG, format!("The tag key {key} is repeated."));
+            return invalid(
+                codes::INVALID_TAG,
+                format!("The tag key {key} is repeated."),
+            );
         }
     }
     Ok(())
