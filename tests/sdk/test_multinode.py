@@ -293,8 +293,6 @@ def test_kms_usage_and_audit_add_up_over_the_nodes(cluster, tmp_path):
     assert ops.count("GenerateDataKey") == total and ops.count("CreateKey") == 1, ops
     assert cli_b.lines("kms", "audit", "--key", key_id) == records
     assert cli_b.lines("kms", "audit", "--key", key_id, "--tail", "2") == records[-2:]
-    times = [r["time"] for r in records]
-    assert times == sorted(times)
 
 
 def keyring_primary(node: CofferServer) -> int:

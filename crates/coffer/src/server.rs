@@ -237,16 +237,16 @@ async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result
         None => (None, None, None),
     };
     let kms = coffer_kms::Kms::with_store(
-            backends.kms,
-            backends.kms_audit,
-            &root_key,
-            coffer_kms::Config {
-                region: region.clone(),
-                ..Default::default()
-            },
-            kms_clock.clone(),
-        )
-        .context("open the KMS (is the root key the one it was sealed with?)")?;
+        backends.kms,
+        backends.kms_audit,
+        &root_key,
+        coffer_kms::Config {
+            region: region.clone(),
+            ..Default::default()
+        },
+        kms_clock.clone(),
+    )
+    .context("open the KMS (is the root key the one it was sealed with?)")?;
     let kms = Arc::new(match kms_usage {
         Some(usage) => kms.with_usage_store(usage),
         None => kms,
@@ -465,8 +465,11 @@ fn serve(
         services.access.clone(),
         sections.s3.config(),
     ));
-    let mut kms =
-        coffer_kms_api::KmsApiService::new(services.kms.clone(), services.iam.clone(), region.clone());
+    let mut kms = coffer_kms_api::KmsApiService::new(
+        services.kms.clone(),
+        services.iam.clone(),
+        region.clone(),
+    );
     let mut admin = coffer_admin::AdminService::new(services.iam.clone(), region.clone())
         .with_kms(services.kms.clone());
     if let Some(nonces) = &services.nonces {

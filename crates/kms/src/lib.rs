@@ -40,7 +40,8 @@ mod store;
 mod wrapping;
 
 pub use audit::{
-    AuditFilter, AuditPage, AuditRecord, AuditSink, JsonlAuditLog, MemoryAuditLog, Operation, RESULT_SUCCESS,
+    AuditFilter, AuditPage, AuditRecord, AuditSink, JsonlAuditLog, MemoryAuditLog, Operation,
+    RESULT_SUCCESS,
 };
 pub use blob::{BLOB_OVERHEAD, CiphertextBlob, MAX_BLOB_BASE64_LEN};
 pub use caller::{Caller, KmsItself, Via};

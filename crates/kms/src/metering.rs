@@ -146,14 +146,22 @@ impl Meter {
 
     /// `stored` (a shared store's totals) with what this process counted and has not flushed
     /// yet, ordered by key and operation as the embedded rows are.
-    pub(crate) fn merge_pending(&self, account: &AccountId, stored: Vec<UsageRow>) -> Vec<UsageRow> {
+    pub(crate) fn merge_pending(
+        &self,
+        account: &AccountId,
+        stored: Vec<UsageRow>,
+    ) -> Vec<UsageRow> {
         let mut all: BTreeMap<(Option<KeyId>, Operation), Counts> = BTreeMap::new();
         for row in stored {
             let c = all.entry((row.key_id, row.operation)).or_default();
             c.count += row.count;
             c.failures += row.failures;
         }
-        for ((key, _), counts) in self.pending.iter().filter(|((k, _), _)| &k.account == account) {
+        for ((key, _), counts) in self
+            .pending
+            .iter()
+            .filter(|((k, _), _)| &k.account == account)
+        {
             let c = all.entry((key.key_id, key.operation)).or_default();
             c.count += counts.count;
             c.failures += counts.failures;

@@ -122,7 +122,11 @@ impl PgShared {
     }
 
     /// Starts `op` without waiting for it (its outcome is only logged).
-    fn spawn(&self, what: &'static str, op: impl std::future::Future<Output = Result<u64, Error>> + Send + 'static) {
+    fn spawn(
+        &self,
+        what: &'static str,
+        op: impl std::future::Future<Output = Result<u64, Error>> + Send + 'static,
+    ) {
         if let Some(runtime) = &self.inner.runtime {
             runtime.spawn(async move {
                 if let Err(e) = op.await {
@@ -208,7 +212,8 @@ impl UsageStore for PgUsage {
             .map(|d| {
                 (
                     d.account.as_str().to_owned(),
-                    d.key_id.map_or_else(|| NO_KEY.to_owned(), |k| k.to_string()),
+                    d.key_id
+                        .map_or_else(|| NO_KEY.to_owned(), |k| k.to_string()),
                     d.operation.as_str().to_owned(),
                     d.day,
                     i64::try_from(d.count).unwrap_or(i64::MAX),
@@ -423,13 +428,12 @@ impl coffer_kms::AuditSink for PgAuditLog {
     ) -> coffer_kms::Result<AuditPage> {
         let after = after
             .map(|m| {
-                hex::decode(m)
-                    .ok()
-                    .filter(|id| id.len() == 16)
-                    .ok_or(coffer_kms::Error::InvalidParameter {
+                hex::decode(m).ok().filter(|id| id.len() == 16).ok_or(
+                    coffer_kms::Error::InvalidParameter {
                         what: "Marker",
                         reason: "is not a marker this server returned",
-                    })
+                    },
+                )
             })
             .transpose()?;
         let wanted = i64::try_from(limit).unwrap_or(i64::MAX - 1);

@@ -280,7 +280,9 @@ mod tests {
         let a = ReplayGuard::new(100, 1).with_shared(shared.clone());
         shared.down.store(true, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(a.check("ak", "ak", "n", 0), Err(Refusal::Unavailable));
-        shared.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        shared
+            .down
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         // Neither the pair nor the share's one place stayed taken.
         assert_eq!(a.check("ak", "ak", "n", 1), Ok(()));
     }
