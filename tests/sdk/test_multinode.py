@@ -5,17 +5,23 @@ any node serves any request.
 - a RAM user and a CMK made through node A work at once on B and C, and a revocation on A
   reaches B within the staleness bound docs/deployment.md states;
 - one node killed with SIGKILL during concurrent uploads through all three loses no acknowledged
-  object and leaves no visible partial one.
+  object and leaves no visible partial one;
+- a signed KMS request accepted by one node is refused as a replay by another; KMS usage made
+  through every node is summed in the database and the audit trail holds every node's records;
+- the SSE-OSS keyring is shared through the database (no node is given a copy of a file): a
+  rotation on A is used by B for new objects, which C reads.
 
 The nodes share what an operator gives every node of a deployment: the root key and the root key
 pair (environment), the database URL and the blob location. Each has its own data directory."""
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
 import secrets
-import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -26,7 +32,8 @@ import requests
 
 from coffer_harness import CofferServer, _PgCluster, _Weed, random_credentials
 from sdkutil import md5_hex_upper, oss2_bucket_for, unique_bucket_name
-from test_kms_api import KmsTarget, old_client
+from test_cli import Cli, admin_endpoint as cli_admin_endpoint
+from test_kms_api import KmsTarget, RawKms, expect, old_client
 from test_ram import Ram, admin_endpoint, allow
 
 SSE = "x-oss-server-side-encryption"
@@ -35,6 +42,9 @@ METHODS = [None, "AES256", "SM4", "KMS"]
 # How long a revocation may take to reach another node: the stated bound (1 s) plus room for a
 # loaded machine. A poll deadline, not a timing assertion.
 REVOCATION_DEADLINE_S = 15
+# How long shared counters and a keyring rotation may take to reach another node (stated: about
+# one second). A poll deadline, not a timing assertion.
+FOLLOW_DEADLINE_S = 15
 
 
 class Cluster:
@@ -64,12 +74,8 @@ class Cluster:
             )
 
     def start(self) -> None:
-        first, *rest = self.nodes.values()
-        first.start()
-        # The SSE-OSS keyring is still a file of the data directory: every node starts with a
-        # copy of the first node's.
-        for node in rest:
-            shutil.copy2(first.data_dir / "keyring.sealed", node.data_dir / "keyring.sealed")
+        # Nothing is copied between data directories: the SSE-OSS keyring is in the database.
+        for node in self.nodes.values():
             node.start()
 
     def stop(self) -> None:
@@ -225,6 +231,119 @@ def test_a_name_taken_on_one_node_is_taken_on_all(cluster, tmp_path):
     with pytest.raises(Exception) as e:
         kms_of(cluster["c"]).call("CreateAlias", KeyId=k2, AliasName=alias)
     assert "AlreadyExist" in str(e.value), e.value
+
+
+# -- what the nodes share besides records: nonces, KMS usage and audit, the SSE keyring -------
+
+
+def test_a_signed_kms_request_accepted_by_one_node_is_refused_by_the_others(cluster):
+    a, b, c = cluster["a"], cluster["b"], cluster["c"]
+    key_id = kms_of(a).call("CreateKey")["KeyMetadata"]["KeyId"]
+    # The same signed request (same nonce and time; the RPC signature does not cover the host),
+    # as someone who captured it on its way to A would send it to B and C.
+    nonce, when = uuid_hex(), now_utc()
+    raw = lambda node: RawKms(KmsTarget(node.kms_endpoint, node.access_key_id, node.access_key_secret))
+    assert raw(a).call("DescribeKey", {"KeyId": key_id}, nonce=nonce, timestamp=when).status_code == 200
+    for node in (b, c, a):
+        expect(raw(node).call("DescribeKey", {"KeyId": key_id}, nonce=nonce, timestamp=when),
+               400, "SignatureNonceUsed")
+    # A fresh nonce is still accepted everywhere.
+    for node in (b, c):
+        assert raw(node).call("DescribeKey", {"KeyId": key_id}).status_code == 200
+
+
+def node_cli(node: CofferServer, home: Path) -> Cli:
+    home.mkdir(parents=True, exist_ok=True)
+    cli = Cli(node, home)
+    cli.run(
+        "config",
+        "--endpoint", node.endpoint,
+        "--kms-endpoint", f"http://{node.kms_endpoint}",
+        "--admin-endpoint", cli_admin_endpoint(node),
+        "--access-key-id", node.access_key_id,
+        "--access-key-secret", node.access_key_secret,
+    )
+    return cli
+
+
+def test_kms_usage_and_audit_add_up_over_the_nodes(cluster, tmp_path):
+    a, b, c = cluster["a"], cluster["b"], cluster["c"]
+    key_id = kms_of(a).call("CreateKey")["KeyMetadata"]["KeyId"]
+    calls = {"a": 2, "b": 3, "c": 1}
+    for name, n in calls.items():
+        for _ in range(n):
+            kms_of(cluster[name]).call("GenerateDataKey", KeyId=key_id, KeySpec="AES_256")
+    total = sum(calls.values())
+    # Each node adds its counts to the database about every second; C's answer is the sum.
+    cli_c = node_cli(c, tmp_path / "c")
+    deadline = time.monotonic() + FOLLOW_DEADLINE_S
+    while True:
+        usage = {r["operation"]: r for r in cli_c.lines("kms", "usage", "--key", key_id)}
+        got = usage.get("GenerateDataKey", {}).get("calls", 0)
+        if got == total:
+            break
+        assert got < total, usage
+        assert time.monotonic() < deadline, f"usage on c stayed at {got} of {total}: {usage}"
+        time.sleep(0.2)
+    assert usage["CreateKey"]["calls"] == 1
+    # The trail in the database has every node's records, read through B page by page.
+    cli_b = node_cli(b, tmp_path / "b")
+    records = cli_b.lines("kms", "audit", "--key", key_id, "--page-size", "2")
+    ops = [r["operation"] for r in records]
+    assert ops.count("GenerateDataKey") == total and ops.count("CreateKey") == 1, ops
+    assert cli_b.lines("kms", "audit", "--key", key_id) == records
+    assert cli_b.lines("kms", "audit", "--key", key_id, "--tail", "2") == records[-2:]
+
+
+def keyring_primary(node: CofferServer) -> int:
+    text = requests.get(f"{node.endpoint}/metrics", timeout=10).text
+    found = re.search(r"^coffer_sse_keyring_primary_version (\d+)$", text, re.M)
+    assert found, f"no keyring gauge on /metrics of {node.endpoint}"
+    return int(found.group(1))
+
+
+def test_a_keyring_rotation_on_a_is_used_by_b_and_read_on_c(cluster, shared_bucket):
+    a, b, c = cluster["a"], cluster["b"], cluster["c"]
+    for node in (a, b, c):
+        assert not (node.data_dir / "keyring.sealed").exists(), "the keyring is in the database"
+    before = oss2_bucket_for(a, shared_bucket)
+    before.put_object("before-rotation", b"old version", headers=sse_headers("AES256"))
+    url = a.extra_args[a.extra_args.index("--meta") + 1]
+    env = dict(a.extra_env, RUST_BACKTRACE="0")
+    env["PATH"] = os.environ.get("PATH", "")
+    done = subprocess.run(
+        [str(a.binary), "keyring", "rotate", "--meta", url, "--data-dir", str(a.data_dir), "--json"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    versions = json.loads(done.stdout)
+    primary = max(v["version"] for v in versions if v["primary"])
+    assert primary >= 2 and len(versions) == primary
+    # B follows the database within the stated bound; then what it writes uses the new version.
+    deadline = time.monotonic() + FOLLOW_DEADLINE_S
+    while keyring_primary(b) != primary:
+        assert time.monotonic() < deadline, "the rotation did not reach b"
+        time.sleep(0.2)
+    body = secrets.token_bytes(100_000)
+    oss2_bucket_for(b, shared_bucket).put_object("after-rotation", body, headers=sse_headers("AES256"))
+    on_c = oss2_bucket_for(c, shared_bucket)
+    got = on_c.get_object("after-rotation")
+    assert got.headers[SSE] == "AES256" and got.read() == body
+    assert on_c.get_object("before-rotation").read() == b"old version"
+    deadline = time.monotonic() + FOLLOW_DEADLINE_S
+    while keyring_primary(c) != primary or keyring_primary(a) != primary:
+        assert time.monotonic() < deadline, "the rotation did not reach every node"
+        time.sleep(0.2)
+
+
+def uuid_hex() -> str:
+    return secrets.token_hex(16)
+
+
+def now_utc():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
 
 
 # -- SIGKILL of one node during concurrent uploads through all three --------------------------

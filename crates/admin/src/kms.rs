@@ -63,6 +63,7 @@ pub(crate) fn run(
         Operation::GetUsage => {
             let rows: Vec<Value> = kms
                 .usage(&account)
+                .map_err(ApiError::internal)?
                 .into_iter()
                 .filter(|row| key_id.is_none_or(|k| row.key_id == Some(k)))
                 .map(|row| {
@@ -81,8 +82,9 @@ pub(crate) fn run(
 }
 
 /// The records of the account (of one key, one operation, a time window) oldest first, a page at
-/// a time: `Marker` is how many matching records to skip (the trail is append-only, so the
-/// position of a record among the matches never changes), `Tail` asks for the last N instead.
+/// a time: `Marker` is the `NextMarker` of the page before, which the trail's sink made (where
+/// the next page starts: a position among the matches in the data directory's log, the key of the
+/// last record in the database), `Tail` asks for the last N instead.
 fn audit(
     kms: &Kms,
     account: AccountId,
@@ -115,7 +117,7 @@ fn audit(
             ));
         }
     };
-    let mut filter = AuditFilter {
+    let filter = AuditFilter {
         account: Some(account),
         key_id,
         operation,
@@ -127,20 +129,17 @@ fn audit(
         let tail = usize::try_from(tail)
             .unwrap_or(usize::MAX)
             .min(MAX_AUDIT_RECORDS);
-        let records = kms.audit(&filter).map_err(ApiError::internal)?;
-        let skip = records.len().saturating_sub(tail);
-        return Ok(json!({"Records": &records[skip..], "Truncated": false}));
+        let records = kms.audit_tail(&filter, tail).map_err(ApiError::internal)?;
+        return Ok(json!({"Records": records, "Truncated": false}));
     }
-    let marker = p
-        .number("Marker")?
-        .map_or(0, |m| usize::try_from(m).unwrap_or(usize::MAX));
-    filter.limit = Some(marker.saturating_add(max).saturating_add(1));
-    let records = kms.audit(&filter).map_err(ApiError::internal)?;
-    let page: Vec<_> = records.iter().skip(marker).take(max).collect();
-    let truncated = records.len() > marker.saturating_add(max);
-    let mut reply = json!({"Records": page, "Truncated": truncated});
-    if truncated {
-        reply["NextMarker"] = Value::String((marker + max).to_string());
+    let marker = p.optional("Marker")?.filter(|m| !m.is_empty());
+    let page = kms.audit_page(&filter, marker, max).map_err(|e| match e {
+        coffer_kms::Error::InvalidParameter { what, reason } => ApiError::invalid(what, reason),
+        other => ApiError::internal(other),
+    })?;
+    let mut reply = json!({"Records": page.records, "Truncated": page.next.is_some()});
+    if let Some(next) = page.next {
+        reply["NextMarker"] = Value::String(next);
     }
     Ok(reply)
 }

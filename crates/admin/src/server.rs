@@ -9,7 +9,7 @@ use bytes::Bytes;
 use coffer_http::RequestBody;
 use coffer_iam::{Conditions, Iam, Principal};
 use coffer_kms::Kms;
-use coffer_signature::replay::{Refusal, ReplayGuard};
+use coffer_signature::replay::{Refusal, ReplayGuard, SpentNonces};
 use coffer_signature::{MAX_SKEW, Scheme, SignedRequest};
 use coffer_types::RequestId;
 use http::{Method, Request, Response, StatusCode};
@@ -62,6 +62,14 @@ impl AdminService {
     #[must_use]
     pub fn with_kms(mut self, kms: Arc<Kms>) -> Self {
         self.kms = Some(kms);
+        self
+    }
+
+    /// Spends every signature nonce also in `shared`, the nonce store of every node of the
+    /// deployment: a request accepted by one node is refused as a replay by all the others.
+    #[must_use]
+    pub fn with_shared_nonces(mut self, shared: Arc<dyn SpentNonces>) -> Self {
+        self.replay = self.replay.with_shared(shared);
         self
     }
 }
@@ -319,6 +327,10 @@ fn spend_nonce(
             Refusal::Full => ApiError::new(
                 codes::SERVICE_UNAVAILABLE,
                 "Too many recent requests from this identity; retry later.",
+            ),
+            Refusal::Unavailable => ApiError::new(
+                codes::SERVICE_UNAVAILABLE,
+                "The signature nonce could not be checked; retry later.",
             ),
         })
 }

@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use coffer_blob::BlobStore;
-use coffer_kms::AuditSink;
+use coffer_keyring::SharedKeyring;
+use coffer_kms::{AuditSink, UsageStore};
 use coffer_meta::MetaStore;
 use coffer_records::RecordStore;
+use coffer_signature::replay::SpentNonces;
 
 use crate::config::{BlobBackend, MetaBackend, ServerConfig};
 
@@ -26,6 +28,10 @@ pub(crate) struct Backends {
     pub(crate) kms: Box<dyn RecordStore>,
     /// The KMS's audit trail.
     pub(crate) kms_audit: Box<dyn AuditSink>,
+    /// What the nodes share besides records, when state is in a shared database: the KMS's
+    /// usage counters, the spent signature nonces, the SSE keyring. `None`: all of it is this
+    /// node's own (the KMS store's counters, memory, the keyring file).
+    pub(crate) shared: Option<Shared>,
     /// How old an unknown blob must be before startup recovery deletes it. Zero for a blob store
     /// this node owns (every blob older than its start was written by a process now gone); for a
     /// shared one, long enough that another node's write has committed its metadata or failed.
@@ -35,6 +41,16 @@ pub(crate) struct Backends {
     /// The backends' own metrics (connection pools, transaction latency), in the Prometheus
     /// text format, for `/metrics`.
     pub(crate) metrics: coffer_oss::MetricsSource,
+}
+
+/// The stores several nodes share besides records.
+pub(crate) struct Shared {
+    /// The KMS's usage counters, summed over the nodes.
+    pub(crate) kms_usage: Box<dyn UsageStore>,
+    /// The signature nonces the KMS and admin APIs of every node spent.
+    pub(crate) nonces: Arc<dyn SpentNonces>,
+    /// The sealed SSE keyring.
+    pub(crate) keyring: Arc<dyn SharedKeyring>,
 }
 
 /// Which node runs the periodic duties (garbage collection, keyring rotation, the KMS's
@@ -55,6 +71,9 @@ impl DutyLease {
 /// that it still does: the longest the duties pause after their node dies.
 pub(crate) const DUTY_LEASE_EVERY: Duration = Duration::from_secs(2);
 
+/// The name of the SSE-OSS keyring's row in a shared database.
+pub(crate) const SSE_KEYRING: &str = "sse";
+
 /// [`Backends::orphan_grace`] of a shared blob store: far longer than a blob's commit and its
 /// metadata transaction take, even for a 5 GiB part.
 const SHARED_ORPHAN_GRACE: Duration = Duration::from_secs(6 * 60 * 60);
@@ -68,6 +87,8 @@ pub(crate) async fn open_backends(config: &ServerConfig) -> Result<Backends> {
     let server = &config.sections.server;
     let mut duty_lease = DutyLease(None);
     let mut metrics: coffer_oss::MetricsSource = Arc::new(String::new);
+    let mut shared = None;
+    let mut kms_audit: Option<Box<dyn AuditSink>> = None;
     let (meta, identities, kms): (
         Arc<dyn MetaStore>,
         Arc<dyn RecordStore>,
@@ -96,10 +117,19 @@ pub(crate) async fn open_backends(config: &ServerConfig) -> Result<Backends> {
                 .context("open the identity store in PostgreSQL")?;
             let kms =
                 open("kms", &coffer_kms::TABLES).context("open the KMS store in PostgreSQL")?;
+            let tables = coffer_meta_postgres::PgShared::open(url.expose())
+                .context("open the shared tables in PostgreSQL")?;
+            kms_audit = Some(Box::new(tables.audit_log()));
+            shared = Some(Shared {
+                kms_usage: Box::new(tables.usage()),
+                nonces: Arc::new(tables.nonces()),
+                keyring: Arc::new(tables.keyring(SSE_KEYRING)),
+            });
             let pools = [
                 ("meta", pool.clone()),
                 ("iam", identities.pool().clone()),
                 ("kms", kms.pool().clone()),
+                ("shared", tables.pool().clone()),
             ];
             metrics = Arc::new(move || {
                 let mut text = coffer_meta_postgres::Pool::metrics_help().to_owned();
@@ -136,15 +166,20 @@ pub(crate) async fn open_backends(config: &ServerConfig) -> Result<Backends> {
             (Arc::new(store), SHARED_ORPHAN_GRACE)
         }
     };
-    let kms_audit = Box::new(
-        coffer_kms::JsonlAuditLog::open(&dir.kms_audit_log()).context("open the KMS audit log")?,
-    );
+    let kms_audit = match kms_audit {
+        Some(shared) => shared,
+        None => Box::new(
+            coffer_kms::JsonlAuditLog::open(&dir.kms_audit_log())
+                .context("open the KMS audit log")?,
+        ),
+    };
     Ok(Backends {
         meta,
         blobs,
         identities,
         kms,
         kms_audit,
+        shared,
         orphan_grace,
         duty_lease,
         metrics,

@@ -1,5 +1,7 @@
 //! `coffer keyring list|rotate`: the SSE-OSS master keys, offline or beside a running server
-//! (the keyring file is locked while it changes, and the server reloads it).
+//! (the keyring file is locked while it changes, and the server reloads it). With `--meta
+//! postgres://…` they act on the keyring the nodes share in that database instead (a rotation is
+//! stored at the generation it was planned on; every node reloads it within the staleness bound).
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -15,6 +17,10 @@ pub(crate) struct KeyringArgs {
     data_dir: Given<DataDirSection>,
     #[command(flatten)]
     root_key: Given<RootKeySection>,
+    /// The nodes' shared database (`postgres://…`), whose keyring to use instead of the data
+    /// directory's file.
+    #[arg(long, env = "COFFER_META", global = true)]
+    meta: Option<crate::config::MetaBackend>,
     /// Print JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -35,8 +41,31 @@ pub(crate) fn run(args: KeyringArgs) -> Result<()> {
     let dir = args.data_dir.get()?.data_dir();
     let path = dir.keyring();
     let root_key_file = args.root_key.get()?.root_key_file(&dir);
-    let root = crate::root_key::for_offline_command(&dir, &path, "SSE keyring", &root_key_file)?;
-    let keyring = Keyring::open(&path, &root, now()).context("open keyring")?;
+    let keyring = match &args.meta {
+        Some(crate::config::MetaBackend::Postgres(url)) => {
+            let shared = coffer_meta_postgres::PgShared::open(url.expose())
+                .context("open the shared tables in PostgreSQL")?
+                .keyring(crate::backends::SSE_KEYRING);
+            let found = coffer_keyring::SharedKeyring::load(&shared)
+                .map_err(anyhow::Error::msg)
+                .context("read the shared keyring")?;
+            anyhow::ensure!(
+                found.is_some(),
+                "no SSE keyring in the database: no node has started on it"
+            );
+            let root = crate::root_key::load_existing(
+                &root_key_file,
+                crate::config::root_key_from_env().map(|mut s| std::mem::take(&mut *s)),
+            )?;
+            Keyring::open_shared(std::sync::Arc::new(shared), None, &root, now())
+                .context("open the shared keyring")?
+        }
+        _ => {
+            let root =
+                crate::root_key::for_offline_command(&dir, &path, "SSE keyring", &root_key_file)?;
+            Keyring::open(&path, &root, now()).context("open keyring")?
+        }
+    };
     if let Action::Rotate = args.action {
         keyring.rotate(now()).context("rotate keyring")?;
     }

@@ -154,25 +154,38 @@ fn lifecycle_every(kms_tick_every: std::time::Duration) -> std::time::Duration {
 /// that would answer "unknown" or "denied" check the store first.
 const SHARED_STATE_STALENESS: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Reloads the identities and the KMS's keys when another node changed them.
+/// Reloads the identities, the KMS's keys and a shared SSE keyring when another node changed
+/// them, and adds this node's KMS usage to shared counters.
 async fn follow_shared_state(
     iam: Arc<Iam>,
     kms: Arc<coffer_kms::Kms>,
+    keyring: coffer_keyring::Keyring,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        let (i, k) = (iam.clone(), kms.clone());
+        let (i, k, r) = (iam.clone(), kms.clone(), keyring.clone());
         let outcome = tokio::task::spawn_blocking(move || {
-            (
-                i.refresh().map_err(|e| e.to_string()),
-                k.refresh().map_err(|e| e.to_string()),
-            )
+            [
+                i.refresh().map(|_| ()).map_err(|e| e.to_string()),
+                k.refresh().map(|_| ()).map_err(|e| e.to_string()),
+                if r.is_shared() {
+                    r.reload().map_err(|e| e.to_string())
+                } else {
+                    Ok(())
+                },
+                // Shared counters show other nodes' calls as of their last flush: flushing here
+                // bounds that lag by the same period.
+                if k.has_shared_usage() {
+                    k.flush().map_err(|e| e.to_string())
+                } else {
+                    Ok(())
+                },
+            ]
         })
         .await;
         match outcome {
-            Ok((Ok(_), Ok(_))) => {}
-            Ok((iam, kms)) => {
-                for e in [iam.err(), kms.err()].into_iter().flatten() {
+            Ok(outcomes) => {
+                for e in outcomes.into_iter().filter_map(Result::err) {
                     tracing::warn!(error = %e, "could not follow the shared state");
                 }
             }
@@ -220,6 +233,8 @@ struct Services {
     kms_clock: Arc<dyn coffer_kms::Clock>,
     kms_tick_every: std::time::Duration,
     keyring: coffer_keyring::Keyring,
+    /// The signature nonces every node spent, when nodes share a database.
+    nonces: Option<Arc<dyn coffer_signature::replay::SpentNonces>>,
     duties: Arc<Duties>,
     backend_metrics: coffer_oss::MetricsSource,
 }
@@ -248,24 +263,40 @@ async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result
     let sections = &config.sections;
     let region = &sections.server.region;
     let (kms_clock, kms_tick_every) = kms_clock(config);
-    let kms = Arc::new(
-        coffer_kms::Kms::with_store(
-            backends.kms,
-            backends.kms_audit,
-            &root_key,
-            coffer_kms::Config {
-                region: region.clone(),
-                ..Default::default()
-            },
-            kms_clock.clone(),
-        )
-        .context("open the KMS (is the root key the one it was sealed with?)")?,
-    );
-    let keyring = coffer_keyring::Keyring::open(
-        &config.data_dir.keyring(),
+    let (kms_usage, nonces, shared_keyring) = match backends.shared {
+        Some(s) => (Some(s.kms_usage), Some(s.nonces), Some(s.keyring)),
+        None => (None, None, None),
+    };
+    let kms = coffer_kms::Kms::with_store(
+        backends.kms,
+        backends.kms_audit,
         &root_key,
-        crate::keyring_cmd::now(),
+        coffer_kms::Config {
+            region: region.clone(),
+            ..Default::default()
+        },
+        kms_clock.clone(),
     )
+    .context("open the KMS (is the root key the one it was sealed with?)")?;
+    let kms = Arc::new(match kms_usage {
+        Some(usage) => kms.with_usage_store(usage),
+        None => kms,
+    });
+    let keyring = match shared_keyring {
+        // A node that kept its own keyring file seeds the shared keyring with it if there is none
+        // yet, so what it wrote stays readable.
+        Some(shared) => coffer_keyring::Keyring::open_shared(
+            shared,
+            Some(&config.data_dir.keyring()),
+            &root_key,
+            crate::keyring_cmd::now(),
+        ),
+        None => coffer_keyring::Keyring::open(
+            &config.data_dir.keyring(),
+            &root_key,
+            crate::keyring_cmd::now(),
+        ),
+    }
     .context("open the SSE keyring (is the root key the one it was sealed with?)")?;
     // Identities first: the access layer (and SSE-KMS through it) decides with them, and moves
     // bucket policies an older version kept in iam.redb into their buckets.
@@ -318,9 +349,29 @@ async fn build_services(config: &mut ServerConfig, backends: Backends) -> Result
         kms_clock,
         kms_tick_every,
         keyring,
+        nonces,
         duties: Arc::new(Duties::new(backends.duty_lease)),
         backend_metrics: backends.metrics,
     })
+}
+
+/// The SSE-OSS keyring's primary version and generation as this node uses them, for `/metrics`
+/// (on several nodes: whether a rotation has reached this one).
+fn keyring_metrics(keyring: &coffer_keyring::Keyring) -> String {
+    let primary = keyring
+        .versions()
+        .iter()
+        .find(|v| v.primary)
+        .map_or(0, |v| v.version);
+    format!(
+        "# HELP coffer_sse_keyring_primary_version The SSE-OSS master key version new objects use.\n\
+         # TYPE coffer_sse_keyring_primary_version gauge\n\
+         coffer_sse_keyring_primary_version {primary}\n\
+         # HELP coffer_sse_keyring_generation The SSE-OSS keyring's generation this node holds.\n\
+         # TYPE coffer_sse_keyring_generation gauge\n\
+         coffer_sse_keyring_generation {}\n",
+        keyring.generation()
+    )
 }
 
 /// The network edge every listener shares: refuses to expose the KMS and admin APIs in the
@@ -425,6 +476,7 @@ fn serve(
         .local_addr()
         .map_or_else(|_| sections.server.listen.to_string(), |a| a.to_string());
     let (duties, backend_metrics) = (services.duties.clone(), services.backend_metrics.clone());
+    let keyring = services.keyring.clone();
     let oss = Arc::new(
         OssService::new(
             services.store.clone(),
@@ -435,22 +487,27 @@ fn serve(
                 public_endpoint: sections.oss.public_endpoint(listening),
             },
         )
-        .with_metrics(Arc::new(move || duties.render() + &backend_metrics())),
+        .with_metrics(Arc::new(move || {
+            duties.render() + &keyring_metrics(&keyring) + &backend_metrics()
+        })),
     );
     let s3 = Arc::new(coffer_s3::S3Service::new(
         services.store.clone(),
         services.access.clone(),
         sections.s3.config(),
     ));
-    let kms = Arc::new(coffer_kms_api::KmsApiService::new(
+    let mut kms = coffer_kms_api::KmsApiService::new(
         services.kms.clone(),
         services.iam.clone(),
         region.clone(),
-    ));
-    let admin = Arc::new(
-        coffer_admin::AdminService::new(services.iam.clone(), region.clone())
-            .with_kms(services.kms.clone()),
     );
+    let mut admin = coffer_admin::AdminService::new(services.iam.clone(), region.clone())
+        .with_kms(services.kms.clone());
+    if let Some(nonces) = &services.nonces {
+        kms = kms.with_shared_nonces(nonces.clone());
+        admin = admin.with_shared_nonces(nonces.clone());
+    }
+    let (kms, admin) = (Arc::new(kms), Arc::new(admin));
     let console = Arc::new(coffer_console::ConsoleService::new(
         services.store.clone(),
         services.access.clone(),
@@ -530,6 +587,7 @@ fn start_background_duties(
         tokio::spawn(follow_shared_state(
             services.iam.clone(),
             services.kms.clone(),
+            services.keyring.clone(),
             stop.clone(),
         )),
         tokio::spawn(tick_kms(

@@ -8,6 +8,12 @@
 //! change takes an exclusive lock on the file, re-reads it, and replaces it atomically; a reader
 //! that meets an unknown version reloads.
 //!
+//! Processes on several machines share the keyring through a [`SharedKeyring`] instead of the
+//! file ([`Keyring::open_shared`], a database row): the same format-3 bytes, each change written
+//! only if the stored generation is still the one it was planned on (a compare-and-swap), so two
+//! rotations racing end with one new version each, never one lost. The others see a change at
+//! their next [`Keyring::reload`] (or at once when they meet its version in an object).
+//!
 //! This crate does no network I/O and knows nothing of objects or HTTP.
 //!
 //! # File format (`keyring.sealed`, mode 0600)
@@ -91,6 +97,12 @@ pub enum Error {
     /// A wrapped data key failed to unwrap: damaged, or bound to another object.
     #[error("the wrapped data key does not authenticate")]
     Unwrap,
+    /// The shared store of the keyring could not be read or written.
+    #[error("the shared keyring store failed: {0}")]
+    Shared(String),
+    /// Every attempt to change the shared keyring met another process's change first.
+    #[error("the shared keyring kept changing under this change; try again")]
+    Contended,
     /// The file is older than one this process has read: a rollback, refused.
     #[error(
         "the keyring file {path} is older than the one this process read (generation {found} < \
@@ -158,10 +170,37 @@ impl FileKeys {
     }
 }
 
+/// Where a keyring's sealed bytes live when processes on several machines share them (a row of
+/// a database). The bytes are authenticated by the keyring itself: the store only keeps them and
+/// orders the changes.
+pub trait SharedKeyring: Send + Sync {
+    /// A name for messages (which store, which row).
+    fn name(&self) -> String;
+
+    /// The stored bytes, or `None` before the first [`SharedKeyring::store`].
+    fn load(&self) -> std::result::Result<Option<Vec<u8>>, String>;
+
+    /// Stores `bytes`, a keyring of generation `generation`, if the stored one is still of
+    /// generation `expected` (0: nothing stored yet). `Ok(false)` if it is not: another process
+    /// changed it first, and nothing was written. Atomic and durable when it returns `Ok(true)`.
+    fn store(
+        &self,
+        expected: u64,
+        generation: u64,
+        bytes: &[u8],
+    ) -> std::result::Result<bool, String>;
+}
+
+/// How many times a change of the shared keyring is planned again after losing a race.
+const SHARED_ATTEMPTS: usize = 10;
+
 /// The keyring. Cheap to share (`Arc` inside).
 #[derive(Clone)]
 pub struct Keyring {
+    /// The file; for a shared keyring, the store's name (in messages only).
     path: PathBuf,
+    /// Set when the keyring is in a shared store rather than the file.
+    shared: Option<Arc<dyn SharedKeyring>>,
     /// The keys derived from the root key for the file; the root key itself is not kept.
     keys: Arc<FileKeys>,
     state: Arc<RwLock<State>>,
@@ -395,9 +434,108 @@ impl Keyring {
         };
         Ok(Self {
             path: path.to_owned(),
+            shared: None,
             keys: Arc::new(keys),
             state: Arc::new(RwLock::new(state)),
         })
+    }
+
+    /// Opens the keyring kept in `shared`, sealed under keys derived from `root`. When the store
+    /// holds none yet, it is given the keyring of the file `seed` if that exists (so objects a
+    /// node wrote under its own file stay readable once its keyring is shared), else one fresh
+    /// master key; of several processes doing this at once, one's keyring is stored and the
+    /// others take it.
+    pub fn open_shared(
+        shared: Arc<dyn SharedKeyring>,
+        seed: Option<&Path>,
+        root: &RootKey,
+        now: Timestamp,
+    ) -> Result<Self> {
+        let keys = FileKeys::new(root);
+        let name = PathBuf::from(shared.name());
+        for _ in 0..SHARED_ATTEMPTS {
+            if let Some(bytes) = shared.load().map_err(Error::Shared)? {
+                let state = decode(&name, &bytes, &keys, None)?.0;
+                return Ok(Self {
+                    path: name,
+                    shared: Some(shared),
+                    keys: Arc::new(keys),
+                    state: Arc::new(RwLock::new(state)),
+                });
+            }
+            let seeded = match seed.map(read_file).transpose()?.flatten() {
+                Some(bytes) => {
+                    let path = seed.unwrap_or(&name);
+                    let mut state = decode(path, &bytes, &keys, Some(root))?.0;
+                    state.generation = state.generation.max(1);
+                    info!(from = %path.display(), "seeding the shared SSE keyring from the file");
+                    state
+                }
+                None => {
+                    let mut versions = BTreeMap::new();
+                    versions.insert(1, (now.unix_seconds(), MasterKey::generate()));
+                    State {
+                        keys: versions,
+                        primary: 1,
+                        generation: 1,
+                    }
+                }
+            };
+            if shared
+                .store(0, seeded.generation, &encode(&seeded, &keys))
+                .map_err(Error::Shared)?
+            {
+                info!(store = %name.display(), "created the shared SSE keyring");
+                return Ok(Self {
+                    path: name,
+                    shared: Some(shared),
+                    keys: Arc::new(keys),
+                    state: Arc::new(RwLock::new(seeded)),
+                });
+            }
+        }
+        Err(Error::Contended)
+    }
+
+    /// Whether the keyring is in a shared store (and so wants a [`Keyring::reload`] on a
+    /// schedule to follow the other processes' rotations).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// The newest keyring in the shared store, checked to be a successor of this process's.
+    fn load_shared(&self, shared: &dyn SharedKeyring) -> Result<State> {
+        let bytes = shared
+            .load()
+            .map_err(Error::Shared)?
+            .ok_or_else(|| Error::Unseal(self.path.clone()))?;
+        let newer = decode(&self.path, &bytes, &self.keys, None)?.0;
+        self.read().check_successor(&newer, &self.path)?;
+        Ok(newer)
+    }
+
+    /// [`Keyring::rotate`] on the shared store: planned on its newest keyring, stored only at
+    /// that generation, planned again when another process stored first.
+    fn rotate_shared(&self, shared: &dyn SharedKeyring, now: Timestamp) -> Result<u32> {
+        for _ in 0..SHARED_ATTEMPTS {
+            let mut state = self.load_shared(shared)?;
+            let expected = state.generation;
+            let version = state.keys.keys().next_back().copied().unwrap_or(0) + 1;
+            state
+                .keys
+                .insert(version, (now.unix_seconds(), MasterKey::generate()));
+            state.primary = version;
+            state.generation += 1;
+            if shared
+                .store(expected, state.generation, &encode(&state, &self.keys))
+                .map_err(Error::Shared)?
+            {
+                *self.write() = state;
+                info!(version, "rotated the shared SSE master key");
+                return Ok(version);
+            }
+        }
+        Err(Error::Contended)
     }
 
     /// The file's generation as this process last read or wrote it.
@@ -418,6 +556,15 @@ impl Keyring {
     /// Re-reads the file (another process may have rotated); refuses one older than what this
     /// process has read ([`Error::Rollback`]) and keeps the state it has.
     pub fn reload(&self) -> Result<()> {
+        if let Some(shared) = &self.shared {
+            let newer = self.load_shared(shared.as_ref())?;
+            let mut state = self.write();
+            // Another thread of this process may have moved on meanwhile.
+            if newer.generation >= state.generation {
+                *state = newer;
+            }
+            return Ok(());
+        }
         let _lock = Lock::take(&self.path)?;
         if let Some(bytes) = read_file(&self.path)? {
             let newer = decode(&self.path, &bytes, &self.keys, None)?.0;
@@ -430,6 +577,9 @@ impl Keyring {
 
     /// Adds a new master key version and makes it primary; returns its number.
     pub fn rotate(&self, now: Timestamp) -> Result<u32> {
+        if let Some(shared) = &self.shared {
+            return self.rotate_shared(shared.as_ref(), now);
+        }
         let _lock = Lock::take(&self.path)?;
         let mut state = match read_file(&self.path)? {
             Some(bytes) => decode(&self.path, &bytes, &self.keys, None)?.0,

@@ -293,6 +293,10 @@ fn spend_nonce(
                 codes::SERVICE_UNAVAILABLE,
                 "Too many recent requests from this identity; retry later.",
             ),
+            Refusal::Unavailable => ApiError::new(
+                codes::SERVICE_UNAVAILABLE,
+                "The signature nonce could not be checked; retry later.",
+            ),
         })
 }
 

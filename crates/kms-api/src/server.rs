@@ -21,7 +21,7 @@ use crate::auth::{self, MAX_SKEW, SignedParts};
 use crate::error::{ApiError, codes};
 use crate::ops::{self, Ctx};
 use crate::params::Params;
-use coffer_signature::replay::ReplayGuard;
+use coffer_signature::replay::{ReplayGuard, SpentNonces};
 
 /// Largest request body read, in bytes. The largest legitimate one (a 6 KiB Encrypt plaintext and
 /// an 8 KiB context, base64 and form-encoded) is well under it.
@@ -66,7 +66,15 @@ impl KmsApiService {
     /// tests lower it to fill a share cheaply).
     #[must_use]
     pub fn replay_share(mut self, share: usize) -> Self {
-        self.replay = ReplayGuard::new(2 * MAX_SKEW.whole_seconds(), share);
+        self.replay = self.replay.with_share_capacity(share);
+        self
+    }
+
+    /// Spends every signature nonce also in `shared`, the nonce store of every node of the
+    /// deployment: a request accepted by one node is refused as a replay by all the others.
+    #[must_use]
+    pub fn with_shared_nonces(mut self, shared: Arc<dyn SpentNonces>) -> Self {
+        self.replay = self.replay.with_shared(shared);
         self
     }
 }

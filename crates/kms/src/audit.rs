@@ -157,6 +157,15 @@ impl AuditFilter {
     }
 }
 
+/// One page of audit records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPage {
+    /// The records, in the sink's order.
+    pub records: Vec<AuditRecord>,
+    /// Where the next page starts, when more records match.
+    pub next: Option<String>,
+}
+
 /// Where audit records go.
 pub trait AuditSink: Send + Sync {
     /// Appends one record; when it returns `Ok` the record is in the sink's storage. The KMS fails
@@ -165,6 +174,38 @@ pub trait AuditSink: Send + Sync {
 
     /// The records matching `filter`, in the order they were appended.
     fn records(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
+
+    /// At most `limit` records matching `filter` (its `limit` ignored) after the marker `after`
+    /// (a [`AuditPage::next`] this sink returned; `None` for the first page). A marker that is not
+    /// one of this sink's is [`Error::InvalidParameter`]. The default counts matching records from
+    /// the start (a record's position among the matches never changes in an append-only log);
+    /// sinks that can seek override it.
+    fn page(&self, filter: &AuditFilter, after: Option<&str>, limit: usize) -> Result<AuditPage> {
+        let skip = match after {
+            None => 0,
+            Some(m) => m.parse::<usize>().map_err(|_| Error::InvalidParameter {
+                what: "Marker",
+                reason: "is not a marker this server returned",
+            })?,
+        };
+        let mut filter = filter.clone();
+        filter.limit = Some(skip.saturating_add(limit).saturating_add(1));
+        let records = self.records(&filter)?;
+        let more = records.len() > skip.saturating_add(limit);
+        Ok(AuditPage {
+            records: records.into_iter().skip(skip).take(limit).collect(),
+            next: more.then(|| (skip + limit).to_string()),
+        })
+    }
+
+    /// The last `n` records matching `filter` (its `limit` ignored), oldest first.
+    fn tail(&self, filter: &AuditFilter, n: usize) -> Result<Vec<AuditRecord>> {
+        let mut filter = filter.clone();
+        filter.limit = None;
+        let mut records = self.records(&filter)?;
+        let skip = records.len().saturating_sub(n);
+        Ok(records.split_off(skip))
+    }
 }
 
 /// An append-only JSON-lines audit log: one record per line, written with one `write` call on a

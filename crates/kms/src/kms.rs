@@ -29,13 +29,15 @@ pub use cryptography::{
 };
 pub use schedule::TickReport;
 
-use crate::audit::{AuditFilter, AuditRecord, AuditSink, JsonlAuditLog, Operation, RESULT_SUCCESS};
+use crate::audit::{
+    AuditFilter, AuditPage, AuditRecord, AuditSink, JsonlAuditLog, Operation, RESULT_SUCCESS,
+};
 use crate::caller::Caller;
 use crate::config::Config;
 use crate::context::EncryptionContext;
 use crate::id::{AccountId, AliasName, KeyId, KeyRef, KeyVersionId, key_arn};
 use crate::key::{AutomaticRotation, KeyMetadata, KeyState, KeyVersion};
-use crate::metering::{Meter, UsageRow};
+use crate::metering::{Meter, UsageRow, UsageStore};
 use crate::record::{self, AliasRecord, KeyRecord, TokenRecord, VersionRecord};
 use crate::record::{from_secs, to_secs};
 use crate::seal::{Keyring, Purpose};
@@ -63,6 +65,8 @@ pub struct Kms {
     audit: Box<dyn AuditSink>,
     state: RwLock<State>,
     meter: Mutex<Meter>,
+    /// Where the counters go when several processes count (else the store's `usage` table).
+    usage: Option<Box<dyn UsageStore>>,
 }
 
 impl std::fmt::Debug for Kms {
@@ -141,7 +145,25 @@ impl Kms {
             audit,
             state: RwLock::new(state),
             meter: Mutex::new(meter),
+            usage: None,
         })
+    }
+
+    /// Counts usage into `usage`, a store several processes add to, instead of the record
+    /// store's `usage` table (whose rows, one process's counts, are then no longer read or
+    /// written). [`Kms::usage`] then shows every process's calls as of their last
+    /// [`Kms::flush`], and this process's own at once.
+    #[must_use]
+    pub fn with_usage_store(mut self, usage: Box<dyn UsageStore>) -> Self {
+        self.usage = Some(usage);
+        *self.meter.get_mut().expect("meter lock poisoned") = Meter::shared();
+        self
+    }
+
+    /// Whether usage goes to a store several processes share, which then wants a frequent
+    /// [`Kms::flush`] on every process.
+    pub fn has_shared_usage(&self) -> bool {
+        self.usage.is_some()
     }
 
     /// The region this KMS serves.
@@ -150,11 +172,22 @@ impl Kms {
     }
 
     /// Usage counters of `account`, by key and operation.
-    pub fn usage(&self, account: &AccountId) -> Vec<UsageRow> {
-        self.meter
-            .lock()
-            .expect("meter lock poisoned")
-            .rows(account)
+    pub fn usage(&self, account: &AccountId) -> Result<Vec<UsageRow>> {
+        match &self.usage {
+            None => Ok(self
+                .meter
+                .lock()
+                .expect("meter lock poisoned")
+                .rows(account)),
+            Some(store) => {
+                let stored = store.rows(account)?;
+                Ok(self
+                    .meter
+                    .lock()
+                    .expect("meter lock poisoned")
+                    .merge_pending(account, stored))
+            }
+        }
     }
 
     /// Audit records matching `filter`, oldest first.
@@ -162,10 +195,40 @@ impl Kms {
         self.audit.records(filter)
     }
 
+    /// At most `limit` audit records matching `filter` (its own `limit` ignored) that come after
+    /// `after`, a marker from an earlier page (`None`: from the oldest). See [`AuditSink::page`].
+    pub fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<AuditPage> {
+        self.audit.page(filter, after, limit)
+    }
+
+    /// The last `n` audit records matching `filter`, oldest first.
+    pub fn audit_tail(&self, filter: &AuditFilter, n: usize) -> Result<Vec<AuditRecord>> {
+        self.audit.tail(filter, n)
+    }
+
     /// Writes usage counters changed since the last flush to the store. [`Kms::tick`] and dropping
     /// the `Kms` call it.
     pub fn flush(&self) -> Result<()> {
         let mut meter = self.meter.lock().expect("meter lock poisoned");
+        if let Some(store) = &self.usage {
+            let deltas = meter.take_pending();
+            if deltas.is_empty() {
+                return Ok(());
+            }
+            // Not under the lock: requests keep counting while the store answers.
+            drop(meter);
+            return store.add(&deltas).inspect_err(|_| {
+                self.meter
+                    .lock()
+                    .expect("meter lock poisoned")
+                    .restore_pending(deltas.clone());
+            });
+        }
         let changes = meter.take_dirty();
         if changes.is_empty() {
             return Ok(());
@@ -261,6 +324,7 @@ impl Kms {
             event.key_id,
             operation,
             result.is_ok(),
+            self.now(),
         );
         let record = AuditRecord {
             time: self.clock.now().into(),

@@ -40,7 +40,8 @@ mod store;
 mod wrapping;
 
 pub use audit::{
-    AuditFilter, AuditRecord, AuditSink, JsonlAuditLog, MemoryAuditLog, Operation, RESULT_SUCCESS,
+    AuditFilter, AuditPage, AuditRecord, AuditSink, JsonlAuditLog, MemoryAuditLog, Operation,
+    RESULT_SUCCESS,
 };
 pub use blob::{BLOB_OVERHEAD, CiphertextBlob, MAX_BLOB_BASE64_LEN};
 pub use caller::{Caller, KmsItself, Via};
@@ -63,7 +64,7 @@ pub use kms::{
     IMPORT_TOKEN_TTL_SECS, ImportKeyMaterial, ImportParameters, Kms, MAX_ENCRYPT_PLAINTEXT_LEN,
     OSS_DEFAULT_ALIAS, ReEncrypt, ReEncrypted, TickReport,
 };
-pub use metering::UsageRow;
+pub use metering::{UsageDelta, UsageRow, UsageStore};
 pub use secret::{ImportToken, Plaintext};
 pub use store::{TABLES, memory_store, open_redb_store};
 pub use wrapping::{WrappingAlgorithm, WrappingKeySpec};

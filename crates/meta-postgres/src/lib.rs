@@ -11,6 +11,10 @@
 //! distributed databases; the advisory lock taken around migrations only keeps two nodes that
 //! start at once from racing to create the same tables (and the migrations are idempotent anyway).
 //!
+//! [`PgShared`] holds what else the nodes share: the signature nonces the KMS and admin APIs
+//! spent ([`PgNonces`]), the KMS's usage counters ([`PgUsage`]) and audit trail ([`PgAuditLog`]),
+//! and the sealed SSE-OSS keyring ([`PgKeyring`]), each implementing its owner's trait.
+//!
 //! Values are opaque bytes: metadata records are stored as `coffer_meta::encode_record` makes them,
 //! record-store values arrive sealed by their users. The database never sees object data or a
 //! plaintext key.
@@ -21,9 +25,11 @@ mod meta;
 mod pool;
 mod records;
 mod schema;
+mod shared;
 
 pub use error::Error;
 pub use lease::Lease;
 pub use meta::PgMetaStore;
 pub use pool::{Pool, connect};
 pub use records::PgRecordStore;
+pub use shared::{PgAuditLog, PgKeyring, PgNonces, PgShared, PgUsage};

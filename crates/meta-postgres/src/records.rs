@@ -87,7 +87,7 @@ impl PgRecordStore {
 }
 
 /// Runs `op` on `runtime` and blocks the calling thread until it is done.
-fn wait<T: Send + 'static>(
+pub(crate) fn wait<T: Send + 'static>(
     runtime: &tokio::runtime::Runtime,
     op: impl Future<Output = T> + Send + 'static,
 ) -> Result<T> {

@@ -57,6 +57,37 @@ const MIGRATIONS: &[&str] = &[
         store text PRIMARY KEY,
         generation bigint NOT NULL
     );",
+    // 3: what several nodes share besides records (see `crate::shared`): the spent signature
+    // nonces of the KMS and admin APIs, the KMS's usage counters and audit trail, and the sealed
+    // SSE-OSS keyring.
+    "CREATE TABLE IF NOT EXISTS replay_nonces (
+        digest bytea PRIMARY KEY,
+        expires_at bigint NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS replay_nonces_by_expiry ON replay_nonces (expires_at);
+    CREATE TABLE IF NOT EXISTS kms_usage (
+        account text NOT NULL,
+        key_id text NOT NULL,
+        operation text NOT NULL,
+        day bigint NOT NULL,
+        calls bigint NOT NULL,
+        failures bigint NOT NULL,
+        PRIMARY KEY (account, key_id, operation, day)
+    );
+    CREATE TABLE IF NOT EXISTS kms_audit (
+        id bytea PRIMARY KEY,
+        account text NOT NULL,
+        key_id text,
+        operation text NOT NULL,
+        at_ns bigint NOT NULL,
+        record text NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS kms_audit_by_account ON kms_audit (account, id);
+    CREATE TABLE IF NOT EXISTS keyrings (
+        name text PRIMARY KEY,
+        generation bigint NOT NULL,
+        sealed bytea NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

@@ -14,9 +14,15 @@
 //! only after the signature verified, so only holders of a secret create shares, and memory is
 //! bounded by the number of identities times the share. Only digests of the pairs are kept (16
 //! bytes each); a full share refuses new requests rather than forgetting early.
+//!
+//! Several processes serving one deployment share a [`SpentNonces`] store as well
+//! ([`ReplayGuard::with_shared`]): a pair this process accepts is then also spent there, once for
+//! all of them, so a request captured on its way to one node is refused by every other. The
+//! per-share budget stays this process's own (each process remembers what it accepted, with the
+//! same bound), so the shared store holds at most that many pairs per identity per process.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -27,6 +33,18 @@ pub enum Refusal {
     Replayed,
     /// The share holds its full number of live pairs.
     Full,
+    /// The shared store could not be asked; nothing was accepted (the request may be retried).
+    Unavailable,
+}
+
+/// The nonce memory several processes share (a database table): each digest is spent once
+/// until its expiry, whichever process spends it.
+pub trait SpentNonces: Send + Sync {
+    /// Spends `digest` until `expiry` (Unix seconds) unless it is spent and unexpired at `now`.
+    /// Returns `Ok(false)` when it was: the pair was used within its window, by any process.
+    /// Atomic: of two processes spending one digest at once, exactly one gets `Ok(true)`.
+    /// Blocks on the store.
+    fn spend(&self, digest: &[u8; 16], expiry: i64, now: i64) -> Result<bool, String>;
 }
 
 /// Remembers recently used (access key id, nonce) pairs, per share.
@@ -34,6 +52,7 @@ pub struct ReplayGuard {
     window_secs: i64,
     share_capacity: usize,
     state: Mutex<State>,
+    shared: Option<Arc<dyn SpentNonces>>,
 }
 
 #[derive(Default)]
@@ -81,7 +100,23 @@ impl ReplayGuard {
             window_secs,
             share_capacity,
             state: Mutex::new(State::default()),
+            shared: None,
         }
+    }
+
+    /// The same guard with `share_capacity` live pairs per share.
+    #[must_use]
+    pub fn with_share_capacity(mut self, share_capacity: usize) -> Self {
+        self.share_capacity = share_capacity;
+        self
+    }
+
+    /// Also spends every accepted pair in `shared`, the store the other processes of the
+    /// deployment use: a pair spent there by any of them is refused here.
+    #[must_use]
+    pub fn with_shared(mut self, shared: Arc<dyn SpentNonces>) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// Accepts the pair and remembers it under `share`, or refuses it. `now` is Unix seconds.
@@ -93,6 +128,42 @@ impl ReplayGuard {
         now: i64,
     ) -> Result<(), Refusal> {
         let digest = digest(access_key_id, nonce);
+        let expiry = now.saturating_add(self.window_secs);
+        self.check_here(share, digest, expiry, now)?;
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        // Spent here first, so a replay to this process is refused without a round trip, and a
+        // share's budget is enforced before the shared store is asked.
+        match shared.spend(&digest, expiry, now) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Refusal::Replayed),
+            Err(_) => {
+                // Not accepted: let the client retry with the same nonce.
+                self.forget(share, &digest);
+                Err(Refusal::Unavailable)
+            }
+        }
+    }
+
+    /// Drops `digest` from `share` (a pair this process took but could not spend in the shared
+    /// store).
+    fn forget(&self, share: &str, digest: &[u8; 16]) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = state.shares.get_mut(share) {
+            entry.seen.remove(digest);
+            entry.expiries.retain(|(_, d)| d != digest);
+        }
+    }
+
+    /// The check against this process's memory.
+    fn check_here(
+        &self,
+        share: &str,
+        digest: [u8; 16],
+        expiry: i64,
+        now: i64,
+    ) -> Result<(), Refusal> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         // Idle shares are dropped, at most once a second, so the map holds only identities seen
         // within the window without a walk over all of them on every request.
@@ -112,9 +183,7 @@ impl ReplayGuard {
             return Err(Refusal::Full);
         }
         entry.seen.insert(digest);
-        entry
-            .expiries
-            .push_back((now.saturating_add(self.window_secs), digest));
+        entry.expiries.push_back((expiry, digest));
         Ok(())
     }
 }
@@ -169,6 +238,53 @@ mod tests {
         assert_eq!(guard.check("role", "STS.1", "n", 0), Ok(()));
         assert_eq!(guard.check("role", "STS.2", "n", 0), Ok(()));
         assert_eq!(guard.check("role", "STS.3", "n", 0), Err(Refusal::Full));
+    }
+
+    /// A shared store in memory, for two guards standing for two processes.
+    #[derive(Default)]
+    struct Shared {
+        spent: Mutex<HashMap<[u8; 16], i64>>,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    impl SpentNonces for Shared {
+        fn spend(&self, digest: &[u8; 16], expiry: i64, now: i64) -> Result<bool, String> {
+            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err("down".into());
+            }
+            let mut spent = self.spent.lock().unwrap();
+            if spent.get(digest).is_some_and(|e| *e > now) {
+                return Ok(false);
+            }
+            spent.insert(*digest, expiry);
+            Ok(true)
+        }
+    }
+
+    #[test]
+    fn a_pair_spent_by_one_process_is_refused_by_another() {
+        let shared = Arc::new(Shared::default());
+        let a = ReplayGuard::new(100, 10).with_shared(shared.clone());
+        let b = ReplayGuard::new(100, 10).with_shared(shared.clone());
+        assert_eq!(a.check("ak", "ak", "n", 0), Ok(()));
+        assert_eq!(b.check("ak", "ak", "n", 50), Err(Refusal::Replayed));
+        assert_eq!(a.check("ak", "ak", "n", 50), Err(Refusal::Replayed));
+        assert_eq!(b.check("ak", "ak", "m", 50), Ok(()));
+        // After the window the pair may be used again, through either.
+        assert_eq!(b.check("ak", "ak", "n", 100), Ok(()));
+    }
+
+    #[test]
+    fn an_unavailable_shared_store_accepts_nothing_and_forgets_the_pair() {
+        let shared = Arc::new(Shared::default());
+        let a = ReplayGuard::new(100, 1).with_shared(shared.clone());
+        shared.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(a.check("ak", "ak", "n", 0), Err(Refusal::Unavailable));
+        shared
+            .down
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        // Neither the pair nor the share's one place stayed taken.
+        assert_eq!(a.check("ak", "ak", "n", 1), Ok(()));
     }
 
     #[test]

@@ -42,7 +42,7 @@ fn every_operation_is_counted_per_account_key_and_operation() {
         .unwrap();
     f.create(&bob());
 
-    let rows = f.kms.usage(&a.account_id);
+    let rows = f.kms.usage(&a.account_id).unwrap();
     assert_eq!(row(&rows, Some(id), Operation::GenerateDataKey), (3, 0));
     assert_eq!(row(&rows, Some(id), Operation::Decrypt), (3, 0));
     assert_eq!(row(&rows, Some(id), Operation::CreateKey), (1, 0));
@@ -50,14 +50,14 @@ fn every_operation_is_counted_per_account_key_and_operation() {
     assert_eq!(row(&rows, Some(other), Operation::DisableKey), (1, 0));
     assert_eq!(row(&rows, None, Operation::ListKeys), (1, 0));
     assert_eq!(rows.len(), 7, "{rows:?}");
-    assert_eq!(f.kms.usage(&bob().account_id).len(), 1);
+    assert_eq!(f.kms.usage(&bob().account_id).unwrap().len(), 1);
 
     // Counters survive a restart (flushed on drop) and keep counting.
     let f = f.reopen();
     f.kms
         .generate_data_key(&a, GenerateDataKey::new(id))
         .unwrap();
-    let rows = f.kms.usage(&a.account_id);
+    let rows = f.kms.usage(&a.account_id).unwrap();
     assert_eq!(row(&rows, Some(id), Operation::GenerateDataKey), (4, 0));
     assert_eq!(row(&rows, Some(other), Operation::GenerateDataKey), (2, 1));
 }
