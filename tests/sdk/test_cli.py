@@ -495,6 +495,13 @@ def test_kms_usage_and_audit_over_the_network(cli, coffer, bucket_url, tmp_path)
     assert [r["operation"] for r in sse] == ["GenerateDataKey", "Decrypt", "Decrypt"]
     assert {r["resource"] for r in sse} == {f"{name}/m"}
     assert records[0]["operation"] == "CreateKey"
+    # By bucket or object prefix, and by principal.
+    assert cli.lines("kms", "audit", "--key", key, "--resource", name) == sse
+    assert cli.lines("kms", "audit", "--key", key, "--resource", f"{name}/m") == sse
+    assert cli.lines("kms", "audit", "--key", key, "--resource", f"{name}/nothing-here") == []
+    assert cli.lines("kms", "audit", "--key", key, "--principal", "nobody-such") == []
+    assert cli.lines("kms", "audit", "--key", key, "--principal", records[0]["principal"]) == [
+        r for r in records if r["principal"] == records[0]["principal"]]
     decrypts = cli.lines("kms", "audit", "--key", key, "--operation", "Decrypt")
     assert len(decrypts) == 2 and all(r["operation"] == "Decrypt" for r in decrypts)
     assert cli.lines("kms", "audit", "--key", key, "--tail", "1") == records[-1:]

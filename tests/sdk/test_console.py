@@ -214,11 +214,14 @@ def test_objects_upload_detail_download_delete(coffer, bucket, bucket_name, cmk,
     src.write_bytes(data)
     saved = tmp_path / "saved.bin"
     r = browse(coffer, "objects", bucket=bucket_name, folders=["dir/", "sub/"], file=str(src),
-               saveAs=str(saved), **choice)
+               saveAs=str(saved), meta="Owner: team-a\nreview: 2026-12", **choice)
     assert r["listedInFolder"] == ["dir/sub/x.txt"], r
     assert "1 uploaded" in r["upload"], r
     head = bucket.head_object("upload.bin").headers
     assert int(head["Content-Length"]) == size
+    # The form's user metadata, as an SDK reads it, and in the detail panel.
+    assert (head["x-oss-meta-owner"], head["x-oss-meta-review"]) == ("team-a", "2026-12"), head
+    assert "x-oss-meta-owner: team-a" in r["detail"]["meta"], r["detail"]
     d = r["detail"]
     assert d["size"].startswith(f"{size} bytes"), d
     assert d["etag"] == head["ETag"].strip('"'), d
@@ -347,6 +350,63 @@ def test_a_ram_user_who_may_read_one_bucket_sees_only_it_and_is_refused_writes_i
         assert bucket.object_exists("readable.txt")
     finally:
         delete_bucket_with_contents(other_bucket)
+
+
+def test_usage_chart_and_audit_trail_with_filters(coffer, bucket, bucket_name, cmk, ram, tmp_path):
+    # Calls the page must show: SSE-KMS writes and reads under the CMK (GenerateDataKey, Decrypt).
+    for i in range(3):
+        bucket.put_object(f"usage/{i}.bin", b"x" * 100,
+                          headers={SSE: "KMS", KEY_ID: cmk})
+    bucket.get_object("usage/0.bin").read()
+    r = browse(coffer, "usageAudit", key=cmk, auditFilters={
+        "KMS key": cmk, "Operation": "GenerateDataKey", "Bucket or object": f"{bucket_name}/usage/"})
+    assert not r["usageError"] and not r["auditError"], r
+    today = r["daily"][0]
+    assert len(r["daily"]) == 7 and today["total"] >= 4, r["daily"]
+    assert all(d["total"] == 0 for d in r["daily"][1:]), r["daily"]
+    assert r["bars"] >= 1 and "KMS calls per day over 7 days" in r["chartLabel"], r
+    ops = {row[1]: int(row[2]) for row in r["totals"]}
+    assert ops.get("GenerateDataKey", 0) >= 3 and ops.get("Decrypt", 0) >= 1, r["totals"]
+    # The trail, filtered to the writes of this prefix: exactly the three objects, newest first.
+    assert len(r["audit"]) == 3, r["audit"]
+    assert [row[5] for row in r["audit"]] == [f"{bucket_name}/usage/{i}.bin" for i in (2, 1, 0)], r["audit"]
+    assert all(row[2] == "GenerateDataKey" and row[3] == cmk and row[7] == "Success"
+               for row in r["audit"]), r["audit"]
+    assert r["oldestFirst"] == [row[0] for row in reversed(r["audit"])], r
+
+    # A RAM user without kms:ReadUsage / kms:ReadAuditTrail is told so in words.
+    user = ram.user("no-usage")
+    ram.policy([{"Effect": "Allow", "Action": ["kms:ListKeys"], "Resource": ["*"]}], tmp_path, user=user.name)
+    denied = browse(coffer, "usageAudit", ak=user.access_key_id, sk=user.access_key_secret)
+    assert "kms:ReadUsage" in denied["usageError"], denied
+    assert "kms:ReadAuditTrail" in denied["auditError"], denied
+    # kms:ReadAuditTrail on this key only: its trail, but not the account's usage.
+    auditor = ram.user("auditor")
+    arn = f"acs:kms:{REGION}:*:key/{cmk}"
+    ram.policy([{"Effect": "Allow", "Action": ["kms:ReadAuditTrail"], "Resource": [arn]}], tmp_path,
+               user=auditor.name)
+    a = browse(coffer, "usageAudit", ak=auditor.access_key_id, sk=auditor.access_key_secret,
+               auditFilters={"KMS key": cmk, "Bucket or object": bucket_name})
+    assert "kms:ReadUsage" in a["usageError"], a
+    assert not a["auditError"] and len(a["audit"]) >= 4, a
+
+
+def test_failed_logins_pause_further_attempts_for_that_key(coffer, ram):
+    user = ram.user("guessed")
+    c = ConsoleClient(coffer.console_endpoint)
+    codes = []
+    for _ in range(6):
+        _, r = c.login(user.access_key_id, "wrong-secret")
+        codes.append(r.status_code)
+    assert codes[:5] == [403] * 5 and codes[5] == 429, codes
+    # Even the right secret waits now, and the refusal says for how long, not whether it was right.
+    _, r = c.login(user.access_key_id, user.access_key_secret)
+    assert r.status_code == 429 and "TooManyLoginAttempts" in r.text, r.text
+    assert "try again in" in r.text and int(r.headers["Retry-After"]) > 0
+    assert "coffer_session" not in r.headers.get("Set-Cookie", "")
+    # Another key is not held up by this one's failures.
+    _, r = c.login(coffer.access_key_id, coffer.access_key_secret)
+    assert r.status_code == 303 and "coffer_session" in r.headers.get("Set-Cookie", ""), r.text
 
 
 def test_session_cookie_is_httponly_samesite_strict_and_logout_ends_it(coffer):

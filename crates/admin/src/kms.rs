@@ -60,7 +60,16 @@ pub(crate) fn run(
     iam.check_kms(principal, action, &arn, conditions)?;
 
     match op {
+        Operation::GetUsage if p.optional("Granularity")? == Some("Day") => {
+            daily(kms, account, key_id, p)
+        }
         Operation::GetUsage => {
+            if let Some(other) = p.optional("Granularity")?.filter(|g| !g.is_empty()) {
+                return Err(ApiError::invalid(
+                    "Granularity",
+                    format!("must be Day (or absent for the totals), not {other}"),
+                ));
+            }
             let rows: Vec<Value> = kms
                 .usage(&account)
                 .map_err(ApiError::internal)?
@@ -81,6 +90,62 @@ pub(crate) fn run(
     }
 }
 
+/// Calls per key per UTC day between `StartTime` (default: 14 days ago) and `EndTime` (default:
+/// now), counted from the audit trail: the usage counters are totals since the key's creation,
+/// while the trail has the time of every call. Rows are ordered by day, then key; calls that
+/// resolved no key (ListKeys, say) have `KeyId` null.
+fn daily(
+    kms: &Kms,
+    account: AccountId,
+    key_id: Option<coffer_kms::KeyId>,
+    p: &Params,
+) -> Result<Value, ApiError> {
+    const DEFAULT_DAYS: u64 = 14;
+    let until = time_param(p, "EndTime")?.unwrap_or_else(SystemTime::now);
+    let since = match time_param(p, "StartTime")? {
+        Some(t) => t,
+        None => until
+            .checked_sub(std::time::Duration::from_secs(DEFAULT_DAYS * 86_400))
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+    };
+    let filter = AuditFilter {
+        account: Some(account),
+        key_id,
+        since: Some(since),
+        until: Some(until),
+        ..AuditFilter::default()
+    };
+    let mut days: std::collections::BTreeMap<(String, Option<String>), (u64, u64)> =
+        std::collections::BTreeMap::new();
+    for record in kms.audit(&filter).map_err(ApiError::internal)? {
+        let date = time::OffsetDateTime::from(record.time).date();
+        let entry = days
+            .entry((date.to_string(), record.key_id.map(|k| k.to_string())))
+            .or_default();
+        entry.0 += 1;
+        entry.1 += u64::from(record.result != coffer_kms::RESULT_SUCCESS);
+    }
+    let rows: Vec<Value> = days
+        .into_iter()
+        .map(|((day, key), (calls, failures))| {
+            json!({"Day": day, "KeyId": key, "Calls": calls, "Failures": failures})
+        })
+        .collect();
+    Ok(json!({"Daily": rows}))
+}
+
+/// An RFC 3339 time parameter.
+fn time_param(p: &Params, name: &str) -> Result<Option<SystemTime>, ApiError> {
+    p.optional(name)?
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map(SystemTime::from)
+                .map_err(|_| ApiError::invalid(name, "must be an RFC 3339 time"))
+        })
+        .transpose()
+}
+
 /// The records of the account (of one key, one operation, a time window) oldest first, a page at
 /// a time: `Marker` is the `NextMarker` of the page before, which the trail's sink made (where
 /// the next page starts: a position among the matches in the data directory's log, the key of the
@@ -98,15 +163,6 @@ fn audit(
                 .map_err(|_| ApiError::invalid("Operation", "is not a KMS operation"))?,
         ),
     };
-    let time = |name: &str| -> Result<Option<SystemTime>, ApiError> {
-        p.optional(name)?
-            .map(|t| {
-                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                    .map(SystemTime::from)
-                    .map_err(|_| ApiError::invalid(name, "must be an RFC 3339 time"))
-            })
-            .transpose()
-    };
     let max = match p.number("MaxResults")? {
         None => MAX_AUDIT_RECORDS,
         Some(n) if (1..=MAX_AUDIT_RECORDS as u64).contains(&n) => n as usize,
@@ -121,8 +177,16 @@ fn audit(
         account: Some(account),
         key_id,
         operation,
-        since: time("StartTime")?,
-        until: time("EndTime")?,
+        since: time_param(p, "StartTime")?,
+        until: time_param(p, "EndTime")?,
+        principal: p
+            .optional("Principal")?
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        resource_prefix: p
+            .optional("Resource")?
+            .filter(|s| !s.is_empty())
+            .map(resource_prefix),
         limit: None,
     };
     if let Some(tail) = p.number("Tail")? {
@@ -142,6 +206,17 @@ fn audit(
         reply["NextMarker"] = Value::String(next);
     }
     Ok(reply)
+}
+
+/// The audit resource prefix a `Resource` parameter names: `bucket` is every object of the
+/// bucket (`bucket/`), `bucket/key-prefix` the objects whose key starts so. (SSE-KMS records
+/// name their object as `bucket/key`.)
+fn resource_prefix(given: &str) -> String {
+    if given.contains('/') {
+        given.to_owned()
+    } else {
+        format!("{given}/")
+    }
 }
 
 /// The key id `given` (an id, alias or ARN) names; an alias that names no key is

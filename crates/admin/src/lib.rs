@@ -30,8 +30,8 @@
 //! | `/ram/GetRole`, `/ram/DeleteRole` | `RoleName` |
 //! | `/sts/AssumeRole` | `RoleArn`, `RoleSessionName`, `DurationSeconds`?, `Policy`?, `ExternalId`? |
 //! | `/sts/GetCallerIdentity` | — |
-//! | `/kms/GetUsage` | `KeyId`? (id, alias or ARN) |
-//! | `/kms/ListAuditRecords` | `KeyId`?, `Operation`?, `StartTime`?, `EndTime`? (RFC 3339), `Marker`?, `MaxResults`? (≤ 1000), `Tail`? |
+//! | `/kms/GetUsage` | `KeyId`? (id, alias or ARN), `Granularity`? (`Day`: calls per key per UTC day from the trail, with `StartTime`? / `EndTime`?, default the last 14 days) |
+//! | `/kms/ListAuditRecords` | `KeyId`?, `Operation`?, `Principal`?, `Resource`? (`bucket` or `bucket/key-prefix`), `StartTime`?, `EndTime`? (RFC 3339), `Marker`?, `MaxResults`? (≤ 1000), `Tail`? |
 //!
 //! The two `kms` reads serve the KMS's usage counters and audit trail (see [`kms`] for who may
 //! read them); the records are those of the audit log, in its JSON shape.

@@ -89,7 +89,32 @@ impl AdminService {
     ) -> Result<Value, ApiError> {
         let body = serde_json::to_vec(&params).map_err(ApiError::internal)?;
         let params = Params::parse(&body)?;
-        let (iam, principal) = (self.iam.clone(), principal.clone());
+        self.execute(principal.clone(), conditions, op, params)
+            .await
+    }
+
+    /// Runs an authenticated operation, signed or from [`AdminService::invoke`]: the identity
+    /// operations through `ops`, the two KMS reads through [`crate::kms`].
+    async fn execute(
+        &self,
+        principal: Principal,
+        conditions: Conditions,
+        op: Operation,
+        params: Params,
+    ) -> Result<Value, ApiError> {
+        // Writes commit to the identity store (an fsync), and the audit trail is a file read in
+        // full: both stay off the async workers.
+        let iam = self.iam.clone();
+        if op.service() == "kms" {
+            let kms = self.kms.clone().ok_or_else(|| {
+                ApiError::new(codes::SERVICE_UNAVAILABLE, "This server runs no KMS.")
+            })?;
+            return tokio::task::spawn_blocking(move || {
+                crate::kms::run(&iam, &kms, &principal, &conditions, op, &params)
+            })
+            .await
+            .map_err(ApiError::internal)?;
+        }
         tokio::task::spawn_blocking(move || run_logged(&iam, &principal, &conditions, op, &params))
             .await
             .map_err(ApiError::internal)?
@@ -251,25 +276,7 @@ async fn dispatch(
         conditions = conditions.user_agent(agent);
     }
     let params = Params::parse(&body)?;
-    // Writes commit to the identity store (an fsync); keep them off the async workers.
-    let iam = svc.iam.clone();
-    if op.service() == "kms" {
-        let kms = svc
-            .kms
-            .clone()
-            .ok_or_else(|| ApiError::new(codes::SERVICE_UNAVAILABLE, "This server runs no KMS."))?;
-        // The audit trail is a file read in full.
-        return tokio::task::spawn_blocking(move || {
-            crate::kms::run(&iam, &kms, &principal, &conditions, op, &params)
-        })
-        .await
-        .map_err(ApiError::internal)?;
-    }
-    let value =
-        tokio::task::spawn_blocking(move || run_logged(&iam, &principal, &conditions, op, &params))
-            .await
-            .map_err(ApiError::internal)??;
-    Ok(value)
+    svc.execute(principal, conditions, op, params).await
 }
 
 fn run_logged(

@@ -533,6 +533,10 @@ pub struct AuditQuery {
     pub since: Option<String>,
     /// Only before this RFC 3339 time.
     pub until: Option<String>,
+    /// Only calls by this principal.
+    pub principal: Option<String>,
+    /// Only calls for this bucket or `bucket/key-prefix`.
+    pub resource: Option<String>,
     /// Only the last N.
     pub tail: Option<usize>,
     /// Records per request (the server's maximum when absent).
@@ -548,6 +552,8 @@ pub async fn audit(common: &Common, query: AuditQuery) -> Result<()> {
         ("Operation", query.operation),
         ("StartTime", query.since),
         ("EndTime", query.until),
+        ("Principal", query.principal),
+        ("Resource", query.resource),
     ] {
         if let Some(v) = value {
             base.insert(name.into(), Value::String(v));

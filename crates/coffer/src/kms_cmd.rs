@@ -60,6 +60,12 @@ enum Action {
         /// Only records before this RFC 3339 time (with the server).
         #[arg(long)]
         until: Option<String>,
+        /// Only calls by this principal: `root`, a user's name, `role/session` (with the server).
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only calls for this bucket, or objects under `bucket/key-prefix` (with the server).
+        #[arg(long)]
+        resource: Option<String>,
         /// Records per request to the server (1–1000).
         #[arg(long, hide = true)]
         page_size: Option<usize>,
@@ -89,6 +95,8 @@ pub(crate) fn run(args: KmsArgs) -> Result<()> {
                 operation,
                 since,
                 until,
+                principal,
+                resource,
                 page_size,
                 common,
             } => coffer_cli::commands::block_on(async move {
@@ -97,6 +105,8 @@ pub(crate) fn run(args: KmsArgs) -> Result<()> {
                     operation,
                     since,
                     until,
+                    principal,
+                    resource,
                     tail,
                     page_size,
                 };

@@ -66,6 +66,8 @@ async function uploadFile(form, file, row) {
   const q = encryptionQuery(form);
   q.set("key", key);
   if (file.type) q.set("type", file.type);
+  const meta = form.querySelector("#upload-meta");
+  if (meta && meta.value.trim()) q.set("meta", meta.value);
   const bar = row.querySelector("progress");
   const base = `/buckets/${bucket}/objects`;
   if (file.size <= SINGLE_MAX) {

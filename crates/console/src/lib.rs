@@ -31,6 +31,8 @@ mod reply;
 mod routes;
 mod server;
 mod session;
+mod throttle;
+mod usage;
 
 pub use config::ConfigSection;
 pub use server::{Config, ConsoleService, serve};

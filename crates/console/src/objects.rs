@@ -91,6 +91,11 @@ fn upload_panel(
                     p.hint { "Or drop files here. Files over 16 MiB are sent in parts of 8 MiB (multipart upload)." }
                 }
                 (encryption::fields_for_upload(keys))
+                div.field {
+                    label for="upload-meta" { "User metadata" }
+                    textarea #upload-meta.short name="meta" rows="3" placeholder="name: value (one per line)" {}
+                    p.hint { "Stored as x-oss-meta-name headers on every file of this upload." }
+                }
                 div.actions {
                     button.primary #upload-start type="submit" { "Upload" }
                 }
@@ -377,6 +382,57 @@ fn upload_facts(caller: &Caller, sse: Option<&SseRequest>) -> RequestFacts {
     }
 }
 
+/// Most bytes of user metadata (names and values) an object may carry: OSS's limit ("PutObject":
+/// the `x-oss-meta-*` headers together at most 8 KB).
+const MAX_USER_META: usize = 8 * 1024;
+
+/// The upload form's "User metadata": one `name: value` per line, stored as `x-oss-meta-name`.
+/// Names are lower-cased and must be header-name characters, as an SDK would send them.
+fn user_meta_of(req: &Req) -> Result<Vec<(String, String)>, ConsoleError> {
+    req.query
+        .raw("meta")
+        .map_or(Ok(Vec::new()), parse_user_meta)
+}
+
+fn parse_user_meta(text: &str) -> Result<Vec<(String, String)>, ConsoleError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let bad =
+            |why: &str| ConsoleError::invalid(format!("User metadata, line {}: {why}", n + 1));
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| bad("write it as name: value."))?;
+        let name = name.trim().to_ascii_lowercase();
+        let name = name.strip_prefix("x-oss-meta-").unwrap_or(&name).to_owned();
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(bad("a name may hold only letters, digits, - and _."));
+        }
+        let value = value.trim();
+        if value.chars().any(char::is_control) {
+            return Err(bad("a value may not hold control characters."));
+        }
+        if out.iter().any(|(k, _)| *k == name) {
+            return Err(bad("this name is given twice."));
+        }
+        out.push((name, value.to_owned()));
+    }
+    let total: usize = out.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if total > MAX_USER_META {
+        return Err(ConsoleError::invalid(format!(
+            "User metadata: {total} bytes, at most {MAX_USER_META} are allowed."
+        )));
+    }
+    Ok(out)
+}
+
 fn content_type_of(req: &Req) -> String {
     req.query
         .get("type")
@@ -446,6 +502,7 @@ pub(crate) async fn upload(
                     content_md5: None,
                     metadata: ObjectMetadata {
                         content_type: content_type_of(req),
+                        user_meta: user_meta_of(req)?,
                         ..Default::default()
                     },
                     acl: Acl::Default,
@@ -487,6 +544,7 @@ pub(crate) async fn initiate(
                     key,
                     metadata: ObjectMetadata {
                         content_type: content_type_of(req),
+                        user_meta: user_meta_of(req)?,
                         ..Default::default()
                     },
                     acl: Acl::Default,
@@ -634,5 +692,32 @@ mod tests {
         assert_eq!(parent_of("a/b/c.txt"), "a/b/");
         assert_eq!(parent_of("c.txt"), "");
         assert_eq!(parent_of("a/"), "a/");
+    }
+
+    #[test]
+    fn user_metadata_lines() {
+        assert_eq!(
+            parse_user_meta("Owner: team-a\n\n x-oss-meta-Tier : gold:1 \n").unwrap(),
+            vec![
+                ("owner".to_owned(), "team-a".to_owned()),
+                ("tier".to_owned(), "gold:1".to_owned())
+            ]
+        );
+        for (bad, why) in [
+            ("no colon", "line 1: write it as name: value."),
+            ("a b: c", "line 1: a name may hold only"),
+            ("a: 1\na: 2", "line 2: this name is given twice."),
+            ("a: x\u{7}", "line 1: a value may not hold control"),
+        ] {
+            let e = parse_user_meta(bad).unwrap_err();
+            assert!(e.message.contains(why), "{bad:?}: {}", e.message);
+        }
+        let big = format!("a: {}", "x".repeat(MAX_USER_META));
+        assert!(
+            parse_user_meta(&big)
+                .unwrap_err()
+                .message
+                .contains("at most")
+        );
     }
 }

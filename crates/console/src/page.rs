@@ -11,6 +11,7 @@ use crate::session::Flash;
 pub(crate) enum Section {
     Buckets,
     Keys,
+    Usage,
     Identities,
 }
 
@@ -87,6 +88,7 @@ pub(crate) fn page(title: &str, chrome: Option<&Chrome<'_>>, content: Markup) ->
                         nav.main aria-label="Sections" {
                             a href="/buckets" aria-current=[(c.section == Section::Buckets).then_some("page")] { "Buckets" }
                             a href="/kms/keys" aria-current=[(c.section == Section::Keys).then_some("page")] { "KMS keys" }
+                            a href="/kms/usage" aria-current=[(c.section == Section::Usage).then_some("page")] { "Usage and audit" }
                             a href="/identities" aria-current=[(c.section == Section::Identities).then_some("page")] { "Users and policies" }
                         }
                         div.who {

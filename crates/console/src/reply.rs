@@ -98,6 +98,14 @@ impl Reply {
         r
     }
 
+    /// Sets a header (a value that is not a valid header value is left out).
+    pub(crate) fn header(mut self, name: header::HeaderName, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.response.headers_mut().insert(name, v);
+        }
+        self
+    }
+
     /// Adds a `Set-Cookie`.
     pub(crate) fn cookie(mut self, value: &str) -> Self {
         if let Ok(v) = HeaderValue::from_str(value) {

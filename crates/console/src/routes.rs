@@ -7,7 +7,7 @@ use http::Method;
 use crate::error::ConsoleError;
 use crate::reply::Reply;
 use crate::server::{Caller, ConsoleService, Req};
-use crate::{buckets, encryption, identities, keys, objects, reencrypt};
+use crate::{buckets, encryption, identities, keys, objects, reencrypt, usage};
 
 type Exchange = coffer_http::Exchange<coffer_types::RequestId>;
 
@@ -145,6 +145,14 @@ pub(crate) async fn route(
         ["kms", "keys"] if post => {
             ex.set_op("CreateKey");
             keys::create(svc, caller, &mut req).await
+        }
+        ["kms", "usage"] if get => {
+            ex.set_op("GetUsage");
+            usage::usage(svc, caller, &req).await
+        }
+        ["kms", "audit"] if get => {
+            ex.set_op("ListAuditRecords");
+            usage::audit(svc, caller, &req).await
         }
         ["kms", "keys", id] if get => {
             ex.set_op("DescribeKey");

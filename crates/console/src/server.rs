@@ -50,6 +50,7 @@ pub struct ConsoleService {
     pub(crate) config: Config,
     pub(crate) sessions: Sessions,
     pub(crate) jobs: crate::reencrypt::Jobs,
+    pub(crate) logins: crate::throttle::LoginThrottle,
 }
 
 impl ConsoleService {
@@ -71,6 +72,7 @@ impl ConsoleService {
             kms,
             sessions: Sessions::new(config.idle_timeout, config.session_lifetime),
             jobs: Default::default(),
+            logins: Default::default(),
             config,
         }
     }
@@ -345,7 +347,7 @@ async fn dispatch(
         }
         (&Method::POST, "/login") => {
             ex.set_op("Login");
-            return login(svc, &mut req).await;
+            return login(svc, &mut req, ex.peer.ip()).await;
         }
         _ => {}
     }
@@ -555,7 +557,11 @@ fn login_page(req: &Req, error: Option<ConsoleError>, status: StatusCode) -> Rep
     ))
 }
 
-async fn login(svc: &ConsoleService, req: &mut Req) -> Result<Reply, ConsoleError> {
+async fn login(
+    svc: &ConsoleService,
+    req: &mut Req,
+    peer: std::net::IpAddr,
+) -> Result<Reply, ConsoleError> {
     let form = req.form().await?;
     let cookie_nonce = req
         .header(header::COOKIE)
@@ -578,6 +584,18 @@ async fn login(svc: &ConsoleService, req: &mut Req) -> Result<Reply, ConsoleErro
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(|t| Zeroizing::new(t.to_owned()));
+    if let Some(wait) = svc.logins.wait(&ak, peer, Instant::now()) {
+        let e = ConsoleError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyLoginAttempts",
+            format!(
+                "Too many failed logins; try again in {} seconds.",
+                wait.as_secs().max(1)
+            ),
+        );
+        return Ok(login_page(req, Some(e), StatusCode::TOO_MANY_REQUESTS)
+            .header(header::RETRY_AFTER, &wait.as_secs().max(1).to_string()));
+    }
     let refused = || {
         ConsoleError::new(
             StatusCode::FORBIDDEN,
@@ -597,6 +615,11 @@ async fn login(svc: &ConsoleService, req: &mut Req) -> Result<Reply, ConsoleErro
         }
         Err(e) => Err(ConsoleError::from(e)),
     };
+    match &outcome {
+        Ok(_) => svc.logins.succeed(&ak),
+        Err(e) if e.code == "InvalidAccessKeyId" => svc.logins.fail(&ak, peer, Instant::now()),
+        Err(_) => {}
+    }
     match outcome {
         Ok(principal) => {
             tracing::info!(principal = %principal, "console login");

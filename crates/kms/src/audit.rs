@@ -142,6 +142,12 @@ pub struct AuditFilter {
     pub since: Option<SystemTime>,
     /// Only before this time.
     pub until: Option<SystemTime>,
+    /// Only calls by this principal (as the record names it: `root`, a user's name, a role
+    /// session's `role/session`).
+    pub principal: Option<String>,
+    /// Only records whose resource starts with this, e.g. `bucket/` for one bucket's objects or
+    /// `bucket/key` for one object (SSE-KMS calls name their object so).
+    pub resource_prefix: Option<String>,
     /// At most this many, the oldest first.
     pub limit: Option<usize>,
 }
@@ -154,6 +160,16 @@ impl AuditFilter {
             && self.operation.is_none_or(|o| o == record.operation)
             && self.since.is_none_or(|t| record.time >= t)
             && self.until.is_none_or(|t| record.time < t)
+            && self
+                .principal
+                .as_ref()
+                .is_none_or(|p| *p == record.principal)
+            && self.resource_prefix.as_ref().is_none_or(|prefix| {
+                record
+                    .resource
+                    .as_ref()
+                    .is_some_and(|r| r.starts_with(prefix.as_str()))
+            })
     }
 }
 
@@ -392,6 +408,35 @@ mod tests {
                 ..Default::default()
             }),
             vec![a.clone()]
+        );
+        let mut c = record(Operation::Decrypt, 30);
+        c.principal = "alice".into();
+        c.resource = Some("oss:other/k".into());
+        log.append(&c).unwrap();
+        assert_eq!(
+            only(AuditFilter {
+                principal: Some("alice".into()),
+                ..Default::default()
+            }),
+            vec![c.clone()]
+        );
+        assert_eq!(
+            only(AuditFilter {
+                resource_prefix: Some("oss:b/".into()),
+                ..Default::default()
+            }),
+            vec![a.clone(), b.clone()]
+        );
+        // A prefix is matched on the resource's text, and a record without one never matches.
+        let mut d = record(Operation::ListKeys, 40);
+        d.resource = None;
+        log.append(&d).unwrap();
+        assert_eq!(
+            only(AuditFilter {
+                resource_prefix: Some("oss:other/k".into()),
+                ..Default::default()
+            }),
+            vec![c.clone()]
         );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(r#""operation":"Decrypt""#), "{text}");

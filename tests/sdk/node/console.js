@@ -161,6 +161,7 @@ const scenarios = {
     // Upload.
     await page.getByText('Upload', { exact: true }).first().click();
     if (args.sse) await chooseEncryption(page, args);
+    if (args.meta) await page.getByLabel('User metadata').fill(args.meta);
     await page.getByLabel('Files to upload').setInputFiles(args.file);
     await page.getByRole('button', { name: 'Upload', exact: true }).click();
     const summary = page.locator('#upload-summary');
@@ -384,6 +385,45 @@ const scenarios = {
     result.userPolicies = (await page.locator('#user-policies').innerText()).trim();
     result.userGroups = (await page.locator('#user-groups').innerText()).trim();
     await shot(page, 'user');
+  },
+
+  // Usage and audit: the chart of calls per key per day, the totals, and the trail filtered.
+  async usageAudit(page) {
+    await login(page);
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Usage and audit' }).click();
+    await page.waitForLoadState();
+    if (args.key) {
+      await page.getByLabel('KMS key', { exact: true }).fill(args.key);
+      await page.getByLabel('Days', { exact: true }).selectOption('7');
+      await page.getByRole('button', { name: 'Show' }).click();
+      await page.waitForLoadState();
+    }
+    result.chartLabel = await page.locator('#usage-chart').getAttribute('aria-label').catch(() => null);
+    result.bars = await page.locator('#usage-chart rect').count();
+    result.daily = await page.locator('#usage-daily tbody tr').evaluateAll((rows) => rows.map((r) => ({
+      day: r.dataset.day, total: Number(r.querySelector('td.total').innerText) })));
+    result.totals = await page.locator('#usage-totals tbody tr').evaluateAll((rows) => rows.map((r) =>
+      Array.from(r.querySelectorAll('td')).map((td) => td.innerText.trim())));
+    result.usageError = await page.locator('main .notice[role=alert]').first().innerText().catch(() => '');
+    await shot(page, 'usage');
+    await page.getByRole('navigation', { name: 'Usage and audit' }).getByRole('link', { name: 'Audit trail' }).click();
+    await page.waitForLoadState();
+    for (const [label, value] of Object.entries(args.auditFilters || {})) {
+      await page.getByLabel(label, { exact: true }).fill(value);
+    }
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForLoadState();
+    result.auditError = await page.locator('main .notice[role=alert]').first().innerText().catch(() => '');
+    result.audit = await page.locator('#audit tbody tr').evaluateAll((rows) => rows.map((r) =>
+      Array.from(r.querySelectorAll('td')).map((td) => td.innerText.trim())));
+    result.auditScope = await page.locator('#audit-scope').innerText().catch(() => '');
+    await shot(page, 'audit');
+    if (result.audit.length) {
+      await page.getByRole('link', { name: 'Show from the oldest' }).click();
+      await page.waitForLoadState();
+      result.oldestFirst = await page.locator('#audit tbody tr').evaluateAll((rows) => rows.map((r) =>
+        r.querySelector('td').innerText.trim()));
+    }
   },
 
   // Deletes a bucket from the list.
