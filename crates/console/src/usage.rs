@@ -383,9 +383,9 @@ fn html_escape(s: &str) -> String {
     maud::html! { (s) }.into_string()
 }
 
-/// GET /kms/audit?key=&principal=&operation=&resource=&from=&to=&marker=: the audit trail.
-/// Without a marker, the most recent records matching, newest first; with one, a page oldest
-/// first from that position (the trail is append-only, so positions never move).
+/// GET /kms/audit?key=&principal=&operation=&resource=&from=&to=&order=&marker=: the audit
+/// trail. By default the most recent records matching, newest first; with `order=oldest` or a
+/// marker, a page oldest first.
 pub(crate) async fn audit(
     svc: &ConsoleService,
     caller: &Caller,
@@ -413,21 +413,21 @@ pub(crate) async fn audit(
             params.insert(param.to_owned(), Value::String(t));
         }
     }
-    let marker = q.get("marker").and_then(|m| m.parse::<u64>().ok());
-    match marker {
-        Some(m) => {
-            params.insert("Marker".into(), Value::String(m.to_string()));
-            params.insert("MaxResults".into(), AUDIT_PAGE.into());
-        }
-        None => {
-            params.insert("Tail".into(), AUDIT_PAGE.into());
-        }
+    // Oldest first, a page at a time from the marker the page before gave (opaque: a position
+    // in the data directory's log, a record's key in the database); otherwise the newest.
+    let marker = q.get("marker");
+    let oldest_first = marker.is_some() || q.get("order") == Some("oldest");
+    if oldest_first {
+        put(&mut params, "Marker", marker);
+        params.insert("MaxResults".into(), AUDIT_PAGE.into());
+    } else {
+        params.insert("Tail".into(), AUDIT_PAGE.into());
     }
     let reply = read(svc, caller, Operation::ListAuditRecords, params)
         .await
         .map_err(fail)?;
     let mut records: Vec<&Value> = reply["Records"].as_array().into_iter().flatten().collect();
-    if marker.is_none() {
+    if !oldest_first {
         records.reverse();
     }
     let next = reply["NextMarker"]
@@ -450,9 +450,10 @@ pub(crate) async fn audit(
         section.panel {
             h2 { "Audit trail" }
             p.hint #audit-scope {
-                @match marker {
-                    None => { "The most recent " (AUDIT_PAGE) " matching records, newest first. " a href=(here("marker=0")) { "Show from the oldest" } }
-                    Some(m) => { "Records " (m + 1) " to " (m + records.len() as u64) " of those matching, oldest first. " a href=(here("")) { "Show the most recent" } }
+                @if oldest_first {
+                    "Matching records, oldest first, " (AUDIT_PAGE) " a page. " a href=(here("")) { "Show the most recent" }
+                } @else {
+                    "The most recent " (AUDIT_PAGE) " matching records, newest first. " a href=(here("order=oldest")) { "Show from the oldest" }
                 }
             }
             @if records.is_empty() {
@@ -478,8 +479,8 @@ pub(crate) async fn audit(
                     }
                 }
             }
-            @if let (Some(_), Some(next)) = (marker, next) {
-                p { a.button href=(here(&format!("marker={next}"))) rel="next" { "Next page" } }
+            @if let (true, Some(next)) = (oldest_first, next) {
+                p { a.button href=(here(&format!("marker={}", encode(next)))) rel="next" { "Next page" } }
             }
         }
     };

@@ -79,6 +79,8 @@ const MIGRATIONS: &[&str] = &[
         account text NOT NULL,
         key_id text,
         operation text NOT NULL,
+        principal text NOT NULL,
+        resource text,
         at_ns bigint NOT NULL,
         record text NOT NULL
     );

@@ -308,6 +308,8 @@ struct Where {
     operation: Option<String>,
     since: Option<i64>,
     until: Option<i64>,
+    principal: Option<String>,
+    resource_prefix: Option<String>,
 }
 
 impl Where {
@@ -318,17 +320,23 @@ impl Where {
             operation: filter.operation.map(|o| o.as_str().to_owned()),
             since: filter.since.map(nanos),
             until: filter.until.map(nanos),
+            principal: filter.principal.clone(),
+            resource_prefix: filter.resource_prefix.clone(),
         }
     }
 }
 
-/// The conditions of every audit query; `$1`…`$5` are [`Where`]'s fields, `$6` the marker.
+/// The conditions of every audit query; `$1`…`$5` and `$8`, `$9` are [`Where`]'s fields, `$6`
+/// the marker. The prefix is compared with `left`/`length`, which the PostgreSQL-compatible
+/// databases share (`starts_with` is not everywhere).
 const AUDIT_WHERE: &str = "($1::text IS NULL OR account = $1)
     AND ($2::text IS NULL OR key_id = $2)
     AND ($3::text IS NULL OR operation = $3)
     AND ($4::bigint IS NULL OR at_ns >= $4)
     AND ($5::bigint IS NULL OR at_ns < $5)
-    AND ($6::bytea IS NULL OR id > $6)";
+    AND ($6::bytea IS NULL OR id > $6)
+    AND ($8::text IS NULL OR principal = $8)
+    AND ($9::text IS NULL OR left(resource, length($9)) = $9)";
 
 impl PgAuditLog {
     /// Up to `limit` matching rows after `after`, in key order (or the last ones, `newest`).
@@ -360,6 +368,8 @@ impl PgAuditLog {
                             &w.until,
                             &after,
                             &limit,
+                            &w.principal,
+                            &w.resource_prefix,
                         ],
                     )
                     .await?;
@@ -393,15 +403,20 @@ impl coffer_kms::AuditSink for PgAuditLog {
         let account = record.account.as_str().to_owned();
         let key_id = record.key_id.map(|k| k.to_string());
         let operation = record.operation.as_str().to_owned();
+        let principal = record.principal.clone();
+        let resource = record.resource.clone();
         let pool = self.0.pool().clone();
         self.0
             .run(async move {
                 let client = pool.client().await?;
                 client
                     .execute(
-                        "INSERT INTO kms_audit (id, account, key_id, operation, at_ns, record)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                        &[&id, &account, &key_id, &operation, &at, &text],
+                        "INSERT INTO kms_audit
+                             (id, account, key_id, operation, principal, resource, at_ns, record)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        &[
+                            &id, &account, &key_id, &operation, &principal, &resource, &at, &text,
+                        ],
                     )
                     .await?;
                 Ok(())

@@ -200,6 +200,26 @@ fn the_audit_trail_holds_every_nodes_records_and_pages_by_key() {
         ..Default::default()
     };
     assert_eq!(lb.records(&encrypts).unwrap().len(), 1);
+    // By principal and by resource prefix, compared in the database.
+    let mut by_alice = record(Operation::GenerateDataKey, other, 1010);
+    by_alice.principal = "alice".into();
+    by_alice.resource = Some("b1/dir/obj".into());
+    lb.append(&by_alice).unwrap();
+    let only = |f: AuditFilter| la.records(&f).unwrap();
+    assert_eq!(
+        only(AuditFilter {
+            principal: Some("alice".into()),
+            ..Default::default()
+        }),
+        vec![by_alice.clone()]
+    );
+    for (prefix, hits) in [("b1/", 1), ("b1/dir/o", 1), ("b1/other", 0), ("b2/", 0)] {
+        let got = only(AuditFilter {
+            resource_prefix: Some(prefix.into()),
+            ..Default::default()
+        });
+        assert_eq!(got.len(), hits, "{prefix}");
+    }
     assert!(matches!(
         la.page(&filter, Some("not-a-marker"), 3),
         Err(coffer_kms::Error::InvalidParameter { what: "Marker", .. })
