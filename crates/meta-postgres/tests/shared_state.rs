@@ -17,8 +17,8 @@ use coffer_signature::replay::{Refusal, ReplayGuard, SpentNonces};
 fn two_nodes() -> (common::TestCluster, PgShared, PgShared) {
     let cluster = common::TestCluster::start();
     let url = cluster.fresh_database();
-    let a = PgShared::open(&url).unwrap();
-    let b = PgShared::open(&url).unwrap();
+    let a = PgShared::open(&url).expect("node a opens");
+    let b = PgShared::open(&url).expect("node b opens");
     (cluster, a, b)
 }
 
@@ -70,7 +70,7 @@ fn racing_spenders_of_one_nonce_admit_exactly_one() {
 }
 
 fn account() -> AccountId {
-    AccountId::parse("1234567890123456").unwrap()
+    AccountId::parse("1234567890123456").expect("an account id")
 }
 
 fn delta(key_id: Option<KeyId>, operation: Operation, day: i64, count: u64) -> UsageDelta {
@@ -231,7 +231,7 @@ fn root() -> RootKey {
 }
 
 fn at(secs: i64) -> Timestamp {
-    Timestamp::from_unix_seconds(secs).unwrap()
+    Timestamp::from_unix_seconds(secs).expect("a time in range")
 }
 
 #[test]
