@@ -116,7 +116,11 @@ pub fn wrap_under_customer_key(
 }
 
 /// Whether `customer` is the key `stored` was made with (constant time).
-pub fn is_customer_key_of(customer: &CustomerKey, stored: &CustomerWrap, aad: &[u8]) -> Result<bool> {
+pub fn is_customer_key_of(
+    customer: &CustomerKey,
+    stored: &CustomerWrap,
+    aad: &[u8],
+) -> Result<bool> {
     let (_, check) = derive(customer, &stored.salt, aad)?;
     Ok(bool::from(check.ct_eq(&stored.key_check)))
 }
