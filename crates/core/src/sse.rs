@@ -47,9 +47,9 @@ impl SseRequest {
     pub fn from_rule(rule: &EncryptionRule) -> Self {
         match rule.algorithm {
             SseAlgorithm::Aes256 => SseRequest::Aes256,
+            SseAlgorithm::Sm4 => SseRequest::Sm4,
             // A rule never names SSE-C (front-ends refuse it); were one to, objects would still be
             // encrypted, under the service's key.
-            SseAlgorithm::Sm4 => SseRequest::Sm4,
             SseAlgorithm::SseC => SseRequest::Aes256,
             SseAlgorithm::Kms => SseRequest::Kms {
                 key_id: rule.kms_key_id.clone(),
@@ -513,15 +513,18 @@ mod tests {
         )
     }
 
-    const NO_KEYS: KeySources = KeySources {
-        keyring: None,
-        kms: None,
-    };
+    /// No keyring and no KMS: SSE-C needs neither.
+    fn no_keys() -> KeySources {
+        KeySources {
+            keyring: None,
+            kms: None,
+        }
+    }
 
     #[tokio::test]
     async fn an_sse_c_data_key_opens_only_with_its_customer_key() {
         let (bucket, key) = names();
-        let (data_key, enc) = NO_KEYS
+        let (data_key, enc) = no_keys()
             .new_key(
                 &caller(),
                 &bucket,
@@ -533,20 +536,22 @@ mod tests {
             .expect("needs no keyring");
         assert_eq!(enc.algorithm, SseAlgorithm::SseC);
         assert_eq!(cipher_of(&enc), Cipher::Aes256Gcm);
-        let back = NO_KEYS
+        let back = no_keys()
             .data_key(&caller(), &bucket, &key, &enc, Some(&customer(1)))
             .await
             .expect("the right key");
         assert_eq!(back.expose_secret(), data_key.expose_secret());
-        let wrong = NO_KEYS
+        let wrong = no_keys()
             .data_key(&caller(), &bucket, &key, &enc, Some(&customer(2)))
             .await;
         assert!(matches!(wrong, Err(Error::CustomerKeyMismatch)));
-        let none = NO_KEYS.data_key(&caller(), &bucket, &key, &enc, None).await;
+        let none = no_keys()
+            .data_key(&caller(), &bucket, &key, &enc, None)
+            .await;
         assert!(matches!(none, Err(Error::CustomerKeyRequired)));
         // Bound to the object: the envelope moved to another key does not open.
         let other = ObjectKey::parse("other").expect("valid");
-        let moved = NO_KEYS
+        let moved = no_keys()
             .data_key(&caller(), &bucket, &other, &enc, Some(&customer(1)))
             .await;
         assert!(matches!(moved, Err(Error::CustomerKeyMismatch)));
@@ -556,7 +561,7 @@ mod tests {
     async fn the_envelope_holds_no_customer_key() {
         let (bucket, key) = names();
         let k = customer(0xab);
-        let (_, enc) = NO_KEYS
+        let (_, enc) = no_keys()
             .new_key(&caller(), &bucket, &key, &SseRequest::Aes256, Some(&k))
             .await
             .expect("needs no keyring");
@@ -574,7 +579,7 @@ mod tests {
             .build()
             .expect("a runtime");
         let (_, enc) = rt
-            .block_on(NO_KEYS.new_key(
+            .block_on(no_keys().new_key(
                 &caller(),
                 &bucket,
                 &key,

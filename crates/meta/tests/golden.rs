@@ -250,7 +250,7 @@ fn part_record_v3() {
 /// An SSE-C object (the algorithm variant added last): its envelope holds a salt, a key check
 /// and the wrapped data key, never the customer key.
 fn object_sse_c() -> ObjectRecord {
-    let mut object = object_with_tags();
+    let mut object = object_with_inline_data_and_tags();
     object.encryption = Some(ObjectEncryption {
         algorithm: SseAlgorithm::SseC,
         kms_key_id: None,
