@@ -28,6 +28,15 @@ def sse_c(key: bytes) -> dict:
     return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
 
 
+def sse_c_encoded(key: bytes) -> dict:
+    """For the operations botocore does not encode the key for (ListParts, Complete)."""
+    return {
+        "SSECustomerAlgorithm": "AES256",
+        "SSECustomerKey": base64.b64encode(key).decode(),
+        "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(key).digest()).decode(),
+    }
+
+
 def copy_source_sse_c(key: bytes) -> dict:
     return {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": key}
 
@@ -186,7 +195,7 @@ def test_multipart_upload_under_one_key(s3, bucket):
     code, status, _ = error_of(lambda: s3.upload_part(Bucket=bucket, Key="mp", UploadId=up, PartNumber=2, Body=tail))
     assert (code, status) == ("InvalidRequest", 400)
     e2 = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up, PartNumber=2, Body=tail, **sse_c(KEY_A))["ETag"]
-    parts = s3.list_parts(Bucket=bucket, Key="mp", UploadId=up, **sse_c(KEY_A))["Parts"]
+    parts = s3.list_parts(Bucket=bucket, Key="mp", UploadId=up, **sse_c_encoded(KEY_A))["Parts"]
     assert [p["Size"] for p in parts] == [len(part), len(tail)]
     assert len(s3.list_parts(Bucket=bucket, Key="mp", UploadId=up)["Parts"]) == 2
     doc = {"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]}
@@ -194,7 +203,7 @@ def test_multipart_upload_under_one_key(s3, bucket):
         lambda: s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up, MultipartUpload=doc)
     )
     assert (code, status) == ("InvalidRequest", 400)
-    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up, MultipartUpload=doc, **sse_c(KEY_A))
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up, MultipartUpload=doc, **sse_c_encoded(KEY_A))
     data = part + tail
     assert s3.get_object(Bucket=bucket, Key="mp", **sse_c(KEY_A))["Body"].read() == data
     got = s3.get_object(Bucket=bucket, Key="mp", Range="bytes=5242000-5243000", **sse_c(KEY_A))
@@ -243,7 +252,7 @@ def test_upload_part_copy_from_an_sse_c_source(s3, bucket):
     e2 = s3.upload_part(Bucket=bucket, Key="dst", UploadId=up, PartNumber=2, Body=b"tail", **sse_c(KEY_B))["ETag"]
     s3.complete_multipart_upload(
         Bucket=bucket, Key="dst", UploadId=up,
-        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]}, **sse_c(KEY_B),
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]}, **sse_c_encoded(KEY_B),
     )
     got = s3.get_object(Bucket=bucket, Key="dst", **sse_c(KEY_B))["Body"].read()
     assert got == data[:5_242_880] + b"tail"
