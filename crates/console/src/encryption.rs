@@ -74,6 +74,8 @@ pub(crate) fn describe(rule: Option<&EncryptionRule>) -> (&'static str, &'static
         Some(r) => match r.algorithm {
             SseAlgorithm::Aes256 => ("OSS-managed", "AES256", "—".to_owned()),
             SseAlgorithm::Sm4 => ("OSS-managed", "SM4", "—".to_owned()),
+            // A bucket rule never names SSE-C.
+            SseAlgorithm::SseC => ("Customer-provided", "AES256", "—".to_owned()),
             SseAlgorithm::Kms => (
                 "KMS",
                 if r.kms_data_sm4 { "SM4" } else { "AES256" },

@@ -54,6 +54,7 @@ pub(crate) fn method_of(o: &ObjectRecord) -> String {
         Some(e) => match e.algorithm {
             SseAlgorithm::Aes256 => "OSS-managed (AES256)".to_owned(),
             SseAlgorithm::Sm4 => "OSS-managed (SM4)".to_owned(),
+            SseAlgorithm::SseC => "Customer-provided key (SSE-C)".to_owned(),
             SseAlgorithm::Kms => {
                 format!("KMS ({})", if e.kms_data_sm4 { "SM4" } else { "AES256" })
             }

@@ -445,6 +445,7 @@ fn session_of(svc: &ConsoleService, req: &Req, ex: &Exchange) -> Result<Caller, 
             request_id: ex.request_id.clone(),
             source: Some(ex.peer),
             secure: ex.secure,
+            customer_keys: Default::default(),
         },
     })
 }

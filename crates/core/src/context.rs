@@ -13,4 +13,7 @@ pub struct RequestContext {
     pub source: Option<SocketAddr>,
     /// Whether the request came over TLS.
     pub secure: bool,
+    /// The customer-provided keys (SSE-C) the request carries; none for most requests and for
+    /// every front-end but S3.
+    pub customer_keys: crate::CustomerKeys,
 }

@@ -92,6 +92,17 @@ pub enum Error {
     /// The request body ended early or could not be read.
     #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]
     IncompleteBody,
+    /// The object is encrypted with a customer-provided key (SSE-C) and the request carries none.
+    #[error(
+        "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object."
+    )]
+    CustomerKeyRequired,
+    /// The customer-provided key is not the one the object (or upload) was encrypted with.
+    #[error("The provided encryption parameters did not match the ones used originally.")]
+    CustomerKeyMismatch,
+    /// A customer-provided key for an object that is not encrypted with one.
+    #[error("The encryption parameters are not applicable to this object.")]
+    CustomerKeyNotApplicable,
     /// The KMS refused or failed (SSE-KMS).
     #[error("{0}")]
     Kms(crate::sse::KmsError),

@@ -28,6 +28,7 @@ mod tags;
 
 pub use bucket::{BucketSettings, CreateBucket};
 pub use checksum::{Crc64, crc64_combine, multipart_etag};
+pub use coffer_crypto::CustomerKey;
 pub use conditions::Preconditions;
 pub use config::Config;
 pub use context::RequestContext;
@@ -43,7 +44,7 @@ pub use object::{
     PutObject, PutOutput,
 };
 pub use range::{ByteRange, RangeBehavior};
-pub use sse::{GeneratedKey, KmsCaller, KmsClient, KmsError, SseRequest};
+pub use sse::{CustomerKeys, GeneratedKey, KmsCaller, KmsClient, KmsError, SseRequest};
 pub use stat::{BucketStat, ClassStat, class_index};
 pub use store::Store;
 pub use subresource::{CorsRequest, LifecycleReport, is_past, wildcard_match};

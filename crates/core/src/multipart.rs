@@ -112,7 +112,7 @@ impl Store {
     /// InitiateMultipartUpload.
     pub async fn initiate_upload(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         grant: &Grant,
         input: InitiateUpload,
     ) -> Result<UploadRecord> {
@@ -121,7 +121,13 @@ impl Store {
             .await?;
         // The data key is unwrapped again for each part; only its wrapped form is kept.
         let encryption = self
-            .new_object_key(grant, &bucket, &input.key, input.sse)
+            .new_object_key(
+                grant,
+                &bucket,
+                &input.key,
+                input.sse,
+                ctx.customer_keys.target.as_deref(),
+            )
             .await?
             .map(|(_data_key, enc)| enc);
         let upload = UploadRecord {
@@ -193,7 +199,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn upload_part(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         grant: &Grant,
         bucket: &BucketName,
         key: &ObjectKey,
@@ -205,7 +211,7 @@ impl Store {
         require(grant, Action::PutObject, object_resource(bucket, key))?;
         Self::check_part_number(part_number)?;
         let upload = self.existing_upload(bucket, key, upload_id).await?;
-        let data_key = self.upload_data_key(grant, bucket, &upload).await?;
+        let data_key = self.upload_data_key(ctx, grant, bucket, &upload).await?;
         let seal = seal_for(&upload, data_key.as_ref(), bucket, key);
         let written = data::write_segment(
             self.blobs.as_ref(),
@@ -224,7 +230,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn upload_part_copy(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         source_grant: &Grant,
         grant: &Grant,
         source_bucket: &BucketName,
@@ -252,8 +258,15 @@ impl Store {
                 .unwrap_or(0..source.size),
             None => 0..source.size,
         };
-        let unseal = self.unseal(source_grant, source_bucket, &source).await?;
-        let data_key = self.upload_data_key(grant, bucket, &upload).await?;
+        let unseal = self
+            .unseal(
+                source_grant,
+                source_bucket,
+                &source,
+                ctx.customer_keys.source.as_deref(),
+            )
+            .await?;
+        let data_key = self.upload_data_key(ctx, grant, bucket, &upload).await?;
         let seal = seal_for(&upload, data_key.as_ref(), bucket, key);
         let body = data::read_range(self.blobs.clone(), &source, range, unseal).await?;
         let written = data::write_segment(
@@ -283,7 +296,7 @@ impl Store {
     /// CompleteMultipartUpload: checks the part list and makes the object visible atomically.
     pub async fn complete_upload(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         grant: &Grant,
         input: CompleteUpload,
     ) -> Result<PutOutput> {
@@ -347,7 +360,9 @@ impl Store {
         }
         let etag = multipart_etag(chosen.iter().map(|p| p.etag.as_str()));
         let segments: Vec<_> = chosen.into_iter().map(|p| p.segment).collect();
-        let data_key = self.upload_data_key(grant, &input.bucket, &upload).await?;
+        let data_key = self
+            .upload_data_key(ctx, grant, &input.bucket, &upload)
+            .await?;
         let encryption = sealed(
             data_key.zip(upload.encryption.clone()),
             &input.bucket,
@@ -416,7 +431,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn list_parts(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         grant: &Grant,
         bucket: &BucketName,
         key: &ObjectKey,
@@ -426,6 +441,16 @@ impl Store {
     ) -> Result<PartsPage> {
         require(grant, Action::ListParts, object_resource(bucket, key))?;
         let upload = self.existing_upload(bucket, key, upload_id).await?;
+        // The key is optional here (S3 asks for it only with checksums), but a wrong one is
+        // refused.
+        if ctx.customer_keys.target.is_some() {
+            crate::sse::check_customer_key(
+                upload.encryption.as_ref(),
+                bucket,
+                key,
+                ctx.customer_keys.target.as_deref(),
+            )?;
+        }
         let mut parts = self
             .meta
             .parts(bucket, upload_id, after, max_parts + 1)
@@ -442,22 +467,26 @@ impl Store {
 }
 
 impl Store {
-    /// The data key of an encrypted upload (`None` for a plain one).
+    /// The data key of an encrypted upload (`None` for a plain one). An SSE-C upload needs the
+    /// request's customer key, the one it was initiated with.
     async fn upload_data_key(
         &self,
+        ctx: &RequestContext,
         grant: &Grant,
         bucket: &BucketName,
         upload: &UploadRecord,
     ) -> Result<Option<DataKey>> {
+        let customer = ctx.customer_keys.target.as_deref();
         match &upload.encryption {
             Some(enc) => {
                 let caller = self.kms_caller(grant, bucket, &upload.key);
                 Ok(Some(
                     self.keys
-                        .data_key(&caller, bucket, &upload.key, enc)
+                        .data_key(&caller, bucket, &upload.key, enc, customer)
                         .await?,
                 ))
             }
+            None if customer.is_some() => Err(Error::CustomerKeyNotApplicable),
             None => Ok(None),
         }
     }

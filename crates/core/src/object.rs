@@ -153,7 +153,7 @@ impl Store {
     /// metadata transaction. An interrupted or refused upload leaves nothing visible.
     pub async fn put_object(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         grant: &Grant,
         input: PutObject,
     ) -> Result<PutOutput> {
@@ -164,7 +164,13 @@ impl Store {
             return Err(Error::FileAlreadyExists);
         }
         let encryption = self
-            .new_object_key(grant, &bucket, &input.key, input.sse)
+            .new_object_key(
+                grant,
+                &bucket,
+                &input.key,
+                input.sse,
+                ctx.customer_keys.target.as_deref(),
+            )
             .await?;
         let seal = encryption
             .as_ref()
@@ -266,7 +272,7 @@ impl Store {
     /// HeadObject / GetObjectMeta: the record, after checking preconditions.
     pub async fn head_object(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         grant: &Grant,
         bucket: &BucketName,
         key: &ObjectKey,
@@ -274,6 +280,13 @@ impl Store {
     ) -> Result<ObjectRecord> {
         require(grant, Action::GetObject, object_resource(bucket, key))?;
         let record = self.existing_object(bucket, key).await?;
+        // An SSE-C object's metadata is not served without its key, as on S3.
+        crate::sse::check_customer_key(
+            record.encryption.as_ref(),
+            bucket,
+            key,
+            ctx.customer_keys.target.as_deref(),
+        )?;
         preconditions.check(&record)?;
         Ok(record)
     }
@@ -286,7 +299,7 @@ impl Store {
     /// GetObject: the record and a stream of the requested range.
     pub async fn get_object(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         grant: &Grant,
         bucket: &BucketName,
         key: &ObjectKey,
@@ -299,7 +312,9 @@ impl Store {
             Some(r) => r.resolve(record.size, options.range_behavior)?,
             None => None,
         };
-        let unseal = self.unseal(grant, bucket, &record).await?;
+        let unseal = self
+            .unseal(grant, bucket, &record, ctx.customer_keys.target.as_deref())
+            .await?;
         let body = data::read_range(
             self.blobs.clone(),
             &record,
@@ -341,7 +356,7 @@ impl Store {
     /// target.
     pub async fn copy_object(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         source_grant: &Grant,
         grant: &Grant,
         input: CopyObject,
@@ -366,6 +381,7 @@ impl Store {
             && input.directive == MetadataDirective::Copy
             && input.storage_class.is_none()
             && input.sse.is_none()
+            && ctx.customer_keys.target.is_none()
         {
             return Err(Error::invalid_argument(
                 "x-oss-metadata-directive",
@@ -381,10 +397,21 @@ impl Store {
             return Err(Error::FileAlreadyExists);
         }
         let source_unseal = self
-            .unseal(source_grant, &input.source_bucket, &source)
+            .unseal(
+                source_grant,
+                &input.source_bucket,
+                &source,
+                ctx.customer_keys.source.as_deref(),
+            )
             .await?;
         let encryption = self
-            .new_object_key(grant, &target_bucket, &input.key, input.sse)
+            .new_object_key(
+                grant,
+                &target_bucket,
+                &input.key,
+                input.sse,
+                ctx.customer_keys.target.as_deref(),
+            )
             .await?;
         let seal = encryption
             .as_ref()
@@ -485,7 +512,7 @@ impl Store {
                 Some(enc) => {
                     let data_key = self
                         .keys
-                        .data_key(&caller, &input.bucket, &input.key, enc)
+                        .data_key(&caller, &input.bucket, &input.key, enc, None)
                         .await?;
                     crate::sse::verify_segments(
                         enc,
@@ -499,7 +526,7 @@ impl Store {
                 None => None,
             },
             None => {
-                self.new_object_key(grant, &bucket, &input.key, input.sse.clone())
+                self.new_object_key(grant, &bucket, &input.key, input.sse.clone(), None)
                     .await?
             }
         };

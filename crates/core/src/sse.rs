@@ -7,9 +7,17 @@
 //! derives its own chunk key from the data key with a fresh random salt (`coffer_crypto`), so no
 //! nonce repeats across parts, retries or appends. An HMAC over the segment list, keyed from the
 //! data key, makes dropping, reordering or splicing segments in the metadata detectable.
+//!
+//! SSE-C objects are the exception to "wrapped by a key the server holds": their data key is
+//! wrapped under a key derived from the client's own key ([`CustomerKeys`], carried by the
+//! request), and the envelope keeps only the salt and a keyed check of that key. Without the
+//! client's key such an object cannot be read, by any front-end.
+
+use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use coffer_crypto::{Cipher, DataKey, encode_context};
+use coffer_crypto::{Cipher, CustomerKey, CustomerWrap, DataKey, encode_context};
 use coffer_meta::{EncryptionRule, ObjectEncryption, Segment, SseAlgorithm};
 use coffer_types::{BlobId, BucketName, ObjectKey};
 use hmac::{Hmac, Mac};
@@ -40,11 +48,35 @@ impl SseRequest {
         match rule.algorithm {
             SseAlgorithm::Aes256 => SseRequest::Aes256,
             SseAlgorithm::Sm4 => SseRequest::Sm4,
+            // A rule never names SSE-C (front-ends refuse it); were one to, objects would still be
+            // encrypted, under the service's key.
+            SseAlgorithm::SseC => SseRequest::Aes256,
             SseAlgorithm::Kms => SseRequest::Kms {
                 key_id: rule.kms_key_id.clone(),
                 data_sm4: rule.kms_data_sm4,
             },
         }
+    }
+}
+
+/// The customer-provided keys (SSE-C) a request carries: one for the object it writes or
+/// reads, one for the source of a copy. Never stored, never logged (`Debug` says only whether
+/// each is present); dropped, and zeroized, with the request.
+#[derive(Clone, Default)]
+pub struct CustomerKeys {
+    /// The key of the request's object (the target of a write, the object of a read).
+    pub target: Option<Arc<CustomerKey>>,
+    /// The key of a copy's source object.
+    pub source: Option<Arc<CustomerKey>>,
+}
+
+impl fmt::Debug for CustomerKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |k: &Option<Arc<CustomerKey>>| if k.is_some() { "<redacted>" } else { "none" };
+        f.debug_struct("CustomerKeys")
+            .field("target", &shown(&self.target))
+            .field("source", &shown(&self.source))
+            .finish()
     }
 }
 
@@ -129,6 +161,13 @@ enum Wrap {
     Keyring { version: u32, wrapped: Vec<u8> },
     /// The KMS ciphertext blob of the data key.
     Kms { blob: Vec<u8> },
+    /// SSE-C: wrapped under a key derived from the customer's key with `salt`; `key_check`
+    /// recognises that key. Added last (postcard numbers variants in order).
+    Customer {
+        salt: [u8; 32],
+        key_check: [u8; 32],
+        wrapped: Vec<u8>,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -229,7 +268,34 @@ impl KeySources {
         bucket: &BucketName,
         key: &ObjectKey,
         request: &SseRequest,
+        customer: Option<&CustomerKey>,
     ) -> Result<(DataKey, ObjectEncryption)> {
+        if let Some(customer) = customer {
+            let data_key = DataKey::generate();
+            let w = coffer_crypto::wrap_under_customer_key(
+                customer,
+                &data_key,
+                &object_aad(bucket, key),
+            )
+            .map_err(|e| Error::Internal(Box::new(e)))?;
+            let envelope = encode_envelope(&EnvelopeV1 {
+                wrap: Wrap::Customer {
+                    salt: w.salt,
+                    key_check: w.key_check,
+                    wrapped: w.wrapped,
+                },
+                segment_mac: None,
+            });
+            return Ok((
+                data_key,
+                ObjectEncryption {
+                    algorithm: SseAlgorithm::SseC,
+                    kms_key_id: None,
+                    kms_data_sm4: false,
+                    envelope,
+                },
+            ));
+        }
         let (algorithm, kms_key_id, kms_data_sm4, data_key, wrap) = match request {
             SseRequest::Aes256 | SseRequest::Sm4 => {
                 let keyring = self.keyring.as_ref().ok_or_else(|| {
@@ -282,15 +348,42 @@ impl KeySources {
         ))
     }
 
-    /// Unwraps an object's data key (asking the KMS for SSE-KMS objects).
+    /// Unwraps an object's data key (asking the KMS for SSE-KMS objects; with `customer` for
+    /// SSE-C objects, which need it and are the only ones that take it).
     pub(crate) async fn data_key(
         &self,
         caller: &KmsCaller,
         bucket: &BucketName,
         key: &ObjectKey,
         enc: &ObjectEncryption,
+        customer: Option<&CustomerKey>,
     ) -> Result<DataKey> {
-        match decode_envelope(&enc.envelope)?.wrap {
+        let wrap = decode_envelope(&enc.envelope)?.wrap;
+        if customer.is_some() && !matches!(wrap, Wrap::Customer { .. }) {
+            return Err(Error::CustomerKeyNotApplicable);
+        }
+        match wrap {
+            Wrap::Customer {
+                salt,
+                key_check,
+                wrapped,
+            } => {
+                let customer = customer.ok_or(Error::CustomerKeyRequired)?;
+                let stored = CustomerWrap {
+                    salt,
+                    key_check,
+                    wrapped,
+                };
+                let aad = object_aad(bucket, key);
+                if !coffer_crypto::is_customer_key_of(customer, &stored, &aad)
+                    .map_err(|e| Error::Internal(Box::new(e)))?
+                {
+                    return Err(Error::CustomerKeyMismatch);
+                }
+                coffer_crypto::unwrap_under_customer_key(customer, &stored, &aad).map_err(|_| {
+                    Error::Corrupt("the wrapped data key does not authenticate".into())
+                })
+            }
             Wrap::Keyring { version, wrapped } => {
                 let keyring = self.keyring.as_ref().ok_or_else(|| {
                     Error::Internal("SSE-OSS is not configured: no keyring".into())
@@ -316,6 +409,46 @@ impl KeySources {
                     })
             }
         }
+    }
+}
+
+/// Checks that `customer` is the key of an SSE-C object without unwrapping anything (HEAD); a
+/// key for an object that is not SSE-C, or none for one that is, is refused as on a read.
+pub(crate) fn check_customer_key(
+    enc: Option<&ObjectEncryption>,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    customer: Option<&CustomerKey>,
+) -> Result<()> {
+    let wrap = match enc {
+        Some(enc) => Some(decode_envelope(&enc.envelope)?.wrap),
+        None => None,
+    };
+    match (wrap, customer) {
+        (
+            Some(Wrap::Customer {
+                salt,
+                key_check,
+                wrapped,
+            }),
+            Some(customer),
+        ) => {
+            let stored = CustomerWrap {
+                salt,
+                key_check,
+                wrapped,
+            };
+            if coffer_crypto::is_customer_key_of(customer, &stored, &object_aad(bucket, key))
+                .map_err(|e| Error::Internal(Box::new(e)))?
+            {
+                Ok(())
+            } else {
+                Err(Error::CustomerKeyMismatch)
+            }
+        }
+        (Some(Wrap::Customer { .. }), None) => Err(Error::CustomerKeyRequired),
+        (_, Some(_)) => Err(Error::CustomerKeyNotApplicable),
+        (_, None) => Ok(()),
     }
 }
 
@@ -352,5 +485,149 @@ pub(crate) fn verify_segments(
         Err(Error::Corrupt(
             "the object's segment list does not authenticate".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller() -> KmsCaller {
+        KmsCaller {
+            account_id: "1000".into(),
+            principal: "anonymous".into(),
+            identity: coffer_iam::Principal::Anonymous,
+            resource: "bkt/k".into(),
+            conditions: coffer_iam::Conditions::default(),
+        }
+    }
+
+    fn customer(b: u8) -> CustomerKey {
+        CustomerKey::try_from_slice(&[b; 32]).expect("32 bytes")
+    }
+
+    fn names() -> (BucketName, ObjectKey) {
+        (
+            BucketName::parse("bkt").expect("valid"),
+            ObjectKey::parse("k").expect("valid"),
+        )
+    }
+
+    /// No keyring and no KMS: SSE-C needs neither.
+    fn no_keys() -> KeySources {
+        KeySources {
+            keyring: None,
+            kms: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_sse_c_data_key_opens_only_with_its_customer_key() {
+        let (bucket, key) = names();
+        let (data_key, enc) = no_keys()
+            .new_key(
+                &caller(),
+                &bucket,
+                &key,
+                &SseRequest::Aes256,
+                Some(&customer(1)),
+            )
+            .await
+            .expect("needs no keyring");
+        assert_eq!(enc.algorithm, SseAlgorithm::SseC);
+        assert_eq!(cipher_of(&enc), Cipher::Aes256Gcm);
+        let back = no_keys()
+            .data_key(&caller(), &bucket, &key, &enc, Some(&customer(1)))
+            .await
+            .expect("the right key");
+        assert_eq!(back.expose_secret(), data_key.expose_secret());
+        let wrong = no_keys()
+            .data_key(&caller(), &bucket, &key, &enc, Some(&customer(2)))
+            .await;
+        assert!(matches!(wrong, Err(Error::CustomerKeyMismatch)));
+        let none = no_keys()
+            .data_key(&caller(), &bucket, &key, &enc, None)
+            .await;
+        assert!(matches!(none, Err(Error::CustomerKeyRequired)));
+        // Bound to the object: the envelope moved to another key does not open.
+        let other = ObjectKey::parse("other").expect("valid");
+        let moved = no_keys()
+            .data_key(&caller(), &bucket, &other, &enc, Some(&customer(1)))
+            .await;
+        assert!(matches!(moved, Err(Error::CustomerKeyMismatch)));
+    }
+
+    #[tokio::test]
+    async fn the_envelope_holds_no_customer_key() {
+        let (bucket, key) = names();
+        let k = customer(0xab);
+        let (_, enc) = no_keys()
+            .new_key(&caller(), &bucket, &key, &SseRequest::Aes256, Some(&k))
+            .await
+            .expect("needs no keyring");
+        assert!(
+            !enc.envelope
+                .windows(32)
+                .any(|w| w == k.expose_secret().as_slice())
+        );
+    }
+
+    #[test]
+    fn head_checks_the_key_without_unwrapping() {
+        let (bucket, key) = names();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let (_, enc) = rt
+            .block_on(no_keys().new_key(
+                &caller(),
+                &bucket,
+                &key,
+                &SseRequest::Aes256,
+                Some(&customer(1)),
+            ))
+            .expect("needs no keyring");
+        let check = |enc: Option<&ObjectEncryption>, k: Option<&CustomerKey>| {
+            check_customer_key(enc, &bucket, &key, k)
+        };
+        assert!(check(Some(&enc), Some(&customer(1))).is_ok());
+        assert!(matches!(
+            check(Some(&enc), Some(&customer(2))),
+            Err(Error::CustomerKeyMismatch)
+        ));
+        assert!(matches!(
+            check(Some(&enc), None),
+            Err(Error::CustomerKeyRequired)
+        ));
+        assert!(matches!(
+            check(None, Some(&customer(1))),
+            Err(Error::CustomerKeyNotApplicable)
+        ));
+        assert!(check(None, None).is_ok());
+        let kms = ObjectEncryption {
+            algorithm: SseAlgorithm::Kms,
+            kms_key_id: Some("k".into()),
+            kms_data_sm4: false,
+            envelope: encode_envelope(&EnvelopeV1 {
+                wrap: Wrap::Kms { blob: vec![1, 2] },
+                segment_mac: None,
+            }),
+        };
+        assert!(matches!(
+            check(Some(&kms), Some(&customer(1))),
+            Err(Error::CustomerKeyNotApplicable)
+        ));
+        assert!(check(Some(&kms), None).is_ok());
+    }
+
+    #[test]
+    fn customer_keys_debug_shows_only_presence() {
+        let keys = CustomerKeys {
+            target: Some(Arc::new(customer(0xab))),
+            source: None,
+        };
+        let shown = format!("{keys:?} {keys:#?}");
+        assert!(shown.contains("<redacted>") && shown.contains("none"));
+        assert!(!shown.contains("171") && !shown.to_lowercase().contains("abab"));
     }
 }

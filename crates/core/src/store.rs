@@ -71,20 +71,24 @@ impl Store {
     }
 
     /// The key and identity to read an object, after checking its sealed segment list; `None`
-    /// for an unencrypted object.
+    /// for an unencrypted object. `customer` is the request's SSE-C key for this object.
     pub(crate) async fn unseal(
         &self,
         grant: &Grant,
         bucket: &BucketName,
         object: &coffer_meta::ObjectRecord,
+        customer: Option<&coffer_crypto::CustomerKey>,
     ) -> Result<Option<Unseal>> {
         let Some(enc) = &object.encryption else {
-            return Ok(None);
+            return match customer {
+                Some(_) => Err(Error::CustomerKeyNotApplicable),
+                None => Ok(None),
+            };
         };
         let caller = self.kms_caller(grant, bucket, &object.key);
         let data_key = self
             .keys
-            .data_key(&caller, bucket, &object.key, enc)
+            .data_key(&caller, bucket, &object.key, enc, customer)
             .await?;
         crate::sse::verify_segments(enc, &data_key, bucket, &object.key, &object.segments)?;
         Ok(Some(Unseal {
@@ -95,20 +99,43 @@ impl Store {
     }
 
     /// A fresh data key and encryption record for a new object (or upload) when the request, or
-    /// else the bucket default, asks for encryption; `None` for a plain object.
+    /// else the bucket default, asks for encryption; `None` for a plain object. A customer key
+    /// (SSE-C) beats both.
     pub(crate) async fn new_object_key(
         &self,
         grant: &Grant,
         bucket: &BucketRecord,
         key: &ObjectKey,
         request: Option<SseRequest>,
+        customer: Option<&coffer_crypto::CustomerKey>,
     ) -> Result<Option<(coffer_crypto::DataKey, coffer_meta::ObjectEncryption)>> {
+        if let Some(customer) = customer {
+            if request.is_some() {
+                return Err(Error::invalid_argument(
+                    "x-amz-server-side-encryption",
+                    "",
+                    "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
+                ));
+            }
+            let caller = self.kms_caller(grant, &bucket.name, key);
+            return Ok(Some(
+                self.keys
+                    .new_key(
+                        &caller,
+                        &bucket.name,
+                        key,
+                        &SseRequest::Aes256,
+                        Some(customer),
+                    )
+                    .await?,
+            ));
+        }
         match Self::choose_encryption(request, bucket) {
             Some(choice) => {
                 let caller = self.kms_caller(grant, &bucket.name, key);
                 Ok(Some(
                     self.keys
-                        .new_key(&caller, &bucket.name, key, &choice)
+                        .new_key(&caller, &bucket.name, key, &choice, None)
                         .await?,
                 ))
             }

@@ -28,6 +28,7 @@ fn ctx() -> RequestContext {
         request_id: RequestId::random(),
         source: None,
         secure: false,
+        customer_keys: Default::default(),
     }
 }
 

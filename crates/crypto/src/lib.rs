@@ -19,6 +19,9 @@
 //! [`SegmentHeader::ciphertext_range_for`] says which ciphertext bytes to fetch, and a
 //! [`Decryptor`] turns them into exactly the requested plaintext, or [`Error::Decrypt`].
 //!
+//! SSE-C objects wrap their data key under a key derived from the customer's key
+//! ([`wrap_under_customer_key`]); the server keeps only a salt and a keyed check of it.
+//!
 //! It also holds the server's [`RootKey`], the labelled derivation of every key taken from it
 //! ([`KeyPurpose`]), the one [`Sealer`] of small secrets at rest, and the one source of
 //! randomness ([`random`]).
@@ -30,6 +33,7 @@
 
 mod chunk;
 mod context;
+mod customer_key;
 mod decryptor;
 mod encryptor;
 mod envelope;
@@ -41,6 +45,10 @@ mod root_key;
 mod seal;
 
 pub use context::encode_context;
+pub use customer_key::{
+    CUSTOMER_SALT_LEN, CustomerKey, CustomerWrap, is_customer_key_of, unwrap_under_customer_key,
+    wrap_under_customer_key,
+};
 pub use decryptor::{Decryptor, decrypt_segment};
 pub use encryptor::{Encryptor, encrypt_segment};
 pub use envelope::{WRAPPED_KEY_LEN, unwrap_key, wrap_key};

@@ -51,6 +51,10 @@ pub enum SseAlgorithm {
     Kms,
     /// SSE-OSS with SM4.
     Sm4,
+    /// SSE-C: AES-256 under a data key wrapped by the client's own key, which is never stored
+    /// (objects only; a bucket rule never names it). Added last: postcard numbers variants in
+    /// order, so the earlier ones keep their bytes.
+    SseC,
 }
 
 /// A bucket's default encryption rule.

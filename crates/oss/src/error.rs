@@ -199,6 +199,14 @@ impl From<coffer_core::Error> for OssError {
             E::FileAlreadyExists => OssError::new(codes::FILE_ALREADY_EXISTS, message),
             E::AccessDenied => OssError::new(codes::ACCESS_DENIED, message),
             E::IncompleteBody => OssError::new(codes::INCOMPLETE_BODY, message),
+            // OSS has no customer-provided keys: such an object is readable only through the S3
+            // API, with its key.
+            E::CustomerKeyRequired | E::CustomerKeyMismatch | E::CustomerKeyNotApplicable => {
+                OssError::new(
+                    codes::ACCESS_DENIED,
+                    "The object is encrypted with a customer-provided key (SSE-C): it can be read only through the S3 API, with that key.",
+                )
+            }
             E::Kms(k) => {
                 use coffer_core::KmsError as K;
                 let message = k.to_string();

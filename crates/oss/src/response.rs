@@ -138,6 +138,8 @@ pub(crate) fn encryption_headers(reply: &mut Reply, enc: Option<&ObjectEncryptio
         SseAlgorithm::Aes256 => "AES256",
         SseAlgorithm::Kms => "KMS",
         SseAlgorithm::Sm4 => "SM4",
+        // Not served through OSS (the request carries no customer key); named for completeness.
+        SseAlgorithm::SseC => "SSE-C",
     };
     reply.header(X_OSS_SERVER_SIDE_ENCRYPTION, method);
     if enc.algorithm == SseAlgorithm::Kms {

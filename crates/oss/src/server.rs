@@ -177,6 +177,7 @@ impl coffer_http::Dialect for Oss {
             request_id: ex.request_id.clone(),
             source: Some(ex.peer),
             secure: ex.secure,
+            customer_keys: Default::default(),
         };
         dispatch(&self.svc, &ctx, req, ex).await
     }

@@ -21,6 +21,11 @@ pub struct ConfigSection {
     /// `localhost` is always one.
     #[arg(long, env = "COFFER_S3_VIRTUAL_HOST_DOMAINS", value_delimiter = ',')]
     pub s3_virtual_host_domains: Vec<String>,
+    /// Accept customer-provided encryption keys (SSE-C) on plain-HTTP requests. S3 refuses them
+    /// without TLS, since the key would cross the network in the clear; this is for tests and
+    /// for a TLS-terminating proxy on the same host.
+    #[arg(long, env = "COFFER_S3_ALLOW_SSE_C_OVER_HTTP")]
+    pub s3_allow_sse_c_over_http: bool,
 }
 
 impl ConfigSection {
@@ -45,6 +50,7 @@ impl ConfigSection {
         crate::Config {
             region: self.s3_region.clone().unwrap_or_else(|| "us-east-1".into()),
             base_domains: domains,
+            allow_sse_c_over_http: self.s3_allow_sse_c_over_http,
         }
     }
 }

@@ -23,6 +23,7 @@ use time::OffsetDateTime;
 
 mod encryption;
 pub(crate) mod multipart;
+pub(crate) mod sse_c;
 
 use crate::actions::Op;
 use crate::error::{S3Error, codes};
@@ -531,13 +532,9 @@ fn content_md5(p: &Parts) -> Result<Option<[u8; 16]>, S3Error> {
 /// The encryption a write asks for (`x-amz-server-side-encryption`, Amazon S3 API reference,
 /// "PutObject"): SSE-S3 is the service keyring (AES-256), SSE-KMS the built-in KMS with the named
 /// key (id, ARN or alias) or the account's default. Forms the store cannot honour are refused,
-/// never stored unencrypted: SSE-C, DSSE-KMS and encryption contexts.
+/// never stored unencrypted: DSSE-KMS and encryption contexts. SSE-C keys are read once per
+/// request, into the request context (`sse_c`).
 fn sse_request(p: &Parts) -> Result<Option<coffer_core::SseRequest>, S3Error> {
-    if p.header("x-amz-server-side-encryption-customer-algorithm")
-        .is_some()
-    {
-        return Err(S3Error::not_implemented("SSE-C (customer-provided keys)"));
-    }
     if p.header("x-amz-server-side-encryption-context").is_some() {
         return Err(S3Error::not_implemented(
             "x-amz-server-side-encryption-context",
@@ -580,6 +577,8 @@ fn encryption_headers(r: &mut Reply, o: &ObjectRecord) {
                 r.header("x-amz-server-side-encryption-aws-kms-key-id", id);
             }
         }
+        // The request that got here carried the key; its MD5 is echoed from there.
+        coffer_core::SseAlgorithm::SseC => sse_c::echo(r),
     }
 }
 

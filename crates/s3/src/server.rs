@@ -30,6 +30,8 @@ pub struct Config {
     pub region: String,
     /// Base domains of virtual-hosted addressing (`bucket.<domain>`).
     pub base_domains: Vec<String>,
+    /// Accept SSE-C keys on plain-HTTP requests (S3 refuses them).
+    pub allow_sse_c_over_http: bool,
 }
 
 /// The store, the access layer and the settings.
@@ -169,8 +171,15 @@ impl coffer_http::Dialect for S3 {
             request_id: ex.request_id.clone(),
             source: Some(ex.peer),
             secure: ex.secure,
+            customer_keys: Default::default(),
         };
-        dispatch(&self.svc, &ctx, req, ex).await
+        let key_md5 = req
+            .headers()
+            .get("x-amz-server-side-encryption-customer-key-md5")
+            .cloned();
+        let mut reply = dispatch(&self.svc, &ctx, req, ex).await?;
+        crate::ops::sse_c::echo_key_md5(&mut reply, key_md5.as_ref());
+        Ok(reply)
     }
 
     fn internal_error(&self, what: &str) -> S3Error {
@@ -347,6 +356,14 @@ async fn dispatch(
         object_tags: Vec::new(),
         sets_object_acl: false,
         sets_object_tags: false,
+    };
+    let customer_keys = crate::ops::sse_c::customer_keys(
+        &head.headers,
+        ctx.secure || svc.config.allow_sse_c_over_http,
+    )?;
+    let ctx = &RequestContext {
+        customer_keys,
+        ..ctx.clone()
     };
     let parts = Parts {
         headers: head.headers,

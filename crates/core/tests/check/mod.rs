@@ -49,6 +49,9 @@ pub(crate) fn code(e: &Error) -> &'static str {
         Error::FileAlreadyExists => "exists",
         Error::AccessDenied => "denied",
         Error::IncompleteBody => "incomplete",
+        Error::CustomerKeyRequired => "customer-key-required",
+        Error::CustomerKeyMismatch => "customer-key-mismatch",
+        Error::CustomerKeyNotApplicable => "customer-key-not-applicable",
         Error::Kms(_) => "kms",
         Error::Corrupt(_) => "corrupt",
         Error::Internal(_) => "internal",
@@ -64,6 +67,7 @@ pub(crate) fn ctx() -> RequestContext {
         request_id: RequestId::random(),
         source: None,
         secure: false,
+        customer_keys: Default::default(),
     }
 }
 

@@ -281,6 +281,8 @@ fn algorithm_name(a: SseAlgorithm) -> &'static str {
         SseAlgorithm::Aes256 => "AES256",
         SseAlgorithm::Kms => "KMS",
         SseAlgorithm::Sm4 => "SM4",
+        // A bucket rule never names SSE-C.
+        SseAlgorithm::SseC => "AES256",
     }
 }
 

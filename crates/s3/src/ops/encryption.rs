@@ -133,6 +133,10 @@ pub(super) async fn get(
         SseAlgorithm::Sm4 => {
             doc.text("SSEAlgorithm", "SM4");
         }
+        // A rule never names SSE-C (no API sets one); were one to, objects get service keys.
+        SseAlgorithm::SseC => {
+            doc.text("SSEAlgorithm", "AES256");
+        }
         SseAlgorithm::Kms => {
             doc.text("SSEAlgorithm", "aws:kms");
             if let Some(k) = &rule.kms_key_id {
