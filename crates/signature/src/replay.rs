@@ -270,8 +270,10 @@ mod tests {
         assert_eq!(b.check("ak", "ak", "n", 50), Err(Refusal::Replayed));
         assert_eq!(a.check("ak", "ak", "n", 50), Err(Refusal::Replayed));
         assert_eq!(b.check("ak", "ak", "m", 50), Ok(()));
-        // After the window the pair may be used again, through either.
-        assert_eq!(b.check("ak", "ak", "n", 100), Ok(()));
+        // After the window the pair may be used again. `b` keeps the pair it refused as a replay
+        // for a window of its own (until 150), so it is `a` that takes it first.
+        assert_eq!(b.check("ak", "ak", "n", 100), Err(Refusal::Replayed));
+        assert_eq!(a.check("ak", "ak", "n", 100), Ok(()));
     }
 
     #[test]

@@ -257,10 +257,18 @@ pub(crate) async fn upload_part_copy(
     }) = range
     {
         // HTTP would clamp a range past the end; a copied part must lie within its source.
+        // The source is read with its own customer key (SSE-C), not the target's.
+        let source_ctx = RequestContext {
+            customer_keys: coffer_core::CustomerKeys {
+                target: ctx.customer_keys.source.clone(),
+                source: None,
+            },
+            ..ctx.clone()
+        };
         let source = svc
             .store
             .head_object(
-                ctx,
+                &source_ctx,
                 &source_grant,
                 &src_bucket,
                 &src_key,
