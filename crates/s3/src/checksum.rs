@@ -369,10 +369,8 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let pieces: Vec<io::Result<Bytes>> = body
-            .iter()
-            .map(|c| Ok(Bytes::copy_from_slice(c)))
-            .collect();
+        let pieces: Vec<io::Result<Bytes>> =
+            body.iter().map(|c| Ok(Bytes::copy_from_slice(c))).collect();
         let stream = verify(
             futures::stream::iter(pieces),
             requested,
@@ -412,10 +410,7 @@ mod tests {
             (false, BAD_DIGEST, None)
         );
         let name = "x-amz-checksum-crc32c";
-        assert_eq!(
-            run(&[b"hello world"], trailer(), &[(name, &good)]).1,
-            0
-        );
+        assert_eq!(run(&[b"hello world"], trailer(), &[(name, &good)]).1, 0);
         assert_eq!(
             run(&[b"hello world!"], trailer(), &[(name, &good)]).1,
             BAD_DIGEST

@@ -8,8 +8,8 @@
 //! the checksum check (`crate::checksum`), which reads them once the data has ended.
 
 use std::io;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures::{Stream, StreamExt};

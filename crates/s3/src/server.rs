@@ -329,14 +329,16 @@ async fn dispatch(
     // A write that creates an object with tags also needs oss:PutObjectTagging, and its tags
     // are what `oss:RequestObjectTag/<key>` tests (a CopyObject only under REPLACE).
     let sets_object_tags = match op {
-        Op::PutObject | Op::CreateMultipartUpload => {
-            head.headers.contains_key(crate::ops::tagging::X_AMZ_TAGGING)
-        }
+        Op::PutObject | Op::CreateMultipartUpload => head
+            .headers
+            .contains_key(crate::ops::tagging::X_AMZ_TAGGING),
         Op::CopyObject => {
             head.headers
                 .get(crate::ops::tagging::X_AMZ_TAGGING_DIRECTIVE)
                 .is_some_and(|d| d == "REPLACE")
-                && head.headers.contains_key(crate::ops::tagging::X_AMZ_TAGGING)
+                && head
+                    .headers
+                    .contains_key(crate::ops::tagging::X_AMZ_TAGGING)
         }
         _ => false,
     };

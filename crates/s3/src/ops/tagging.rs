@@ -217,10 +217,7 @@ mod tests {
         assert_eq!(header("k=v&"), Ok(pairs(&[("k", "v")])));
         let eleven: Vec<String> = (0..11).map(|i| format!("k{i}=v")).collect();
         assert_eq!(header(&eleven.join("&")), Err("InvalidTag"));
-        assert_eq!(
-            header(&format!("{}=v", "k".repeat(129))),
-            Err("InvalidTag")
-        );
+        assert_eq!(header(&format!("{}=v", "k".repeat(129))), Err("InvalidTag"));
     }
 
     #[test]
