@@ -33,6 +33,9 @@ pub enum Op {
     DeleteObjects,
     /// Also needs `oss:GetObject` on its source, which its handler asks the access layer for.
     CopyObject,
+    PutObjectTagging,
+    GetObjectTagging,
+    DeleteObjectTagging,
     /// Routed, answered `NotImplemented` (never a wrong success).
     Unsupported(&'static str),
 }
@@ -63,6 +66,9 @@ impl Op {
             Op::DeleteBucketEncryption => Action::DeleteBucketEncryption,
             Op::DeleteObjects => Action::DeleteObject,
             Op::CopyObject => Action::PutObject,
+            Op::PutObjectTagging => Action::PutObjectTagging,
+            Op::GetObjectTagging => Action::GetObjectTagging,
+            Op::DeleteObjectTagging => Action::DeleteObjectTagging,
             Op::Unsupported(_) => return None,
         })
     }
@@ -93,6 +99,9 @@ impl Op {
             Op::DeleteBucketEncryption => "DeleteBucketEncryption",
             Op::DeleteObjects => "DeleteObjects",
             Op::CopyObject => "CopyObject",
+            Op::PutObjectTagging => "PutObjectTagging",
+            Op::GetObjectTagging => "GetObjectTagging",
+            Op::DeleteObjectTagging => "DeleteObjectTagging",
             Op::Unsupported(name) => name,
         }
     }
@@ -171,6 +180,9 @@ pub fn route(
             (&M::POST, Some("uploadId")) => Op::CompleteMultipartUpload,
             (&M::DELETE, Some("uploadId")) => Op::AbortMultipartUpload,
             (&M::GET, Some("uploadId")) => Op::ListParts,
+            (&M::PUT, Some("tagging")) => Op::PutObjectTagging,
+            (&M::GET, Some("tagging")) => Op::GetObjectTagging,
+            (&M::DELETE, Some("tagging")) => Op::DeleteObjectTagging,
             (&M::PUT, None) if copy_source => Op::CopyObject,
             (&M::PUT, None) => Op::PutObject,
             (&M::GET, None) => Op::GetObject,
@@ -259,12 +271,31 @@ mod tests {
     }
 
     #[test]
+    fn object_tagging_is_the_oss_tagging_actions() {
+        let t = q(&[("tagging", "")]);
+        for (method, op, action) in [
+            (Method::PUT, Op::PutObjectTagging, Action::PutObjectTagging),
+            (Method::GET, Op::GetObjectTagging, Action::GetObjectTagging),
+            (
+                Method::DELETE,
+                Op::DeleteObjectTagging,
+                Action::DeleteObjectTagging,
+            ),
+        ] {
+            let got = route(&method, true, true, &t, false);
+            assert_eq!(got, op, "{method}");
+            assert_eq!(got.action(), Some(action));
+        }
+    }
+
+    #[test]
     fn sub_resources_are_never_taken_for_the_plain_operation() {
         for (method, bucket, key, query) in [
             (Method::POST, true, false, q(&[("encryption", "")])),
             (Method::GET, true, false, q(&[("versioning", "")])),
             (Method::POST, true, true, q(&[("select", "")])),
-            (Method::PUT, true, true, q(&[("tagging", "")])),
+            (Method::PUT, true, false, q(&[("tagging", "")])),
+            (Method::POST, true, true, q(&[("tagging", "")])),
             (Method::DELETE, true, true, q(&[("retention", "")])),
         ] {
             let op = route(&method, bucket, key, &query, false);

@@ -2,11 +2,14 @@
 //! Authorization Header: Transferring Payload in Multiple Chunks"): each chunk is
 //! `hex-size[;chunk-signature=sig]\r\n<data>\r\n`, ended by a zero-size chunk and, in the
 //! trailer forms, `name:value` trailer lines (the checksums current SDKs send) and an empty line.
-//! With `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` every chunk's signature chains from the request's.
+//! With `STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]` every chunk's signature chains from the
+//! request's, and the trailer's `x-amz-trailer-signature` from the last chunk's ("Signature
+//! Calculation: Including Trailing Headers"). The trailer lines are handed to [`Trailers`] for
+//! the checksum check (`crate::checksum`), which reads them once the data has ended.
 
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures::{Stream, StreamExt};
@@ -21,6 +24,16 @@ pub(crate) const BAD_SIGNATURE: u8 = 2;
 /// Most bytes of a chunk header or trailer line.
 const MAX_LINE: usize = 4096;
 
+/// Most trailer lines read (a checksum and its signature; a little room for more).
+const MAX_TRAILERS: usize = 16;
+
+/// The trailer's signature line in the signed forms.
+const TRAILER_SIGNATURE: &str = "x-amz-trailer-signature";
+
+/// The trailer lines of a chunked body, `(lower-case name, value)`, filled in before the decoded
+/// stream ends.
+pub(crate) type Trailers = Arc<Mutex<Vec<(String, String)>>>;
+
 struct State<S> {
     inner: S,
     buf: BytesMut,
@@ -29,6 +42,7 @@ struct State<S> {
     prev: String,
     finished: bool,
     failure: Arc<AtomicU8>,
+    trailers: Trailers,
 }
 
 fn fail(failure: &AtomicU8, code: u8, what: &str) -> io::Error {
@@ -107,16 +121,7 @@ impl<S: Stream<Item = io::Result<Bytes>> + Unpin> State<S> {
             self.prev = expected;
         }
         if size == 0 {
-            // Trailer lines (checksums), then the empty line; a body without trailers may end
-            // right after the last chunk's CRLF, or with it.
-            loop {
-                if !self.fill(1).await? {
-                    break;
-                }
-                if self.line().await?.is_empty() {
-                    break;
-                }
-            }
+            self.read_trailers().await?;
             self.finished = true;
             return Ok(None);
         }
@@ -128,12 +133,78 @@ impl<S: Stream<Item = io::Result<Bytes>> + Unpin> State<S> {
     }
 }
 
+impl<S: Stream<Item = io::Result<Bytes>> + Unpin> State<S> {
+    /// Trailer lines (checksums), then the empty line; a body without trailers may end right
+    /// after the last chunk's CRLF, or with it. Signed bodies must sign a trailer they carry.
+    async fn read_trailers(&mut self) -> io::Result<()> {
+        let mut lines = Vec::new();
+        let mut signature = None;
+        loop {
+            if !self.fill(1).await? {
+                break;
+            }
+            let line = self.line().await?;
+            if line.is_empty() {
+                break;
+            }
+            let Some((name, value)) = line.split_once(':') else {
+                return Err(fail(&self.failure, MALFORMED, "trailer line without ':'"));
+            };
+            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
+            if name == TRAILER_SIGNATURE {
+                signature = Some(value);
+                continue;
+            }
+            if lines.len() == MAX_TRAILERS {
+                return Err(fail(&self.failure, MALFORMED, "too many trailer lines"));
+            }
+            lines.push((name, value));
+        }
+        if let Some(signer) = &self.signer
+            && !lines.is_empty()
+        {
+            let Some(signature) = signature else {
+                return Err(fail(
+                    &self.failure,
+                    BAD_SIGNATURE,
+                    "trailer without signature",
+                ));
+            };
+            let mut canonical = String::new();
+            for (name, value) in &lines {
+                canonical.push_str(name);
+                canonical.push(':');
+                canonical.push_str(value);
+                canonical.push('\n');
+            }
+            let expected = signer.trailer_signature(&self.prev, &Sha256::digest(canonical));
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                expected.as_bytes(),
+                signature.as_bytes(),
+            )) {
+                return Err(fail(
+                    &self.failure,
+                    BAD_SIGNATURE,
+                    "trailer signature differs",
+                ));
+            }
+        }
+        *self
+            .trailers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = lines;
+        Ok(())
+    }
+}
+
 /// The decoded data of an `aws-chunked` body. `signer` (signed streaming) checks each chunk's
-/// signature; `failure` says why the stream failed, if it did.
+/// signature; `failure` says why the stream failed, if it did; `trailers` receives the trailer
+/// lines before the stream ends.
 pub(crate) fn decode<S>(
     inner: S,
     signer: Option<ChunkSigner>,
     failure: Arc<AtomicU8>,
+    trailers: Trailers,
 ) -> impl Stream<Item = io::Result<Bytes>> + Send
 where
     S: Stream<Item = io::Result<Bytes>> + Unpin + Send,
@@ -149,6 +220,7 @@ where
         prev,
         finished: false,
         failure,
+        trailers,
     };
     futures::stream::unfold(state, |mut state| async move {
         match state.next_chunk().await {
@@ -167,12 +239,26 @@ mod tests {
     use super::*;
 
     fn run(body: &[u8], signer: Option<ChunkSigner>) -> (Result<Vec<u8>, io::Error>, u8) {
+        let (out, failure, _) = run_with_trailers(body, signer);
+        (out, failure)
+    }
+
+    fn run_with_trailers(
+        body: &[u8],
+        signer: Option<ChunkSigner>,
+    ) -> (Result<Vec<u8>, io::Error>, u8, Vec<(String, String)>) {
         let failure = Arc::new(AtomicU8::new(0));
+        let trailers = Trailers::default();
         let pieces: Vec<io::Result<Bytes>> = body
             .chunks(3)
             .map(|c| Ok(Bytes::copy_from_slice(c)))
             .collect();
-        let stream = decode(futures::stream::iter(pieces), signer, failure.clone());
+        let stream = decode(
+            futures::stream::iter(pieces),
+            signer,
+            failure.clone(),
+            trailers.clone(),
+        );
         let out = futures::executor::block_on(async {
             let mut out = Vec::new();
             futures::pin_mut!(stream);
@@ -181,15 +267,20 @@ mod tests {
             }
             Ok(out)
         });
-        (out, failure.load(Ordering::Relaxed))
+        let trailers = trailers.lock().expect("not poisoned").clone();
+        (out, failure.load(Ordering::Relaxed), trailers)
     }
 
     #[test]
     fn unsigned_chunks_with_a_checksum_trailer_decode_split_anywhere() {
         let body = b"5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n";
-        let (out, failure) = run(body, None);
+        let (out, failure, trailers) = run_with_trailers(body, None);
         assert_eq!(out.unwrap(), b"hello world");
         assert_eq!(failure, 0);
+        assert_eq!(
+            trailers,
+            vec![("x-amz-checksum-crc32".to_owned(), "AAAAAA==".to_owned())]
+        );
     }
 
     #[test]
@@ -198,6 +289,7 @@ mod tests {
             &b"5\r\nhel"[..],
             b"zz\r\nhello\r\n0\r\n\r\n",
             b"5\r\nhelloXX0\r\n\r\n",
+            b"5\r\nhello\r\n0\r\nno-colon\r\n\r\n",
         ] {
             let (out, failure) = run(body, None);
             assert!(out.is_err(), "{body:?}");

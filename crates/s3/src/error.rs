@@ -26,6 +26,7 @@ macro_rules! codes {
 
 codes! {
     ACCESS_DENIED = "AccessDenied", FORBIDDEN;
+    BAD_DIGEST = "BadDigest", BAD_REQUEST;
     BUCKET_ALREADY_OWNED_BY_YOU = "BucketAlreadyOwnedByYou", CONFLICT;
     BUCKET_ALREADY_EXISTS = "BucketAlreadyExists", CONFLICT;
     BUCKET_NOT_EMPTY = "BucketNotEmpty", CONFLICT;
@@ -45,6 +46,7 @@ codes! {
     INVALID_TAG = "InvalidTag", BAD_REQUEST;
     INVALID_TOKEN = "InvalidToken", BAD_REQUEST;
     KMS_ERROR = "KMS.KMSInvalidStateException", BAD_REQUEST;
+    MALFORMED_TRAILER = "MalformedTrailerError", BAD_REQUEST;
     MALFORMED_XML = "MalformedXML", BAD_REQUEST;
     METHOD_NOT_ALLOWED = "MethodNotAllowed", METHOD_NOT_ALLOWED;
     MISSING_SECURITY_HEADER = "MissingSecurityHeader", BAD_REQUEST;
@@ -135,7 +137,9 @@ impl From<coffer_core::Error> for S3Error {
             E::InvalidBucketName(_) => codes::INVALID_BUCKET_NAME,
             E::InvalidObjectName(_) => codes::INVALID_ARGUMENT,
             E::InvalidArgument { .. } => codes::INVALID_ARGUMENT,
-            E::InvalidTag(_) => codes::INVALID_TAG,
+            E::InvalidTag(problem) => {
+                return S3Error::new(codes::INVALID_TAG, tag_message(*problem));
+            }
             E::InvalidDigest => codes::INVALID_DIGEST,
             E::EntityTooLarge => codes::ENTITY_TOO_LARGE,
             E::EntityTooSmall => codes::ENTITY_TOO_SMALL,
@@ -154,6 +158,17 @@ impl From<coffer_core::Error> for S3Error {
             E::Corrupt(_) | E::Internal(_) => return S3Error::internal(e),
         };
         S3Error::new(code, e.to_string())
+    }
+}
+
+/// S3's wording for each broken tag limit.
+fn tag_message(problem: coffer_core::TagProblem) -> &'static str {
+    use coffer_core::TagProblem as P;
+    match problem {
+        P::TooMany => "Object tags cannot be greater than 10",
+        P::KeyLength => "The TagKey you have provided is invalid",
+        P::ValueLength => "The TagValue you have provided is too long, max 256",
+        P::DuplicateKey => "Cannot provide multiple Tags with the same key",
     }
 }
 

@@ -12,6 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod actions;
+mod checksum;
 mod chunked;
 mod config;
 pub mod error;

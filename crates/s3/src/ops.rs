@@ -24,8 +24,10 @@ use time::OffsetDateTime;
 mod encryption;
 pub(crate) mod multipart;
 pub(crate) mod sse_c;
+pub(crate) mod tagging;
 
 use crate::actions::Op;
+use crate::checksum;
 use crate::error::{S3Error, codes};
 use crate::server::{Parts, Reply, S3Service};
 use crate::xml::Doc;
@@ -92,6 +94,9 @@ pub(crate) async fn run(
         Op::PutBucketEncryption => encryption::put(svc, ctx, p, g, body).await,
         Op::GetBucketEncryption => encryption::get(svc, ctx, p, g).await,
         Op::DeleteBucketEncryption => encryption::delete(svc, ctx, p, g).await,
+        Op::PutObjectTagging => tagging::put(svc, ctx, p, g, body).await,
+        Op::GetObjectTagging => tagging::get(svc, ctx, p, g).await,
+        Op::DeleteObjectTagging => tagging::delete(svc, ctx, p, g).await,
         // Authorized per key, before `run` (`delete_objects`).
         Op::DeleteObjects | Op::CopyObject | Op::UploadPartCopy => Err(S3Error::new(
             codes::METHOD_NOT_ALLOWED,
@@ -338,28 +343,87 @@ async fn list_objects(
 /// Why a body stream failed, when the body (not the store) was at fault.
 const SHA256_MISMATCH: u8 = 10;
 
-/// The request body as the store reads it. A hex `x-amz-content-sha256` is checked as the
-/// bytes pass, and `aws-chunked` bodies are decoded (their chunk signatures checked when signed):
-/// on a mismatch the stream fails, so the store discards the write, and `failure` tells
-/// [`body_failure`] which error to answer.
-fn body_stream(
+/// The request body as the store reads it, and what its checks found. A hex
+/// `x-amz-content-sha256` is checked as the bytes pass, `aws-chunked` bodies are decoded (their
+/// chunk and trailer signatures checked when signed), and an additional checksum
+/// (`x-amz-checksum-*`, as a header or a trailer: `crate::checksum`) is computed and compared:
+/// on a mismatch the stream fails, so the store discards the write, and [`BodyCheck::error`]
+/// says which error to answer.
+fn body_stream(p: &Parts, body: RequestBody) -> Result<(BodyStream, BodyCheck), S3Error> {
+    let requested = checksum::requested(p)?;
+    let failure = Arc::new(AtomicU8::new(0));
+    let trailers = crate::chunked::Trailers::default();
+    let stream = payload_stream(p, body, failure.clone(), trailers.clone())?;
+    let check = BodyCheck {
+        failure: failure.clone(),
+        algorithm: requested.as_ref().map(checksum::Requested::algorithm),
+        outcome: checksum::Outcome::default(),
+    };
+    let stream = match requested {
+        None => stream,
+        Some(requested) => Box::pin(checksum::verify(
+            stream,
+            requested,
+            trailers,
+            failure,
+            check.outcome.clone(),
+        )),
+    };
+    Ok((stream, check))
+}
+
+/// What the checks of a request body found.
+pub(crate) struct BodyCheck {
+    failure: Arc<AtomicU8>,
+    algorithm: Option<checksum::Algorithm>,
+    outcome: checksum::Outcome,
+}
+
+impl BodyCheck {
+    /// The S3 error of a body the stream refused, if that is why the store failed.
+    pub(crate) fn error(&self) -> Option<S3Error> {
+        let code = self.failure.load(Ordering::Relaxed);
+        checksum::failure_error(code, self.algorithm).or_else(|| body_failure(code))
+    }
+
+    /// The checksum of a body that passed: `(algorithm, base64 value)`.
+    pub(crate) fn checksum(&self) -> Option<(checksum::Algorithm, String)> {
+        self.outcome
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Answers the body's checksum header (`x-amz-checksum-crc32: ...`), as S3 does on writes.
+    pub(crate) fn reply_header(&self, r: &mut Reply) {
+        if let Some((algorithm, value)) = self.checksum() {
+            r.header(algorithm.header(), value);
+        }
+    }
+}
+
+/// The payload with `x-amz-content-sha256` checked and `aws-chunked` decoded.
+fn payload_stream(
     p: &Parts,
     body: RequestBody,
     failure: Arc<AtomicU8>,
+    trailers: crate::chunked::Trailers,
 ) -> Result<BodyStream, S3Error> {
     let frames = body.into_data_stream().map_err(io::Error::other);
     match p.payload_hash.as_str() {
         "UNSIGNED-PAYLOAD" => Ok(Box::pin(frames)),
-        "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => {
-            Ok(Box::pin(crate::chunked::decode(frames, None, failure)))
-        }
-        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" => {
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => Ok(Box::pin(crate::chunked::decode(
+            frames, None, failure, trailers,
+        ))),
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" | "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" => {
             let signer = p
                 .chunk_signer
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take();
-            Ok(Box::pin(crate::chunked::decode(frames, signer, failure)))
+            Ok(Box::pin(crate::chunked::decode(
+                frames, signer, failure, trailers,
+            )))
         }
         h if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
             let Ok(expected) = <[u8; 32]>::try_from(hex::decode(h).unwrap_or_default()) else {
@@ -402,7 +466,7 @@ fn body_stream(
             Ok(Box::pin(checked))
         }
         h if h.starts_with("STREAMING-") => Err(S3Error::not_implemented(
-            "This aws-chunked payload form (signed trailers, ECDSA)",
+            "This aws-chunked payload form (ECDSA signatures)",
         )),
         _ => Err(S3Error::new(
             codes::INVALID_CONTENT_SHA256,
@@ -411,9 +475,9 @@ fn body_stream(
     }
 }
 
-/// The S3 error of a body the stream refused, if that is why the store failed.
-fn body_failure(failure: &AtomicU8) -> Option<S3Error> {
-    match failure.load(Ordering::Relaxed) {
+/// The S3 error of a body the payload stream refused, by its failure code.
+fn body_failure(code: u8) -> Option<S3Error> {
+    match code {
         SHA256_MISMATCH => Some(S3Error::new(
             codes::CONTENT_SHA256_MISMATCH,
             "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -439,6 +503,16 @@ fn metadata(p: &Parts) -> Result<ObjectMetadata, S3Error> {
             .map_err(|_| S3Error::invalid_argument("Header values must be text."))?;
         if let Some(meta) = name.as_str().strip_prefix("x-amz-meta-") {
             user_meta.push((meta.to_owned(), value.to_owned()));
+        } else if name == http::header::CONTENT_ENCODING {
+            // `aws-chunked` describes the request body only; S3 stores the other codings.
+            let stored: Vec<&str> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
+                .collect();
+            if !stored.is_empty() {
+                headers.push((name.as_str().to_owned(), stored.join(", ")));
+            }
         } else if CONTENT_HEADERS.contains(&name.as_str()) {
             headers.push((name.as_str().to_owned(), value.to_owned()));
         }
@@ -471,8 +545,7 @@ async fn put_object(
             ));
         }
     };
-    let failure = Arc::new(AtomicU8::new(0));
-    let body = body_stream(p, body, failure.clone())?;
+    let (body, check) = body_stream(p, body)?;
     let out = svc
         .store
         .put_object(
@@ -488,17 +561,17 @@ async fn put_object(
                 storage_class: None,
                 forbid_overwrite,
                 sse: sse_request(p)?,
-                // x-amz-tagging is not read yet: objects written through S3 get no tags.
-                tags: Vec::new(),
+                tags: tagging::request_tags(&p.headers)?,
             },
         )
         .await;
     let out = match out {
-        Err(e) => return Err(body_failure(&failure).unwrap_or_else(|| e.into())),
+        Err(e) => return Err(check.error().unwrap_or_else(|| e.into())),
         Ok(out) => out,
     };
     let mut r = Reply::new(StatusCode::OK);
     r.header("etag", quoted_etag(&out.etag));
+    check.reply_header(&mut r);
     encryption_headers(&mut r, &out.record);
     echo_bucket_key(&mut r, p);
     Ok(r)
@@ -602,6 +675,9 @@ fn object_headers(r: &mut Reply, o: &ObjectRecord) {
         .header("content-type", &o.content_type)
         .header("accept-ranges", "bytes");
     encryption_headers(r, o);
+    if !o.tags.is_empty() {
+        r.header(tagging::X_AMZ_TAGGING_COUNT, o.tags.len().to_string());
+    }
     for (name, value) in &o.headers {
         r.header(name, value);
     }
@@ -698,12 +774,11 @@ struct DeleteDocObject {
 
 /// Reads a small XML request body (at most `limit` bytes).
 async fn read_xml(p: &Parts, body: RequestBody, limit: usize) -> Result<String, S3Error> {
-    let failure = Arc::new(AtomicU8::new(0));
-    let mut stream = body_stream(p, body, failure.clone())?;
+    let (mut stream, check) = body_stream(p, body)?;
     let mut xml = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| {
-            body_failure(&failure).unwrap_or_else(|| {
+            check.error().unwrap_or_else(|| {
                 S3Error::new(codes::INCOMPLETE_BODY, "The request body ended early.")
             })
         })?;
@@ -833,7 +908,7 @@ fn copy_condition_error(e: coffer_core::Error) -> S3Error {
 
 /// CopyObject: `x-amz-copy-source` (`[/]bucket/key`, URL-encoded) read under its own grant
 /// (`oss:GetObject` on the source), the target written under the request's; metadata copied or
-/// replaced (`x-amz-metadata-directive`), the source's `x-amz-copy-source-if-*` checked.
+/// replaced (`x-amz-metadata-directive`), tags likewise (`x-amz-tagging-directive`), the source's `x-amz-copy-source-if-*` checked.
 pub(crate) async fn copy_object(
     svc: &S3Service,
     ctx: &RequestContext,
@@ -875,7 +950,7 @@ pub(crate) async fn copy_object(
                 storage_class: None,
                 forbid_overwrite: p.header("if-none-match") == Some("*"),
                 sse: sse_request(p)?,
-                tags: None,
+                tags: tagging::copy_tags(p)?,
             },
         )
         .await

@@ -108,7 +108,7 @@ pub(crate) struct Parts {
     pub(crate) op: Op,
     /// The verified `x-amz-content-sha256` (a hex digest, or an unsigned form).
     pub(crate) payload_hash: String,
-    /// For a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` body: what checks its chunks.
+    /// For a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]` body: what checks its chunks.
     pub(crate) chunk_signer: std::sync::Mutex<Option<sigv4::ChunkSigner>>,
 }
 
@@ -335,6 +335,27 @@ async fn dispatch(
     let Some(action) = op.action() else {
         return Err(S3Error::not_implemented(op.name()));
     };
+    // A write that creates an object with tags also needs oss:PutObjectTagging, and its tags
+    // are what `oss:RequestObjectTag/<key>` tests (a CopyObject only under REPLACE).
+    let sets_object_tags = match op {
+        Op::PutObject | Op::CreateMultipartUpload => head
+            .headers
+            .contains_key(crate::ops::tagging::X_AMZ_TAGGING),
+        Op::CopyObject => {
+            head.headers
+                .get(crate::ops::tagging::X_AMZ_TAGGING_DIRECTIVE)
+                .is_some_and(|d| d == "REPLACE")
+                && head
+                    .headers
+                    .contains_key(crate::ops::tagging::X_AMZ_TAGGING)
+        }
+        _ => false,
+    };
+    let object_tags = if sets_object_tags {
+        crate::ops::tagging::request_tags(&head.headers)?
+    } else {
+        Vec::new()
+    };
     let facts = RequestFacts {
         source_ip: ctx.source.map(|p| p.ip()),
         secure_transport: ctx.secure,
@@ -353,9 +374,9 @@ async fn dispatch(
             .find(|(k, _)| k == "delimiter")
             .map(|(_, v)| v.clone()),
         write_headers: Vec::new(),
-        object_tags: Vec::new(),
+        object_tags,
         sets_object_acl: false,
-        sets_object_tags: false,
+        sets_object_tags,
     };
     let customer_keys = crate::ops::sse_c::customer_keys(
         &head.headers,
@@ -433,8 +454,11 @@ fn authenticate(
         &svc.config.region,
     )
     .map_err(signature_error)?;
-    let signer = (presented.payload_hash == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
-        .then(|| presented.chunk_signer(key));
+    let signer = matches!(
+        presented.payload_hash.as_str(),
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" | "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+    )
+    .then(|| presented.chunk_signer(key));
     Ok((principal, presented.payload_hash, signer))
 }
 

@@ -322,6 +322,18 @@ impl ChunkSigner {
         );
         sign(&self.key, &string_to_sign)
     }
+
+    /// The signature of a trailer whose canonical lines (`name:value\n` each) hash to
+    /// `trailer_hash`, after the last chunk's signature `prev`.
+    pub fn trailer_signature(&self, prev: &str, trailer_hash: &[u8]) -> String {
+        let string_to_sign = format!(
+            "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{prev}\n{}",
+            self.date,
+            self.scope,
+            hex::encode(trailer_hash)
+        );
+        sign(&self.key, &string_to_sign)
+    }
 }
 
 impl Presented {

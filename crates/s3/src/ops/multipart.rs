@@ -1,9 +1,6 @@
 //! Multipart uploads: CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
 //! AbortMultipartUpload, ListParts, UploadPartCopy, ListMultipartUploads.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicU8;
-
 use coffer_core::{
     Acl, ByteRange, CompletePart, CompleteUpload, InitiateUpload, RequestContext, UploadListQuery,
 };
@@ -13,7 +10,7 @@ use coffer_types::UploadId;
 use http::StatusCode;
 use serde::Deserialize;
 
-use super::{body_failure, body_stream, bucket, content_md5, iso8601, key, metadata, quoted_etag};
+use super::{body_stream, bucket, content_md5, iso8601, key, metadata, quoted_etag};
 use crate::error::{S3Error, codes};
 use crate::server::{Parts, Reply, S3Service};
 use crate::xml::Doc;
@@ -61,7 +58,7 @@ pub(super) async fn create(
                 acl: Acl::Default,
                 storage_class: None,
                 sse: super::sse_request(p)?,
-                tags: Vec::new(),
+                tags: super::tagging::request_tags(&p.headers)?,
             },
         )
         .await?;
@@ -82,18 +79,18 @@ pub(super) async fn upload_part(
     let number = part_number(p)?;
     let id = upload_id(p)?;
     let md5 = content_md5(p)?;
-    let failure = Arc::new(AtomicU8::new(0));
-    let stream = body_stream(p, body, failure.clone())?;
+    let (stream, check) = body_stream(p, body)?;
     let out = match svc
         .store
         .upload_part(ctx, g, bucket(p)?, key(p)?, &id, number, stream, md5)
         .await
     {
         Ok(out) => out,
-        Err(e) => return Err(body_failure(&failure).unwrap_or_else(|| e.into())),
+        Err(e) => return Err(check.error().unwrap_or_else(|| e.into())),
     };
     let mut r = Reply::new(StatusCode::OK);
     r.header("etag", quoted_etag(&out.etag));
+    check.reply_header(&mut r);
     Ok(r)
 }
 
