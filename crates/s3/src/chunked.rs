@@ -243,10 +243,10 @@ mod tests {
         (out, failure)
     }
 
-    fn run_with_trailers(
-        body: &[u8],
-        signer: Option<ChunkSigner>,
-    ) -> (Result<Vec<u8>, io::Error>, u8, Vec<(String, String)>) {
+    /// What a decoded body gave: the bytes (or the error), the failure code, the trailers.
+    type Decoded = (Result<Vec<u8>, io::Error>, u8, Vec<(String, String)>);
+
+    fn run_with_trailers(body: &[u8], signer: Option<ChunkSigner>) -> Decoded {
         let failure = Arc::new(AtomicU8::new(0));
         let trailers = Trailers::default();
         let pieces: Vec<io::Result<Bytes>> = body
