@@ -196,9 +196,7 @@ def test_unsupported_operations_answer_not_implemented(s3, s3_bucket):
         s3.get_bucket_versioning(Bucket=s3_bucket)
     assert error_code(e) == "NotImplemented"
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        s3.put_object_tagging(
-            Bucket=s3_bucket, Key="k", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}
-        )
+        s3.get_bucket_replication(Bucket=s3_bucket)
     assert error_code(e) == "NotImplemented"
 
 

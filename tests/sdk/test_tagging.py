@@ -122,9 +122,11 @@ def test_malformed_tagging_xml_is_malformed_xml(raw, bucket, bucket_name, body):
     assert tags_of(bucket, "k") == {"keep": "me"}
 
 
-def test_bucket_tagging_is_still_not_implemented(bucket):
-    e = server_error(lambda: bucket.get_bucket_tagging())
-    assert (e.status, e.code) == (501, "NotImplemented")
+def test_bucket_tags_are_apart_from_object_tags(bucket):
+    # Bucket tagging (test_bucket_subresources.py) and object tags share no state.
+    bucket.put_object("k", b"x", headers={"x-oss-tagging": "a=1"})
+    assert bucket.get_bucket_tagging().tag_set.tagging_rule == {}
+    assert bucket.get_object_tagging("k").tag_set.tagging_rule == {"a": "1"}
 
 
 def test_tagging_through_the_v2_sdk(v2c, bucket, bucket_name):
