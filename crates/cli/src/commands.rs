@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -842,7 +842,7 @@ fn bars(total: u64) -> (MultiProgress, ProgressBar) {
 
 /// Prints a line above the bars, or, when they are hidden (a pipe), plainly: a hidden bar's
 /// `println` prints nothing. `to_stderr` for messages that are not results.
-fn say(bar: &ProgressBar, to_stderr: bool, line: String) {
+pub(crate) fn say(bar: &ProgressBar, to_stderr: bool, line: String) {
     if !bar.is_hidden() {
         bar.println(line);
     } else if to_stderr {
@@ -1386,13 +1386,11 @@ async fn reencrypt(
     }
     let client = OssClient::new(common.conn.resolve()?)?;
     let (bucket, prefix) = Location::remote(target)?;
-    let objects = client.list_all(&bucket, &prefix).await?;
-    let total: u64 = objects.iter().map(|o| o.size).sum();
-    let (multi, bar) = bars(total);
+    // The total grows as the listing goes, page by page.
+    let (multi, bar) = bars(0);
     bar.enable_steady_tick(Duration::from_millis(200));
-    bar.set_message(format!("{} objects", objects.len()));
-    let transfers = Arc::new(Transfers {
-        client: client.clone(),
+    let transfers = Transfers {
+        client,
         permits: Arc::new(tokio::sync::Semaphore::new(parallel.max(1))),
         parallel: parallel.max(1),
         threshold: u64::MAX,
@@ -1402,85 +1400,58 @@ async fn reencrypt(
         sse: Some(want.clone()),
         bar: bar.clone(),
         bars: multi,
-    });
-    #[derive(Default)]
-    struct Tally {
-        rewritten: u64,
-        bytes: u64,
-        already: u64,
-        failed: u64,
-    }
-    let tally = std::sync::Mutex::new(Tally::default());
-    let first_error = std::sync::Mutex::new(None::<anyhow::Error>);
-    futures::stream::iter(objects.iter())
-        .map(|o| {
-            let (t, want, bucket) = (transfers.clone(), want.clone(), bucket.clone());
-            let (tally, first_error) = (&tally, &first_error);
-            async move {
-                let r: Result<bool> = async {
-                    let info = t.client.head(&bucket, &o.key).await?;
-                    if want.matches(&info) {
-                        t.bar.inc(o.size);
-                        return Ok(false);
-                    }
-                    if dry_run {
-                        t.bar.inc(o.size);
-                        if common.output == OutputFormat::Json {
-                            println!("{}", json!({"key": o.key, "from": info.sse, "to": want.algorithm, "dry_run": true}));
-                        } else {
-                            say(&t.bar, false, format!("would rewrite oss://{bucket}/{} ({} → {})", o.key, info.sse.as_deref().unwrap_or("none"), want.algorithm));
-                        }
-                        return Ok(true);
-                    }
-                    // Only rewrite what is unchanged since HEAD: a concurrent writer wins.
-                    let guard = [("x-oss-copy-source-if-match".to_owned(), format!("\"{}\"", info.etag))];
-                    t.copy(&bucket, &o.key, o.size, &bucket, &o.key, &guard).await?;
-                    Ok(true)
-                }
-                .await;
-                let mut tl = tally.lock().map_err(|_| anyhow::anyhow!("lock"))?;
-                match r {
-                    Ok(true) => {
-                        tl.rewritten += 1;
-                        tl.bytes += o.size;
-                    }
-                    Ok(false) => tl.already += 1,
-                    Err(e) => {
-                        tl.failed += 1;
-                        say(&t.bar, true, format!("coffer: {}: {e:#}", o.key));
-                        first_error.lock().map_err(|_| anyhow::anyhow!("lock"))?.get_or_insert(e);
-                    }
-                }
-                Ok::<_, anyhow::Error>(())
-            }
-        })
-        .buffer_unordered(parallel.max(1))
-        .try_collect::<Vec<()>>()
-        .await?;
+    };
+    let backend = crate::reencrypt::OssBackend {
+        transfers: &transfers,
+        bucket,
+        prefix,
+        to: want.algorithm.clone(),
+        json: common.output == OutputFormat::Json,
+        listed: Default::default(),
+    };
+    let progress = coffer_reencrypt::Progress::new();
+    let options = coffer_reencrypt::Options {
+        parallel,
+        dry_run,
+        mode: coffer_reencrypt::Mode::Copy,
+    };
+    coffer_reencrypt::run(&backend, &want.encryption(), options, &progress).await;
     bar.finish_and_clear();
-    let tl = tally.into_inner().map_err(|_| anyhow::anyhow!("lock"))?;
+    let c = progress.counts();
+    let first = progress.take_first_error();
+    // A listing refused at once (no such bucket, access denied): only the error, as any
+    // other command.
+    if let Some(f) = &first
+        && f.key.is_none()
+        && c.listed == 0
+    {
+        return Err(first.map(|f| f.error.0).expect("checked just above"));
+    }
     let summary = json!({
-        "objects": objects.len(), "rewritten": tl.rewritten, "bytes": tl.bytes,
-        "already_right": tl.already, "failed": tl.failed, "dry_run": dry_run,
+        "objects": c.listed, "rewritten": c.rewritten, "bytes": c.bytes,
+        "already_right": c.already, "skipped": c.skipped, "failed": c.failed, "dry_run": dry_run,
     });
     emit(
         common,
         &summary,
         &format!(
-            "{} objects: {} {}, {} bytes; {} already right; {} failed",
-            objects.len(),
-            tl.rewritten,
+            "{} objects: {} {}, {} bytes; {} already right; {} changed meanwhile (left as \
+             written); {} failed",
+            c.listed,
+            c.rewritten,
             if dry_run { "to rewrite" } else { "rewritten" },
-            tl.bytes,
-            tl.already,
-            tl.failed
+            c.bytes,
+            c.already,
+            c.skipped,
+            c.failed
         ),
     );
-    match first_error
-        .into_inner()
-        .map_err(|_| anyhow::anyhow!("lock"))?
-    {
-        Some(e) => Err(e.context(format!("{} objects failed", tl.failed))),
+    match first {
+        Some(f) if f.key.is_none() => Err(f
+            .error
+            .0
+            .context(format!("the listing stopped after {} objects", c.listed))),
+        Some(f) => Err(f.error.0.context(format!("{} objects failed", c.failed))),
         None => Ok(()),
     }
 }

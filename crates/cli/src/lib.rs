@@ -14,6 +14,7 @@ pub mod commands;
 pub mod kms;
 pub mod ops;
 pub mod profile;
+mod reencrypt;
 pub mod transfer;
 pub mod uri;
 

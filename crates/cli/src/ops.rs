@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
+use coffer_reencrypt::{Algorithm, Encryption};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
@@ -34,11 +35,13 @@ impl Sse {
         h
     }
 
-    /// Whether an object whose HEAD said `algorithm`/`key_id`/`data` already is encrypted so.
-    pub fn matches(&self, current: &ObjectInfo) -> bool {
-        current.sse.as_deref() == Some(self.algorithm.as_str())
-            && (self.kms_key_id.is_none() || self.kms_key_id == current.kms_key_id)
-            && self.data_encryption == current.sse_data
+    /// What this asks, in the re-encryption engine's terms.
+    pub fn encryption(&self) -> Encryption {
+        Encryption {
+            algorithm: Algorithm::from_header(Some(&self.algorithm)),
+            kms_key_id: self.kms_key_id.clone(),
+            kms_data_sm4: self.data_encryption.as_deref() == Some("SM4"),
+        }
     }
 }
 
@@ -63,6 +66,17 @@ pub struct ObjectInfo {
     pub content_type: Option<String>,
     /// Every response header, lower-case name order.
     pub headers: std::collections::BTreeMap<String, String>,
+}
+
+impl ObjectInfo {
+    /// How the object is encrypted, from its `x-oss-server-side-*` headers.
+    pub fn encryption(&self) -> Encryption {
+        Encryption {
+            algorithm: Algorithm::from_header(self.sse.as_deref()),
+            kms_key_id: self.kms_key_id.clone(),
+            kms_data_sm4: self.sse_data.as_deref() == Some("SM4"),
+        }
+    }
 }
 
 /// One listed object.

@@ -1,5 +1,5 @@
 //! Users, groups, policies and roles: create and delete them, a user's access keys (the secret
-//! shown once, when made), group membership, the policy editor (the server's validation message
+//! shown once, on the user's page the form redirects to), group membership, the policy editor (the server's validation message
 //! shown beside the document) and attach/detach.
 //!
 //! Every action is `AdminService::invoke` as the session's principal: RAM's operations and its
@@ -8,12 +8,14 @@
 use coffer_admin::Operation;
 use maud::{Markup, html};
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 use crate::error::ConsoleError;
 use crate::form::{Form, encode};
 use crate::page::{self, Section};
 use crate::reply::Reply;
 use crate::server::{Caller, ConsoleService, Req};
+use crate::session::NewKey;
 
 async fn ram(
     svc: &ConsoleService,
@@ -282,11 +284,16 @@ pub(crate) async fn user(
         json!({"UserName": name}),
     )
     .await;
+    // Listed after the key is taken, so the page never shows a secret without its key.
+    let new_key = svc.sessions.take_new_key(&caller.session_id, name);
+    let shown = new_key
+        .as_ref()
+        .map(|k| (k.access_key_id.as_str(), k.secret.as_str()));
     Ok(caller.page(
         svc,
         Section::Identities,
         &title,
-        user_markup(caller, name, u, &keys, None),
+        user_markup(caller, name, u, &keys, shown),
     ))
 }
 
@@ -486,13 +493,16 @@ pub(crate) async fn act(
     Ok(caller.done(svc, &back, outcome))
 }
 
-/// CreateAccessKey: the user's page with the new secret, shown this once (never stored by the
-/// console, never in a redirect or the session).
+/// CreateAccessKey, then post/redirect/get: the new secret is left in the session for the one
+/// view of the user's page that takes it (`Sessions::take_new_key`), and the reply is a redirect
+/// there. Reloading that page is a GET: it shows no secret and makes no key, where reloading the
+/// form's reply would have posted the form again and made a second key.
 async fn create_key(
     svc: &ConsoleService,
     caller: &Caller,
     name: &str,
 ) -> Result<Reply, ConsoleError> {
+    let back = format!("/identities/users/{}", encode(name));
     match ram(
         svc,
         caller,
@@ -501,28 +511,28 @@ async fn create_key(
     )
     .await
     {
-        Ok(k) => {
-            let u = ram(svc, caller, Operation::GetUser, json!({"UserName": name})).await?;
-            let keys = ram(
-                svc,
-                caller,
-                Operation::ListAccessKeys,
-                json!({"UserName": name}),
-            )
-            .await;
-            let content = user_markup(
-                caller,
-                name,
-                &u["User"],
-                &keys,
-                Some((
-                    s(&k["AccessKey"], "AccessKeyId"),
-                    s(&k["AccessKey"], "AccessKeySecret"),
-                )),
+        Ok(mut k) => {
+            let secret = match k["AccessKey"]["AccessKeySecret"].take() {
+                Value::String(secret) => Zeroizing::new(secret),
+                _ => {
+                    return Ok(caller.done(
+                        svc,
+                        &back,
+                        Err(ConsoleError::internal("CreateAccessKey answered no secret")),
+                    ));
+                }
+            };
+            svc.sessions.leave_new_key(
+                &caller.session_id,
+                NewKey {
+                    user: name.to_owned(),
+                    access_key_id: s(&k["AccessKey"], "AccessKeyId").to_owned(),
+                    secret,
+                },
             );
-            Ok(caller.page(svc, Section::Identities, &format!("User {name}"), content))
+            Ok(Reply::redirect(&back))
         }
-        Err(e) => Ok(caller.done(svc, &format!("/identities/users/{}", encode(name)), Err(e))),
+        Err(e) => Ok(caller.done(svc, &back, Err(e))),
     }
 }
 

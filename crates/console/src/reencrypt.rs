@@ -1,12 +1,14 @@
 //! "Re-encrypt existing objects": a job that rewrites every object of a bucket whose encryption
 //! differs from the bucket's current rule, with progress and a result summary.
 //!
-//! It is the CLI's `coffer reencrypt` done in process, step for step: list the objects, skip the
-//! ones already encrypted as asked, and copy each other one onto itself with the rule's
-//! encryption, guarded by its ETag (a concurrent writer wins and the object is counted as
-//! skipped, never overwritten with older data). Each copy is authorized as the logged-in
-//! principal (`oss:GetObject` on the source, `oss:PutObject` on the target, and the `kms:*`
-//! checks of the key), exactly as the API's CopyObject.
+//! It is the engine of the CLI's `coffer reencrypt` (`coffer_reencrypt::run`) over the store in
+//! process: the engine lists the objects, skips the ones already encrypted as asked, and has
+//! each other one copied onto itself with the rule's encryption, guarded by its ETag (a
+//! concurrent writer wins and the object is counted as skipped, never overwritten with older
+//! data). [`StoreBackend`] is what differs from the CLI: each listing and each copy is
+//! authorized as the logged-in principal (`oss:ListObjects`; `oss:GetObject` on the source,
+//! `oss:PutObject` on the target, and the `kms:*` checks of the key), exactly as the API's
+//! ListObjects and CopyObject.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,10 +16,11 @@ use std::sync::{Arc, Mutex};
 use coffer_access::{Access, RequestFacts, Target};
 use coffer_core::{
     Acl, CopyObject, EncryptionRule, ListEntry, ListQuery, MetadataDirective, ObjectRecord,
-    Preconditions, RequestContext, SseRequest, Store,
+    Preconditions, RequestContext, SseAlgorithm, SseRequest, Store,
 };
 use coffer_iam::{Action, Principal};
-use coffer_types::BucketName;
+use coffer_reencrypt::{Algorithm, Encryption, Listed, Mode, Object, Options, Page, Progress};
+use coffer_types::{BucketName, ObjectKey};
 use http::StatusCode;
 use maud::html;
 
@@ -30,18 +33,17 @@ use crate::server::{Caller, ConsoleService};
 /// Most jobs kept (finished ones are dropped oldest first past it).
 const MAX_JOBS: usize = 100;
 
-/// The progress of one job.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Progress {
-    pub(crate) listed: u64,
-    pub(crate) rewritten: u64,
-    pub(crate) already: u64,
-    pub(crate) skipped: u64,
-    pub(crate) failed: u64,
-    pub(crate) bytes: u64,
-    pub(crate) done: bool,
-    /// The first failure, as code and words.
-    pub(crate) first_error: Option<(String, String)>,
+/// Objects one job has in hand at once: a few copies overlap their KMS and disk waits without
+/// one person's job taking the server's threads from the API's clients.
+const PARALLEL: usize = 4;
+
+/// Objects per listing page (ListObjects' own maximum).
+const PAGE_LEN: usize = 1000;
+
+impl coffer_reencrypt::Failure for ConsoleError {
+    fn code(&self) -> Option<&str> {
+        Some(&self.code)
+    }
 }
 
 struct Job {
@@ -49,7 +51,7 @@ struct Job {
     /// Who started it: only that principal sees it.
     owner: String,
     target: String,
-    progress: Mutex<Progress>,
+    progress: Progress<ConsoleError>,
 }
 
 /// The jobs of the console.
@@ -72,7 +74,7 @@ impl Jobs {
         if g.1.len() >= MAX_JOBS {
             let finished: Vec<String> =
                 g.1.iter()
-                    .filter(|(_, j)| lock(&j.progress).done)
+                    .filter(|(_, j)| j.progress.counts().done)
                     .map(|(k, _)| k.clone())
                     .collect();
             for k in finished.into_iter().take(g.1.len() + 1 - MAX_JOBS) {
@@ -92,44 +94,159 @@ impl Jobs {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Whether `o` is already encrypted as `rule` asks.
-fn matches(o: &ObjectRecord, rule: &EncryptionRule) -> bool {
+/// How an object of the store is encrypted, in the engine's terms.
+fn encryption_of(o: &ObjectRecord) -> Encryption {
     let Some(e) = &o.encryption else {
-        return false;
+        return Encryption::none();
     };
-    e.algorithm == rule.algorithm
-        && (rule.algorithm != coffer_core::SseAlgorithm::Kms
-            || (e.kms_data_sm4 == rule.kms_data_sm4
-                && match &rule.kms_key_id {
-                    None => e.kms_key_id.is_none(),
-                    Some(k) => e.kms_key_id.as_deref() == Some(k.as_str()),
-                }))
+    Encryption {
+        algorithm: algorithm_of(e.algorithm),
+        kms_key_id: e.kms_key_id.clone(),
+        kms_data_sm4: e.kms_data_sm4,
+    }
 }
 
-/// What a running job acts with: the principal, the facts of the request that started it.
-struct Actor {
+fn algorithm_of(a: SseAlgorithm) -> Algorithm {
+    match a {
+        SseAlgorithm::Aes256 => Algorithm::Aes256,
+        SseAlgorithm::Sm4 => Algorithm::Sm4,
+        SseAlgorithm::Kms => Algorithm::Kms,
+        SseAlgorithm::SseC => Algorithm::Customer,
+    }
+}
+
+/// What a bucket's rule asks of its objects.
+fn wanted_by(rule: &EncryptionRule) -> Encryption {
+    Encryption {
+        algorithm: algorithm_of(rule.algorithm),
+        kms_key_id: rule.kms_key_id.clone(),
+        kms_data_sm4: rule.kms_data_sm4,
+    }
+}
+
+/// The copy's encryption request for what the engine asks.
+fn request_for(wanted: &Encryption) -> Result<SseRequest, ConsoleError> {
+    match wanted.algorithm {
+        Algorithm::Aes256 => Ok(SseRequest::Aes256),
+        Algorithm::Sm4 => Ok(SseRequest::Sm4),
+        Algorithm::Kms => Ok(SseRequest::Kms {
+            key_id: wanted.kms_key_id.clone(),
+            data_sm4: wanted.kms_data_sm4,
+        }),
+        // A bucket rule names none of these (the API refuses them).
+        Algorithm::None | Algorithm::Customer | Algorithm::Other(_) => Err(ConsoleError::invalid(
+            "The bucket's rule names no encryption method objects can be rewritten with.",
+        )),
+    }
+}
+
+fn listed(o: &ObjectRecord) -> Listed {
+    Listed {
+        key: o.key.to_string(),
+        size: o.size,
+        etag: o.etag.clone(),
+        encryption: Some(encryption_of(o)),
+    }
+}
+
+/// The engine's backend over the store, acting as the principal who started the job with the
+/// facts of the request that started it.
+struct StoreBackend {
     store: Arc<Store>,
     access: Arc<Access>,
     principal: Principal,
     facts: RequestFacts,
     ctx: RequestContext,
+    bucket: BucketName,
 }
 
-impl Actor {
+impl coffer_reencrypt::Backend for StoreBackend {
+    type Error = ConsoleError;
+
+    async fn list(&self, marker: Option<&str>) -> Result<Page, ConsoleError> {
+        let grant = self
+            .access
+            .authorize(
+                &self.principal,
+                Action::ListObjects,
+                Target::bucket(&self.bucket),
+                &self.facts,
+            )
+            .await?;
+        let page = self
+            .store
+            .list_objects(
+                &self.ctx,
+                &grant,
+                &self.bucket,
+                &ListQuery {
+                    prefix: String::new(),
+                    delimiter: None,
+                    marker: marker.unwrap_or("").to_owned(),
+                    max_keys: PAGE_LEN,
+                },
+            )
+            .await?;
+        Ok(Page {
+            objects: page
+                .entries
+                .iter()
+                .filter_map(|e| match e {
+                    ListEntry::Object(o) => Some(listed(o)),
+                    _ => None,
+                })
+                .collect(),
+            next: page.next_marker().map(str::to_owned),
+        })
+    }
+
+    /// Not asked in practice: the store's listing says how each object is encrypted. Answered
+    /// all the same, as HeadObject would be.
+    async fn inspect(&self, listed: &Listed) -> Result<Object, ConsoleError> {
+        let key = ObjectKey::parse(&listed.key)?;
+        let grant = self
+            .access
+            .authorize(
+                &self.principal,
+                Action::GetObject,
+                Target::object(&self.bucket, &key),
+                &self.facts,
+            )
+            .await?;
+        let o = self
+            .store
+            .head_object(
+                &self.ctx,
+                &grant,
+                &self.bucket,
+                &key,
+                &Preconditions::default(),
+            )
+            .await?;
+        Ok(Object {
+            key: listed.key.clone(),
+            size: o.size,
+            etag: o.etag.clone(),
+            encryption: encryption_of(&o),
+        })
+    }
+
     async fn rewrite(
         &self,
-        bucket: &BucketName,
-        o: &ObjectRecord,
-        sse: &SseRequest,
+        object: &Object,
+        wanted: &Encryption,
+        mode: Mode,
     ) -> Result<(), ConsoleError> {
-        let target = Target::object(bucket, &o.key);
+        match mode {
+            Mode::Copy => {}
+        }
+        let sse = request_for(wanted)?;
+        let bucket = &self.bucket;
+        let key = ObjectKey::parse(&object.key)?;
+        let target = Target::object(bucket, &key);
         let source = self
             .access
-            .authorize_copy_source(&self.principal, bucket, &o.key, &self.facts)
+            .authorize_copy_source(&self.principal, bucket, &key, &self.facts)
             .await?;
         let grant = self
             .access
@@ -142,19 +259,19 @@ impl Actor {
                 &grant,
                 CopyObject {
                     source_bucket: bucket.clone(),
-                    source_key: o.key.clone(),
+                    source_key: key.clone(),
                     bucket: bucket.clone(),
-                    key: o.key.clone(),
+                    key,
                     directive: MetadataDirective::Copy,
                     metadata: Default::default(),
                     source_preconditions: Preconditions {
-                        if_match: Some(o.etag.clone()),
+                        if_match: Some(object.etag.clone()),
                         ..Default::default()
                     },
                     acl: Acl::Default,
                     storage_class: None,
                     forbid_overwrite: false,
-                    sse: Some(sse.clone()),
+                    sse: Some(sse),
                     // Re-encryption keeps the object's tags, as the CLI's CopyObject does.
                     tags: None,
                 },
@@ -163,83 +280,12 @@ impl Actor {
         Ok(())
     }
 
-    async fn run(self, job: Arc<Job>, rule: EncryptionRule) {
-        let sse = SseRequest::from_rule(&rule);
-        let bucket = job.bucket.clone();
-        let mut marker = String::new();
-        loop {
-            let page = async {
-                let grant = self
-                    .access
-                    .authorize(
-                        &self.principal,
-                        Action::ListObjects,
-                        Target::bucket(&bucket),
-                        &self.facts,
-                    )
-                    .await?;
-                Ok::<_, ConsoleError>(
-                    self.store
-                        .list_objects(
-                            &self.ctx,
-                            &grant,
-                            &bucket,
-                            &ListQuery {
-                                prefix: String::new(),
-                                delimiter: None,
-                                marker: marker.clone(),
-                                max_keys: 1000,
-                            },
-                        )
-                        .await?,
-                )
-            }
-            .await;
-            let page = match page {
-                Ok(p) => p,
-                Err(e) => {
-                    let mut p = lock(&job.progress);
-                    p.failed += 1;
-                    p.first_error.get_or_insert((e.code, e.message));
-                    break;
-                }
-            };
-            for entry in &page.entries {
-                let ListEntry::Object(o) = entry else {
-                    continue;
-                };
-                lock(&job.progress).listed += 1;
-                if matches(o, &rule) {
-                    lock(&job.progress).already += 1;
-                    continue;
-                }
-                let outcome = self.rewrite(&bucket, o, &sse).await;
-                let mut p = lock(&job.progress);
-                match outcome {
-                    Ok(()) => {
-                        p.rewritten += 1;
-                        p.bytes += o.size;
-                    }
-                    // Changed or deleted since listed: its writer's version stands.
-                    Err(e) if e.code == "PreconditionFailed" || e.code == "NoSuchKey" => {
-                        p.skipped += 1
-                    }
-                    Err(e) => {
-                        if e.status.is_server_error() {
-                            tracing::error!(code = %e.code, cause = ?e.cause, key = %o.key, "re-encryption failed");
-                        }
-                        p.failed += 1;
-                        p.first_error.get_or_insert((e.code, e.message));
-                    }
-                }
-            }
-            match page.next_marker() {
-                Some(m) => marker = m.to_owned(),
-                None => break,
-            }
+    fn observe(&self, event: coffer_reencrypt::Event<'_, ConsoleError>) {
+        if let coffer_reencrypt::Event::Failed { key, error: e } = event
+            && e.status.is_server_error()
+        {
+            tracing::error!(code = %e.code, cause = ?e.cause, key = key.unwrap_or("(listing)"), "re-encryption failed");
         }
-        lock(&job.progress).done = true;
-        tracing::info!(bucket = %bucket, "re-encryption job finished");
     }
 }
 
@@ -274,31 +320,48 @@ pub(crate) async fn start(
         Ok(r) => r,
         Err(e) => return Ok(caller.done(svc, &back, Err(e))),
     };
+    let wanted = wanted_by(&rule);
     let job = Arc::new(Job {
         bucket: bucket.clone(),
         owner: caller.who.clone(),
         target: encryption::summary(Some(&rule)),
-        progress: Mutex::new(Progress::default()),
+        progress: Progress::new(),
     });
     let id = svc.jobs.insert(job.clone());
-    let actor = Actor {
+    let backend = StoreBackend {
         store: svc.store.clone(),
         access: svc.access.clone(),
         principal: caller.principal.clone(),
         facts: caller.facts.clone(),
         ctx: caller.ctx.clone(),
+        bucket: bucket.clone(),
     };
-    tokio::spawn(actor.run(job, rule));
+    let options = Options {
+        parallel: PARALLEL,
+        ..Options::default()
+    };
+    tokio::spawn(async move {
+        coffer_reencrypt::run(&backend, &wanted, options, &job.progress).await;
+        tracing::info!(bucket = %job.bucket, "re-encryption job finished");
+    });
     Ok(Reply::redirect(&format!(
         "/buckets/{bucket}/reencrypt/{id}"
     )))
 }
 
-fn progress_json(p: &Progress) -> serde_json::Value {
+/// The first failure as the page shows it: code and words.
+fn first_error(p: &Progress<ConsoleError>) -> Option<(String, String)> {
+    p.with_first_error(|f| f.map(|f| (f.error.code.clone(), f.error.message.clone())))
+}
+
+fn progress_json(
+    c: &coffer_reencrypt::Counts,
+    error: Option<&(String, String)>,
+) -> serde_json::Value {
     serde_json::json!({
-        "Listed": p.listed, "Rewritten": p.rewritten, "AlreadyRight": p.already,
-        "Skipped": p.skipped, "Failed": p.failed, "Bytes": p.bytes, "Done": p.done,
-        "Error": p.first_error.as_ref().map(|(c, m)| format!("{} ({c}): {m}", page::words(c))),
+        "Listed": c.listed, "Rewritten": c.rewritten, "AlreadyRight": c.already,
+        "Skipped": c.skipped, "Failed": c.failed, "Bytes": c.bytes, "Done": c.done,
+        "Error": error.map(|(code, m)| format!("{} ({code}): {m}", page::words(code))),
     })
 }
 
@@ -317,9 +380,13 @@ pub(crate) fn show(
             "There is no such re-encryption job (jobs are kept while the server runs).",
         )
     })?;
-    let p = lock(&job.progress).clone();
+    let p = job.progress.counts();
+    let error = first_error(&job.progress);
     if json {
-        return Ok(Reply::json(StatusCode::OK, &progress_json(&p)));
+        return Ok(Reply::json(
+            StatusCode::OK,
+            &progress_json(&p, error.as_ref()),
+        ));
     }
     let content = html! {
         div.layout {
@@ -330,7 +397,7 @@ pub(crate) fn show(
                 section.panel #job data-status={"/buckets/" (bucket) "/reencrypt/" (id) "/status"} data-done=(p.done) {
                     p { "Rewriting the objects of " strong { (bucket) } " that are not encrypted as " strong { (job.target) } "." }
                     label for="job-progress" { "Progress" }
-                    progress #job-progress max=(p.listed.max(1)) value=(p.rewritten + p.already + p.skipped + p.failed) {}
+                    progress #job-progress max=(p.listed.max(1)) value=(p.settled()) {}
                     dl.facts #job-summary {
                         dt { "State" } dd #job-state { (if p.done { "Finished" } else { "Running" }) }
                         dt { "Objects looked at" } dd #job-listed { (p.listed) }
@@ -339,7 +406,7 @@ pub(crate) fn show(
                         dt { "Changed meanwhile (left as written)" } dd #job-skipped { (p.skipped) }
                         dt { "Failed" } dd #job-failed { (p.failed) }
                     }
-                    @if let Some((code, message)) = &p.first_error { (page::error_banner(code, message)) }
+                    @if let Some((code, message)) = &error { (page::error_banner(code, message)) }
                     p { a href={"/buckets/" (bucket) "/reencrypt/" (id)} { "Refresh" } " · " a href={"/buckets/" (bucket) "/encryption"} { "Back to Server-side encryption" } }
                 }
             }
@@ -383,6 +450,10 @@ mod tests {
         }
     }
 
+    fn matches(o: &ObjectRecord, rule: &EncryptionRule) -> bool {
+        coffer_reencrypt::is_already_as_asked(&encryption_of(o), &wanted_by(rule))
+    }
+
     #[test]
     fn only_objects_encrypted_otherwise_than_the_rule_are_rewritten() {
         let rule = |algorithm, key: Option<&str>, sm4| EncryptionRule {
@@ -417,10 +488,40 @@ mod tests {
             &object(Some((SseAlgorithm::Aes256, None, false))),
             &sm4
         ));
+        assert!(!matches(
+            &object(Some((SseAlgorithm::SseC, None, false))),
+            &sm4
+        ));
+        // The default key: an SSE-KMS object records the CMK it was made under, whichever.
         let default_key = rule(SseAlgorithm::Kms, None, false);
         assert!(matches(
-            &object(Some((SseAlgorithm::Kms, None, false))),
+            &object(Some((SseAlgorithm::Kms, Some("the-default-key-id"), false))),
             &default_key
         ));
+        assert!(!matches(
+            &object(Some((SseAlgorithm::Kms, Some("k1"), true))),
+            &default_key
+        ));
+    }
+
+    #[test]
+    fn the_copy_asks_for_what_the_rule_says() {
+        let wanted = wanted_by(&EncryptionRule {
+            algorithm: SseAlgorithm::Kms,
+            kms_key_id: Some("k1".into()),
+            kms_data_sm4: true,
+        });
+        assert_eq!(
+            request_for(&wanted).unwrap(),
+            SseRequest::Kms {
+                key_id: Some("k1".into()),
+                data_sm4: true
+            }
+        );
+        assert_eq!(
+            request_for(&Encryption::new(Algorithm::Sm4)).unwrap(),
+            SseRequest::Sm4
+        );
+        assert!(request_for(&Encryption::none()).is_err());
     }
 }

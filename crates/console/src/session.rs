@@ -51,8 +51,31 @@ pub(crate) struct Flash {
     pub(crate) text: String,
 }
 
+/// A new access key's secret, kept for the one page that shows it (post/redirect/get: the form
+/// that made the key redirects to the user's page, which takes it). Taken once, then gone; a
+/// reload of that page shows no secret and makes no key. Never in a cookie, a URL or a log.
+pub(crate) struct NewKey {
+    /// The user the key belongs to: only that user's page takes it.
+    pub(crate) user: String,
+    /// The AccessKey ID.
+    pub(crate) access_key_id: String,
+    /// The AccessKey secret.
+    pub(crate) secret: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewKey")
+            .field("user", &self.user)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
 struct Record {
     flash: Option<Flash>,
+    new_key: Option<NewKey>,
     access_key_id: String,
     security_token: Option<Zeroizing<String>>,
     csrf: String,
@@ -125,6 +148,7 @@ impl Sessions {
             digest(&id),
             Record {
                 flash: None,
+                new_key: None,
                 access_key_id,
                 security_token,
                 csrf: random_token(),
@@ -166,6 +190,26 @@ impl Sessions {
         self.lock()
             .get_mut(&digest(id))
             .and_then(|r| r.flash.take())
+    }
+
+    /// Leaves a new key's secret for the session's next view of its user's page (replacing
+    /// one not yet shown: only the latest key's secret is kept).
+    pub(crate) fn leave_new_key(&self, id: &str, key: NewKey) {
+        if let Some(r) = self.lock().get_mut(&digest(id)) {
+            r.new_key = Some(key);
+        }
+    }
+
+    /// Takes the new key's secret left for `user`'s page, if any; one left for another user
+    /// stays.
+    pub(crate) fn take_new_key(&self, id: &str, user: &str) -> Option<NewKey> {
+        let mut map = self.lock();
+        let r = map.get_mut(&digest(id))?;
+        if r.new_key.as_ref().is_some_and(|k| k.user == user) {
+            r.new_key.take()
+        } else {
+            None
+        }
     }
 
     /// Ends the session (logout, or its key no longer resolves).
@@ -246,6 +290,53 @@ mod tests {
         sessions.remove(&a);
         assert_eq!(sessions.touch(&a, now).err(), Some(Missing::None));
         assert!(sessions.touch(&b, now).is_ok());
+    }
+
+    #[test]
+    fn a_new_keys_secret_is_shown_once_on_its_users_page_only() {
+        let sessions = Sessions::new(Duration::from_secs(60), Duration::from_secs(300));
+        let now = Instant::now();
+        let (a, b) = (
+            sessions.create("ak".into(), None, now),
+            sessions.create("ak".into(), None, now),
+        );
+        let key = |user: &str, id: &str| NewKey {
+            user: user.into(),
+            access_key_id: id.into(),
+            secret: Zeroizing::new(format!("secret-of-{id}")),
+        };
+        sessions.leave_new_key(&a, key("alice", "AK1"));
+        assert!(
+            sessions.take_new_key(&b, "alice").is_none(),
+            "another session"
+        );
+        assert!(
+            sessions.take_new_key(&a, "bob").is_none(),
+            "another user's page"
+        );
+        let k = sessions.take_new_key(&a, "alice").unwrap();
+        assert_eq!(
+            (k.access_key_id.as_str(), k.secret.as_str()),
+            ("AK1", "secret-of-AK1")
+        );
+        assert!(sessions.take_new_key(&a, "alice").is_none(), "shown once");
+        // Only the latest key's secret is kept.
+        sessions.leave_new_key(&a, key("alice", "AK2"));
+        sessions.leave_new_key(&a, key("alice", "AK3"));
+        assert_eq!(
+            sessions.take_new_key(&a, "alice").unwrap().access_key_id,
+            "AK3"
+        );
+        // Gone with the session.
+        sessions.leave_new_key(&a, key("alice", "AK4"));
+        sessions.remove(&a);
+        assert!(sessions.take_new_key(&a, "alice").is_none());
+        // Never in Debug.
+        let shown = format!("{:?}", key("alice", "AK5"));
+        assert!(
+            !shown.contains("secret-of-AK5") && shown.contains("redacted"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -6,9 +6,13 @@
 //! [`Options::parallel`] objects are in hand at once, and every outcome lands in one
 //! [`Progress`].
 
-use std::future::Future;
+use std::collections::VecDeque;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::Poll;
 
-use futures::{StreamExt, stream};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 
 use crate::encryption::{Encryption, is_already_as_asked};
 use crate::progress::Progress;
@@ -160,6 +164,7 @@ impl Default for Options {
     }
 }
 
+/// Where the listing is.
 enum Cursor {
     Start,
     At(String),
@@ -177,36 +182,77 @@ pub async fn run<B: Backend>(
     options: Options,
     progress: &Progress<B::Error>,
 ) {
-    let pages = stream::unfold(Cursor::Start, |cursor| async move {
-        let marker = match cursor {
-            Cursor::End => return None,
-            Cursor::Start => None,
-            Cursor::At(m) => Some(m),
-        };
-        match backend.list(marker.as_deref()).await {
-            Ok(page) => {
-                backend.observe(Event::Listed(&page.objects));
-                progress.update(|c| c.listed += page.objects.len() as u64);
-                let next = page.next.map_or(Cursor::End, Cursor::At);
-                Some((page.objects, next))
-            }
-            Err(error) => {
-                backend.observe(Event::Failed {
-                    key: None,
-                    error: &error,
-                });
-                progress.fail(None, error);
-                Some((Vec::new(), Cursor::End))
-            }
+    let parallel = options.parallel.max(1);
+    let mut cursor = Cursor::Start;
+    let mut queue: VecDeque<Listed> = VecDeque::new();
+    let mut in_hand = FuturesUnordered::new();
+    loop {
+        while in_hand.len() < parallel {
+            let Some(listed) = queue.pop_front() else {
+                break;
+            };
+            in_hand.push(settle(backend, wanted, options, progress, listed));
         }
-    });
-    pages
-        .flat_map(stream::iter)
-        .map(|listed| settle(backend, wanted, options, progress, listed))
-        .buffer_unordered(options.parallel.max(1))
-        .for_each(|()| async {})
-        .await;
+        if queue.is_empty() && !matches!(cursor, Cursor::End) {
+            // The next page is asked for when the last of this one is in hand, and the objects
+            // in hand go on meanwhile: the listing overlaps the work, and memory stays at one
+            // page plus what is in hand.
+            let page = next_page(backend, progress, &mut cursor);
+            queue.extend(alongside(page, &mut in_hand).await);
+            continue;
+        }
+        if in_hand.next().await.is_none() {
+            break;
+        }
+    }
     progress.update(|c| c.done = true);
+}
+
+/// Awaits `first` while driving everything in `others` that becomes ready meanwhile.
+async fn alongside<T, F: Future<Output = ()>>(
+    first: impl Future<Output = T>,
+    others: &mut FuturesUnordered<F>,
+) -> T {
+    let mut first = pin!(first);
+    poll_fn(|cx| {
+        if let Poll::Ready(t) = first.as_mut().poll(cx) {
+            return Poll::Ready(t);
+        }
+        // Drained of what is ready; each pending one will wake this task again.
+        while let Poll::Ready(Some(())) = others.poll_next_unpin(cx) {}
+        Poll::Pending
+    })
+    .await
+}
+
+/// The next page of the listing, counted; the cursor moves to the page after it (or the end,
+/// when this is the last page or the listing failed).
+async fn next_page<B: Backend>(
+    backend: &B,
+    progress: &Progress<B::Error>,
+    cursor: &mut Cursor,
+) -> Vec<Listed> {
+    let marker = match std::mem::replace(cursor, Cursor::End) {
+        Cursor::End => return Vec::new(),
+        Cursor::Start => None,
+        Cursor::At(m) => Some(m),
+    };
+    match backend.list(marker.as_deref()).await {
+        Ok(page) => {
+            backend.observe(Event::Listed(&page.objects));
+            progress.update(|c| c.listed += page.objects.len() as u64);
+            *cursor = page.next.map_or(Cursor::End, Cursor::At);
+            page.objects
+        }
+        Err(error) => {
+            backend.observe(Event::Failed {
+                key: None,
+                error: &error,
+            });
+            progress.fail(None, error);
+            Vec::new()
+        }
+    }
 }
 
 /// Decides about one object and counts the outcome.

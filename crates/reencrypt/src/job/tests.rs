@@ -461,3 +461,23 @@ fn progress_is_readable_while_the_job_runs() {
     });
     assert_eq!(progress.counts(), counts(4, 4, 0, 0, 0, 40));
 }
+
+#[test]
+fn a_job_runs_on_a_spawned_task() {
+    // The console spawns its jobs: the job's future must be `Send` for any `Send` backend.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let progress = rt.block_on(async {
+        let progress = std::sync::Arc::new(Progress::new());
+        let shared = progress.clone();
+        tokio::spawn(async move {
+            let backend = Memory::plain(3);
+            run(&backend, &aes(), Options::default(), &shared).await;
+        })
+        .await
+        .unwrap();
+        progress
+    });
+    assert_eq!(progress.counts(), counts(3, 3, 0, 0, 0, 30));
+}
