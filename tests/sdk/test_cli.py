@@ -430,7 +430,7 @@ def test_reencrypt_mixed_bucket_to_a_named_cmk(cli, coffer, bucket_url, tmp_path
 
     summary = cli.lines("reencrypt", bucket_url, "--sse", "KMS", "--kms-key-id", key)[-1]
     assert summary == {"objects": 5, "rewritten": 5, "bytes": sum(len(f"content {i}") * 100 for i in range(5)),
-                       "already_right": 0, "failed": 0, "dry_run": False}
+                       "already_right": 0, "skipped": 0, "failed": 0, "dry_run": False}
     for i in range(len(kinds)):
         h = b.head_object(f"obj{i}").headers
         assert h["x-oss-server-side-encryption"] == "KMS"
@@ -442,6 +442,42 @@ def test_reencrypt_mixed_bucket_to_a_named_cmk(cli, coffer, bucket_url, tmp_path
     assert again["already_right"] == 5 and again["rewritten"] == 0
     p = cli.run("reencrypt", bucket_url, "--sse", "KMS", "--rewrap", ok=False)
     assert p.returncode == 1 and b"UpdateObjectEncryption" in p.stderr
+    # KMS naming no CMK takes any CMK: objects under the named one are already right.
+    default = cli.lines("reencrypt", bucket_url, "--sse", "KMS")[-1]
+    assert default["already_right"] == 5 and default["rewritten"] == 0, default
+    # Asking for SM4 data under the same CMK is another encryption.
+    sm4 = cli.lines("reencrypt", bucket_url, "--sse", "KMS", "--kms-key-id", key,
+                    "--kms-data-encryption", "SM4", "--dry-run")[-1]
+    assert sm4["rewritten"] == 5 and sm4["already_right"] == 0, sm4
+
+
+def test_reencrypt_follows_the_listing_across_pages(cli, coffer, bucket_url):
+    """More objects than one ListObjects page (1000): every page is listed and rewritten."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = bucket_url.removeprefix("oss://")
+    b = oss2_bucket_for(coffer, name)
+    count = 1010
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: b.put_object(f"p/{i:05}", b"x" * (i % 7),
+                                             headers={"x-oss-server-side-encryption": "AES256"} if i % 3 == 0 else None),
+                      range(count)))
+    already = len(range(0, count, 3))
+    summary = cli.lines("reencrypt", f"{bucket_url}/p/", "--sse", "AES256", "-j", "16")[-1]
+    assert summary == {"objects": count, "rewritten": count - already,
+                       "bytes": sum(i % 7 for i in range(count) if i % 3), "already_right": already,
+                       "skipped": 0, "failed": 0, "dry_run": False}, summary
+    for i in (1, 998, 999, 1000, 1001, count - 1):
+        assert b.head_object(f"p/{i:05}").headers["x-oss-server-side-encryption"] == "AES256", i
+    again = cli.lines("reencrypt", f"{bucket_url}/p/", "--sse", "AES256")[-1]
+    assert again["already_right"] == count and again["rewritten"] == 0, again
+
+
+def test_reencrypt_of_a_missing_bucket_is_one_error_line(cli):
+    p = cli.run("reencrypt", f"oss://{unique_bucket_name('gone')}", "--sse", "AES256", "-o", "json", ok=False)
+    assert p.returncode == 1 and p.stdout == b"", p.stdout
+    lines = p.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "NoSuchBucket" in lines[0], lines
 
 
 def test_kms_key_and_alias_commands(cli):

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import oss2
@@ -543,7 +544,7 @@ def test_disabling_the_access_key_ends_its_console_session(coffer, ram):
     assert r.status_code == 303 and "/login" in r.headers["Location"]
 
 
-def test_users_policies_and_a_new_access_key_whose_secret_is_shown_once(coffer, bucket, bucket_name):
+def test_users_policies_and_a_new_access_key_whose_secret_is_shown_once(coffer, ram, bucket, bucket_name):
     bucket.put_object("visible.txt", b"hello")
     tag = unique_bucket_name("i")[-8:]
     document = json.dumps({"Version": "1", "Statement": [{
@@ -558,6 +559,13 @@ def test_users_policies_and_a_new_access_key_whose_secret_is_shown_once(coffer, 
     assert "created" in r["policyCreated"] and "attached" in r["attached"], r
     assert f"r-{tag}" in r["roles"], r
     assert r["secretAfterReload"] == 0, r
+    # Post/redirect/get: the form's reply is a redirect to the user's page, so a refresh of
+    # the page showing the secret is a GET that makes no second key and shows no secret.
+    assert urllib.parse.unquote(r["afterCreate"]) == f"/identities/users/u-{tag}", r
+    assert r["keysAfterCreate"] == 1 and r["keysAfterRefresh"] == 1, r
+    assert r["secretAfterRefresh"] == 0, r
+    keys = ram.cli("access-key", "list", "--user", f"u-{tag}")["AccessKeys"]
+    assert [k["AccessKeyId"] for k in keys] == [r["keyId"]], keys
     assert r["userPolicies"] == f"p-{tag}" and r["userGroups"] == f"g-{tag}", r
     # The key works, with exactly the policy's rights.
     auth = oss2.Auth(r["keyId"], r["secret"])

@@ -379,7 +379,14 @@ const scenarios = {
     await page.waitForLoadState();
     result.keyId = (await page.locator('#new-key code').innerText()).trim();
     result.secret = (await page.locator('#new-secret').innerText()).trim();
+    result.afterCreate = new URL(page.url()).pathname;
+    result.keysAfterCreate = await page.locator('#access-keys tbody tr').count();
     await shot(page, 'user-new-key');
+    // A browser refresh of the page that showed the secret: no second key, no secret again.
+    await page.reload();
+    await page.waitForLoadState();
+    result.secretAfterRefresh = await page.locator('#new-secret').count();
+    result.keysAfterRefresh = await page.locator('#access-keys tbody tr').count();
     await page.goto(`${base}/identities/users/${encodeURIComponent(args.user)}`);
     result.secretAfterReload = await page.locator('#new-secret').count();
     result.userPolicies = (await page.locator('#user-policies').innerText()).trim();
