@@ -299,6 +299,25 @@ def test_reencrypt_existing_objects_rewrites_what_the_rule_does_not_cover(coffer
         assert (head[SSE], head[KEY_ID]) == ("KMS", cmk), key
         assert head["x-oss-meta-kept"] == key
         assert bucket.get_object(key).read() == data
+    # Run again: everything is as the rule says, nothing is rewritten.
+    again = browse(coffer, "reencrypt", bucket=bucket_name)
+    assert again["summary"] == {"listed": 4, "rewritten": 0, "already": 4, "skipped": 0, "failed": 0}, again
+
+
+def test_reencrypt_to_the_default_kms_key_counts_kms_objects_as_done(coffer, bucket, bucket_name, cmk):
+    """A rule of KMS with the default key: objects already SSE-KMS (under whichever CMK, as
+    `coffer reencrypt --sse KMS` sees them) are left alone, only the others are rewritten."""
+    bucket.put_object("plain", b"plain")
+    bucket.put_object("default-key", b"default", headers={SSE: "KMS"})
+    bucket.put_object("named-key", b"named", headers={SSE: "KMS", KEY_ID: cmk})
+    bucket.put_object("sm4-data", b"sm4", headers={SSE: "KMS", DATA_SSE: "SM4"})
+    bucket.put_bucket_encryption(oss2.models.ServerSideEncryptionRule("KMS"))
+    r = browse(coffer, "reencrypt", bucket=bucket_name)
+    assert r["summary"] == {"listed": 4, "rewritten": 2, "already": 2, "skipped": 0, "failed": 0}, r
+    assert bucket.head_object("plain").headers[SSE] == "KMS"
+    assert bucket.head_object("named-key").headers[KEY_ID] == cmk
+    assert DATA_SSE not in bucket.head_object("sm4-data").headers
+    assert bucket.get_object("sm4-data").read() == b"sm4"
 
 
 # -- who may do what, sessions, CSRF ------------------------------------------------------------
