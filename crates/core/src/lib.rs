@@ -15,6 +15,7 @@ mod config;
 mod context;
 pub mod data;
 mod error;
+mod frame;
 mod gc;
 mod list;
 mod multipart;
