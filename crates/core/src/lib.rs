@@ -21,6 +21,7 @@ mod list;
 mod multipart;
 mod object;
 mod range;
+mod rewrap;
 mod sse;
 mod stat;
 mod store;
