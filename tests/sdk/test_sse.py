@@ -368,6 +368,31 @@ def test_flipped_byte_anywhere_in_stored_data_fails_loudly(private):
     assert b.get_object("t").read() == data  # the server kept serving; restoring the bytes restores the object
 
 
+def test_flipped_byte_in_an_unencrypted_object_fails_loudly(private):
+    """Plain objects carry a CRC-64 per 64 KiB chunk: a stored byte that flips (data or sum) is a
+    500 or a broken transfer, never a complete body; a range that does not touch the damaged
+    chunk still reads."""
+    b = oss2_bucket_for(private, "plainflip")
+    b.create_bucket()
+    data = random_bytes(20 * CHUNK, seed=15)
+    b.put_object("p", data)
+    (blob,) = blob_files(private)
+    original = blob.read_bytes()
+    assert len(original) == len(data) + 20 * 8  # 20 chunks, 8 bytes of sum each
+    for offset in [0, CHUNK - 1, CHUNK, CHUNK + 7, CHUNK + 8, len(original) // 2, len(original) - 1]:
+        damaged = bytearray(original)
+        damaged[offset] ^= 0x20
+        blob.write_bytes(bytes(damaged))
+        status, body = fetch(private, "plainflip", "p")
+        assert status == 500 or body is None, (offset, status)
+    damaged = bytearray(original)
+    damaged[len(original) - 1] ^= 0x20  # the last chunk's sum
+    blob.write_bytes(bytes(damaged))
+    assert b.get_object("p", byte_range=(0, CHUNK * 3 - 1)).read() == data[: CHUNK * 3]
+    blob.write_bytes(original)
+    assert b.get_object("p").read() == data
+
+
 def test_truncated_blob_fails(private):
     b = oss2_bucket_for(private, "trunc")
     b.create_bucket()

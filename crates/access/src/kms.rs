@@ -85,6 +85,22 @@ impl KeyRules {
         )
     }
 
+    /// Wrapping an existing object's data key under a named CMK in place (UpdateObjectEncryption):
+    /// the permissions the Amazon S3 API reference lists for it that coffer's KMS knows.
+    pub(crate) fn check_rewrap(
+        &self,
+        principal: &Principal,
+        conditions: &Conditions,
+        key_id: &str,
+    ) -> coffer_iam::Result<()> {
+        self.check(
+            principal,
+            conditions,
+            &["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
+            key_id,
+        )
+    }
+
     /// Writing under the account's default OSS key `default_key`: no Allow needed, but an explicit
     /// Deny of `kms:GenerateDataKey` refuses the upload.
     pub(crate) fn check_default_encrypt(

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use coffer_core::{GeneratedKey, KmsCaller, KmsClient, KmsError};
 use coffer_crypto::DataKey;
 use coffer_kms::{
-    AccountId, Caller, CiphertextBlob, DataKeySpec, Decrypt, EncryptionContext, GenerateDataKey,
-    KeyRef, Kms,
+    AccountId, Caller, CiphertextBlob, DataKeySpec, Decrypt, Encrypt, EncryptionContext,
+    GenerateDataKey, KeyRef, Kms, Plaintext,
 };
 
 use crate::kms::KeyRules;
@@ -197,6 +197,75 @@ impl KmsClient for InProcessKms {
                 .plaintext
                 .to_data_key()
                 .map_err(|_| KmsError::Damaged)
+        })
+        .await
+    }
+
+    async fn encrypt_data_key(
+        &self,
+        caller: &KmsCaller,
+        key_id: Option<&str>,
+        data_key: &DataKey,
+        pairs: &[(String, String)],
+    ) -> Result<(String, Vec<u8>), KmsError> {
+        let kms = self.kms.clone();
+        let kms_caller = kms_caller(caller)?;
+        let shown = key_id
+            .map(str::to_owned)
+            .unwrap_or_else(|| coffer_kms::OSS_DEFAULT_ALIAS.to_owned());
+        let key = match key_id {
+            Some(k) => {
+                let resolved = self
+                    .rules
+                    .resolve(&kms_caller, k)
+                    .await
+                    .map_err(|e| map_error(k, e))?;
+                self.rules
+                    .check_rewrap(&caller.identity, &caller.conditions, &resolved)
+                    .map_err(denied(&resolved))?;
+                KeyRef::parse(&resolved).map_err(|_| KmsError::KeyNotFound(shown.clone()))?
+            }
+            None => {
+                let default = {
+                    let (kms, account, shown) = (
+                        self.kms.clone(),
+                        kms_caller.account_id.clone(),
+                        shown.clone(),
+                    );
+                    blocking(move || {
+                        kms.default_oss_key(&account)
+                            .map_err(|e| map_error(&shown, e))
+                    })
+                    .await?
+                };
+                self.rules
+                    .check_default_encrypt(
+                        &caller.identity,
+                        &caller.conditions,
+                        &default.key_id.to_string(),
+                    )
+                    .map_err(denied(&shown))?;
+                KeyRef::Id(default.key_id)
+            }
+        };
+        let plaintext = Plaintext::from_slice(data_key.expose_secret());
+        let context = context(pairs);
+        blocking(move || {
+            let encrypted = kms
+                .encrypt(
+                    &kms_caller,
+                    Encrypt {
+                        key,
+                        plaintext,
+                        context,
+                        dry_run: false,
+                    },
+                )
+                .map_err(|e| map_error(&shown, e))?;
+            Ok((
+                encrypted.key_id.to_string(),
+                encrypted.ciphertext_blob.into_bytes(),
+            ))
         })
         .await
     }

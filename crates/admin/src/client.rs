@@ -1,9 +1,15 @@
 //! A small blocking client of the admin API, for `coffer admin` and tests: one signed
-//! `POST /{service}/{Action}` per call over plain HTTP/1.1, V4-signed with the body's SHA-256.
+//! `POST /{service}/{Action}` per call over HTTP/1.1 or HTTPS (rustls, trusting the system's roots
+//! and any CA file given), V4-signed with the body's SHA-256.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use coffer_signature::{Credentials, SignedRequest};
 use coffer_types::AccessKeySecret;
@@ -21,9 +27,12 @@ const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The endpoint is not `http://host[:port]`.
-    #[error("bad endpoint `{0}`: expected http://HOST[:PORT]")]
+    /// The endpoint is not `http[s]://host[:port]`.
+    #[error("bad endpoint `{0}`: expected http://HOST[:PORT] or https://HOST[:PORT]")]
     Endpoint(String),
+    /// A CA file could not be read, or TLS could not be set up.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The server could not be reached or the connection broke.
     #[error("cannot reach the admin API: {0}")]
     Io(#[from] std::io::Error),
@@ -48,6 +57,8 @@ pub enum ClientError {
 pub struct AdminClient {
     host: String,
     port: u16,
+    /// `Some` for an `https://` endpoint: what the server's certificate is checked against.
+    tls: Option<Arc<rustls::ClientConfig>>,
     access_key_id: String,
     secret: AccessKeySecret,
     security_token: Option<String>,
@@ -65,7 +76,9 @@ impl std::fmt::Debug for AdminClient {
 }
 
 impl AdminClient {
-    /// A client of the admin API at `endpoint` (`http://127.0.0.1:9002`), signing V4 for `region`.
+    /// A client of the admin API at `endpoint` (`http://127.0.0.1:9002`, or `https://…`, whose
+    /// certificate must chain to a system root; see [`AdminClient::with_ca_file`]), signing V4
+    /// for `region`.
     pub fn new(
         endpoint: &str,
         access_key_id: impl Into<String>,
@@ -73,7 +86,10 @@ impl AdminClient {
         region: impl Into<String>,
     ) -> Result<Self, ClientError> {
         let bad = || ClientError::Endpoint(endpoint.to_owned());
-        let rest = endpoint.strip_prefix("http://").ok_or_else(bad)?;
+        let (rest, tls, default_port) = match endpoint.strip_prefix("https://") {
+            Some(rest) => (rest, Some(tls_config(&[])?), 443),
+            None => (endpoint.strip_prefix("http://").ok_or_else(bad)?, None, 80),
+        };
         let authority = rest.trim_end_matches('/');
         if authority.is_empty() || authority.contains('/') {
             return Err(bad());
@@ -82,16 +98,35 @@ impl AdminClient {
             Some((h, p)) if !authority.ends_with(']') => {
                 (h.to_owned(), p.parse().map_err(|_| bad())?)
             }
-            _ => (authority.to_owned(), 80),
+            _ => (authority.to_owned(), default_port),
         };
         Ok(Self {
             host,
             port,
+            tls,
             access_key_id: access_key_id.into(),
             secret,
             security_token: None,
             region: region.into(),
         })
+    }
+
+    /// Also trusts the certificates of the PEM file `ca_file` (a self-signed server's own
+    /// certificate, or a private CA), for an `https://` endpoint; nothing changes for `http://`.
+    pub fn with_ca_file(mut self, ca_file: &Path) -> Result<Self, ClientError> {
+        if self.tls.is_some() {
+            let certs = CertificateDer::pem_file_iter(ca_file)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| ClientError::Tls(format!("cannot read {}: {e}", ca_file.display())))?;
+            if certs.is_empty() {
+                return Err(ClientError::Tls(format!(
+                    "{} holds no certificate",
+                    ca_file.display()
+                )));
+            }
+            self.tls = Some(tls_config(&certs)?);
+        }
+        Ok(self)
     }
 
     /// Signs with temporary credentials: sends `token` with every request.
@@ -104,7 +139,8 @@ impl AdminClient {
     /// Calls `op` with `params` (a JSON object) and returns the reply's JSON object.
     pub fn call(&self, op: Operation, params: &Value) -> Result<Value, ClientError> {
         let body = serde_json::to_vec(params).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let host_header = if self.port == 80 {
+        let default_port = if self.tls.is_some() { 443 } else { 80 };
+        let host_header = if self.port == default_port {
             self.host.clone()
         } else {
             format!("{}:{}", self.host, self.port)
@@ -165,14 +201,63 @@ impl AdminClient {
             self.host.trim_start_matches('[').trim_end_matches(']'),
             self.port,
         );
-        let mut stream = TcpStream::connect(addr)?;
+        let stream = TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(TIMEOUT))?;
         stream.set_write_timeout(Some(TIMEOUT))?;
-        stream.write_all(request.as_bytes())?;
-        stream.write_all(&body)?;
+        stream.set_nodelay(true)?;
         let mut response = Vec::new();
-        stream.take(MAX_RESPONSE).read_to_end(&mut response)?;
+        match &self.tls {
+            None => exchange(stream, &[request.as_bytes(), &body], &mut response)?,
+            Some(config) => {
+                let name = ServerName::try_from(addr.0.to_owned())
+                    .map_err(|e| ClientError::Tls(format!("server name {}: {e}", addr.0)))?;
+                let conn = rustls::ClientConnection::new(config.clone(), name)
+                    .map_err(|e| ClientError::Tls(e.to_string()))?;
+                let tls = rustls::StreamOwned::new(conn, stream);
+                exchange(tls, &[request.as_bytes(), &body], &mut response)?;
+            }
+        }
         parse_response(&response)
+    }
+}
+
+/// What an `https://` endpoint's certificate is checked against: the system's roots and `extra`.
+fn tls_config(extra: &[CertificateDer<'static>]) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+    let mut roots = rustls::RootCertStore::empty();
+    // A system without a root store still reaches servers whose CA is given as a file.
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    for cert in extra {
+        roots
+            .add(cert.clone())
+            .map_err(|e| ClientError::Tls(format!("a CA certificate is not usable: {e}")))?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Writes `request` and reads the whole response (the request asked for `connection: close`).
+/// A TLS peer that closes without close_notify after a complete response is not an error here:
+/// the response's own length (or chunking) says whether it is whole.
+fn exchange(
+    mut stream: impl Read + Write,
+    request: &[&[u8]],
+    response: &mut Vec<u8>,
+) -> Result<(), ClientError> {
+    for part in request {
+        stream.write_all(part)?;
+    }
+    stream.flush()?;
+    match stream.take(MAX_RESPONSE).read_to_end(response) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !response.is_empty() => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -252,7 +337,10 @@ mod tests {
         assert_eq!((ok.host.as_str(), ok.port), ("127.0.0.1", 9002));
         assert_eq!(c("http://localhost").unwrap().port, 80);
         assert_eq!(c("http://[::1]:9002").unwrap().host, "[::1]");
-        assert!(c("https://x:1").is_err());
+        let tls = c("https://x:1").unwrap();
+        assert!(tls.tls.is_some() && tls.port == 1);
+        assert_eq!(c("https://x").unwrap().port, 443);
+        assert!(c("ftp://x").is_err());
         assert!(c("http://x:y").is_err());
         assert!(c("http://x/path").is_err());
         assert!(!format!("{ok:?}").contains("\"s\""));

@@ -137,8 +137,8 @@ pub struct ConnArgs {
     /// STS security token (overrides the profile).
     #[arg(long, env = "COFFER_SECURITY_TOKEN", hide_env_values = true)]
     pub security_token: Option<String>,
-    /// PEM CA certificates to trust for HTTPS.
-    #[arg(long)]
+    /// PEM CA certificates to trust for HTTPS (besides the system's roots).
+    #[arg(long, env = "COFFER_CA_FILE")]
     pub ca_file: Option<PathBuf>,
     /// Signature version.
     #[arg(long, value_enum)]
@@ -183,6 +183,8 @@ pub struct AdminTarget {
     pub secret: coffer_types::AccessKeySecret,
     /// STS token.
     pub security_token: Option<String>,
+    /// Also trusted for an `https://` admin endpoint.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl AdminTarget {
@@ -194,6 +196,10 @@ impl AdminTarget {
             self.secret.clone(),
             self.region.clone(),
         )?;
+        let client = match &self.ca_file {
+            Some(ca) => client.with_ca_file(ca)?,
+            None => client,
+        };
         Ok(match &self.security_token {
             Some(t) => client.with_security_token(t.clone()),
             None => client,
@@ -256,6 +262,7 @@ impl ConnArgs {
             access_key_id,
             secret: coffer_types::AccessKeySecret::new(secret),
             security_token,
+            ca_file: self.ca_file.clone().or(p.ca_file),
         })
     }
 

@@ -40,6 +40,10 @@ pub(crate) struct AdminArgs {
     /// STS security token, when signing with temporary credentials.
     #[arg(long, env = "COFFER_ADMIN_SECURITY_TOKEN", hide_env_values = true)]
     security_token: Option<String>,
+    /// PEM file of certificates to trust for an https:// endpoint, besides the system's roots
+    /// (a self-signed server's certificate) [default: the profile's ca-file].
+    #[arg(long, env = "COFFER_CA_FILE", global = true)]
+    ca_file: Option<std::path::PathBuf>,
     /// Region the server serves (V4 signatures name it) [default: the profile's, else
     /// cn-hangzhou].
     #[arg(long, env = "COFFER_REGION", global = true)]
@@ -107,6 +111,10 @@ fn connect(args: &AdminArgs) -> Result<AdminClient> {
         AccessKeySecret::new(secret),
         region,
     )?;
+    let client = match args.ca_file.clone().or(profile.ca_file.clone()) {
+        Some(ca) => client.with_ca_file(&ca)?,
+        None => client,
+    };
     Ok(match token {
         Some(t) => client.with_security_token(t),
         None => client,

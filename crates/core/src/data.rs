@@ -9,6 +9,10 @@
 //! by the ciphertext chunks; the header is also kept in the segment's record, and that copy is the
 //! one used (it is authenticated by the chunk key commitment).
 //!
+//! A plain segment's blob holds its bytes in checksummed frames (`crate::frame`), whose header is
+//! kept in the segment's record where an encrypted segment keeps its encryption header; plain
+//! segments of earlier releases have no header and are read raw.
+//!
 //! A small body becomes an inline segment: the same bytes, sealed the same way under a blob id of
 //! their own, kept in the record instead of the blob store; reads take them from the record and go
 //! through the same checks.
@@ -31,6 +35,7 @@ use md5::{Digest, Md5};
 use tokio::sync::mpsc;
 
 use crate::checksum::Crc64;
+use crate::frame::{FramedRange, Framer, PlainFrame};
 use crate::sse::segment_context;
 use crate::{Error, Result};
 
@@ -217,8 +222,14 @@ pub(crate) async fn write_segment(
         }
         None => None,
     };
-    let header = encryptor.as_ref().map(|e| e.header().encode().to_vec());
-    match fill(writer.as_mut(), body, limit, encryptor).await {
+    let (header, framer) = match &encryptor {
+        Some(e) => (e.header().encode().to_vec(), None),
+        None => {
+            let frame = PlainFrame::new(DEFAULT_CHUNK_LEN);
+            (frame.encode(), Some(Framer::new(frame)))
+        }
+    };
+    match fill(writer.as_mut(), body, limit, encryptor, framer).await {
         Ok((len, md5, crc64)) => {
             if expected_md5.is_some_and(|m| m != md5) {
                 writer.abort().await;
@@ -230,7 +241,7 @@ pub(crate) async fn write_segment(
                 segment: Segment {
                     blob,
                     len,
-                    crypto: header,
+                    crypto: Some(header),
                     inline: None,
                 },
                 md5,
@@ -281,7 +292,16 @@ fn write_inline(
             e.finish(&mut out).map_err(crypto_failure)?;
             (Some(header), out)
         }
-        None => (None, body.concat()),
+        None => {
+            let frame = PlainFrame::new(DEFAULT_CHUNK_LEN);
+            let mut framer = Framer::new(frame);
+            let mut pieces = Vec::with_capacity(2 * body.len() + 1);
+            for chunk in body {
+                framer.push(chunk.clone(), &mut pieces);
+            }
+            framer.finish(&mut pieces);
+            (Some(frame.encode()), pieces.concat())
+        }
     };
     Ok(Written {
         segment: Segment {
@@ -310,6 +330,7 @@ async fn fill(
     mut body: BodyStream,
     limit: u64,
     mut encryptor: Option<Encryptor>,
+    mut framer: Option<Framer>,
 ) -> Result<(u64, [u8; 16], u64)> {
     let new_out = || Vec::with_capacity(CIPHERTEXT_PIECE + CIPHERTEXT_SLACK);
     let mut out = Vec::new();
@@ -320,6 +341,7 @@ async fn fill(
     let mut md5 = Md5Stage::Inline(Md5::new());
     let mut crc = Crc64::new();
     let mut len = 0u64;
+    let mut framed = Vec::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|_| Error::IncompleteBody)?;
         if chunk.is_empty() {
@@ -339,12 +361,26 @@ async fn fill(
                     writer.write(Bytes::from(full)).await?;
                 }
             }
-            None => writer.write(chunk).await?,
+            None => match &mut framer {
+                Some(f) => {
+                    f.push(chunk, &mut framed);
+                    for piece in framed.drain(..) {
+                        writer.write(piece).await?;
+                    }
+                }
+                None => writer.write(chunk).await?,
+            },
         }
     }
     if let Some(e) = encryptor {
         e.finish(&mut out).map_err(crypto_failure)?;
         writer.write(Bytes::from(out)).await?;
+    }
+    if let Some(f) = framer {
+        f.finish(&mut framed);
+        for piece in framed {
+            writer.write(piece).await?;
+        }
     }
     let md5 = md5.finish().await?;
     Ok((len, md5, crc.value()))
@@ -359,6 +395,9 @@ struct Piece {
     blob_range: Range<u64>,
     /// For encrypted segments: how to decrypt what is read.
     crypto: Option<(SegmentHeader, coffer_crypto::CiphertextRange)>,
+    /// For framed plain segments: how to check what is read (`None` with `crypto` also `None`:
+    /// a plain segment of an earlier release, read raw).
+    frame: Option<(PlainFrame, u64, FramedRange)>,
     /// When the read starts at the segment's first chunk, the blob's own copy of the header is
     /// read too and must equal the record's, so that no stored byte goes unchecked.
     expect_prefix: Vec<u8>,
@@ -382,8 +421,23 @@ fn plan(object: &ObjectRecord, range: &Range<u64>, encrypted: bool) -> Result<Ve
                 inline: segment.inline.as_deref().map(Bytes::copy_from_slice),
                 blob_range: local,
                 crypto: None,
+                frame: None,
                 expect_prefix: Vec::new(),
             },
+            (Some(header_bytes), false) => {
+                let frame = PlainFrame::decode(header_bytes).ok_or_else(|| {
+                    Error::Corrupt("a plain segment's frame header is damaged".into())
+                })?;
+                let framed = frame.range_for(&local, segment.len);
+                Piece {
+                    blob: segment.blob.clone(),
+                    inline: segment.inline.as_deref().map(Bytes::copy_from_slice),
+                    blob_range: framed.blob_range.clone(),
+                    crypto: None,
+                    frame: Some((frame, segment.len, framed)),
+                    expect_prefix: Vec::new(),
+                }
+            }
             (Some(header_bytes), true) => {
                 let header = SegmentHeader::decode(header_bytes)
                     .map_err(|_| Error::Corrupt("a segment header is damaged".into()))?;
@@ -401,6 +455,7 @@ fn plan(object: &ObjectRecord, range: &Range<u64>, encrypted: bool) -> Result<Ve
                     inline: segment.inline.as_deref().map(Bytes::copy_from_slice),
                     blob_range: start..HEADER_LEN as u64 + bytes.end,
                     crypto: Some((header, ct)),
+                    frame: None,
                     expect_prefix,
                 }
             }
@@ -426,8 +481,20 @@ async fn open_piece(
     piece: Piece,
     unseal: Option<Unseal>,
 ) -> Result<BodyStream> {
-    match (piece.crypto, unseal) {
-        (None, _) => {
+    match (piece.crypto, piece.frame, unseal) {
+        (None, Some((frame, segment_len, framed)), _) => {
+            let raw = match piece.inline {
+                Some(stored) => inline_range(stored, piece.blob_range),
+                None => {
+                    let grid = frame.grid(piece.blob_range.start);
+                    blobs
+                        .read_in_pieces(&piece.blob, piece.blob_range, grid)
+                        .await?
+                }
+            };
+            Ok(crate::frame::verified(raw, frame, segment_len, framed))
+        }
+        (None, None, _) => {
             let expected = piece.blob_range.end - piece.blob_range.start;
             let raw = match piece.inline {
                 Some(stored) => inline_range(stored, piece.blob_range),
@@ -435,7 +502,7 @@ async fn open_piece(
             };
             Ok(exactly(raw, expected))
         }
-        (Some((header, ct)), Some(u)) => {
+        (Some((header, ct)), _, Some(u)) => {
             let context = segment_context(&u.bucket, &u.key, &piece.blob);
             let decryptor = Decryptor::new(&u.data_key, &header, &context, &ct)
                 .map_err(|_| Error::Corrupt("a segment does not authenticate".into()))?;
@@ -450,7 +517,7 @@ async fn open_piece(
             };
             Ok(decrypt_stream(raw, decryptor, piece.expect_prefix))
         }
-        (Some(_), None) => Err(Error::Corrupt(
+        (Some(_), _, None) => Err(Error::Corrupt(
             "no key to decrypt an encrypted segment".into(),
         )),
     }
@@ -625,7 +692,7 @@ pub(crate) async fn read_range(
     Ok(Box::pin(stream))
 }
 
-fn blob_error_to_io(e: coffer_blob::Error) -> io::Error {
+pub(crate) fn blob_error_to_io(e: coffer_blob::Error) -> io::Error {
     match e {
         coffer_blob::Error::Io(e) => e,
         coffer_blob::Error::NotFound => {

@@ -103,6 +103,9 @@ pub enum Error {
     /// A customer-provided key for an object that is not encrypted with one.
     #[error("The encryption parameters are not applicable to this object.")]
     CustomerKeyNotApplicable,
+    /// UpdateObjectEncryption on an object whose key cannot be changed in place.
+    #[error("{0}")]
+    NotRewrappable(&'static str),
     /// The KMS refused or failed (SSE-KMS).
     #[error("{0}")]
     Kms(crate::sse::KmsError),

@@ -153,6 +153,17 @@ pub trait KmsClient: Send + Sync {
         blob: &[u8],
         context: &[(String, String)],
     ) -> Result<DataKey, KmsError>;
+
+    /// Encrypt: an existing data key under `key_id` (or the default OSS key), bound to
+    /// `context`, for an in-place change of the key that wraps an object's data key
+    /// (UpdateObjectEncryption). Returns the CMK's resolved id and the blob to store.
+    async fn encrypt_data_key(
+        &self,
+        caller: &KmsCaller,
+        key_id: Option<&str>,
+        data_key: &DataKey,
+        context: &[(String, String)],
+    ) -> Result<(String, Vec<u8>), KmsError>;
 }
 
 #[derive(Serialize, Deserialize)]
@@ -409,6 +420,48 @@ impl KeySources {
                     })
             }
         }
+    }
+}
+
+impl KeySources {
+    /// The encryption record of an object whose data key is wrapped anew under the CMK
+    /// `kms_key_id` (`None`: the default OSS key) (UpdateObjectEncryption): the data key, the cipher of the data and the sealed
+    /// segment list stay as they are, so no byte of data is read or written. Only objects whose
+    /// key the service holds can be rewrapped (SSE-OSS and SSE-KMS); an SSE-C object's key is
+    /// its owner's, and an unencrypted object has none.
+    pub(crate) async fn rewrap(
+        &self,
+        caller: &KmsCaller,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        enc: Option<&ObjectEncryption>,
+        kms_key_id: Option<&str>,
+    ) -> Result<ObjectEncryption> {
+        let enc = enc.ok_or(Error::NotRewrappable(
+            "The object is not encrypted: only objects encrypted with a service-held key (SSE-OSS, SSE-S3 or SSE-KMS) can have their key changed in place.",
+        ))?;
+        if enc.algorithm == SseAlgorithm::SseC {
+            return Err(Error::NotRewrappable(
+                "The object is encrypted with a customer-provided key (SSE-C), which the service does not hold: rewrite it instead.",
+            ));
+        }
+        let kms = self.kms.as_ref().ok_or(Error::Kms(KmsError::NotEnabled))?;
+        let data_key = self.data_key(caller, bucket, key, enc, None).await?;
+        let (key_id, blob) = kms
+            .encrypt_data_key(caller, kms_key_id, &data_key, &kms_context(bucket, key))
+            .await
+            .map_err(Error::Kms)?;
+        let envelope = decode_envelope(&enc.envelope)?;
+        let envelope = encode_envelope(&EnvelopeV1 {
+            wrap: Wrap::Kms { blob },
+            segment_mac: envelope.segment_mac,
+        });
+        Ok(ObjectEncryption {
+            algorithm: SseAlgorithm::Kms,
+            kms_key_id: Some(key_id),
+            kms_data_sm4: cipher_of(enc) == Cipher::Sm4Gcm,
+            envelope,
+        })
     }
 }
 

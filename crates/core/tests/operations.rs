@@ -524,3 +524,24 @@ async fn part_copies_upload_listings_and_bucket_listings() {
     assert_eq!(w.bucket_info("bkt-a").await, Ok(None));
     assert_eq!(w.bucket_info("nobucket").await, Err("no-bucket"));
 }
+
+/// UpdateObjectEncryption changes only the key of a service-held data key: an unencrypted object
+/// is refused before any key is asked for, an object of another grant's scope is refused, and a
+/// store without a KMS says so; the object is unchanged in every case.
+#[tokio::test]
+async fn rewrap_refuses_what_it_cannot_rewrap_and_changes_nothing() {
+    let w = World::new().await;
+    let plain = w.put("plain", b"plain bytes", Sse::None).await.unwrap();
+    assert_eq!(
+        w.rewrap("plain", "some-key").await.err(),
+        Some("not-rewrappable")
+    );
+    assert_eq!(w.rewrap("missing", "some-key").await.err(), Some("no-key"));
+    let aes = w.put("aes", b"aes bytes", Sse::Aes256).await.unwrap();
+    assert_eq!(w.rewrap("aes", "some-key").await.err(), Some("kms"));
+    let now = w.head("aes", Preconditions::default()).await.unwrap();
+    assert_eq!(now.encryption, aes.encryption);
+    let now = w.head("plain", Preconditions::default()).await.unwrap();
+    assert_eq!(now.generation, plain.generation);
+    assert_eq!(w.get("aes").await.unwrap(), b"aes bytes");
+}

@@ -172,7 +172,9 @@ pub struct Segment {
     pub blob: BlobId,
     /// Length of the plaintext this segment contributes to the object, in bytes.
     pub len: u64,
-    /// Encryption header of this segment (opaque to the metadata layer); `None` when stored plain.
+    /// How the blob's bytes are laid out (opaque to the metadata layer): the encryption header
+    /// of an encrypted segment, or the checksum framing header of a plain one; `None` for a plain
+    /// segment written before plain segments were framed, whose blob holds the bytes raw.
     #[serde(with = "byte_string::optional")]
     pub crypto: Option<Vec<u8>>,
     /// The blob's bytes, when they are kept in this record instead of the blob store (small

@@ -207,6 +207,9 @@ impl From<coffer_core::Error> for OssError {
                     "The object is encrypted with a customer-provided key (SSE-C): it can be read only through the S3 API, with that key.",
                 )
             }
+            E::NotRewrappable(reason) => {
+                OssError::invalid_argument("x-oss-server-side-encryption", "", reason)
+            }
             E::Kms(k) => {
                 use coffer_core::KmsError as K;
                 let message = k.to_string();

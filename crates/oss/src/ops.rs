@@ -94,6 +94,7 @@ pub(crate) async fn run(
         Endpoint::PutObjectTagging => tagging::put_tagging(svc, ctx, p, g, body).await,
         Endpoint::GetObjectTagging => tagging::get_tagging(svc, ctx, p, g).await,
         Endpoint::DeleteObjectTagging => tagging::delete_tagging(svc, ctx, p, g).await,
+        Endpoint::UpdateObjectEncryption => object::update_encryption(svc, ctx, p, g, body).await,
         Endpoint::PutBucketCors => cors::put_cors(svc, ctx, p, g, body).await,
         Endpoint::GetBucketCors => cors::get_cors(svc, ctx, p, g).await,
         Endpoint::DeleteBucketCors => cors::delete_cors(svc, ctx, p, g).await,

@@ -53,6 +53,10 @@ pub enum Endpoint {
     PutObjectTagging,
     GetObjectTagging,
     DeleteObjectTagging,
+    /// Not an OSS operation: coffer's form of the S3 dialect's UpdateObjectEncryption (`PUT
+    /// /bucket/key?encryption`, the method in `x-oss-server-side-encryption: KMS`), so that OSS
+    /// clients (`coffer reencrypt --rewrap`) can change an object's key in place.
+    UpdateObjectEncryption,
     GetBucketStat,
     PutBucketCors,
     GetBucketCors,
@@ -104,6 +108,7 @@ impl Endpoint {
             Endpoint::PutObjectTagging => "PutObjectTagging",
             Endpoint::GetObjectTagging => "GetObjectTagging",
             Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
+            Endpoint::UpdateObjectEncryption => "UpdateObjectEncryption",
             Endpoint::GetBucketStat => "GetBucketStat",
             Endpoint::PutBucketCors => "PutBucketCors",
             Endpoint::GetBucketCors => "GetBucketCors",
@@ -155,6 +160,8 @@ impl Endpoint {
             Endpoint::PutObjectTagging => Action::PutObjectTagging,
             Endpoint::GetObjectTagging => Action::GetObjectTagging,
             Endpoint::DeleteObjectTagging => Action::DeleteObjectTagging,
+            // A write of the object; the KMS checks its keys itself.
+            Endpoint::UpdateObjectEncryption => Action::PutObject,
             Endpoint::GetBucketStat => Action::GetBucketStat,
             Endpoint::PutBucketCors => Action::PutBucketCors,
             Endpoint::GetBucketCors => Action::GetBucketCors,
@@ -410,7 +417,10 @@ pub fn route(
             Method::PUT if query.has("tagging") => Endpoint::PutObjectTagging,
             Method::GET | Method::HEAD if query.has("tagging") => Endpoint::GetObjectTagging,
             Method::DELETE if query.has("tagging") => Endpoint::DeleteObjectTagging,
-            _ if query.has("acl") || query.has("tagging") => return Err(not_allowed()),
+            Method::PUT if query.has("encryption") => Endpoint::UpdateObjectEncryption,
+            _ if query.has("acl") || query.has("tagging") || query.has("encryption") => {
+                return Err(not_allowed());
+            }
             Method::PUT if query.has("partNumber") || query.has("uploadId") => {
                 if has_copy_source {
                     Endpoint::UploadPartCopy
@@ -603,6 +613,12 @@ mod tests {
         check(Method::DELETE, ip, "/bkt/k?acl", "MethodNotAllowed");
         check(Method::POST, ip, "/bkt/k?tagging", "MethodNotAllowed");
         check(Method::PUT, ip, "/bkt/k?tagging", "PutObjectTagging bkt k");
+        check(
+            Method::PUT,
+            ip,
+            "/bkt/k?encryption",
+            "UpdateObjectEncryption bkt k",
+        );
         check(
             Method::DELETE,
             ip,

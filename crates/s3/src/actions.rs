@@ -36,6 +36,8 @@ pub enum Op {
     PutObjectTagging,
     GetObjectTagging,
     DeleteObjectTagging,
+    /// A write of the object: changes the key that wraps its data key, in place.
+    UpdateObjectEncryption,
     /// Routed, answered `NotImplemented` (never a wrong success).
     Unsupported(&'static str),
 }
@@ -69,6 +71,7 @@ impl Op {
             Op::PutObjectTagging => Action::PutObjectTagging,
             Op::GetObjectTagging => Action::GetObjectTagging,
             Op::DeleteObjectTagging => Action::DeleteObjectTagging,
+            Op::UpdateObjectEncryption => Action::PutObject,
             Op::Unsupported(_) => return None,
         })
     }
@@ -102,6 +105,7 @@ impl Op {
             Op::PutObjectTagging => "PutObjectTagging",
             Op::GetObjectTagging => "GetObjectTagging",
             Op::DeleteObjectTagging => "DeleteObjectTagging",
+            Op::UpdateObjectEncryption => "UpdateObjectEncryption",
             Op::Unsupported(name) => name,
         }
     }
@@ -183,6 +187,7 @@ pub fn route(
             (&M::PUT, Some("tagging")) => Op::PutObjectTagging,
             (&M::GET, Some("tagging")) => Op::GetObjectTagging,
             (&M::DELETE, Some("tagging")) => Op::DeleteObjectTagging,
+            (&M::PUT, Some("encryption")) => Op::UpdateObjectEncryption,
             (&M::PUT, None) if copy_source => Op::CopyObject,
             (&M::PUT, None) => Op::PutObject,
             (&M::GET, None) => Op::GetObject,
@@ -286,6 +291,17 @@ mod tests {
             assert_eq!(got, op, "{method}");
             assert_eq!(got.action(), Some(action));
         }
+    }
+
+    #[test]
+    fn update_object_encryption_is_a_write_of_the_object() {
+        let got = route(&Method::PUT, true, true, &q(&[("encryption", "")]), false);
+        assert_eq!(got, Op::UpdateObjectEncryption);
+        assert_eq!(got.action(), Some(Action::PutObject));
+        assert!(matches!(
+            route(&Method::GET, true, true, &q(&[("encryption", "")]), false),
+            Op::Unsupported(_)
+        ));
     }
 
     #[test]

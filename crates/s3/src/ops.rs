@@ -23,6 +23,7 @@ use time::OffsetDateTime;
 
 mod encryption;
 pub(crate) mod multipart;
+mod rewrap;
 pub(crate) mod sse_c;
 pub(crate) mod tagging;
 
@@ -97,6 +98,7 @@ pub(crate) async fn run(
         Op::PutObjectTagging => tagging::put(svc, ctx, p, g, body).await,
         Op::GetObjectTagging => tagging::get(svc, ctx, p, g).await,
         Op::DeleteObjectTagging => tagging::delete(svc, ctx, p, g).await,
+        Op::UpdateObjectEncryption => rewrap::put(svc, ctx, p, g, body).await,
         // Authorized per key, before `run` (`delete_objects`).
         Op::DeleteObjects | Op::CopyObject | Op::UploadPartCopy => Err(S3Error::new(
             codes::METHOD_NOT_ALLOWED,
@@ -634,7 +636,7 @@ fn sse_request(p: &Parts) -> Result<Option<coffer_core::SseRequest>, S3Error> {
 }
 
 /// The SSE headers S3 answers for an encrypted object, whichever dialect wrote it.
-fn encryption_headers(r: &mut Reply, o: &ObjectRecord) {
+pub(super) fn encryption_headers(r: &mut Reply, o: &ObjectRecord) {
     let Some(enc) = &o.encryption else { return };
     match enc.algorithm {
         coffer_core::SseAlgorithm::Aes256 => {

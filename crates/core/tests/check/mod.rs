@@ -52,6 +52,7 @@ pub(crate) fn code(e: &Error) -> &'static str {
         Error::CustomerKeyRequired => "customer-key-required",
         Error::CustomerKeyMismatch => "customer-key-mismatch",
         Error::CustomerKeyNotApplicable => "customer-key-not-applicable",
+        Error::NotRewrappable(_) => "not-rewrappable",
         Error::Kms(_) => "kms",
         Error::Corrupt(_) => "corrupt",
         Error::Internal(_) => "internal",
@@ -663,6 +664,16 @@ impl World {
                 .await,
         )?;
         Ok((report.expired_objects, report.aborted_uploads))
+    }
+
+    /// UpdateObjectEncryption to `kms_key` (this harness has no KMS).
+    pub(crate) async fn rewrap(&self, k: &str, kms_key: &str) -> Outcome<ObjectRecord> {
+        let g = self.on_object(Action::PutObject, BUCKET, k);
+        coded(
+            self.store
+                .update_object_encryption(&ctx(), &g, &bucket(), &key(k), Some(kms_key), None)
+                .await,
+        )
     }
 
     /// PutObjectTagging.

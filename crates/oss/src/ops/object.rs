@@ -1,11 +1,11 @@
 //! Object endpoints: PutObject, CopyObject, AppendObject, GetObject, HeadObject, GetObjectMeta,
-//! DeleteObject, DeleteMultipleObjects.
+//! DeleteObject, DeleteMultipleObjects, and coffer's UpdateObjectEncryption.
 
 use base64::Engine;
 use coffer_access::Target;
 use coffer_core::{
     AppendObject, CopyObject, GetOptions, MetadataDirective, PutObject, PutOutput, RangeBehavior,
-    RequestContext,
+    RequestContext, SseRequest,
 };
 use coffer_http::RequestBody;
 use coffer_iam::{Action, Grant, Principal};
@@ -296,6 +296,52 @@ pub(super) async fn delete_object(
         .delete_object(ctx, grant, bucket_of(parts)?, key_of(parts)?)
         .await?;
     Ok(Reply::new(StatusCode::NO_CONTENT))
+}
+
+/// UpdateObjectEncryption, coffer's OSS form of the S3 dialect's operation: the object's data key
+/// is wrapped anew under the CMK of `x-oss-server-side-encryption-key-id` (the default OSS key
+/// without one), its data untouched; `If-Match` guards it. The data cipher cannot change in
+/// place, so `x-oss-server-side-data-encryption` is refused (CopyObject rewrites the data).
+pub(super) async fn update_encryption(
+    svc: &OssService,
+    ctx: &RequestContext,
+    parts: &Parts,
+    grant: &Grant,
+    body: RequestBody,
+) -> Result<Reply, OssError> {
+    small_body(body, &parts.headers, false).await?;
+    if let Some(v) = header(&parts.headers, X_OSS_SERVER_SIDE_DATA_ENCRYPTION)? {
+        return Err(OssError::invalid_argument(
+            X_OSS_SERVER_SIDE_DATA_ENCRYPTION,
+            v,
+            "The data cipher of an object cannot change in place: rewrite the object with CopyObject.",
+        ));
+    }
+    let key_id = match request::sse(&parts.headers)? {
+        Some(SseRequest::Kms { key_id, .. }) => key_id,
+        _ => {
+            return Err(OssError::invalid_argument(
+                X_OSS_SERVER_SIDE_ENCRYPTION,
+                header(&parts.headers, X_OSS_SERVER_SIDE_ENCRYPTION)?.unwrap_or_default(),
+                "An object's key can be changed in place only to KMS: give x-oss-server-side-encryption: KMS.",
+            ));
+        }
+    };
+    let record = svc
+        .store
+        .update_object_encryption(
+            ctx,
+            grant,
+            bucket_of(parts)?,
+            key_of(parts)?,
+            key_id.as_deref(),
+            header(&parts.headers, "if-match")?,
+        )
+        .await?;
+    let mut reply = Reply::new(StatusCode::OK);
+    reply.header("etag", quoted(&record.etag));
+    encryption_headers(&mut reply, record.encryption.as_ref());
+    Ok(reply)
 }
 
 /// Most keys one DeleteMultipleObjects request may name.
