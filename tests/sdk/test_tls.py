@@ -178,11 +178,12 @@ def make_pair(directory, name: str):
     return cert_pem, key_pem, hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
-def served_fingerprint(server: CofferServer) -> str:
+def served_fingerprint(server: CofferServer, port: int | None = None) -> str:
+    """SHA-256 of the certificate the listener on `port` (the OSS one by default) presents."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    with socket.create_connection((server.host, server.port), timeout=BOUND_S) as raw:
+    with socket.create_connection((server.host, port or server.port), timeout=BOUND_S) as raw:
         with ctx.wrap_socket(raw) as s:
             return hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
 
@@ -231,3 +232,70 @@ def test_a_kms_listener_off_loopback_without_tls_is_refused(tmp_path):
     )
     assert proc.returncode != 0
     assert "without TLS" in proc.stderr and "--allow-insecure-network" in proc.stderr, proc.stderr
+
+
+def test_each_listener_serves_its_own_pair_and_sighup_reloads_each(tmp_path):
+    files = {}
+    fingerprints = {}
+    for name in ("oss", "kms", "kms-new"):
+        cert_pem, key_pem, fingerprints[name] = make_pair(tmp_path, name)
+        files[name] = (cert_pem, key_pem)
+    paths = {}
+    for listener in ("oss", "kms"):
+        cert, key = tmp_path / f"{listener}.crt", tmp_path / f"{listener}.key"
+        cert.write_bytes(files[listener][0])
+        key.write_bytes(files[listener][1])
+        paths[listener] = (cert, key)
+    server = CofferServer.create(tmp_path / "own")
+    server.extra_args = [
+        "--oss-tls-cert", str(paths["oss"][0]), "--oss-tls-key", str(paths["oss"][1]),
+        "--kms-tls-cert", str(paths["kms"][0]), "--kms-tls-key", str(paths["kms"][1]),
+    ]
+    server.start()
+    try:
+        assert served_fingerprint(server) == fingerprints["oss"]
+        assert served_fingerprint(server, server.kms_port) == fingerprints["kms"]
+        # The KMS SDK trusting only the KMS listener's certificate gets through.
+        bundle = tmp_path / "kms-bundle.pem"
+        bundle.write_bytes(files["kms"][0] + files["kms-new"][0])
+        client = TeaClient(
+            open_api_models.Config(
+                access_key_id=server.access_key_id,
+                access_key_secret=server.access_key_secret,
+                endpoint=server.kms_endpoint,
+                protocol="https",
+                region_id=REGION,
+            )
+        )
+        rt = RuntimeOptions(ca=str(bundle))
+        assert client.list_keys_with_options(tea_models.ListKeysRequest(), rt).body.total_count >= 0
+
+        paths["kms"][0].write_bytes(files["kms-new"][0])
+        paths["kms"][1].write_bytes(files["kms-new"][1])
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + BOUND_S
+        while served_fingerprint(server, server.kms_port) != fingerprints["kms-new"]:
+            assert time.monotonic() < deadline, "the KMS listener's new certificate was not served"
+            time.sleep(0.05)  # polling for the reload, bounded
+        assert served_fingerprint(server) == fingerprints["oss"], "the OSS listener's pair changed"
+        assert client.list_keys_with_options(tea_models.ListKeysRequest(), rt).body.total_count >= 0
+    finally:
+        assert server.stop() == 0, server.log_tail()
+
+
+def test_a_listener_certificate_without_its_key_is_a_one_line_error(tmp_path):
+    server = CofferServer.create(tmp_path / "half")
+    cert_pem, _, _ = make_pair(tmp_path, "half")
+    cert = tmp_path / "half.crt"
+    cert.write_bytes(cert_pem)
+    proc = subprocess.run(
+        [str(server.binary), "server", "--listen", "127.0.0.1:0", "--kms-listen", "127.0.0.1:0",
+         "--data-dir", str(server.data_dir), "--kms-tls-cert", str(cert)],
+        capture_output=True, text=True, timeout=BOUND_S,
+        env={"COFFER_ROOT_ACCESS_KEY_ID": server.access_key_id,
+             "COFFER_ROOT_ACCESS_KEY_SECRET": server.access_key_secret,
+             "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if "go together" in line]
+    assert len(errors) == 1 and "--kms-tls-cert and --kms-tls-key" in errors[0], proc.stderr

@@ -25,7 +25,7 @@ use tracing::{info, warn};
 use crate::body::{MinRate, RequestBody};
 use crate::config::{Config, Resolved};
 use crate::envelope::{self, Dialect};
-use crate::tls::{Tls, TlsError};
+use crate::tls::{Certificates, Tls, TlsError};
 
 /// Descriptors kept for everything but connections (stores, logs, the blob files of requests).
 fn reserve(nofile: u64) -> u64 {
@@ -115,7 +115,7 @@ impl std::fmt::Debug for Edge {
 
 struct Shared {
     config: Resolved,
-    tls: Option<Tls>,
+    tls: Certificates,
     sighup: std::sync::Once,
     epoch: Instant,
     stats: EdgeStats,
@@ -144,7 +144,7 @@ struct Activity {
 impl Default for Edge {
     /// Plain HTTP with the default limits.
     fn default() -> Self {
-        Self::build(Config::default().resolve(), None)
+        Self::build(Config::default().resolve(), Certificates::default())
     }
 }
 
@@ -152,14 +152,10 @@ impl Edge {
     /// An edge with `config`'s settings. Raises the soft open-file limit to the hard one and
     /// keeps the connection cap under it.
     pub fn new(config: &Config) -> Result<Self, TlsError> {
-        let tls = match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
-            _ => None,
-        };
-        Ok(Self::build(config.resolve(), tls))
+        Ok(Self::build(config.resolve(), Certificates::load(config)?))
     }
 
-    fn build(mut resolved: Resolved, tls: Option<Tls>) -> Self {
+    fn build(mut resolved: Resolved, tls: Certificates) -> Self {
         if let Some(nofile) = crate::limits::raise_nofile() {
             let room =
                 usize::try_from(nofile.saturating_sub(reserve(nofile))).unwrap_or(usize::MAX);
@@ -184,22 +180,24 @@ impl Edge {
         }
     }
 
-    /// Whether the listeners speak TLS.
-    pub fn is_tls(&self) -> bool {
-        self.shared.tls.is_some()
+    /// Whether the listener of `api` (a dialect's [`Dialect::API`]) speaks TLS.
+    pub fn is_tls(&self, api: &str) -> bool {
+        self.shared.tls.for_api(api).is_some()
     }
 
-    /// Reads the TLS certificate and key again, for connections made from now on.
+    /// Reads every TLS certificate and key again, for connections made from now on. A pair
+    /// that cannot be read keeps its previous certificate; the first such failure is returned
+    /// after every other pair was reloaded.
     pub fn reload_tls(&self) -> Result<(), TlsError> {
-        match &self.shared.tls {
-            Some(tls) => tls.reload(),
+        match self.shared.tls.reload().into_iter().next() {
+            Some((_, e)) => Err(e),
             None => Ok(()),
         }
     }
 
-    /// Reloads the certificate on each SIGHUP (started once, by the first listener).
+    /// Reloads the certificates on each SIGHUP (started once, by the first listener).
     fn watch_sighup(&self) {
-        if self.shared.tls.is_none() {
+        if !self.shared.tls.any() {
             return;
         }
         self.shared.sighup.call_once(|| {
@@ -211,9 +209,13 @@ impl Edge {
                     return;
                 };
                 while hup.recv().await.is_some() {
-                    match edge.reload_tls() {
-                        Ok(()) => info!("SIGHUP: TLS certificate reloaded"),
-                        Err(e) => warn!(error = %e, "SIGHUP: TLS certificate not reloaded; the previous one stays"),
+                    let failed = edge.shared.tls.reload();
+                    for (api, e) in &failed {
+                        let listener = api.unwrap_or("shared");
+                        warn!(listener, error = %e, "SIGHUP: TLS certificate not reloaded; the previous one stays");
+                    }
+                    if failed.is_empty() {
+                        info!("SIGHUP: TLS certificates reloaded");
                     }
                 }
             });
@@ -270,7 +272,7 @@ impl Edge {
             let watch = graceful.watcher();
             let dialect = dialect.clone();
             let builder = builder.clone();
-            let tls = self.shared.tls.as_ref().map(Tls::acceptor);
+            let tls = self.shared.tls.for_api(D::API).map(Tls::acceptor);
             let handshake_timeout = self.shared.config.header_read_timeout;
             tokio::spawn(async move {
                 match tls {
