@@ -1,7 +1,8 @@
 """TLS on the real binary with the real clients: oss2 (V1 and V4), alibabacloud-oss-v2 and the KMS
 SDK over https, trusting the server's self-signed certificate through a CA bundle; a
-certificate swapped and SIGHUP'd while a download runs; `acs:SecureTransport` from the
-connection; and the refusal of a KMS listener exposed without TLS.
+certificate swapped and SIGHUP'd while a download runs; a certificate per listener;
+`acs:SecureTransport` from the connection (OSS bucket policies, and RAM policies on the KMS
+API); and the refusal of a KMS listener exposed without TLS.
 """
 
 from __future__ import annotations
@@ -299,3 +300,62 @@ def test_a_listener_certificate_without_its_key_is_a_one_line_error(tmp_path):
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if "go together" in line]
     assert len(errors) == 1 and "--kms-tls-cert and --kms-tls-key" in errors[0], proc.stderr
+
+
+def test_a_ram_policy_on_secure_transport_governs_the_kms_api(tmp_path):
+    """One RAM user, one policy allowing kms:* but denying it without TLS: the KMS SDK is refused
+    over http with the KMS error code and served over https (the same data directory restarted
+    with --tls-self-signed)."""
+    from alibabacloud_tea_openapi.exceptions import ClientException
+
+    from test_ram import Ram, admin_endpoint
+
+    server = CofferServer.create(tmp_path / "kms-st")
+    server.start()
+    try:
+        ram = Ram(server, admin_endpoint(server))
+        user = ram.user("kmsst")
+        ram.policy(
+            [
+                {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "kms:*", "Resource": "*",
+                 "Condition": {"Bool": {"acs:SecureTransport": "false"}}},
+            ],
+            tmp_path,
+            user=user.name,
+        )
+
+        def client(protocol: str) -> TeaClient:
+            return TeaClient(
+                open_api_models.Config(
+                    access_key_id=user.access_key_id,
+                    access_key_secret=user.access_key_secret,
+                    endpoint=server.kms_endpoint,
+                    protocol=protocol,
+                    region_id=REGION,
+                )
+            )
+
+        for call in (
+            lambda c: c.list_keys(tea_models.ListKeysRequest()),
+            lambda c: c.create_key(tea_models.CreateKeyRequest()),
+        ):
+            with pytest.raises(ClientException) as denied:
+                call(client("http"))
+            assert (denied.value.code, denied.value.status_code) == ("Forbidden.NoPermission", 403), denied.value
+    finally:
+        assert server.stop() == 0, server.log_tail()
+
+    server.extra_args = ["--tls-self-signed"]
+    server.start()
+    try:
+        rt = RuntimeOptions(ca=str(server.data_dir / "tls-self-signed.crt"))
+        tls = client("https")
+        key = tls.create_key_with_options(tea_models.CreateKeyRequest(), rt).body.key_metadata.key_id
+        blob = tls.encrypt_with_options(
+            tea_models.EncryptRequest(key_id=key, plaintext="aGVsbG8="), rt
+        ).body.ciphertext_blob
+        plain = tls.decrypt_with_options(tea_models.DecryptRequest(ciphertext_blob=blob), rt).body.plaintext
+        assert plain == "aGVsbG8="
+    finally:
+        assert server.stop() == 0, server.log_tail()
