@@ -14,10 +14,12 @@ use crate::tls::TlsError;
 #[derive(clap::Args, Deserialize, Debug, Clone, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Seconds a client has to send a request's head, from its first byte [default: 10].
+    /// Seconds a client has to send a request's head, from its first byte (on HTTP/2, from the
+    /// first frame of a header block to its END_HEADERS) [default: 10].
     #[arg(long, env = "COFFER_HEADER_READ_TIMEOUT")]
     pub header_read_timeout: Option<u64>,
-    /// Seconds an idle keep-alive connection is kept open [default: 60].
+    /// Seconds an idle keep-alive connection is kept open; HTTP/2 PINGs do not make a connection
+    /// busy [default: 60].
     #[arg(long, env = "COFFER_IDLE_TIMEOUT")]
     pub idle_timeout: Option<u64>,
     /// Slowest request body accepted, in bytes per second averaged over --body-rate-window; a
