@@ -1,7 +1,8 @@
 """TLS on the real binary with the real clients: oss2 (V1 and V4), alibabacloud-oss-v2 and the KMS
 SDK over https, trusting the server's self-signed certificate through a CA bundle; a
-certificate swapped and SIGHUP'd while a download runs; `acs:SecureTransport` from the
-connection; and the refusal of a KMS listener exposed without TLS.
+certificate swapped and SIGHUP'd while a download runs; a certificate per listener;
+`acs:SecureTransport` from the connection (OSS bucket policies, and RAM policies on the KMS
+API); and the refusal of a KMS listener exposed without TLS.
 """
 
 from __future__ import annotations
@@ -178,11 +179,12 @@ def make_pair(directory, name: str):
     return cert_pem, key_pem, hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
-def served_fingerprint(server: CofferServer) -> str:
+def served_fingerprint(server: CofferServer, port: int | None = None) -> str:
+    """SHA-256 of the certificate the listener on `port` (the OSS one by default) presents."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    with socket.create_connection((server.host, server.port), timeout=BOUND_S) as raw:
+    with socket.create_connection((server.host, port or server.port), timeout=BOUND_S) as raw:
         with ctx.wrap_socket(raw) as s:
             return hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
 
@@ -231,3 +233,129 @@ def test_a_kms_listener_off_loopback_without_tls_is_refused(tmp_path):
     )
     assert proc.returncode != 0
     assert "without TLS" in proc.stderr and "--allow-insecure-network" in proc.stderr, proc.stderr
+
+
+def test_each_listener_serves_its_own_pair_and_sighup_reloads_each(tmp_path):
+    files = {}
+    fingerprints = {}
+    for name in ("oss", "kms", "kms-new"):
+        cert_pem, key_pem, fingerprints[name] = make_pair(tmp_path, name)
+        files[name] = (cert_pem, key_pem)
+    paths = {}
+    for listener in ("oss", "kms"):
+        cert, key = tmp_path / f"{listener}.crt", tmp_path / f"{listener}.key"
+        cert.write_bytes(files[listener][0])
+        key.write_bytes(files[listener][1])
+        paths[listener] = (cert, key)
+    server = CofferServer.create(tmp_path / "own")
+    server.extra_args = [
+        "--oss-tls-cert", str(paths["oss"][0]), "--oss-tls-key", str(paths["oss"][1]),
+        "--kms-tls-cert", str(paths["kms"][0]), "--kms-tls-key", str(paths["kms"][1]),
+    ]
+    server.start()
+    try:
+        assert served_fingerprint(server) == fingerprints["oss"]
+        assert served_fingerprint(server, server.kms_port) == fingerprints["kms"]
+        # The KMS SDK trusting only the KMS listener's certificate gets through.
+        bundle = tmp_path / "kms-bundle.pem"
+        bundle.write_bytes(files["kms"][0] + files["kms-new"][0])
+        client = TeaClient(
+            open_api_models.Config(
+                access_key_id=server.access_key_id,
+                access_key_secret=server.access_key_secret,
+                endpoint=server.kms_endpoint,
+                protocol="https",
+                region_id=REGION,
+            )
+        )
+        rt = RuntimeOptions(ca=str(bundle))
+        assert client.list_keys_with_options(tea_models.ListKeysRequest(), rt).body.total_count >= 0
+
+        paths["kms"][0].write_bytes(files["kms-new"][0])
+        paths["kms"][1].write_bytes(files["kms-new"][1])
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + BOUND_S
+        while served_fingerprint(server, server.kms_port) != fingerprints["kms-new"]:
+            assert time.monotonic() < deadline, "the KMS listener's new certificate was not served"
+            time.sleep(0.05)  # polling for the reload, bounded
+        assert served_fingerprint(server) == fingerprints["oss"], "the OSS listener's pair changed"
+        assert client.list_keys_with_options(tea_models.ListKeysRequest(), rt).body.total_count >= 0
+    finally:
+        assert server.stop() == 0, server.log_tail()
+
+
+def test_a_listener_certificate_without_its_key_is_a_one_line_error(tmp_path):
+    server = CofferServer.create(tmp_path / "half")
+    cert_pem, _, _ = make_pair(tmp_path, "half")
+    cert = tmp_path / "half.crt"
+    cert.write_bytes(cert_pem)
+    proc = subprocess.run(
+        [str(server.binary), "server", "--listen", "127.0.0.1:0", "--kms-listen", "127.0.0.1:0",
+         "--data-dir", str(server.data_dir), "--kms-tls-cert", str(cert)],
+        capture_output=True, text=True, timeout=BOUND_S,
+        env={"COFFER_ROOT_ACCESS_KEY_ID": server.access_key_id,
+             "COFFER_ROOT_ACCESS_KEY_SECRET": server.access_key_secret,
+             "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if "go together" in line]
+    assert len(errors) == 1 and "--kms-tls-cert and --kms-tls-key" in errors[0], proc.stderr
+
+
+def test_a_ram_policy_on_secure_transport_governs_the_kms_api(tmp_path):
+    """One RAM user, one policy allowing kms:* but denying it without TLS: the KMS SDK is refused
+    over http with the KMS error code and served over https (the same data directory restarted
+    with --tls-self-signed)."""
+    from alibabacloud_tea_openapi.exceptions import ClientException
+
+    from test_ram import Ram, admin_endpoint
+
+    server = CofferServer.create(tmp_path / "kms-st")
+    server.start()
+    try:
+        ram = Ram(server, admin_endpoint(server))
+        user = ram.user("kmsst")
+        ram.policy(
+            [
+                {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "kms:*", "Resource": "*",
+                 "Condition": {"Bool": {"acs:SecureTransport": "false"}}},
+            ],
+            tmp_path,
+            user=user.name,
+        )
+
+        def client(protocol: str) -> TeaClient:
+            return TeaClient(
+                open_api_models.Config(
+                    access_key_id=user.access_key_id,
+                    access_key_secret=user.access_key_secret,
+                    endpoint=server.kms_endpoint,
+                    protocol=protocol,
+                    region_id=REGION,
+                )
+            )
+
+        for call in (
+            lambda c: c.list_keys(tea_models.ListKeysRequest()),
+            lambda c: c.create_key(tea_models.CreateKeyRequest()),
+        ):
+            with pytest.raises(ClientException) as denied:
+                call(client("http"))
+            assert (denied.value.code, denied.value.status_code) == ("Forbidden.NoPermission", 403), denied.value
+    finally:
+        assert server.stop() == 0, server.log_tail()
+
+    server.extra_args = ["--tls-self-signed"]
+    server.start()
+    try:
+        rt = RuntimeOptions(ca=str(server.data_dir / "tls-self-signed.crt"))
+        tls = client("https")
+        key = tls.create_key_with_options(tea_models.CreateKeyRequest(), rt).body.key_metadata.key_id
+        blob = tls.encrypt_with_options(
+            tea_models.EncryptRequest(key_id=key, plaintext="aGVsbG8="), rt
+        ).body.ciphertext_blob
+        plain = tls.decrypt_with_options(tea_models.DecryptRequest(ciphertext_blob=blob), rt).body.plaintext
+        assert plain == "aGVsbG8="
+    finally:
+        assert server.stop() == 0, server.log_tail()

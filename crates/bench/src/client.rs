@@ -1,5 +1,5 @@
 //! A lean OSS client: one keep-alive HTTP/1 connection per worker (hyper's conn API, no pool),
-//! `TCP_NODELAY`, V1 header signatures, bodies streamed from [`Pattern`](crate::payload::Pattern)
+//! over TLS or plain TCP, `TCP_NODELAY`, V1 header signatures, bodies streamed from [`Pattern`](crate::payload::Pattern)
 //! and responses drained without being stored.
 
 use std::fmt;
@@ -17,7 +17,10 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use crate::payload::{PatternBody, Verifier};
 
@@ -64,6 +67,8 @@ impl std::error::Error for KmsNotEnabled {}
 /// Who signs, and where requests go.
 pub(crate) struct Target {
     pub(crate) addr: SocketAddr,
+    /// TLS to the server (trusting its certificate), or plain TCP.
+    pub(crate) tls: Option<TlsConnector>,
     pub(crate) bucket: String,
     pub(crate) access_key_id: String,
     pub(crate) secret: AccessKeySecret,
@@ -111,13 +116,50 @@ pub(crate) struct Conn {
     sender: SendRequest<ReqBody>,
 }
 
-async fn handshake(addr: SocketAddr) -> Result<SendRequest<ReqBody>> {
+/// A TLS client that trusts exactly the certificates in `pem` and speaks HTTP/1.1 (the same
+/// protocol as over plain TCP, so the two runs differ by TLS alone).
+pub(crate) fn trusting(pem: &[u8]) -> Result<TlsConnector> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        roots
+            .add(cert.context("parse a PEM certificate")?)
+            .context("add a trusted certificate")?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+async fn handshake(target: &Target) -> Result<SendRequest<ReqBody>> {
+    let addr = target.addr;
     let stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("connect to {addr}"))?;
     // Small requests over keep-alive stall on Nagle + delayed ACK without this.
     stream.set_nodelay(true).context("set TCP_NODELAY")?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    match &target.tls {
+        None => http1(TokioIo::new(stream)).await,
+        Some(connector) => {
+            let name = ServerName::from(addr.ip());
+            let stream = connector
+                .connect(name, stream)
+                .await
+                .with_context(|| format!("TLS handshake with {addr}"))?;
+            http1(TokioIo::new(stream)).await
+        }
+    }
+}
+
+async fn http1<T>(io: T) -> Result<SendRequest<ReqBody>>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
         .context("HTTP/1 handshake")?;
     tokio::spawn(async move {
@@ -129,7 +171,7 @@ async fn handshake(addr: SocketAddr) -> Result<SendRequest<ReqBody>> {
 
 impl Conn {
     pub(crate) async fn open(target: Arc<Target>) -> Result<Self> {
-        let sender = handshake(target.addr).await?;
+        let sender = handshake(&target).await?;
         Ok(Self {
             host: target.addr.to_string(),
             target,
@@ -181,7 +223,7 @@ impl Conn {
         let request = builder.body(body).context("build request")?;
 
         if self.sender.is_closed() || self.sender.ready().await.is_err() {
-            self.sender = handshake(self.target.addr).await?;
+            self.sender = handshake(&self.target).await?;
             self.sender.ready().await.context("connection not ready")?;
         }
         self.sender

@@ -47,6 +47,10 @@ struct Args {
     /// Number of small objects per round [default: 2000, 200 with --quick].
     #[arg(long)]
     small_count: Option<usize>,
+    /// Serve and request over https: the servers start with --tls-self-signed and the client
+    /// trusts each one's certificate (HTTP/1.1 over TLS, as over plain TCP otherwise).
+    #[arg(long)]
+    tls: bool,
     /// Methods to run, comma-separated [default: none,AES256,KMS,SM4].
     #[arg(long, value_delimiter = ',', value_parser = parse_sse)]
     methods: Option<Vec<Sse>>,
@@ -93,6 +97,7 @@ async fn main() -> Result<()> {
     let root = args.data_dir.clone().unwrap_or_else(default_data_root);
     let run_dir = root.join(format!("run-{}", std::process::id()));
     let mut plan = Plan::new(args.quick, args.runs);
+    plan.tls = args.tls;
     plan.small_len = args.small_len;
     if let Some(n) = args.small_count {
         plan.small_count = n;

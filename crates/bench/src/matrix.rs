@@ -38,6 +38,8 @@ pub(crate) struct Plan {
     pub(crate) range_requests: usize,
     /// Repetitions of the throughput phases; the median is reported.
     pub(crate) runs: usize,
+    /// Whether the servers speak TLS (their self-signed certificates) and the client https.
+    pub(crate) tls: bool,
 }
 
 impl Plan {
@@ -53,6 +55,7 @@ impl Plan {
             range_len: MIB,
             range_requests: if quick { 50 } else { 200 },
             runs: runs.max(1),
+            tls: false,
         }
     }
 }
@@ -169,7 +172,7 @@ impl MethodRun {
         plan: Plan,
         pattern: &Pattern,
     ) -> Result<std::result::Result<Self, Outcome>> {
-        let server = match Server::start(coffer, dir.clone()).await {
+        let server = match Server::start(coffer, dir.clone(), plan.tls).await {
             Ok(server) => server,
             Err(e) => {
                 // The error already carries the server's log, if it wrote one.
@@ -177,8 +180,15 @@ impl MethodRun {
                 return Err(e);
             }
         };
+        let tls = match &server.certificate {
+            Some(pem) => {
+                Some(crate::client::trusting(pem).context("trust the server's certificate")?)
+            }
+            None => None,
+        };
         let target = Arc::new(Target {
             addr: server.addr,
+            tls,
             bucket: BUCKET.to_owned(),
             access_key_id: server.access_key_id.clone(),
             secret: server.secret.clone(),

@@ -21,6 +21,8 @@ pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
     pub(crate) access_key_id: String,
     pub(crate) secret: AccessKeySecret,
+    /// The server's self-signed certificate (PEM), when it was started with TLS.
+    pub(crate) certificate: Option<Vec<u8>>,
     dir: PathBuf,
 }
 
@@ -32,8 +34,9 @@ fn random_hex(bytes: usize) -> String {
 
 impl Server {
     /// Starts `coffer server` on `127.0.0.1:0` with its data under `dir` (created; removed by
-    /// [`Server::stop`]) and waits until it is listening.
-    pub(crate) async fn start(coffer: &Path, dir: PathBuf) -> Result<Self> {
+    /// [`Server::stop`]) and waits until it is listening; with `tls`, its listeners serve a
+    /// self-signed certificate generated into its data directory.
+    pub(crate) async fn start(coffer: &Path, dir: PathBuf, tls: bool) -> Result<Self> {
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
         let ready = dir.join("ready.json");
         let log_path = dir.join("server.log");
@@ -42,6 +45,7 @@ impl Server {
         let secret = random_hex(20);
         let mut child = Command::new(coffer)
             .arg("server")
+            .args(tls.then_some("--tls-self-signed"))
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
@@ -86,10 +90,17 @@ impl Server {
             // Polling a file: the server offers no other signal, and 10 ms is noise here.
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
+        let certificate = if tls {
+            let path = dir.join("data").join("tls-self-signed.crt");
+            Some(std::fs::read(&path).with_context(|| format!("read {}", path.display()))?)
+        } else {
+            None
+        };
         Ok(Self {
             child,
             pid,
             addr,
+            certificate,
             access_key_id,
             secret: AccessKeySecret::new(secret),
             dir,

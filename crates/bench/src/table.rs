@@ -127,9 +127,13 @@ pub(crate) fn render(ctx: &Context, results: &[(Sse, Outcome)]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\ncoffer-bench: {} run(s), medians, each run taken for every method in turn; \
+        "\ncoffer-bench: {} run(s) over {}, medians, each run taken for every method in turn; \
          client and server share {} core(s); load average before {}, after {}",
-        plan.runs, ctx.cores, ctx.load_before, ctx.load_after
+        plan.runs,
+        if plan.tls { "https" } else { "http" },
+        ctx.cores,
+        ctx.load_before,
+        ctx.load_after
     );
     if let Some(rss) = ctx.client_peak_rss {
         let _ = writeln!(out, "client peak RSS: {} MiB", mib(rss));

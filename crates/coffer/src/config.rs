@@ -567,6 +567,20 @@ mod tests {
     }
 
     #[test]
+    fn a_listener_tls_pair_comes_from_flags_and_the_file_alike() {
+        let c = load(
+            &["--kms-tls-cert", "kms.crt"],
+            "kms_tls_key = \"kms.key\"\ntls_cert = \"all.crt\"\ntls_key = \"all.key\"\n",
+        )
+        .unwrap();
+        let http = &c.sections.http;
+        assert_eq!(http.kms_tls_cert, Some(PathBuf::from("kms.crt")));
+        assert_eq!(http.kms_tls_key, Some(PathBuf::from("kms.key")));
+        assert_eq!(http.oss_tls_cert, None);
+        assert!(http.tls_for("OSS"));
+    }
+
+    #[test]
     fn flag_beats_file_beats_default() {
         let c = load(
             &["--region", "cn-beijing", "--min-part-size", "5"],

@@ -32,7 +32,13 @@ pub(crate) async fn key_choices(
     let rid = caller.ctx.request_id.as_str();
     let listed = svc
         .kms
-        .invoke(&caller.principal, "ListKeys", &[("PageSize", "100")], rid)
+        .invoke(
+            &caller.principal,
+            caller.facts.shared_conditions(),
+            "ListKeys",
+            &[("PageSize", "100")],
+            rid,
+        )
         .await?;
     let mut out = Vec::new();
     let ids = listed["Keys"]["Key"]
@@ -46,7 +52,13 @@ pub(crate) async fn key_choices(
     for id in ids {
         let Ok(d) = svc
             .kms
-            .invoke(&caller.principal, "DescribeKey", &[("KeyId", &id)], rid)
+            .invoke(
+                &caller.principal,
+                caller.facts.shared_conditions(),
+                "DescribeKey",
+                &[("KeyId", &id)],
+                rid,
+            )
             .await
         else {
             continue;

@@ -26,6 +26,7 @@ async fn kms(
         .kms
         .invoke(
             &caller.principal,
+            caller.facts.shared_conditions(),
             action,
             params,
             caller.ctx.request_id.as_str(),

@@ -14,10 +14,12 @@ use crate::tls::TlsError;
 #[derive(clap::Args, Deserialize, Debug, Clone, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Seconds a client has to send a request's head, from its first byte [default: 10].
+    /// Seconds a client has to send a request's head, from its first byte (on HTTP/2, from the
+    /// first frame of a header block to its END_HEADERS) [default: 10].
     #[arg(long, env = "COFFER_HEADER_READ_TIMEOUT")]
     pub header_read_timeout: Option<u64>,
-    /// Seconds an idle keep-alive connection is kept open [default: 60].
+    /// Seconds an idle keep-alive connection is kept open; HTTP/2 PINGs do not make a connection
+    /// busy [default: 60].
     #[arg(long, env = "COFFER_IDLE_TIMEOUT")]
     pub idle_timeout: Option<u64>,
     /// Slowest request body accepted, in bytes per second averaged over --body-rate-window; a
@@ -40,6 +42,41 @@ pub struct Config {
     /// PEM private key for --tls-cert. Both files are read again on SIGHUP.
     #[arg(long, env = "COFFER_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// PEM certificate chain for the OSS API listener (--listen) alone, with --oss-tls-key
+    /// [default: --tls-cert].
+    #[arg(long, env = "COFFER_OSS_TLS_CERT")]
+    pub oss_tls_cert: Option<PathBuf>,
+    /// PEM private key for --oss-tls-cert; both read again on SIGHUP.
+    #[arg(long, env = "COFFER_OSS_TLS_KEY")]
+    pub oss_tls_key: Option<PathBuf>,
+    /// PEM certificate chain for the S3 API listener (--s3-listen) alone, with --s3-tls-key
+    /// [default: --tls-cert].
+    #[arg(long, env = "COFFER_S3_TLS_CERT")]
+    pub s3_tls_cert: Option<PathBuf>,
+    /// PEM private key for --s3-tls-cert; both read again on SIGHUP.
+    #[arg(long, env = "COFFER_S3_TLS_KEY")]
+    pub s3_tls_key: Option<PathBuf>,
+    /// PEM certificate chain for the KMS API listener (--kms-listen) alone, with --kms-tls-key
+    /// [default: --tls-cert].
+    #[arg(long, env = "COFFER_KMS_TLS_CERT")]
+    pub kms_tls_cert: Option<PathBuf>,
+    /// PEM private key for --kms-tls-cert; both read again on SIGHUP.
+    #[arg(long, env = "COFFER_KMS_TLS_KEY")]
+    pub kms_tls_key: Option<PathBuf>,
+    /// PEM certificate chain for the admin API listener (--admin-listen) alone, with --admin-tls-key
+    /// [default: --tls-cert].
+    #[arg(long, env = "COFFER_ADMIN_TLS_CERT")]
+    pub admin_tls_cert: Option<PathBuf>,
+    /// PEM private key for --admin-tls-cert; both read again on SIGHUP.
+    #[arg(long, env = "COFFER_ADMIN_TLS_KEY")]
+    pub admin_tls_key: Option<PathBuf>,
+    /// PEM certificate chain for the web console (--console-listen) alone, with --console-tls-key
+    /// [default: --tls-cert].
+    #[arg(long, env = "COFFER_CONSOLE_TLS_CERT")]
+    pub console_tls_cert: Option<PathBuf>,
+    /// PEM private key for --console-tls-cert; both read again on SIGHUP.
+    #[arg(long, env = "COFFER_CONSOLE_TLS_KEY")]
+    pub console_tls_key: Option<PathBuf>,
     /// Serve TLS with a self-signed certificate for the listen names, generated into the data
     /// directory on first start (its SHA-256 fingerprint is printed), unless --tls-cert is given.
     // `Option` so that an absent flag leaves a `true` from the TOML file alone: clap gives a plain
@@ -52,6 +89,17 @@ pub struct Config {
     #[arg(long, env = "COFFER_ALLOW_INSECURE_NETWORK", num_args = 0..=1, require_equals = true,
           default_missing_value = "true")]
     pub allow_insecure_network: Option<bool>,
+}
+
+/// The listeners that may have a certificate pair of their own, by their dialect's
+/// [`Dialect::API`](crate::Dialect::API) name.
+pub const LISTENERS: [&str; 5] = ["OSS", "S3", "KMS", "admin", "console"];
+
+/// One listener's `--<flag>-tls-cert` and `--<flag>-tls-key`.
+struct OwnPair<'a> {
+    flag: &'static str,
+    cert: Option<&'a Path>,
+    key: Option<&'a Path>,
 }
 
 /// The settings with their defaults applied.
@@ -79,6 +127,16 @@ impl Config {
                 .or(other.max_connections_per_peer),
             tls_cert: self.tls_cert.or(other.tls_cert),
             tls_key: self.tls_key.or(other.tls_key),
+            oss_tls_cert: self.oss_tls_cert.or(other.oss_tls_cert),
+            oss_tls_key: self.oss_tls_key.or(other.oss_tls_key),
+            s3_tls_cert: self.s3_tls_cert.or(other.s3_tls_cert),
+            s3_tls_key: self.s3_tls_key.or(other.s3_tls_key),
+            kms_tls_cert: self.kms_tls_cert.or(other.kms_tls_cert),
+            kms_tls_key: self.kms_tls_key.or(other.kms_tls_key),
+            admin_tls_cert: self.admin_tls_cert.or(other.admin_tls_cert),
+            admin_tls_key: self.admin_tls_key.or(other.admin_tls_key),
+            console_tls_cert: self.console_tls_cert.or(other.console_tls_cert),
+            console_tls_key: self.console_tls_key.or(other.console_tls_key),
             tls_self_signed: self.tls_self_signed.or(other.tls_self_signed),
             allow_insecure_network: self.allow_insecure_network.or(other.allow_insecure_network),
         }
@@ -94,9 +152,39 @@ impl Config {
         self.allow_insecure_network.unwrap_or(false)
     }
 
-    /// Whether the listeners will speak TLS.
+    /// Whether the listeners without a pair of their own will speak TLS.
     pub fn tls(&self) -> bool {
         self.tls_cert.is_some() || self.self_signed()
+    }
+
+    /// Whether the listener of `api` (a [`LISTENERS`] name) will speak TLS.
+    pub fn tls_for(&self, api: &str) -> bool {
+        self.own_pair(api).is_some_and(|p| p.cert.is_some()) || self.tls()
+    }
+
+    /// The listener-specific pair of `api` (a [`LISTENERS`] name), as given.
+    fn own_pair(&self, api: &str) -> Option<OwnPair<'_>> {
+        let (flag, cert, key) = match api {
+            "OSS" => ("oss", &self.oss_tls_cert, &self.oss_tls_key),
+            "S3" => ("s3", &self.s3_tls_cert, &self.s3_tls_key),
+            "KMS" => ("kms", &self.kms_tls_cert, &self.kms_tls_key),
+            "admin" => ("admin", &self.admin_tls_cert, &self.admin_tls_key),
+            "console" => ("console", &self.console_tls_cert, &self.console_tls_key),
+            _ => return None,
+        };
+        Some(OwnPair {
+            flag,
+            cert: cert.as_deref(),
+            key: key.as_deref(),
+        })
+    }
+
+    /// The listeners' own certificate pairs, for those that have one.
+    pub(crate) fn own_pairs(&self) -> impl Iterator<Item = (&'static str, &Path, &Path)> {
+        LISTENERS.into_iter().filter_map(|api| {
+            let pair = self.own_pair(api)?;
+            Some((api, pair.cert?, pair.key?))
+        })
     }
 
     /// Settles the TLS files: with `--tls-self-signed` and no `--tls-cert`, creates (once) a
@@ -108,9 +196,19 @@ impl Config {
         listeners: &[SocketAddr],
     ) -> Result<Option<String>, TlsError> {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
-            return Err(TlsError::SelfSigned(
+            return Err(TlsError::HalfPair(
                 "--tls-cert and --tls-key go together".to_owned(),
             ));
+        }
+        for api in LISTENERS {
+            if let Some(pair) = self.own_pair(api)
+                && pair.cert.is_some() != pair.key.is_some()
+            {
+                let flag = pair.flag;
+                return Err(TlsError::HalfPair(format!(
+                    "--{flag}-tls-cert and --{flag}-tls-key go together"
+                )));
+            }
         }
         if !self.self_signed() || self.tls_cert.is_some() {
             return Ok(None);
@@ -125,7 +223,7 @@ impl Config {
     /// Refuses to serve `api` (whose requests carry keys or credentials) in the clear on an
     /// address other hosts can reach, unless `--allow-insecure-network` says so.
     pub fn check_exposure(&self, api: &str, addr: SocketAddr) -> Result<(), String> {
-        if addr.ip().is_loopback() || self.tls() || self.insecure_network_allowed() {
+        if addr.ip().is_loopback() || self.tls_for(api) || self.insecure_network_allowed() {
             return Ok(());
         }
         Err(format!(
@@ -192,6 +290,35 @@ mod tests {
             ..Config::default()
         };
         assert!(tls.check_exposure("admin", public).is_ok());
+    }
+
+    #[test]
+    fn a_listener_pair_overrides_the_shared_one_and_goes_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let addrs = ["127.0.0.1:0".parse().unwrap()];
+        let mut half = Config {
+            kms_tls_cert: Some("kms.crt".into()),
+            ..Config::default()
+        };
+        let e = half.prepare_tls(dir.path(), &addrs).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--kms-tls-cert and --kms-tls-key go together"
+        );
+        let own = Config {
+            kms_tls_cert: Some("kms.crt".into()),
+            kms_tls_key: Some("kms.key".into()),
+            ..Config::default()
+        };
+        assert!(own.tls_for("KMS") && !own.tls_for("OSS") && !own.tls());
+        let pairs: Vec<_> = own.own_pairs().map(|(api, ..)| api).collect();
+        assert_eq!(pairs, ["KMS"]);
+        let public: SocketAddr = "0.0.0.0:9001".parse().unwrap();
+        assert!(own.check_exposure("KMS", public).is_ok());
+        assert!(own.check_exposure("admin", public).is_err());
+        // A file's pair stays under flags that name none.
+        let merged = Config::default().or(own);
+        assert_eq!(merged.kms_tls_key, Some("kms.key".into()));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use http::Request;
 use http_body::{Body, Frame, SizeHint};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -25,7 +25,7 @@ use tracing::{info, warn};
 use crate::body::{MinRate, RequestBody};
 use crate::config::{Config, Resolved};
 use crate::envelope::{self, Dialect};
-use crate::tls::{Tls, TlsError};
+use crate::tls::{Certificates, Tls, TlsError};
 
 /// Descriptors kept for everything but connections (stores, logs, the blob files of requests).
 fn reserve(nofile: u64) -> u64 {
@@ -35,6 +35,8 @@ fn reserve(nofile: u64) -> u64 {
 /// Shortest pause after an accept error that signals exhaustion, and the longest.
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// Longest interval between the server's HTTP/2 PINGs.
+const H2_PING_EVERY_MAX: Duration = Duration::from_secs(30);
 /// Accept errors are logged at most once per this interval and listener.
 const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(5);
 
@@ -115,7 +117,7 @@ impl std::fmt::Debug for Edge {
 
 struct Shared {
     config: Resolved,
-    tls: Option<Tls>,
+    tls: Certificates,
     sighup: std::sync::Once,
     epoch: Instant,
     stats: EdgeStats,
@@ -144,7 +146,7 @@ struct Activity {
 impl Default for Edge {
     /// Plain HTTP with the default limits.
     fn default() -> Self {
-        Self::build(Config::default().resolve(), None)
+        Self::build(Config::default().resolve(), Certificates::default())
     }
 }
 
@@ -152,14 +154,10 @@ impl Edge {
     /// An edge with `config`'s settings. Raises the soft open-file limit to the hard one and
     /// keeps the connection cap under it.
     pub fn new(config: &Config) -> Result<Self, TlsError> {
-        let tls = match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
-            _ => None,
-        };
-        Ok(Self::build(config.resolve(), tls))
+        Ok(Self::build(config.resolve(), Certificates::load(config)?))
     }
 
-    fn build(mut resolved: Resolved, tls: Option<Tls>) -> Self {
+    fn build(mut resolved: Resolved, tls: Certificates) -> Self {
         if let Some(nofile) = crate::limits::raise_nofile() {
             let room =
                 usize::try_from(nofile.saturating_sub(reserve(nofile))).unwrap_or(usize::MAX);
@@ -184,22 +182,24 @@ impl Edge {
         }
     }
 
-    /// Whether the listeners speak TLS.
-    pub fn is_tls(&self) -> bool {
-        self.shared.tls.is_some()
+    /// Whether the listener of `api` (a dialect's [`Dialect::API`]) speaks TLS.
+    pub fn is_tls(&self, api: &str) -> bool {
+        self.shared.tls.for_api(api).is_some()
     }
 
-    /// Reads the TLS certificate and key again, for connections made from now on.
+    /// Reads every TLS certificate and key again, for connections made from now on. A pair
+    /// that cannot be read keeps its previous certificate; the first such failure is returned
+    /// after every other pair was reloaded.
     pub fn reload_tls(&self) -> Result<(), TlsError> {
-        match &self.shared.tls {
-            Some(tls) => tls.reload(),
+        match self.shared.tls.reload().into_iter().next() {
+            Some((_, e)) => Err(e),
             None => Ok(()),
         }
     }
 
-    /// Reloads the certificate on each SIGHUP (started once, by the first listener).
+    /// Reloads the certificates on each SIGHUP (started once, by the first listener).
     fn watch_sighup(&self) {
-        if self.shared.tls.is_none() {
+        if !self.shared.tls.any() {
             return;
         }
         self.shared.sighup.call_once(|| {
@@ -211,9 +211,13 @@ impl Edge {
                     return;
                 };
                 while hup.recv().await.is_some() {
-                    match edge.reload_tls() {
-                        Ok(()) => info!("SIGHUP: TLS certificate reloaded"),
-                        Err(e) => warn!(error = %e, "SIGHUP: TLS certificate not reloaded; the previous one stays"),
+                    let failed = edge.shared.tls.reload();
+                    for (api, e) in &failed {
+                        let listener = api.unwrap_or("shared");
+                        warn!(listener, error = %e, "SIGHUP: TLS certificate not reloaded; the previous one stays");
+                    }
+                    if failed.is_empty() {
+                        info!("SIGHUP: TLS certificates reloaded");
                     }
                 }
             });
@@ -239,6 +243,18 @@ impl Edge {
         // The edge's own watchdog times heads and idle connections (hyper's header timer would
         // also run while a keep-alive connection is idle).
         builder.http1().header_read_timeout(None);
+        // HTTP/2 PINGs from the server find a peer that vanished without closing (its streams
+        // would otherwise hold their flow-control windows until TCP gives up); a live peer
+        // answers at once, so the header-read timeout is time enough. They do not keep an idle
+        // connection open: the watchdog's idle timeout still closes it.
+        let config = &self.shared.config;
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(Some(
+                (config.idle_timeout / 2).clamp(Duration::from_secs(1), H2_PING_EVERY_MAX),
+            ))
+            .keep_alive_timeout(config.header_read_timeout);
         let builder = Arc::new(builder);
         let mut failures = AcceptFailures::default();
         tokio::pin!(shutdown);
@@ -270,7 +286,7 @@ impl Edge {
             let watch = graceful.watcher();
             let dialect = dialect.clone();
             let builder = builder.clone();
-            let tls = self.shared.tls.as_ref().map(Tls::acceptor);
+            let tls = self.shared.tls.for_api(D::API).map(Tls::acceptor);
             let handshake_timeout = self.shared.config.header_read_timeout;
             tokio::spawn(async move {
                 match tls {
@@ -466,6 +482,7 @@ async fn serve_connection<S, D>(
         inner: stream,
         activity: activity.clone(),
         edge: edge.clone(),
+        framing: Framing::Sniffing(0),
     };
     let service = {
         let activity = activity.clone();
@@ -570,6 +587,132 @@ struct Watched<S> {
     inner: S,
     activity: Arc<Activity>,
     edge: Edge,
+    framing: Framing,
+}
+
+/// The client connection preface that opens every HTTP/2 connection (RFC 9113, "HTTP/2",
+/// section 3.4), over TLS after ALPN `h2` and in the clear with prior knowledge alike.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What a request head is on this connection, told by its first bytes.
+enum Framing {
+    /// The bytes so far (this many) are the start of the HTTP/2 preface; until they stop
+    /// matching or it is whole, they count as an HTTP/1 head would.
+    Sniffing(usize),
+    /// HTTP/1: any byte on an idle connection starts a head.
+    Http1,
+    /// HTTP/2: only a header block starts a head. PINGs, SETTINGS, WINDOW_UPDATEs and the like
+    /// leave an idle connection idle, so that the idle timeout, not the header-read timeout,
+    /// applies to a connection the client keeps up with PINGs.
+    Http2(H2Frames),
+}
+
+impl Framing {
+    /// Follows `bytes` just read; tells `activity` when a head starts or (HTTP/2) ends.
+    fn read(&mut self, mut bytes: &[u8], activity: &Activity, now: u64) {
+        if let Framing::Sniffing(seen) = self {
+            let want = &H2_PREFACE[*seen..];
+            let n = want.len().min(bytes.len());
+            if bytes[..n] != want[..n] {
+                *self = Framing::Http1;
+            } else if n == want.len() {
+                // The preface is connection setup, not a request: the connection is idle again.
+                activity.head_started.store(0, Ordering::Relaxed);
+                activity.idle_since.store(now, Ordering::Relaxed);
+                *self = Framing::Http2(H2Frames::default());
+                bytes = &bytes[n..];
+            } else {
+                *seen += n;
+                head_starts(activity, now);
+                return;
+            }
+        }
+        match self {
+            Framing::Sniffing(_) | Framing::Http1 => head_starts(activity, now),
+            Framing::Http2(frames) => frames.read(bytes, |event| match event {
+                HeaderBlock::Started => {
+                    let _ = activity.head_started.compare_exchange(
+                        0,
+                        now,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
+                // The head is whole: hyper hands it to the service, which marks the request in
+                // flight; until then the connection counts as just active.
+                HeaderBlock::Ended => {
+                    activity.idle_since.store(now, Ordering::Relaxed);
+                    activity.head_started.store(0, Ordering::Relaxed);
+                }
+            }),
+        }
+    }
+}
+
+/// An HTTP/1 head starts with the first byte read on a connection with no request in flight.
+fn head_starts(activity: &Activity, now: u64) {
+    if activity.in_flight.load(Ordering::Relaxed) == 0
+        && activity.head_started.load(Ordering::Relaxed) == 0
+    {
+        activity.head_started.store(now, Ordering::Relaxed);
+    }
+}
+
+/// Where the reader is in the stream of HTTP/2 frames (RFC 9113, section 4.1: a 9-byte header
+/// of length, type, flags and stream, then the payload). Only frame boundaries are tracked; hyper
+/// parses and checks the frames themselves.
+#[derive(Default)]
+struct H2Frames {
+    header: [u8; 9],
+    header_len: usize,
+    payload_left: usize,
+    /// The frame being read is part of a header block, and ends it (END_HEADERS).
+    in_block: bool,
+    ends_block: bool,
+}
+
+/// A header block (HEADERS, then CONTINUATION frames until one has END_HEADERS) starting or
+/// ending.
+#[derive(Debug, PartialEq, Eq)]
+enum HeaderBlock {
+    Started,
+    Ended,
+}
+
+impl H2Frames {
+    const HEADERS: u8 = 0x1;
+    const CONTINUATION: u8 = 0x9;
+    const END_HEADERS: u8 = 0x4;
+
+    fn read(&mut self, mut bytes: &[u8], mut event: impl FnMut(HeaderBlock)) {
+        while !bytes.is_empty() {
+            if self.header_len < self.header.len() {
+                let n = (self.header.len() - self.header_len).min(bytes.len());
+                self.header[self.header_len..self.header_len + n].copy_from_slice(&bytes[..n]);
+                self.header_len += n;
+                bytes = &bytes[n..];
+                if self.header_len < self.header.len() {
+                    return;
+                }
+                let [l0, l1, l2, kind, flags, ..] = self.header;
+                self.payload_left = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
+                self.in_block = kind == Self::HEADERS || kind == Self::CONTINUATION;
+                self.ends_block = self.in_block && flags & Self::END_HEADERS != 0;
+                if self.in_block {
+                    event(HeaderBlock::Started);
+                }
+            }
+            let n = self.payload_left.min(bytes.len());
+            self.payload_left -= n;
+            bytes = &bytes[n..];
+            if self.payload_left == 0 {
+                if self.ends_block {
+                    event(HeaderBlock::Ended);
+                }
+                self.header_len = 0;
+            }
+        }
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
@@ -581,13 +724,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if buf.filled().len() > before
-            && this.activity.in_flight.load(Ordering::Relaxed) == 0
-            && this.activity.head_started.load(Ordering::Relaxed) == 0
-        {
-            this.activity
-                .head_started
-                .store(this.edge.now(), Ordering::Relaxed);
+        if buf.filled().len() > before {
+            let now = this.edge.now();
+            this.framing
+                .read(&buf.filled()[before..], &this.activity, now);
         }
         polled
     }
@@ -620,5 +760,82 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn activity() -> Activity {
+        Activity {
+            in_flight: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(1),
+            head_started: AtomicU64::new(0),
+            evict: Notify::new(),
+        }
+    }
+
+    fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len();
+        let mut f = vec![
+            (len >> 16) as u8,
+            (len >> 8) as u8,
+            len as u8,
+            kind,
+            flags,
+            0,
+            0,
+            0,
+            1,
+        ];
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[test]
+    fn an_http1_byte_starts_a_head() {
+        let a = activity();
+        let mut framing = Framing::Sniffing(0);
+        framing.read(b"PRI", &a, 5);
+        assert_eq!(a.head_started.load(Ordering::Relaxed), 5);
+        framing.read(b"X / HTTP/1.1\r\n", &a, 9);
+        assert!(matches!(framing, Framing::Http1));
+        assert_eq!(a.head_started.load(Ordering::Relaxed), 5);
+    }
+
+    #[test]
+    fn http2_pings_leave_the_connection_idle_and_headers_do_not() {
+        let a = activity();
+        let mut framing = Framing::Sniffing(0);
+        let mut bytes = H2_PREFACE.to_vec();
+        bytes.extend(frame(0x4, 0, &[])); // SETTINGS
+        // Split anywhere: frame boundaries are followed across reads.
+        framing.read(&bytes[..10], &a, 2);
+        framing.read(&bytes[10..], &a, 3);
+        assert_eq!(a.head_started.load(Ordering::Relaxed), 0);
+        assert_eq!(a.idle_since.load(Ordering::Relaxed), 3);
+        framing.read(&frame(0x6, 0, &[0; 8]), &a, 4); // PING
+        assert_eq!(a.head_started.load(Ordering::Relaxed), 0);
+        let headers = frame(H2Frames::HEADERS, 0, &[1, 2, 3]);
+        framing.read(&headers[..5], &a, 6);
+        assert_eq!(
+            a.head_started.load(Ordering::Relaxed),
+            0,
+            "type not read yet"
+        );
+        framing.read(&headers[5..], &a, 7);
+        framing.read(&frame(H2Frames::CONTINUATION, 0, &[4]), &a, 8);
+        assert_eq!(a.head_started.load(Ordering::Relaxed), 7);
+        let last = frame(H2Frames::CONTINUATION, H2Frames::END_HEADERS, &[5, 6]);
+        framing.read(&last[..10], &a, 9);
+        assert_eq!(
+            a.head_started.load(Ordering::Relaxed),
+            7,
+            "payload not whole yet"
+        );
+        framing.read(&last[10..], &a, 10);
+        assert_eq!(a.head_started.load(Ordering::Relaxed), 0);
+        assert_eq!(a.idle_since.load(Ordering::Relaxed), 10);
     }
 }

@@ -10,8 +10,9 @@
 //! - [`Dialect`] is what a front-end supplies; the envelope ([`envelope`]) gives every request
 //!   its id, span, panic guard and single log line.
 //!
-//! - TLS (rustls over aws-lc-rs, HTTP/1.1 and HTTP/2 by ALPN) on every listener when configured,
-//!   the certificate reloaded on SIGHUP; [`Exchange::secure`] tells the dialect.
+//! - TLS (rustls over aws-lc-rs, HTTP/1.1 and HTTP/2 by ALPN) on every listener when configured:
+//!   one shared certificate, or a listener's own ([`LISTENERS`]), each reloaded on SIGHUP;
+//!   [`Exchange::secure`] tells the dialect.
 //!
 //! This crate knows nothing of OSS, signatures or error formats.
 
@@ -23,7 +24,7 @@ mod limits;
 mod tls;
 
 pub use body::{BodyError, RequestBody};
-pub use config::Config;
+pub use config::{Config, LISTENERS};
 pub use conn::{Edge, EdgeStats};
 pub use envelope::{Dialect, Exchange, Failure, Probe};
 pub use tls::TlsError;

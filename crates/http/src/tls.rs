@@ -26,6 +26,9 @@ pub enum TlsError {
     /// rustls refused the pair (the key does not match the certificate, ...).
     #[error("the TLS certificate and key cannot be used: {0}")]
     Rustls(#[from] rustls::Error),
+    /// A certificate was given without its key, or a key without its certificate.
+    #[error("{0}")]
+    HalfPair(String),
     /// Generating or writing the self-signed pair failed.
     #[error("self-signed certificate: {0}")]
     SelfSigned(String),
@@ -62,6 +65,55 @@ impl Tls {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
         )
+    }
+}
+
+/// The certificates of the edge: the shared pair, and the pairs of listeners that have their own
+/// (by [`Dialect::API`](crate::Dialect::API) name), each reloaded on SIGHUP.
+#[derive(Debug, Default)]
+pub(crate) struct Certificates {
+    shared: Option<Tls>,
+    own: Vec<(&'static str, Tls)>,
+}
+
+impl Certificates {
+    /// Loads the pairs `config` names (after [`Config::prepare_tls`](crate::Config::prepare_tls)).
+    pub(crate) fn load(config: &crate::Config) -> Result<Self, TlsError> {
+        let shared = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
+            _ => None,
+        };
+        let own = config
+            .own_pairs()
+            .map(|(api, cert, key)| Ok((api, Tls::load(cert, key)?)))
+            .collect::<Result<_, TlsError>>()?;
+        Ok(Self { shared, own })
+    }
+
+    /// Whether any listener speaks TLS.
+    pub(crate) fn any(&self) -> bool {
+        self.shared.is_some() || !self.own.is_empty()
+    }
+
+    /// The TLS settings of the listener of `api`: its own pair, else the shared one, else none.
+    pub(crate) fn for_api(&self, api: &str) -> Option<&Tls> {
+        self.own
+            .iter()
+            .find(|(name, _)| *name == api)
+            .map(|(_, tls)| tls)
+            .or(self.shared.as_ref())
+    }
+
+    /// Reads every pair again; a pair that fails keeps its previous certificate, and the others
+    /// are still reloaded. Returns the failures, each with the listener it belongs to (`None`
+    /// for the shared pair).
+    pub(crate) fn reload(&self) -> Vec<(Option<&'static str>, TlsError)> {
+        let shared = self.shared.iter().map(|tls| (None, tls));
+        let own = self.own.iter().map(|(api, tls)| (Some(*api), tls));
+        shared
+            .chain(own)
+            .filter_map(|(api, tls)| tls.reload().err().map(|e| (api, e)))
+            .collect()
     }
 }
 

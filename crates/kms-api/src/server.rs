@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use coffer_http::RequestBody;
-use coffer_iam::{Iam, Principal};
+use coffer_iam::{Conditions, Iam, Principal};
 use coffer_kms::{AccountId, Caller, Kms};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -93,11 +93,13 @@ impl KmsApiService {
     /// Runs the action named `action` with `params` for `principal`, whom the caller has already
     /// authenticated (the web console's session): the same action table, authorization
     /// (`kms:<Action>` on the key's ARN, the root on its account) and engine calls as a signed
-    /// request, without the signature and nonce checks that belong to the wire. Returns the JSON
-    /// body the API would have sent.
+    /// request, without the signature and nonce checks that belong to the wire. `conditions` are
+    /// the caller's request facts (source address, transport, time, user agent) that policies
+    /// test. Returns the JSON body the API would have sent.
     pub async fn invoke(
         &self,
         principal: &Principal,
+        conditions: Conditions,
         action: &str,
         params: &[(&str, &str)],
         request_id: &str,
@@ -119,8 +121,15 @@ impl KmsApiService {
         })?;
         let params = Params::from_pairs(params).map_err(refuse)?;
         let key = policy_key(&self.kms, &self.iam, &params);
-        let caller =
-            authorize(&self.iam, principal, action, self.kms.region(), &key).map_err(refuse)?;
+        let caller = authorize(
+            &self.iam,
+            principal,
+            action,
+            self.kms.region(),
+            &key,
+            &conditions,
+        )
+        .map_err(refuse)?;
         let ctx = Ctx {
             kms: &self.kms,
             caller,
@@ -288,6 +297,7 @@ async fn dispatch(
         action,
         svc.kms.region(),
         &key,
+        &connection_conditions(ex, &head.headers),
     )?;
     let ctx = Ctx {
         kms: &svc.kms,
@@ -357,12 +367,31 @@ fn policy_key(kms: &Kms, iam: &Iam, params: &Params) -> String {
         .map_or_else(|| "*".to_owned(), |(key_id, _)| key_id.to_string())
 }
 
+/// The condition values of a request from its connection and head, as every front-end sets
+/// them: `acs:SecureTransport` (TLS to coffer itself), `acs:SourceIp` (the socket peer),
+/// `acs:CurrentTime` and `acs:UserAgent` ("Policy elements" and "Condition keys" of the RAM
+/// documentation).
+fn connection_conditions(ex: &Exchange, headers: &HeaderMap) -> Conditions {
+    let mut conditions = Conditions::new()
+        .current_time(OffsetDateTime::now_utc())
+        .secure_transport(ex.secure)
+        .source_ip(ex.peer.ip());
+    if let Some(agent) = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        conditions = conditions.user_agent(agent);
+    }
+    conditions
+}
+
 fn authorize(
     iam: &Iam,
     principal: &Principal,
     action: Action,
     region: &str,
     key: &str,
+    conditions: &Conditions,
 ) -> Result<Caller, ApiError> {
     let denied = || {
         ApiError::new(
@@ -386,9 +415,7 @@ fn authorize(
         // no single key).
         other => {
             let arn = iam.kms_key_arn(region, key);
-            let conditions =
-                coffer_iam::Conditions::new().current_time(time::OffsetDateTime::now_utc());
-            iam.check_kms(other, action.ram_action(), &arn, &conditions)
+            iam.check_kms(other, action.ram_action(), &arn, conditions)
                 .map_err(|_| denied())?;
             Ok(Caller::api(account()?, other.to_string()))
         }
@@ -442,7 +469,8 @@ mod tests {
             account_id: "1234567890123456".into(),
             access_key_id: "ak".into(),
         };
-        let caller = authorize(&iam, &root, Action::Encrypt, "cn-hangzhou", "*").unwrap();
+        let none = Conditions::new();
+        let caller = authorize(&iam, &root, Action::Encrypt, "cn-hangzhou", "*", &none).unwrap();
         assert_eq!(caller.account_id.as_str(), "1234567890123456");
         assert_eq!(caller.principal, "root");
         assert_eq!(caller.via, coffer_kms::Via::Api);
@@ -450,7 +478,7 @@ mod tests {
             account_id: "1".into(),
             access_key_id: "ak".into(),
         };
-        let e = authorize(&iam, &other, Action::Encrypt, "cn-hangzhou", "*").unwrap_err();
+        let e = authorize(&iam, &other, Action::Encrypt, "cn-hangzhou", "*", &none).unwrap_err();
         assert_eq!((e.code, e.status.as_u16()), ("Forbidden.NoPermission", 403));
         assert!(e.message.contains("kms:Encrypt"));
         let e = authorize(
@@ -459,6 +487,7 @@ mod tests {
             Action::ListKeys,
             "cn-hangzhou",
             "*",
+            &none,
         )
         .unwrap_err();
         assert_eq!(e.code, "Forbidden.NoPermission");

@@ -27,6 +27,7 @@ struct Server {
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     iam: Arc<Iam>,
+    service: Arc<KmsApiService>,
     _dir: tempfile::TempDir,
 }
 
@@ -60,7 +61,7 @@ impl Server {
         let task = tokio::spawn(serve(
             coffer_http::Edge::default(),
             listener,
-            service,
+            service.clone(),
             async move {
                 let _ = rx.await;
             },
@@ -70,6 +71,7 @@ impl Server {
             stop: Some(tx),
             task,
             iam,
+            service,
             _dir: dir,
         }
     }
@@ -566,6 +568,7 @@ async fn invoke_runs_actions_for_an_authenticated_principal_and_refuses_others()
     let created = service
         .invoke(
             &root,
+            coffer_iam::Conditions::new(),
             "CreateKey",
             &[("Description", "from the console")],
             "r1",
@@ -573,11 +576,15 @@ async fn invoke_runs_actions_for_an_authenticated_principal_and_refuses_others()
         .await
         .unwrap();
     let id = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
-    let listed = service.invoke(&root, "ListKeys", &[], "r2").await.unwrap();
+    let listed = service
+        .invoke(&root, coffer_iam::Conditions::new(), "ListKeys", &[], "r2")
+        .await
+        .unwrap();
     assert_eq!(listed["Keys"]["Key"][0]["KeyId"], id.as_str());
     let e = service
         .invoke(
             &coffer_iam::Principal::Anonymous,
+            coffer_iam::Conditions::new(),
             "DescribeKey",
             &[("KeyId", &id)],
             "r3",
@@ -586,13 +593,20 @@ async fn invoke_runs_actions_for_an_authenticated_principal_and_refuses_others()
         .unwrap_err();
     assert_eq!(e.code, "Forbidden.NoPermission");
     let e = service
-        .invoke(&root, "NoSuchAction", &[], "r4")
+        .invoke(
+            &root,
+            coffer_iam::Conditions::new(),
+            "NoSuchAction",
+            &[],
+            "r4",
+        )
         .await
         .unwrap_err();
     assert_eq!(e.code, "InvalidAction.NotFound");
     let e = service
         .invoke(
             &root,
+            coffer_iam::Conditions::new(),
             "DescribeKey",
             &[("KeyId", "0f6b5c2e-8d31-4a0e-9b8f-1d2c3b4a5e6f")],
             "r5",
@@ -600,4 +614,61 @@ async fn invoke_runs_actions_for_an_authenticated_principal_and_refuses_others()
         .await
         .unwrap_err();
     assert!(e.code.contains("NotFound"), "{e:?}");
+}
+
+/// A RAM policy on `acs:SecureTransport` sees the request's transport: a plain-HTTP connection
+/// is refused, and the in-process entry judges by the caller's facts it is given.
+#[tokio::test]
+async fn a_policy_on_secure_transport_sees_the_connection() {
+    let server = Server::start().await;
+    let root = coffer_iam::Principal::Root {
+        account_id: ACCOUNT.into(),
+        access_key_id: AK.into(),
+    };
+    let conditions = coffer_iam::Conditions::new();
+    let admin = server.iam.admin(&root, &conditions);
+    admin.create_user("tls-only", None, None).unwrap();
+    let key = admin.create_access_key("tls-only").unwrap();
+    let (ak, secret) = (
+        key.info.access_key_id,
+        key.secret.expose_secret().to_owned(),
+    );
+    let policy = r#"{"Version": "1", "Statement": [
+        {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "kms:*", "Resource": "*",
+         "Condition": {"Bool": {"acs:SecureTransport": "false"}}}]}"#;
+    admin.create_policy("tls-only", policy, None).unwrap();
+    admin
+        .attach_policy(
+            "tls-only",
+            &coffer_iam::PolicyTarget::User("tls-only".into()),
+        )
+        .unwrap();
+
+    let refused = rpc_as(&server, &ak, &secret, "ListKeys", &[]).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (403, "Forbidden.NoPermission"),
+        "{}",
+        refused.json
+    );
+    let (user, _) = server
+        .iam
+        .credentials(&ak, None, time::OffsetDateTime::now_utc())
+        .unwrap();
+    let over_tls = coffer_iam::Conditions::new().secure_transport(true);
+    let listed = server
+        .service
+        .invoke(&user, over_tls, "ListKeys", &[], "r1")
+        .await
+        .unwrap();
+    assert!(listed["Keys"].is_object(), "{listed}");
+    let plain = coffer_iam::Conditions::new().secure_transport(false);
+    let e = server
+        .service
+        .invoke(&user, plain, "ListKeys", &[], "r2")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "Forbidden.NoPermission");
+    server.stop().await;
 }
