@@ -15,7 +15,7 @@ import oss2
 import pytest
 
 from coffer_harness import CofferServer
-from sdkutil import oss2_bucket_for, unique_bucket_name
+from sdkutil import oss2_bucket_for, random_bytes, unique_bucket_name
 
 MiB = 1024 * 1024
 
@@ -429,7 +429,8 @@ def test_reencrypt_mixed_bucket_to_a_named_cmk(cli, coffer, bucket_url, tmp_path
     assert all(b.head_object(k).headers.get("x-oss-server-side-encryption") == before[k].get("x-oss-server-side-encryption") for k in before)
 
     summary = cli.lines("reencrypt", bucket_url, "--sse", "KMS", "--kms-key-id", key)[-1]
-    assert summary == {"objects": 5, "rewritten": 5, "bytes": sum(len(f"content {i}") * 100 for i in range(5)),
+    assert summary == {"objects": 5, "rewritten": 5, "rewrapped": 0,
+                       "bytes": sum(len(f"content {i}") * 100 for i in range(5)),
                        "already_right": 0, "skipped": 0, "failed": 0, "dry_run": False}
     for i in range(len(kinds)):
         h = b.head_object(f"obj{i}").headers
@@ -440,8 +441,8 @@ def test_reencrypt_mixed_bucket_to_a_named_cmk(cli, coffer, bucket_url, tmp_path
         assert b.get_object(f"obj{i}").read() == f"content {i}".encode() * 100
     again = cli.lines("reencrypt", bucket_url, "--sse", "KMS", "--kms-key-id", key)[-1]
     assert again["already_right"] == 5 and again["rewritten"] == 0
-    p = cli.run("reencrypt", bucket_url, "--sse", "KMS", "--rewrap", ok=False)
-    assert p.returncode == 1 and b"UpdateObjectEncryption" in p.stderr
+    p = cli.run("reencrypt", bucket_url, "--sse", "AES256", "--rewrap", ok=False)
+    assert p.returncode == 1 and b"KMS only" in p.stderr
     # KMS naming no CMK takes any CMK: objects under the named one are already right.
     default = cli.lines("reencrypt", bucket_url, "--sse", "KMS")[-1]
     assert default["already_right"] == 5 and default["rewritten"] == 0, default
@@ -449,6 +450,41 @@ def test_reencrypt_mixed_bucket_to_a_named_cmk(cli, coffer, bucket_url, tmp_path
     sm4 = cli.lines("reencrypt", bucket_url, "--sse", "KMS", "--kms-key-id", key,
                     "--kms-data-encryption", "SM4", "--dry-run")[-1]
     assert sm4["rewritten"] == 5 and sm4["already_right"] == 0, sm4
+
+
+def test_reencrypt_rewrap_changes_only_the_key_where_it_can(cli, coffer, bucket_url):
+    """--rewrap: AES256 objects and objects under another CMK get their data key wrapped anew
+    under the target CMK, their stored bytes untouched; unencrypted and SM4 objects (a rewrap
+    cannot give them AES-256 data under KMS) are copied as without --rewrap."""
+    name = bucket_url.removeprefix("oss://")
+    b = oss2_bucket_for(coffer, name)
+    old_key, new_key = make_key(cli, "rewrap from"), make_key(cli, "rewrap to")
+    blobs = coffer.data_dir / "blobs" / "blobs"
+    kinds = {"aes": {"x-oss-server-side-encryption": "AES256"},
+             "kms": {"x-oss-server-side-encryption": "KMS", "x-oss-server-side-encryption-key-id": old_key},
+             "plain": {}, "sm4": {"x-oss-server-side-encryption": "SM4"}}
+    data, blob_of = {}, {}
+    for i, (k, headers) in enumerate(kinds.items()):
+        seen = {p for p in blobs.rglob("*") if p.is_file()}
+        data[k] = random_bytes(40_000 + i, seed=70 + i)
+        b.put_object(k, data[k], headers={**headers, "x-oss-meta-kind": k})
+        (blob_of[k],) = {p for p in blobs.rglob("*") if p.is_file()} - seen
+    stored = {k: blob_of[k].read_bytes() for k in ("aes", "kms")}
+    dry = cli.lines("reencrypt", bucket_url, "--sse", "KMS", "--kms-key-id", new_key, "--rewrap", "--dry-run")[-1]
+    assert (dry["rewritten"], dry["rewrapped"]) == (4, 2), dry
+    summary = cli.lines("reencrypt", bucket_url, "--sse", "KMS", "--kms-key-id", new_key, "--rewrap")[-1]
+    assert summary == {"objects": 4, "rewritten": 4, "rewrapped": 2, "bytes": 40_002 + 40_003,
+                       "already_right": 0, "skipped": 0, "failed": 0, "dry_run": False}, summary
+    for k in kinds:
+        h = b.head_object(k).headers
+        assert (h["x-oss-server-side-encryption"], h["x-oss-server-side-encryption-key-id"]) == ("KMS", new_key), k
+        assert h["x-oss-meta-kind"] == k
+        assert b.get_object(k).read() == data[k]
+    assert "x-oss-server-side-data-encryption" not in b.head_object("sm4").headers
+    for k, raw in stored.items():
+        assert blob_of[k].read_bytes() == raw, f"{k}: its data was rewritten"
+    again = cli.lines("reencrypt", bucket_url, "--sse", "KMS", "--kms-key-id", new_key, "--rewrap")[-1]
+    assert again["already_right"] == 4 and again["rewritten"] == 0, again
 
 
 def test_reencrypt_follows_the_listing_across_pages(cli, coffer, bucket_url):
@@ -464,7 +500,7 @@ def test_reencrypt_follows_the_listing_across_pages(cli, coffer, bucket_url):
                       range(count)))
     already = len(range(0, count, 3))
     summary = cli.lines("reencrypt", f"{bucket_url}/p/", "--sse", "AES256", "-j", "16")[-1]
-    assert summary == {"objects": count, "rewritten": count - already,
+    assert summary == {"objects": count, "rewritten": count - already, "rewrapped": 0,
                        "bytes": sum(i % 7 for i in range(count) if i % 3), "already_right": already,
                        "skipped": 0, "failed": 0, "dry_run": False}, summary
     for i in (1, 998, 999, 1000, 1001, count - 1):

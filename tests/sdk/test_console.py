@@ -304,6 +304,30 @@ def test_reencrypt_existing_objects_rewrites_what_the_rule_does_not_cover(coffer
     assert again["summary"] == {"listed": 4, "rewritten": 0, "already": 4, "skipped": 0, "failed": 0}, again
 
 
+def test_reencrypt_changing_only_the_key_keeps_the_data_of_what_it_can(coffer, bucket, bucket_name, cmk):
+    """With "Only change the key where possible", SSE-OSS AES256 and SSE-KMS objects get their
+    data key rewrapped under the rule's CMK (their stored bytes untouched); unencrypted and SM4
+    objects, which a rewrap cannot bring to AES-256 data under KMS, are copied."""
+    data = {k: random_bytes(30_000, seed=i) for i, k in enumerate(["aes", "plain", "sm4"])}
+    blobs = coffer.data_dir / "blobs" / "blobs"
+    before = {p for p in blobs.rglob("*") if p.is_file()}
+    bucket.put_object("aes", data["aes"], headers={SSE: "AES256"})
+    (aes_blob,) = {p for p in blobs.rglob("*") if p.is_file()} - before
+    aes_bytes = aes_blob.read_bytes()
+    bucket.put_object("plain", data["plain"])
+    bucket.put_object("sm4", data["sm4"], headers={SSE: "SM4"})
+    bucket.put_bucket_encryption(oss2.models.ServerSideEncryptionRule("KMS", cmk))
+    r = browse(coffer, "reencrypt", bucket=bucket_name, rewrap=True)
+    assert r["summary"] == {
+        "listed": 3, "rewritten": 3, "already": 0, "skipped": 0, "failed": 0, "rewrapped": 1,
+    }, r
+    for key, value in data.items():
+        head = bucket.head_object(key).headers
+        assert (head[SSE], head[KEY_ID]) == ("KMS", cmk), key
+        assert bucket.get_object(key).read() == value
+    assert aes_blob.read_bytes() == aes_bytes, "the rewrapped object's data was rewritten"
+
+
 def test_reencrypt_to_the_default_kms_key_counts_kms_objects_as_done(coffer, bucket, bucket_name, cmk):
     """A rule of KMS with the default key: objects already SSE-KMS (under whichever CMK, as
     `coffer reencrypt --sse KMS` sees them) are left alone, only the others are rewritten."""

@@ -241,7 +241,8 @@ pub enum Command {
     BucketEncryption(BucketEncryption),
     /// Rewrites objects (CopyObject onto themselves) so each is encrypted as asked.
     #[command(
-        after_help = "Example:\n  coffer reencrypt oss://b --sse KMS --kms-key-id alias/app --dry-run\n\
+        after_help = "Example:\n  coffer reencrypt oss://b --sse KMS --kms-key-id alias/app --dry-run\n  \
+        coffer reencrypt oss://b --sse KMS --kms-key-id KEY --rewrap\n\
         Running it again resumes: objects already encrypted as asked are skipped."
     )]
     Reencrypt {
@@ -252,8 +253,9 @@ pub enum Command {
         /// Say what would change, change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Rewrap data keys in place instead of copying (needs the S3 dialect's
-        /// UpdateObjectEncryption).
+        /// Where only the key changes (to KMS, same data cipher), rewrap each object's data key
+        /// in place instead of copying its data (coffer's UpdateObjectEncryption); other
+        /// objects are still copied.
         #[arg(long)]
         rewrap: bool,
         /// Objects rewritten at once.
@@ -1377,12 +1379,8 @@ async fn reencrypt(
     let Some(want) = sse.sse() else {
         bail!("reencrypt needs --sse AES256|SM4|KMS")
     };
-    if rewrap {
-        bail!(
-            "--rewrap needs the server's in-place key rewrap (the S3 dialect's \
-             UpdateObjectEncryption), which coffer does not offer yet; run without --rewrap to \
-             rewrite the objects with CopyObject"
-        );
+    if rewrap && want.algorithm != "KMS" {
+        bail!("--rewrap moves objects to KMS only: give --sse KMS [--kms-key-id ID]")
     }
     let client = OssClient::new(common.conn.resolve()?)?;
     let (bucket, prefix) = Location::remote(target)?;
@@ -1406,6 +1404,7 @@ async fn reencrypt(
         bucket,
         prefix,
         to: want.algorithm.clone(),
+        kms_key_id: want.kms_key_id.clone(),
         json: common.output == OutputFormat::Json,
         listed: Default::default(),
     };
@@ -1413,7 +1412,11 @@ async fn reencrypt(
     let options = coffer_reencrypt::Options {
         parallel,
         dry_run,
-        mode: coffer_reencrypt::Mode::Copy,
+        mode: if rewrap {
+            coffer_reencrypt::Mode::Rewrap
+        } else {
+            coffer_reencrypt::Mode::Copy
+        },
     };
     coffer_reencrypt::run(&backend, &want.encryption(), options, &progress).await;
     bar.finish_and_clear();
@@ -1428,18 +1431,19 @@ async fn reencrypt(
         return Err(first.map(|f| f.error.0).expect("checked just above"));
     }
     let summary = json!({
-        "objects": c.listed, "rewritten": c.rewritten, "bytes": c.bytes,
+        "objects": c.listed, "rewritten": c.rewritten, "rewrapped": c.rewrapped, "bytes": c.bytes,
         "already_right": c.already, "skipped": c.skipped, "failed": c.failed, "dry_run": dry_run,
     });
     emit(
         common,
         &summary,
         &format!(
-            "{} objects: {} {}, {} bytes; {} already right; {} changed meanwhile (left as \
-             written); {} failed",
+            "{} objects: {} {} ({} by rewrapping the key only), {} bytes copied; {} already \
+             right; {} changed meanwhile (left as written); {} failed",
             c.listed,
             c.rewritten,
             if dry_run { "to rewrite" } else { "rewritten" },
+            c.rewrapped,
             c.bytes,
             c.already,
             c.skipped,

@@ -255,6 +255,27 @@ impl OssClient {
         Ok(object_info(&resp))
     }
 
+    /// Changes the key that wraps an object's data key in place, to KMS under `kms_key_id`
+    /// (the default OSS key without one), if the object still has `etag`: coffer's
+    /// UpdateObjectEncryption (`PUT /bucket/key?encryption`). Nothing of the data is copied.
+    pub async fn update_object_encryption(
+        &self,
+        bucket: &str,
+        key: &str,
+        kms_key_id: Option<&str>,
+        etag: &str,
+    ) -> Result<()> {
+        let mut req = Req::new(Method::PUT, Some(bucket), Some(key))
+            .q("encryption", "")
+            .h("x-oss-server-side-encryption", "KMS")
+            .h("if-match", &format!("\"{etag}\""));
+        if let Some(k) = kms_key_id {
+            req = req.h("x-oss-server-side-encryption-key-id", k);
+        }
+        self.text(req, None).await?;
+        Ok(())
+    }
+
     /// Deletes up to 1000 keys in one DeleteMultipleObjects; returns the keys that failed
     /// with their codes.
     pub async fn delete_many(

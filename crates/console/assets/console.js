@@ -165,6 +165,7 @@ document.addEventListener("DOMContentLoaded", () => {
       bar.value = p.Rewritten + p.AlreadyRight + p.Skipped + p.Failed;
       set("job-listed", p.Listed);
       set("job-rewritten", p.Rewritten);
+      set("job-rewrapped", p.Rewrapped);
       set("job-already", p.AlreadyRight);
       set("job-skipped", p.Skipped);
       set("job-failed", p.Failed);

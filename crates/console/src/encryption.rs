@@ -320,6 +320,12 @@ pub(crate) async fn show(
                         @if rule.is_some() {
                             form.inline method="post" action={"/buckets/" (bucket) "/reencrypt"} {
                                 (page::csrf_field(&caller.csrf))
+                                @if rule.as_ref().is_some_and(|r| r.algorithm == SseAlgorithm::Kms) {
+                                    span.choice {
+                                        input #reencrypt-rewrap type="checkbox" name="rewrap" value="on";
+                                        label for="reencrypt-rewrap" { "Only change the key where possible (no data copied)" }
+                                    }
+                                }
                                 button type="submit" { "Re-encrypt existing objects" }
                             }
                             form.inline method="post" action={"/buckets/" (bucket) "/encryption/delete"}

@@ -112,7 +112,7 @@ pub(crate) async fn route(
         }
         ["buckets", b, "reencrypt"] if post => {
             ex.set_op("ReencryptObjects");
-            reencrypt::start(svc, caller, &bucket(b)?).await
+            reencrypt::start(svc, caller, &mut req, &bucket(b)?).await
         }
         ["buckets", b, "reencrypt", id] if get => {
             ex.set_op("ReencryptJob");

@@ -14,7 +14,7 @@ use std::task::Poll;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
-use crate::encryption::{Encryption, is_already_as_asked};
+use crate::encryption::{Algorithm, Encryption, is_already_as_asked};
 use crate::progress::Progress;
 
 /// One object as a listing names it.
@@ -55,15 +55,31 @@ pub struct Page {
 }
 
 /// How an object is rewritten.
-///
-/// One way today; an in-place rewrap of the data key (no data copied) would be a second
-/// variant, which every backend must then decide about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// The object is copied onto itself with the wanted encryption (CopyObject, or
     /// UploadPartCopy for large objects), its metadata and tags kept.
     #[default]
     Copy,
+    /// Only the key that wraps the object's data key changes, in place (UpdateObjectEncryption):
+    /// no data is read or written. As a job's mode: used for the objects it can serve
+    /// ([`can_rewrap`]), the others are copied; a backend is asked to rewrap only those.
+    Rewrap,
+}
+
+/// Whether an object encrypted as `current` reaches `wanted` by a rewrap of its data key:
+/// `wanted` is KMS, the object's data key is held by the service (SSE-OSS or SSE-KMS, not
+/// SSE-C, not unencrypted), and its data cipher is the one `wanted` asks for (a rewrap keeps
+/// the data, so AES-256 data stays AES-256 and SM4 data SM4).
+#[must_use]
+pub fn can_rewrap(current: &Encryption, wanted: &Encryption) -> bool {
+    let current_sm4 = match current.algorithm {
+        Algorithm::Aes256 => false,
+        Algorithm::Sm4 => true,
+        Algorithm::Kms => current.kms_data_sm4,
+        Algorithm::None | Algorithm::Customer | Algorithm::Other(_) => return false,
+    };
+    wanted.algorithm == Algorithm::Kms && current_sm4 == wanted.kms_data_sm4
 }
 
 /// What the engine needs to know of a backend's error.
@@ -280,16 +296,23 @@ async fn settle<B: Backend>(
         progress.update(|c| c.already += 1);
         return;
     }
+    let mode = match options.mode {
+        Mode::Rewrap if can_rewrap(&object.encryption, wanted) => Mode::Rewrap,
+        _ => Mode::Copy,
+    };
     if options.dry_run {
         backend.observe(Event::WouldRewrite(&object));
-    } else if let Err(error) = backend.rewrite(&object, wanted, options.mode).await {
+    } else if let Err(error) = backend.rewrite(&object, wanted, mode).await {
         return miss(backend, progress, &object.key, error);
     } else {
         backend.observe(Event::Rewritten(&object));
     }
     progress.update(|c| {
         c.rewritten += 1;
-        c.bytes += object.size;
+        match mode {
+            Mode::Copy => c.bytes += object.size,
+            Mode::Rewrap => c.rewrapped += 1,
+        }
     });
 }
 

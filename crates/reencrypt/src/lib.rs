@@ -10,6 +10,10 @@
 //!   changed or deleted meanwhile ([`is_left_as_written`]) is skipped, never failed;
 //! - [`Progress`]: the counters both front-ends show.
 //!
+//! A job copies objects onto themselves ([`Mode::Copy`]), or, in [`Mode::Rewrap`], changes only
+//! the key that wraps the data key of those objects a rewrap can serve ([`can_rewrap`]) and
+//! copies the others.
+//!
 //! It does no I/O of its own, knows no HTTP, no store and no credentials: a front-end's backend
 //! lists and rewrites, as its caller and with its caller's rights.
 
@@ -19,6 +23,7 @@ mod progress;
 
 pub use encryption::{Algorithm, Encryption, is_already_as_asked};
 pub use job::{
-    Backend, Event, Failure, Listed, Mode, Object, Options, Page, is_left_as_written, run,
+    Backend, Event, Failure, Listed, Mode, Object, Options, Page, can_rewrap, is_left_as_written,
+    run,
 };
 pub use progress::{Counts, FirstError, Progress};

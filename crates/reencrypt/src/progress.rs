@@ -17,7 +17,10 @@ pub struct Counts {
     /// Objects that could not be rewritten, plus one for a listing that failed (which ends
     /// the job).
     pub failed: u64,
-    /// Bytes of the objects rewritten (in a dry run: that would be).
+    /// Of the rewritten objects, those whose data key was only rewrapped in place (no data
+    /// copied; their bytes are not in `bytes`).
+    pub rewrapped: u64,
+    /// Bytes of the objects copied (in a dry run: that would be).
     pub bytes: u64,
     /// The job has finished: nothing of it runs any more.
     pub done: bool,

@@ -326,11 +326,16 @@ const scenarios = {
   async reencrypt(page) {
     await login(page);
     await page.goto(`${base}/buckets/${args.bucket}/encryption`);
+    if (args.rewrap) {
+      await page.getByLabel('Only change the key where possible (no data copied)').check();
+    }
     await page.getByRole('button', { name: 'Re-encrypt existing objects' }).click();
     await page.waitForLoadState();
     await page.locator('#job-state', { hasText: 'Finished' }).waitFor({ timeout: 60000 });
     result.summary = {};
-    for (const f of ['listed', 'rewritten', 'already', 'skipped', 'failed']) {
+    const fields = ['listed', 'rewritten', 'already', 'skipped', 'failed'];
+    if (args.rewrap) fields.push('rewrapped');
+    for (const f of fields) {
       result.summary[f] = Number((await page.locator(`#job-${f}`).innerText()).trim().split(' ')[0]);
     }
     await shot(page, 'reencrypt');

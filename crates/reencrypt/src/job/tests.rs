@@ -44,6 +44,7 @@ struct Memory {
     failing_page: Option<usize>,
     markers: Mutex<Vec<Option<String>>>,
     rewritten: Mutex<Vec<String>>,
+    modes: Mutex<Vec<(String, Mode)>>,
     inspected: Mutex<Vec<String>>,
     events: Mutex<Vec<String>>,
     in_hand: AtomicUsize,
@@ -186,7 +187,7 @@ impl Backend for Memory {
         wanted: &Encryption,
         mode: Mode,
     ) -> Result<(), MemoryError> {
-        assert_eq!(mode, Mode::Copy);
+        self.modes.lock().unwrap().push((object.key.clone(), mode));
         self.hold().await;
         let refuse = |code| {
             Err(MemoryError {
@@ -206,7 +207,10 @@ impl Backend for Memory {
             return refuse("PreconditionFailed");
         }
         stored.encryption = wanted.clone();
-        stored.etag = etag;
+        // A rewrap changes only the key that wraps the data key: the ETag stays.
+        if mode == Mode::Copy {
+            stored.etag = etag;
+        }
         self.rewritten.lock().unwrap().push(object.key.clone());
         Ok(())
     }
@@ -254,6 +258,7 @@ fn counts(
         already,
         skipped,
         failed,
+        rewrapped: 0,
         bytes,
         done: true,
     }
@@ -480,4 +485,88 @@ fn a_job_runs_on_a_spawned_task() {
         progress
     });
     assert_eq!(progress.counts(), counts(3, 3, 0, 0, 0, 30));
+}
+
+fn sm4() -> Encryption {
+    Encryption::new(Algorithm::Sm4)
+}
+
+#[test]
+fn a_rewrap_job_rewraps_what_it_can_and_copies_the_rest() {
+    let kms_sm4 = Encryption {
+        kms_data_sm4: true,
+        ..kms("k1")
+    };
+    let m = Memory::with(&[
+        ("aes", 100, aes()),
+        ("k1", 200, kms("k1")),
+        ("k2", 50, kms("k2")),
+        ("plain", 10, Encryption::none()),
+        ("sm4", 20, sm4()),
+        ("k1-sm4", 30, kms_sm4),
+    ]);
+    let wanted = kms("k2");
+    let (c, first) = job(
+        &m,
+        &wanted,
+        Options {
+            parallel: 2,
+            mode: Mode::Rewrap,
+            ..Options::default()
+        },
+    );
+    assert_eq!(first, None);
+    let mut modes = m.modes.lock().unwrap().clone();
+    modes.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        modes,
+        [
+            ("aes".to_owned(), Mode::Rewrap),
+            ("k1".to_owned(), Mode::Rewrap),
+            ("k1-sm4".to_owned(), Mode::Copy),
+            ("plain".to_owned(), Mode::Copy),
+            ("sm4".to_owned(), Mode::Copy),
+        ]
+    );
+    assert_eq!((c.rewritten, c.rewrapped, c.already), (5, 2, 1));
+    assert_eq!(c.bytes, 10 + 20 + 30, "only copied bytes count");
+}
+
+#[test]
+fn a_copy_job_never_asks_for_a_rewrap() {
+    let m = Memory::with(&[("aes", 100, aes()), ("k1", 200, kms("k1"))]);
+    let (c, _) = job(&m, &kms("k2"), Options::default());
+    assert!(
+        m.modes
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(_, mode)| *mode == Mode::Copy)
+    );
+    assert_eq!((c.rewritten, c.rewrapped, c.bytes), (2, 0, 300));
+}
+
+#[test]
+fn only_service_held_keys_with_the_wanted_data_cipher_can_be_rewrapped() {
+    let kms_sm4 = |key: Option<&str>| Encryption {
+        algorithm: Algorithm::Kms,
+        kms_key_id: key.map(str::to_owned),
+        kms_data_sm4: true,
+    };
+    let any_kms = Encryption::new(Algorithm::Kms);
+    assert!(can_rewrap(&aes(), &any_kms));
+    assert!(can_rewrap(&kms("a"), &kms("b")));
+    assert!(can_rewrap(&sm4(), &kms_sm4(Some("b"))));
+    assert!(can_rewrap(&kms_sm4(Some("a")), &kms_sm4(None)));
+    assert!(!can_rewrap(&sm4(), &kms("b")), "SM4 data would stay SM4");
+    assert!(
+        !can_rewrap(&aes(), &kms_sm4(None)),
+        "AES data would stay AES"
+    );
+    assert!(!can_rewrap(&Encryption::none(), &kms("b")));
+    assert!(!can_rewrap(
+        &Encryption::new(Algorithm::Customer),
+        &kms("b")
+    ));
+    assert!(!can_rewrap(&kms("a"), &aes()), "a rewrap only reaches KMS");
 }
