@@ -28,7 +28,7 @@ MODES = {
 }
 
 
-def run_smoke(coffer, mode: str, tmp_path: Path) -> dict:
+def run_smoke(coffer, mode: str, tmp_path: Path, extra_env: dict | None = None) -> dict:
     node = shutil.which("node")
     assert node, "node is not installed (bash .ci/run installs it)"
     assert (HERE / "node_modules" / "ali-oss").is_dir(), "run `npm ci` in tests/sdk (bash .ci/run does)"
@@ -43,6 +43,7 @@ def run_smoke(coffer, mode: str, tmp_path: Path) -> dict:
             COFFER_SK=coffer.access_key_secret,
             COFFER_BUCKET=name,
             COFFER_TMP=str(tmp_path),
+            **(extra_env or {}),
         )
         proc = subprocess.run(
             [node, str(SCRIPT), mode], cwd=HERE, env=env, capture_output=True, text=True,
@@ -113,3 +114,39 @@ def test_ali_oss_sld_uses_path_style_on_localhost(smoke, coffer):
         assert url.netloc == f"localhost:{coffer.port}"
         assert r["host"] is None, "ali-oss leaves Host to the HTTP client (localhost:PORT)"
         assert url.path == "/" or url.path.startswith(f"/{bucket}/"), r["url"]
+
+
+@pytest.fixture(scope="module")
+def tls_coffer(tmp_path_factory):
+    from coffer_harness import CofferServer
+
+    server = CofferServer.create(tmp_path_factory.mktemp("node-tls"))
+    server.extra_args = ["--tls-self-signed"]
+    server.start()
+    yield server
+    assert server.stop() == 0, server.log_tail()
+
+
+def test_ali_oss_over_https(tls_coffer, tmp_path, monkeypatch):
+    """ali-oss (V4, path style) over https, trusting the self-signed certificate: every step of
+    the smoke script passes, and every request it made went to an https URL."""
+    cert = tls_coffer.data_dir / "tls-self-signed.crt"
+    # oss2, which creates and empties the bucket here, trusts the certificate too.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    https_view = _HttpsView(tls_coffer)
+    result = run_smoke(https_view, "sld-https", tmp_path, {"NODE_EXTRA_CA_CERTS": str(cert)})
+    failed = [s for s in result["steps"] if not s["ok"]]
+    assert not failed and result["returncode"] == 0, (failed, result["stderr"][-2000:])
+    assert len(result["steps"]) == len(STEPS) + 1
+    assert result["requests"] and all(r["url"].startswith("https://") for r in result["requests"])
+
+
+class _HttpsView:
+    """The server as run_smoke sees it, with its OSS endpoint over https."""
+
+    def __init__(self, server):
+        self._server = server
+        self.endpoint = f"https://{server.host}:{server.port}"
+
+    def __getattr__(self, name):
+        return getattr(self._server, name)

@@ -2,6 +2,7 @@
 //
 // Usage: node smoke.js <mode>   with env COFFER_PORT, COFFER_AK, COFFER_SK, COFFER_BUCKET, COFFER_TMP
 //   mode "sld": endpoint http://localhost:PORT with sldEnable (pure path style, so presigning works)
+//   mode "sld-v4": the same, V4-signed; mode "sld-https": the same over https (NODE_EXTRA_CA_CERTS)
 //   mode "ip":  endpoint http://127.0.0.1:PORT without sldEnable: ali-oss sends the request to the
 //               IP but sets Host: <bucket>.oss-cn-hangzhou.aliyuncs.com (its getReqUrl.js)
 // Prints one JSON object on stdout: {"ok": bool, "steps": [...], "requests": [...], "error": ...}.
@@ -47,6 +48,12 @@ if (mode === 'sld') {
   options.endpoint = `http://127.0.0.1:${port}`;
 } else if (mode === 'sld-v4') {
   options.endpoint = `http://localhost:${port}`;
+  options.sldEnable = true;
+  options.authorizationV4 = true;
+} else if (mode === 'sld-https') {
+  // Over TLS: the server's self-signed certificate is trusted through NODE_EXTRA_CA_CERTS.
+  options.endpoint = `https://localhost:${port}`;
+  options.secure = true;
   options.sldEnable = true;
   options.authorizationV4 = true;
 } else {
