@@ -118,3 +118,20 @@ def v2_service_error(excinfo) -> "oss.exceptions.ServiceError":
     inner = err.unwrap() if hasattr(err, "unwrap") else err
     assert isinstance(inner, oss.exceptions.ServiceError), f"expected a ServiceError, got {inner!r}"
     return inner
+
+
+def boto3_client_for(server, endpoint: str | None = None, **kw):
+    """boto3's S3 client for the server's S3 listener: path style, the server's root key, no
+    retries (a test sees the first answer)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint or server.s3_endpoint,
+        aws_access_key_id=server.access_key_id,
+        aws_secret_access_key=server.access_key_secret,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        **kw,
+    )

@@ -4,13 +4,11 @@ profile's ca-file), refuses it without, and never falls back to plain HTTP."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from coffer_harness import CofferServer
 from sdkutil import oss2_bucket_for, unique_bucket_name
-from test_cli import Cli
+from test_cli import Cli, admin_endpoint
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +21,7 @@ def tls_server(tmp_path_factory):
 
 
 def admin_https(server: CofferServer) -> str:
-    info = json.loads((server.work_dir / f"ready-{server.starts}.json").read_text())
-    return f"https://{info['admin']}"
+    return admin_endpoint(server, "https")
 
 
 @pytest.fixture

@@ -54,10 +54,10 @@ class Cli:
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
-def admin_endpoint(server: CofferServer) -> str:
-    """http://host:port of the admin API, from the ready file the binary wrote."""
+def admin_endpoint(server: CofferServer, scheme: str = "http") -> str:
+    """scheme://host:port of the admin API, from the ready file the binary wrote."""
     info = json.loads((server.work_dir / f"ready-{server.starts}.json").read_text())
-    return f"http://{info['admin']}"
+    return f"{scheme}://{info['admin']}"
 
 
 @pytest.fixture

@@ -5,14 +5,12 @@ byte, ETag, Last-Modified, metadata and tags stay; the object then depends on th
 
 from __future__ import annotations
 
-import boto3
 import botocore
 import oss2
 import pytest
 from aliyunsdkkms.request.v20160120 import CreateKeyRequest, DisableKeyRequest, EnableKeyRequest
-from botocore.config import Config
 
-from sdkutil import oss2_bucket_for, random_bytes
+from sdkutil import boto3_client_for, oss2_bucket_for, random_bytes
 from test_sse_kms import kms_call, kms_client  # noqa: F401  (fixtures)
 
 SSE = "x-oss-server-side-encryption"
@@ -22,14 +20,7 @@ DATA_SSE = "x-oss-server-side-data-encryption"
 
 @pytest.fixture
 def s3(coffer):
-    return boto3.client(
-        "s3",
-        endpoint_url=coffer.s3_endpoint,
-        aws_access_key_id=coffer.access_key_id,
-        aws_secret_access_key=coffer.access_key_secret,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-    )
+    return boto3_client_for(coffer)
 
 
 def new_cmk(coffer, kms_client) -> tuple[str, str]:  # noqa: F811

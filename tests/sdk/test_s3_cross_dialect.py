@@ -3,12 +3,10 @@ boto3 reads with S3's headers, boto3 writes under SSE-KMS / SSE-S3 and oss2 read
 
 from __future__ import annotations
 
-import boto3
 import botocore
 import pytest
-from botocore.config import Config
 
-from sdkutil import oss2_bucket_for, random_bytes
+from sdkutil import boto3_client_for, oss2_bucket_for, random_bytes
 from test_sse_kms import cmk, kms_client  # noqa: F401  (fixtures)
 
 SSE = "x-oss-server-side-encryption"
@@ -17,14 +15,7 @@ KEY_ID = "x-oss-server-side-encryption-key-id"
 
 @pytest.fixture
 def s3(coffer):
-    return boto3.client(
-        "s3",
-        endpoint_url=coffer.s3_endpoint,
-        aws_access_key_id=coffer.access_key_id,
-        aws_secret_access_key=coffer.access_key_secret,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-    )
+    return boto3_client_for(coffer)
 
 
 def test_oss_sse_kms_object_is_read_by_boto3(coffer, s3, bucket_name, cmk):  # noqa: F811

@@ -36,6 +36,20 @@ from sdkutil import oss2_bucket_for, random_bytes, unique_bucket_name, v2_client
 BOUND_S = 30
 
 
+def tea_https_client(server: CofferServer) -> TeaClient:
+    """The KMS SDK (Tea) for the server's KMS listener over https, signing as the root; it
+    takes its CA bundle per call (`RuntimeOptions(ca=...)`)."""
+    return TeaClient(
+        open_api_models.Config(
+            access_key_id=server.access_key_id,
+            access_key_secret=server.access_key_secret,
+            endpoint=server.kms_endpoint,
+            protocol="https",
+            region_id=REGION,
+        )
+    )
+
+
 def https(server: CofferServer) -> str:
     return f"https://{server.host}:{server.port}"
 
@@ -92,15 +106,7 @@ def test_oss_v2_over_https(tls_server, ca_bundle):
 
 
 def test_kms_sdk_over_https(tls_server, ca_bundle):
-    client = TeaClient(
-        open_api_models.Config(
-            access_key_id=tls_server.access_key_id,
-            access_key_secret=tls_server.access_key_secret,
-            endpoint=tls_server.kms_endpoint,
-            protocol="https",
-            region_id=REGION,
-        )
-    )
+    client = tea_https_client(tls_server)
     # The Tea SDK takes its CA bundle per call, not from the environment.
     rt = RuntimeOptions(ca=str(ca_bundle))
     key = client.create_key_with_options(tea_models.CreateKeyRequest(), rt).body.key_metadata.key_id
@@ -259,15 +265,7 @@ def test_each_listener_serves_its_own_pair_and_sighup_reloads_each(tmp_path):
         # The KMS SDK trusting only the KMS listener's certificate gets through.
         bundle = tmp_path / "kms-bundle.pem"
         bundle.write_bytes(files["kms"][0] + files["kms-new"][0])
-        client = TeaClient(
-            open_api_models.Config(
-                access_key_id=server.access_key_id,
-                access_key_secret=server.access_key_secret,
-                endpoint=server.kms_endpoint,
-                protocol="https",
-                region_id=REGION,
-            )
-        )
+        client = tea_https_client(server)
         rt = RuntimeOptions(ca=str(bundle))
         assert client.list_keys_with_options(tea_models.ListKeysRequest(), rt).body.total_count >= 0
 

@@ -27,9 +27,57 @@ impl std::fmt::Debug for InProcessKms {
     }
 }
 
+/// The `kms:*` check of a named CMK a data key is to be wrapped under.
+type NamedKeyCheck =
+    fn(&KeyRules, &coffer_iam::Principal, &coffer_iam::Conditions, &str) -> coffer_iam::Result<()>;
+
 impl InProcessKms {
     pub(crate) fn new(kms: Arc<Kms>, rules: Arc<KeyRules>) -> Self {
         Self { kms, rules }
+    }
+
+    /// The CMK a data key is wrapped under, and its name as errors show it: `key_id` resolved
+    /// and held to `check`, or, without one, the account's default OSS key, which needs no
+    /// Allow but yields to an explicit Deny.
+    async fn key_to_wrap_under(
+        &self,
+        caller: &KmsCaller,
+        kms_caller: &Caller,
+        key_id: Option<&str>,
+        check: NamedKeyCheck,
+    ) -> Result<(KeyRef, String), KmsError> {
+        if let Some(k) = key_id {
+            let resolved = self
+                .rules
+                .resolve(kms_caller, k)
+                .await
+                .map_err(|e| map_error(k, e))?;
+            check(&self.rules, &caller.identity, &caller.conditions, &resolved)
+                .map_err(denied(&resolved))?;
+            let key = KeyRef::parse(&resolved).map_err(|_| KmsError::KeyNotFound(k.to_owned()))?;
+            return Ok((key, k.to_owned()));
+        }
+        let shown = coffer_kms::OSS_DEFAULT_ALIAS.to_owned();
+        let default = {
+            let (kms, account, shown) = (
+                self.kms.clone(),
+                kms_caller.account_id.clone(),
+                shown.clone(),
+            );
+            blocking(move || {
+                kms.default_oss_key(&account)
+                    .map_err(|e| map_error(&shown, e))
+            })
+            .await?
+        };
+        self.rules
+            .check_default_encrypt(
+                &caller.identity,
+                &caller.conditions,
+                &default.key_id.to_string(),
+            )
+            .map_err(denied(&shown))?;
+        Ok((KeyRef::Id(default.key_id), shown))
     }
 }
 
@@ -90,50 +138,10 @@ impl KmsClient for InProcessKms {
     ) -> Result<GeneratedKey, KmsError> {
         let kms = self.kms.clone();
         let kms_caller = kms_caller(caller)?;
-        let key_id = key_id.map(str::to_owned);
         let context = context(pairs);
-        let named = match &key_id {
-            Some(k) => {
-                let resolved = self
-                    .rules
-                    .resolve(&kms_caller, k)
-                    .await
-                    .map_err(|e| map_error(k, e))?;
-                self.rules
-                    .check_encrypt(&caller.identity, &caller.conditions, &resolved)
-                    .map_err(denied(&resolved))?;
-                Some(resolved)
-            }
-            None => None,
-        };
-        let shown = key_id
-            .clone()
-            .unwrap_or_else(|| coffer_kms::OSS_DEFAULT_ALIAS.to_owned());
-        let key = match named {
-            Some(id) => KeyRef::parse(&id).map_err(|_| KmsError::KeyNotFound(shown.clone()))?,
-            None => {
-                let default = {
-                    let (kms, account, shown) = (
-                        self.kms.clone(),
-                        kms_caller.account_id.clone(),
-                        shown.clone(),
-                    );
-                    blocking(move || {
-                        kms.default_oss_key(&account)
-                            .map_err(|e| map_error(&shown, e))
-                    })
-                    .await?
-                };
-                self.rules
-                    .check_default_encrypt(
-                        &caller.identity,
-                        &caller.conditions,
-                        &default.key_id.to_string(),
-                    )
-                    .map_err(denied(&shown))?;
-                KeyRef::Id(default.key_id)
-            }
-        };
+        let (key, shown) = self
+            .key_to_wrap_under(caller, &kms_caller, key_id, KeyRules::check_encrypt)
+            .await?;
         blocking(move || {
             let generated = kms
                 .generate_data_key(
@@ -210,44 +218,9 @@ impl KmsClient for InProcessKms {
     ) -> Result<(String, Vec<u8>), KmsError> {
         let kms = self.kms.clone();
         let kms_caller = kms_caller(caller)?;
-        let shown = key_id
-            .map(str::to_owned)
-            .unwrap_or_else(|| coffer_kms::OSS_DEFAULT_ALIAS.to_owned());
-        let key = match key_id {
-            Some(k) => {
-                let resolved = self
-                    .rules
-                    .resolve(&kms_caller, k)
-                    .await
-                    .map_err(|e| map_error(k, e))?;
-                self.rules
-                    .check_rewrap(&caller.identity, &caller.conditions, &resolved)
-                    .map_err(denied(&resolved))?;
-                KeyRef::parse(&resolved).map_err(|_| KmsError::KeyNotFound(shown.clone()))?
-            }
-            None => {
-                let default = {
-                    let (kms, account, shown) = (
-                        self.kms.clone(),
-                        kms_caller.account_id.clone(),
-                        shown.clone(),
-                    );
-                    blocking(move || {
-                        kms.default_oss_key(&account)
-                            .map_err(|e| map_error(&shown, e))
-                    })
-                    .await?
-                };
-                self.rules
-                    .check_default_encrypt(
-                        &caller.identity,
-                        &caller.conditions,
-                        &default.key_id.to_string(),
-                    )
-                    .map_err(denied(&shown))?;
-                KeyRef::Id(default.key_id)
-            }
-        };
+        let (key, shown) = self
+            .key_to_wrap_under(caller, &kms_caller, key_id, KeyRules::check_rewrap)
+            .await?;
         let plaintext = Plaintext::from_slice(data_key.expose_secret());
         let context = context(pairs);
         blocking(move || {
