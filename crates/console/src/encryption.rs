@@ -315,6 +315,9 @@ pub(crate) async fn show(
                     @if rule.is_some() {
                         p.hint { "Re-encrypt existing objects rewrites every object that is not encrypted as the rule says (as the CLI's coffer reencrypt does), as you: you need to read and write the objects and use the key." }
                     }
+                    @if rule.as_ref().is_some_and(|r| r.algorithm == SseAlgorithm::Kms) {
+                        p.hint { "With “Only change the key where possible”, objects already encrypted by the service (OSS-managed or KMS) with the same data algorithm keep their data: only the key that wraps their data key changes. Unencrypted objects and objects with another data algorithm are still rewritten." }
+                    }
                     div.actions {
                         a.button.primary href={"/buckets/" (bucket) "/encryption?edit=1"} { "Set" }
                         @if rule.is_some() {

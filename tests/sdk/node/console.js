@@ -328,6 +328,7 @@ const scenarios = {
     await page.goto(`${base}/buckets/${args.bucket}/encryption`);
     if (args.rewrap) {
       await page.getByLabel('Only change the key where possible (no data copied)').check();
+      await shot(page, 'reencrypt-rewrap-form');
     }
     await page.getByRole('button', { name: 'Re-encrypt existing objects' }).click();
     await page.waitForLoadState();
