@@ -742,3 +742,49 @@ def test_piped_output_has_no_terminal_codes(cli, bucket_url, tmp_path):
     p = cli.run("cp", str(f), f"{bucket_url}/x.bin", "--multipart-threshold-mib", "1", "--part-size-mib", "1")
     assert b"\x1b" not in p.stdout and b"\x1b" not in p.stderr and b"\r" not in p.stderr
     assert p.stdout.decode().startswith("1 of 1 files")
+
+
+def test_progress_as_a_person_sees_it_in_tmux(cli, bucket_url, tmp_path):
+    """The rendered screen, not the byte stream: in a real terminal (tmux, 120 × 20) the bars
+    redraw in place while a file uploads, two lines (the file's and the total) and never a
+    scrolling trail, and at the end only the summary line is left."""
+    import shlex
+    import shutil
+
+    tmux = shutil.which("tmux")
+    assert tmux, "tmux is not installed (bash .ci/run installs it)"
+    src = tmp_path / "big.bin"
+    block = os.urandom(MiB)
+    with src.open("wb") as f:
+        for _ in range(300):
+            f.write(block)
+    session = f"coffer-{os.getpid()}"
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in cli.env.items() if k.startswith(("COFFER_", "XDG_")))
+    command = (f"env {env} {shlex.quote(str(cli.server.binary))} cp {shlex.quote(str(src))} "
+               f"{bucket_url}/big.bin --parallel 2; echo EXIT=$?; sleep 60")
+    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "120", "-y", "20", command], check=True)
+
+    def screen() -> list[str]:
+        out = subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True)
+        return [line for line in out.stdout.splitlines() if line.strip()]
+
+    try:
+        seen_bars: list[list[str]] = []
+        deadline = time.monotonic() + 120
+        while True:
+            lines = screen()
+            if any(line.startswith("EXIT=") for line in lines):
+                break
+            if any("MiB/300.00 MiB" in line for line in lines):
+                seen_bars.append(lines)
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.05)  # sampling the screen, bounded by the deadline
+        assert seen_bars, "no progress bar was ever on the screen"
+        for lines in seen_bars:
+            bars = [line for line in lines if "MiB/300.00 MiB" in line]
+            # The file's bar and the total: redrawn in place, never a trail of old frames.
+            assert 1 <= len(bars) <= 2 and len(lines) <= 3, lines
+        final = screen()
+        assert final == ["1 of 1 files, 314572800 bytes", "EXIT=0"], final
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
