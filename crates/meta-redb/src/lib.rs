@@ -108,6 +108,17 @@ impl RedbMetaStore {
         }
     }
 
+    /// Runs the one-record read `op` on the calling thread. A point read is a B-tree descent of
+    /// a few pages, almost always in redb's page cache; handing it to the blocking pool and
+    /// back cost more than the read itself (measured in `bench/README.md`, "Small GETs"). A page
+    /// that is not cached is read from the file on the async worker: a short positioned read.
+    fn run_here<T, F>(&self, op: F) -> Result<T>
+    where
+        F: FnOnce(&Database) -> Result<T, Fail>,
+    {
+        op(&self.db).map_err(Error::from)
+    }
+
     /// Runs `op` in a write transaction, together with the other writes that are waiting at the
     /// time (see [`Committer`]), and returns once that transaction is durably committed. If `op`
     /// fails, nothing it did is committed and the other writes are unaffected.
@@ -717,7 +728,7 @@ impl MetaStore for RedbMetaStore {
 
     async fn object(&self, bucket: &BucketName, key: &ObjectKey) -> Result<Option<ObjectRecord>> {
         let key = object_key(bucket, key);
-        self.run(move |db| {
+        self.run_here(move |db| {
             let txn = db.begin_read()?;
             let objects = txn.open_table(OBJECTS)?;
             let record = objects
@@ -726,7 +737,6 @@ impl MetaStore for RedbMetaStore {
                 .transpose()?;
             Ok(record)
         })
-        .await
     }
 
     async fn put_object(
