@@ -4,7 +4,8 @@
 //!
 //! Each read runs as one redb read transaction on Tokio's blocking pool, except a bucket read that
 //! finds its record in the bucket cache (`cache` module: exact, because every bucket write
-//! invalidates it once committed). Writes go through a group
+//! invalidates it once committed) and an object record read, a point read run on the calling
+//! thread (`RedbMetaStore::run_here`). Writes go through a group
 //! committer (one thread owning every write transaction): the writes that are waiting together are
 //! applied one after another in one transaction, committed with redb's default
 //! `Durability::Immediate` (one fsync for the batch), and each returns `Ok` only after that commit.
