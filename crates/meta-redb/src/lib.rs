@@ -2,7 +2,10 @@
 //! [`coffer_meta::MetaStore`] in one [redb](https://docs.rs/redb) file (copy-on-write B-trees,
 //! ACID transactions, crash-safe commits).
 //!
-//! Each read runs as one redb read transaction on Tokio's blocking pool. Writes go through a group
+//! Each read runs as one redb read transaction on Tokio's blocking pool, except a bucket read that
+//! finds its record in the bucket cache (`cache` module: exact, because every bucket write
+//! invalidates it once committed) and an object record read, a point read run on the calling
+//! thread (`RedbMetaStore::run_here`). Writes go through a group
 //! committer (one thread owning every write transaction): the writes that are waiting together are
 //! applied one after another in one transaction, committed with redb's default
 //! `Durability::Immediate` (one fsync for the batch), and each returns `Ok` only after that commit.
@@ -36,11 +39,14 @@
 //! `bucket 0x00 upload id` is a prefix of exactly that upload's parts, and big-endian part numbers
 //! sort numerically.
 
+mod cache;
+
 use std::collections::HashSet;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::cache::BucketCache;
 use async_trait::async_trait;
 use coffer_meta::{
     BucketRecord, Error, MetaStore, ObjectRecord, PartRecord, PutCondition, Result, UploadCursor,
@@ -65,6 +71,7 @@ const SEP: u8 = 0x00;
 pub struct RedbMetaStore {
     db: Arc<Database>,
     committer: Arc<Committer>,
+    buckets: Arc<BucketCache>,
 }
 
 impl std::fmt::Debug for RedbMetaStore {
@@ -80,7 +87,11 @@ impl RedbMetaStore {
         create_private_file(path)?;
         let db = Arc::new(create_tables(path)?);
         let committer = Arc::new(Committer::start(Arc::clone(&db))?);
-        Ok(Self { db, committer })
+        Ok(Self {
+            db,
+            committer,
+            buckets: Arc::default(),
+        })
     }
 
     /// Runs `op` on the blocking pool, where redb's synchronous I/O belongs.
@@ -98,6 +109,17 @@ impl RedbMetaStore {
         }
     }
 
+    /// Runs the one-record read `op` on the calling thread. A point read is a B-tree descent of
+    /// a few pages, almost always in redb's page cache; handing it to the blocking pool and
+    /// back cost more than the read itself (measured in `bench/README.md`, "Small GETs"). A page
+    /// that is not cached is read from the file on the async worker: a short positioned read.
+    fn run_here<T, F>(&self, op: F) -> Result<T>
+    where
+        F: FnOnce(&Database) -> Result<T, Fail>,
+    {
+        op(&self.db).map_err(Error::from)
+    }
+
     /// Runs `op` in a write transaction, together with the other writes that are waiting at the
     /// time (see [`Committer`]), and returns once that transaction is durably committed. If `op`
     /// fails, nothing it did is committed and the other writes are unaffected.
@@ -106,10 +128,34 @@ impl RedbMetaStore {
         T: Send + 'static,
         F: FnMut(&WriteTransaction) -> Result<T, Fail> + Send + 'static,
     {
+        self.submit(op, None).await
+    }
+
+    /// [`Self::write`] for a write of bucket `name`'s record: the committer drops the record from
+    /// the bucket cache after the commit and before answering, also if the caller has gone away.
+    async fn write_bucket<T, F>(&self, name: &BucketName, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&WriteTransaction) -> Result<T, Fail> + Send + 'static,
+    {
+        let invalidates = (Arc::clone(&self.buckets), name.clone());
+        self.submit(op, Some(invalidates)).await
+    }
+
+    async fn submit<T, F>(
+        &self,
+        op: F,
+        invalidates: Option<(Arc<BucketCache>, BucketName)>,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&WriteTransaction) -> Result<T, Fail> + Send + 'static,
+    {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.committer.submit(Box::new(Write {
             op,
             outcome: None,
+            invalidates,
             reply,
         }))?;
         match answer.await {
@@ -204,6 +250,8 @@ trait Pending: Send {
 struct Write<T, F> {
     op: F,
     outcome: Option<Result<T>>,
+    /// The bucket cache entry this write may change, dropped before the caller is answered.
+    invalidates: Option<(Arc<BucketCache>, BucketName)>,
     reply: tokio::sync::oneshot::Sender<Result<T>>,
 }
 
@@ -225,6 +273,12 @@ where
     }
 
     fn answer(self: Box<Self>, commit: Option<&dyn std::fmt::Display>) {
+        // Whatever the outcome (a failed commit may still have reached the disk), the cached
+        // record can no longer be trusted; this runs after the commit, so a read that starts
+        // later sees the new state.
+        if let Some((cache, name)) = &self.invalidates {
+            cache.invalidate(name);
+        }
         let result = match (self.outcome, commit) {
             (Some(Ok(_)), Some(e)) => Err(internal(&format!("commit metadata: {e}"))),
             (Some(outcome), _) => outcome,
@@ -578,7 +632,8 @@ fn start_bound(start: &Start) -> Bound<&[u8]> {
 #[async_trait]
 impl MetaStore for RedbMetaStore {
     async fn create_bucket(&self, bucket: BucketRecord) -> Result<()> {
-        self.write(move |txn| {
+        let name = bucket.name.clone();
+        self.write_bucket(&name, move |txn| {
             let mut buckets = txn.open_table(BUCKETS)?;
             if has_bucket(&buckets, &bucket.name)? {
                 return Err(Error::BucketExists.into());
@@ -590,21 +645,31 @@ impl MetaStore for RedbMetaStore {
     }
 
     async fn bucket(&self, name: &BucketName) -> Result<Option<BucketRecord>> {
+        let since = match self.buckets.get(name) {
+            Ok(cached) => return Ok(Some(cached)),
+            Err(since) => since,
+        };
         let name = name.clone();
-        self.run(move |db| {
-            let txn = db.begin_read()?;
-            let buckets = txn.open_table(BUCKETS)?;
-            let record = buckets
-                .get(name.as_str())?
-                .map(|v| decode_bucket(v.value()))
-                .transpose()?;
-            Ok(record)
-        })
-        .await
+        let record = self
+            .run(move |db| {
+                let txn = db.begin_read()?;
+                let buckets = txn.open_table(BUCKETS)?;
+                let record = buckets
+                    .get(name.as_str())?
+                    .map(|v| decode_bucket(v.value()))
+                    .transpose()?;
+                Ok(record)
+            })
+            .await?;
+        if let Some(record) = &record {
+            self.buckets.insert(since, record);
+        }
+        Ok(record)
     }
 
     async fn update_bucket(&self, bucket: BucketRecord) -> Result<()> {
-        self.write(move |txn| {
+        let name = bucket.name.clone();
+        self.write_bucket(&name, move |txn| {
             let mut buckets = txn.open_table(BUCKETS)?;
             let stored = stored_bucket(&buckets, &bucket.name)?;
             let updated = BucketRecord {
@@ -619,7 +684,7 @@ impl MetaStore for RedbMetaStore {
 
     async fn set_bucket_policy(&self, name: &BucketName, policy: Option<String>) -> Result<()> {
         let name = name.clone();
-        self.write(move |txn| {
+        self.write_bucket(&name.clone(), move |txn| {
             let mut buckets = txn.open_table(BUCKETS)?;
             let stored = stored_bucket(&buckets, &name)?;
             let updated = BucketRecord {
@@ -648,7 +713,7 @@ impl MetaStore for RedbMetaStore {
 
     async fn delete_bucket(&self, name: &BucketName) -> Result<()> {
         let name = name.clone();
-        self.write(move |txn| {
+        self.write_bucket(&name.clone(), move |txn| {
             let mut buckets = txn.open_table(BUCKETS)?;
             require_bucket(&buckets, &name)?;
             if bucket_has_entries(&txn.open_table(OBJECTS)?, &name)?
@@ -664,7 +729,7 @@ impl MetaStore for RedbMetaStore {
 
     async fn object(&self, bucket: &BucketName, key: &ObjectKey) -> Result<Option<ObjectRecord>> {
         let key = object_key(bucket, key);
-        self.run(move |db| {
+        self.run_here(move |db| {
             let txn = db.begin_read()?;
             let objects = txn.open_table(OBJECTS)?;
             let record = objects
@@ -673,7 +738,6 @@ impl MetaStore for RedbMetaStore {
                 .transpose()?;
             Ok(record)
         })
-        .await
     }
 
     async fn put_object(
@@ -1020,6 +1084,61 @@ mod tests {
                 assert_eq!(entries(&store, table), 0, "complete: {complete}");
             }
         }
+    }
+
+    /// The bucket cache: each kind of bucket write is seen by the next read, also when the
+    /// writer stopped waiting for its answer (a dropped request), and a deleted bucket is gone.
+    #[tokio::test]
+    async fn bucket_writes_are_seen_by_the_next_read() {
+        let (_dir, store) = store().await;
+        let bucket = bucket_name("bkt");
+        let read = || async { store.bucket(&bucket).await.unwrap() };
+        assert_eq!(read().await.unwrap().policy, None); // now cached
+
+        store
+            .set_bucket_policy(&bucket, Some("{\"Version\":\"1\"}".into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            read().await.unwrap().policy.as_deref(),
+            Some("{\"Version\":\"1\"}")
+        );
+
+        let mut changed = read().await.unwrap();
+        changed.acl = coffer_meta::Acl::PublicRead;
+        changed.encryption = Some(coffer_meta::EncryptionRule {
+            algorithm: coffer_meta::SseAlgorithm::Aes256,
+            kms_key_id: None,
+            kms_data_sm4: false,
+        });
+        store.update_bucket(changed.clone()).await.unwrap();
+        let seen = read().await.unwrap();
+        assert_eq!(seen.acl, coffer_meta::Acl::PublicRead);
+        assert_eq!(seen.encryption, changed.encryption);
+
+        // A write whose future is dropped once submitted still commits, and still invalidates.
+        {
+            let write = store.set_bucket_policy(&bucket, None);
+            let mut write = std::pin::pin!(write);
+            let waker = std::task::Waker::noop();
+            let _ = write
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(waker));
+        }
+        let mut policy = Some(String::new());
+        for _ in 0..500 {
+            policy = read().await.unwrap().policy;
+            if policy.is_none() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        assert_eq!(policy, None, "a committed policy removal was not seen");
+
+        store.delete_bucket(&bucket).await.unwrap();
+        assert!(read().await.is_none());
+        store.create_bucket(test_bucket("bkt")).await.unwrap();
+        assert_eq!(read().await.unwrap().acl, test_bucket("bkt").acl);
     }
 
     /// Prefixes, `from` values and cursors come from clients and may hold a NUL, which no stored
