@@ -447,6 +447,7 @@ mod tests {
                 envelope: Vec::new(),
             }),
             tags: Vec::new(),
+            checksum: None,
         }
     }
 

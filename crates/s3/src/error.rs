@@ -120,6 +120,11 @@ impl S3Error {
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(codes::INVALID_ARGUMENT, message)
     }
+
+    /// `InvalidRequest` with `message`.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(codes::INVALID_REQUEST, message)
+    }
 }
 
 impl From<coffer_core::Error> for S3Error {

@@ -390,10 +390,17 @@ impl BodyCheck {
 
     /// The checksum of a body that passed: `(algorithm, base64 value)`.
     pub(crate) fn checksum(&self) -> Option<(checksum::Algorithm, String)> {
-        self.outcome
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.outcome.get().map(|(algorithm, value)| {
+            (
+                checksum::Algorithm::of_stored(algorithm),
+                base64::engine::general_purpose::STANDARD.encode(value),
+            )
+        })
+    }
+
+    /// The slot the store reads the body's checksum from once the body has ended.
+    pub(crate) fn store_slot(&self) -> coffer_core::BodyChecksum {
+        self.outcome.clone()
     }
 
     /// Answers the body's checksum header (`x-amz-checksum-crc32: ...`), as S3 does on writes.
@@ -564,6 +571,7 @@ async fn put_object(
                 forbid_overwrite,
                 sse: sse_request(p)?,
                 tags: tagging::request_tags(&p.headers)?,
+                checksum: check.store_slot(),
             },
         )
         .await;
@@ -688,6 +696,18 @@ fn object_headers(r: &mut Reply, o: &ObjectRecord) {
     }
 }
 
+/// `x-amz-checksum-mode: ENABLED` asks for the object's additional checksum (Amazon S3 API
+/// reference, "GetObject"); it is answered for whole-object reads only, as S3 does, since it
+/// describes the whole data.
+fn checksum_headers(r: &mut Reply, p: &Parts, o: &ObjectRecord) {
+    if p.header("x-amz-checksum-mode")
+        .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"))
+        && let Some(c) = &o.checksum
+    {
+        checksum::response_headers(r, c);
+    }
+}
+
 async fn get_object(
     svc: &S3Service,
     ctx: &RequestContext,
@@ -703,6 +723,7 @@ async fn get_object(
             .await?;
         let mut r = Reply::new(StatusCode::OK);
         object_headers(&mut r, &o);
+        checksum_headers(&mut r, p, &o);
         r.header("content-length", o.size.to_string());
         return Ok(r);
     }
@@ -732,7 +753,10 @@ async fn get_object(
             );
             range.end - range.start
         }
-        None => o.size,
+        None => {
+            checksum_headers(&mut r, p, o);
+            o.size
+        }
     };
     r.header("content-length", len.to_string());
     if !head_only {
