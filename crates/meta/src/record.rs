@@ -102,6 +102,55 @@ pub struct BucketSubresources {
     pub tags: Vec<(String, String)>,
     /// PutBucketLifecycle: the rules in the order given; empty when none.
     pub lifecycle: Vec<LifecycleRule>,
+    /// `BlockedEncryptionTypes` of the S3 PutBucketEncryption (Amazon S3 user guide, "Blocking or
+    /// unblocking SSE-C for a general purpose bucket"): new objects may not be written with a
+    /// customer-provided key. Set on buckets created since format 4; buckets of older formats
+    /// read as unblocked, so that an upgrade does not refuse writes that worked before. Kept
+    /// apart from `encryption`, so that a rule put through the OSS API leaves it as it is.
+    /// Added in format 4.
+    pub sse_c_blocked: bool,
+}
+
+/// The sub-resources as format 3 of the bucket record laid them out: no blocked encryption
+/// types. Do not change.
+#[derive(Deserialize)]
+struct BucketSubresourcesV3 {
+    cors: Option<CorsConfig>,
+    tags: Vec<(String, String)>,
+    lifecycle: Vec<LifecycleRule>,
+}
+
+/// A bucket record as format 3 laid it out. Do not change: existing data directories hold it.
+#[derive(Deserialize)]
+struct BucketRecordV3 {
+    name: BucketName,
+    created: UnixMillis,
+    owner: String,
+    acl: Acl,
+    storage_class: StorageClass,
+    encryption: Option<EncryptionRule>,
+    policy: Option<String>,
+    subresources: BucketSubresourcesV3,
+}
+
+impl From<BucketRecordV3> for BucketRecord {
+    fn from(v3: BucketRecordV3) -> Self {
+        Self {
+            name: v3.name,
+            created: v3.created,
+            owner: v3.owner,
+            acl: v3.acl,
+            storage_class: v3.storage_class,
+            encryption: v3.encryption,
+            policy: v3.policy,
+            subresources: BucketSubresources {
+                cors: v3.subresources.cors,
+                tags: v3.subresources.tags,
+                lifecycle: v3.subresources.lifecycle,
+                sse_c_blocked: false,
+            },
+        }
+    }
 }
 
 /// A bucket's CORS configuration.
@@ -759,16 +808,16 @@ impl From<BucketRecordV2> for BucketRecord {
     }
 }
 
-/// Encodes a bucket record in its current layout (format 3).
+/// Encodes a bucket record in its current layout (format 4).
 pub fn encode_bucket(record: &BucketRecord) -> Vec<u8> {
-    let mut out = vec![FORMAT_V3];
+    let mut out = vec![FORMAT_V4];
     // As in `encode_record`: plain data always serializes.
     out.extend(postcard::to_stdvec(record).expect("records always serialize"));
     out
 }
 
 /// Decodes a bucket record of any supported layout: format 1 (no policy), format 2 (no
-/// sub-resources) or format 3.
+/// sub-resources), format 3 (no blocked encryption types) or format 4.
 pub fn decode_bucket(bytes: &[u8]) -> Result<BucketRecord> {
     let corrupt = |e: postcard::Error| Error::Corrupt(e.to_string());
     match bytes.split_first() {
@@ -778,7 +827,10 @@ pub fn decode_bucket(bytes: &[u8]) -> Result<BucketRecord> {
         Some((&FORMAT_V2, rest)) => postcard::from_bytes::<BucketRecordV2>(rest)
             .map(BucketRecord::from)
             .map_err(corrupt),
-        Some((&FORMAT_V3, rest)) => postcard::from_bytes(rest).map_err(corrupt),
+        Some((&FORMAT_V3, rest)) => postcard::from_bytes::<BucketRecordV3>(rest)
+            .map(BucketRecord::from)
+            .map_err(corrupt),
+        Some((&FORMAT_V4, rest)) => postcard::from_bytes(rest).map_err(corrupt),
         Some((v, _)) => Err(Error::Corrupt(format!("unknown bucket record format {v}"))),
         None => Err(Error::Corrupt("empty record".into())),
     }
@@ -840,7 +892,7 @@ mod tests {
     #[test]
     fn unknown_bucket_formats_are_refused() {
         let mut bytes = encode_bucket(&golden_bucket(None));
-        bytes[0] = 4;
+        bytes[0] = 5;
         assert!(matches!(decode_bucket(&bytes), Err(Error::Corrupt(_))));
         assert!(matches!(decode_bucket(&[]), Err(Error::Corrupt(_))));
     }

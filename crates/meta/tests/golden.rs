@@ -87,6 +87,7 @@ fn bucket_with_subresources() -> BucketRecord {
                     abort_multipart: None,
                 },
             ],
+            sse_c_blocked: false,
         },
         ..bucket_with_policy()
     }
@@ -303,23 +304,41 @@ fn bucket_record_v2() {
     );
 }
 
-/// Format 3 bucket records carry the sub-resources (CORS, tags, lifecycle); the current
-/// encoding.
+/// Format 3 bucket records carry the sub-resources (CORS, tags, lifecycle); they still decode,
+/// with SSE-C not blocked.
 #[test]
 fn bucket_record_v3() {
-    let path = testdata("bucket.v3.bin");
-    if !path.exists() && std::env::var_os("COFFER_WRITE_GOLDEN").is_some() {
-        std::fs::write(&path, encode_bucket(&bucket_with_subresources()))
-            .expect("write the golden file");
-    }
-    let bytes = std::fs::read(&path).expect("the golden file exists");
+    let bytes = std::fs::read(testdata("bucket.v3.bin")).expect("the golden file exists");
     assert_eq!(bytes[0], 3, "format byte");
     assert_eq!(
         decode_bucket(&bytes).expect("decodes"),
         bucket_with_subresources()
     );
+}
+
+/// The bucket of format 4: every sub-resource set, SSE-C blocked.
+fn bucket_with_blocked_sse_c() -> BucketRecord {
+    let mut bucket = bucket_with_subresources();
+    bucket.subresources.sse_c_blocked = true;
+    bucket
+}
+
+/// Format 4 bucket records carry the blocked encryption types; the current encoding.
+#[test]
+fn bucket_record_v4() {
+    let path = testdata("bucket.v4.bin");
+    if !path.exists() && std::env::var_os("COFFER_WRITE_GOLDEN").is_some() {
+        std::fs::write(&path, encode_bucket(&bucket_with_blocked_sse_c()))
+            .expect("write the golden file");
+    }
+    let bytes = std::fs::read(&path).expect("the golden file exists");
+    assert_eq!(bytes[0], 4, "format byte");
     assert_eq!(
-        encode_bucket(&bucket_with_subresources()),
+        decode_bucket(&bytes).expect("decodes"),
+        bucket_with_blocked_sse_c()
+    );
+    assert_eq!(
+        encode_bucket(&bucket_with_blocked_sse_c()),
         bytes,
         "the current encoding changed without a new format byte"
     );

@@ -645,7 +645,12 @@ fn sse_request(p: &Parts) -> Result<Option<coffer_core::SseRequest>, S3Error> {
 
 /// The SSE headers S3 answers for an encrypted object, whichever dialect wrote it.
 pub(super) fn encryption_headers(r: &mut Reply, o: &ObjectRecord) {
-    let Some(enc) = &o.encryption else { return };
+    encryption_headers_of(r, o.encryption.as_ref());
+}
+
+/// The SSE headers of an encryption (of an object, or of an upload and its parts).
+pub(super) fn encryption_headers_of(r: &mut Reply, enc: Option<&coffer_core::ObjectEncryption>) {
+    let Some(enc) = enc else { return };
     match enc.algorithm {
         coffer_core::SseAlgorithm::Aes256 => {
             r.header("x-amz-server-side-encryption", "AES256");

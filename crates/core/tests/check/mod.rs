@@ -52,6 +52,7 @@ pub(crate) fn code(e: &Error) -> &'static str {
         Error::CustomerKeyRequired => "customer-key-required",
         Error::CustomerKeyMismatch => "customer-key-mismatch",
         Error::CustomerKeyNotApplicable => "customer-key-not-applicable",
+        Error::EncryptionTypeBlocked => "encryption-type-blocked",
         Error::NotRewrappable(_) => "not-rewrappable",
         Error::Kms(_) => "kms",
         Error::Corrupt(_) => "corrupt",

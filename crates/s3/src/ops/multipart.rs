@@ -119,6 +119,10 @@ pub(super) async fn create(
         .text("Key", key(p)?.as_str())
         .text("UploadId", upload.upload_id.as_str());
     let mut r = Reply::xml(doc.finish("InitiateMultipartUploadResult"));
+    // As on PutObject: the encryption (for SSE-C the algorithm, and the key's MD5 the envelope
+    // adds), on every reply of the upload's family (Amazon S3 API reference,
+    // "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload").
+    super::encryption_headers_of(&mut r, upload.encryption.as_ref());
     if let Some(c) = wanted {
         r.header(
             "x-amz-checksum-algorithm",
@@ -168,6 +172,7 @@ pub(super) async fn upload_part(
     let mut r = Reply::new(StatusCode::OK);
     r.header("etag", quoted_etag(&out.etag));
     check.reply_header(&mut r);
+    super::encryption_headers_of(&mut r, out.encryption.as_ref());
     Ok(r)
 }
 
@@ -289,7 +294,9 @@ pub(super) async fn complete(
         )
         .text("ChecksumType", checksum::type_name(c));
     }
-    Ok(Reply::xml(doc.finish("CompleteMultipartUploadResult")))
+    let mut r = Reply::xml(doc.finish("CompleteMultipartUploadResult"));
+    super::encryption_headers(&mut r, &out.record);
+    Ok(r)
 }
 
 pub(super) async fn abort(
