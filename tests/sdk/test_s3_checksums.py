@@ -258,3 +258,126 @@ def test_hand_made_trailers_are_checked(tls_server, tls, tls_bucket, payload):
         tampered = _signed_put(tls_server, tls_bucket, "tampered", chunks, payload, name, checksum("CRC32", data), True)
         assert tampered.status_code == 403 and b"<Code>SignatureDoesNotMatch</Code>" in tampered.content, tampered.text
         assert code_of(tls.head_object, Bucket=tls_bucket, Key="tampered") == "404"
+
+
+# -- stored checksums: answered on reads, combined for multipart uploads -----------------------
+
+
+def composite(algorithm: str, parts: list[bytes]) -> str:
+    """S3's checksum of checksums: the algorithm over the parts' raw digests, then `-N`."""
+    raw = b"".join(base64.b64decode(checksum(algorithm, p)) for p in parts)
+    return f"{checksum(algorithm, raw)}-{len(parts)}"
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_put_checksum_is_stored_and_returned_on_whole_object_reads(s3, bucket_name, algorithm):
+    data = random_bytes(90_000, seed=51)
+    s3.put_object(Bucket=bucket_name, Key="k", Body=data, ChecksumAlgorithm=algorithm)
+    # boto3 checks the returned value against the body it reads: a wrong one fails this GET.
+    got = s3.get_object(Bucket=bucket_name, Key="k", ChecksumMode="ENABLED")
+    assert got["Body"].read() == data
+    assert got[f"Checksum{algorithm}"] == checksum(algorithm, data)
+    assert got["ChecksumType"] == "FULL_OBJECT"
+    head = s3.head_object(Bucket=bucket_name, Key="k", ChecksumMode="ENABLED")
+    assert head[f"Checksum{algorithm}"] == checksum(algorithm, data)
+    # Not asked for: not answered; a range: not answered (it describes the whole object).
+    assert f"Checksum{algorithm}" not in s3.head_object(Bucket=bucket_name, Key="k")
+    ranged = s3.get_object(Bucket=bucket_name, Key="k", Range="bytes=0-99", ChecksumMode="ENABLED")
+    assert ranged["Body"].read() == data[:100]
+    assert f"Checksum{algorithm}" not in ranged
+
+
+def test_a_copy_keeps_the_sources_whole_object_checksum(s3, bucket_name):
+    data = random_bytes(40_000, seed=52)
+    s3.put_object(Bucket=bucket_name, Key="src", Body=data, ChecksumAlgorithm="SHA256")
+    s3.copy_object(Bucket=bucket_name, Key="dst", CopySource={"Bucket": bucket_name, "Key": "src"})
+    got = s3.get_object(Bucket=bucket_name, Key="dst", ChecksumMode="ENABLED")
+    assert got["Body"].read() == data
+    assert got["ChecksumSHA256"] == checksum("SHA256", data)
+
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "algorithm,kind", [("CRC32", "COMPOSITE"), ("CRC64NVME", "FULL_OBJECT"), ("SHA256", "COMPOSITE"), ("CRC32C", "FULL_OBJECT")]
+)
+def test_a_multipart_upload_gets_the_checksum_s3_gives(s3, bucket_name, algorithm, kind):
+    parts = [random_bytes(5 * MIB, seed=53), random_bytes(5 * MIB, seed=54), random_bytes(123_457, seed=55)]
+    extra = {"ChecksumType": kind} if algorithm == "CRC32C" else {}
+    up = s3.create_multipart_upload(Bucket=bucket_name, Key="mp", ChecksumAlgorithm=algorithm, **extra)
+    assert up["ChecksumAlgorithm"] == algorithm
+    assert up["ChecksumType"] == kind
+    uid = up["UploadId"]
+    listed = []
+    for n, body in enumerate(parts, start=1):
+        r = s3.upload_part(Bucket=bucket_name, Key="mp", UploadId=uid, PartNumber=n, Body=body, ChecksumAlgorithm=algorithm)
+        listed.append({"PartNumber": n, "ETag": r["ETag"], f"Checksum{algorithm}": r[f"Checksum{algorithm}"]})
+    lp = s3.list_parts(Bucket=bucket_name, Key="mp", UploadId=uid)
+    assert lp["ChecksumAlgorithm"] == algorithm
+    assert [p[f"Checksum{algorithm}"] for p in lp["Parts"]] == [checksum(algorithm, p) for p in parts]
+    # A listed part checksum that is not the stored one: InvalidPart, and the upload stays.
+    wrong = [dict(p) for p in listed]
+    wrong[1][f"Checksum{algorithm}"] = checksum(algorithm, b"something else")
+    assert code_of(
+        s3.complete_multipart_upload, Bucket=bucket_name, Key="mp", UploadId=uid, MultipartUpload={"Parts": wrong}
+    ) == "InvalidPart"
+    done = s3.complete_multipart_upload(Bucket=bucket_name, Key="mp", UploadId=uid, MultipartUpload={"Parts": listed})
+    whole = b"".join(parts)
+    want = composite(algorithm, parts) if kind == "COMPOSITE" else checksum(algorithm, whole)
+    assert done[f"Checksum{algorithm}"] == want
+    assert done["ChecksumType"] == kind
+    # A full-object value is checked by boto3 against the body it reads (a composite it skips).
+    got = s3.get_object(Bucket=bucket_name, Key="mp", ChecksumMode="ENABLED")
+    assert got["Body"].read() == whole
+    assert got[f"Checksum{algorithm}"] == want
+    assert got["ChecksumType"] == kind
+
+
+def test_parts_must_carry_the_uploads_algorithm(s3, bucket_name):
+    up = s3.create_multipart_upload(Bucket=bucket_name, Key="mp", ChecksumAlgorithm="CRC32")
+    code = code_of(
+        s3.upload_part, Bucket=bucket_name, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"x",
+        ChecksumAlgorithm="SHA256",
+    )
+    assert code in ("InvalidRequest", "InvalidArgument"), code
+    assert s3.list_parts(Bucket=bucket_name, Key="mp", UploadId=up["UploadId"]).get("Parts", []) == []
+    s3.abort_multipart_upload(Bucket=bucket_name, Key="mp", UploadId=up["UploadId"])
+    assert code_of(
+        s3.create_multipart_upload, Bucket=bucket_name, Key="x", ChecksumAlgorithm="SHA1", ChecksumType="FULL_OBJECT"
+    ) == "InvalidRequest"
+    assert code_of(
+        s3.create_multipart_upload, Bucket=bucket_name, Key="x", ChecksumAlgorithm="CRC64NVME", ChecksumType="COMPOSITE"
+    ) == "InvalidRequest"
+
+
+def test_aws_cli_multipart_copy_then_head_object_checksum_mode(coffer, s3, bucket_name, tmp_path):
+    from test_s3_tools import base_env, run, tool
+
+    exe = tool("aws")
+    config = tmp_path / "aws-config"
+    config.write_text(
+        "[default]\nregion = us-east-1\n"
+        "s3 =\n  multipart_threshold = 5MB\n  multipart_chunksize = 5MB\n  addressing_style = path\n"
+    )
+    env = base_env(tmp_path)
+    env.update(
+        AWS_CONFIG_FILE=str(config),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_ACCESS_KEY_ID=coffer.access_key_id,
+        AWS_SECRET_ACCESS_KEY=coffer.access_key_secret,
+        AWS_MAX_ATTEMPTS="1",
+    )
+    data = random_bytes(11 * MIB, seed=56)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    aws = lambda *a: run([exe, "--endpoint-url", coffer.s3_endpoint, *a], env)  # noqa: E731
+    aws("s3", "cp", "--only-show-errors", str(src), f"s3://{bucket_name}/big.bin")
+    import json
+
+    head = json.loads(aws("s3api", "head-object", "--bucket", bucket_name, "--key", "big.bin", "--checksum-mode", "ENABLED"))
+    assert head["ETag"].endswith('-3"'), head
+    # The cli uploads with CRC32 by default: a composite over its three 5 MiB parts.
+    pieces = [data[i : i + 5 * MIB] for i in range(0, len(data), 5 * MIB)]
+    assert head["ChecksumCRC32"] == composite("CRC32", pieces), head
+    assert head["ChecksumType"] == "COMPOSITE"

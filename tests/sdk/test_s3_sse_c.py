@@ -67,11 +67,88 @@ def s3(server):
     return client(server)
 
 
+def unblock_sse_c(s3, name: str) -> None:
+    """New buckets refuse SSE-C writes, as S3's do (Amazon S3 user guide, "Blocking or unblocking
+    SSE-C for a general purpose bucket"); PutBucketEncryption with BlockedEncryptionTypes NONE
+    allows them."""
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                    "BlockedEncryptionTypes": {"EncryptionType": ["NONE"]},
+                }
+            ]
+        },
+    )
+
+
 @pytest.fixture
 def bucket(s3):
     name = unique_bucket_name("ssec")
     s3.create_bucket(Bucket=name)
+    unblock_sse_c(s3, name)
     return name
+
+
+def test_a_new_bucket_refuses_sse_c_until_it_is_unblocked(s3):
+    name = unique_bucket_name("ssec-block")
+    s3.create_bucket(Bucket=name)
+    for call in (
+        lambda: s3.put_object(Bucket=name, Key="k", Body=b"x", **sse_c(KEY_A)),
+        lambda: s3.create_multipart_upload(Bucket=name, Key="k", **sse_c(KEY_A)),
+    ):
+        code, status, _ = error_of(call)
+        assert (code, status) == ("AccessDenied", 403)
+    s3.put_object(Bucket=name, Key="plain", Body=b"p")
+    code, status, _ = error_of(
+        lambda: s3.copy_object(Bucket=name, Key="c", CopySource={"Bucket": name, "Key": "plain"}, **sse_c(KEY_A))
+    )
+    assert (code, status) == ("AccessDenied", 403)
+    code, _, _ = error_of(lambda: s3.head_object(Bucket=name, Key="k"))
+    assert code == "404", "nothing was stored"
+    # Only BlockedEncryptionTypes: the block changes, the (absent) default rule stays absent.
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={"Rules": [{"BlockedEncryptionTypes": {"EncryptionType": ["NONE"]}}]},
+    )
+    s3.put_object(Bucket=name, Key="k", Body=b"secret", **sse_c(KEY_A))
+    assert s3.get_object(Bucket=name, Key="k", **sse_c(KEY_A))["Body"].read() == b"secret"
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                    "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]},
+                }
+            ]
+        },
+    )
+    rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["BlockedEncryptionTypes"] == {"EncryptionType": ["SSE-C"]}
+    code, status, _ = error_of(lambda: s3.put_object(Bucket=name, Key="k2", Body=b"x", **sse_c(KEY_A)))
+    assert (code, status) == ("AccessDenied", 403)
+    # Blocking stops new writes only: the existing SSE-C object still reads with its key.
+    assert s3.get_object(Bucket=name, Key="k", **sse_c(KEY_A))["Body"].read() == b"secret"
+    unblock_sse_c(s3, name)
+    rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["BlockedEncryptionTypes"] == {"EncryptionType": ["NONE"]}
+    s3.put_object(Bucket=name, Key="k2", Body=b"y", **sse_c(KEY_A))
+
+
+def test_an_oss_encryption_rule_keeps_the_s3_block(server, s3):
+    name = unique_bucket_name("ssec-oss")
+    s3.create_bucket(Bucket=name)
+    unblock_sse_c(s3, name)
+    ob = oss2_bucket_for(server, name)
+    rule = oss2.models.ServerSideEncryptionRule()
+    rule.sse_algorithm = oss2.SERVER_SIDE_ENCRYPTION_AES256
+    ob.put_bucket_encryption(rule)
+    got = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert got["BlockedEncryptionTypes"] == {"EncryptionType": ["NONE"]}
+    s3.put_object(Bucket=name, Key="k", Body=b"x", **sse_c(KEY_A))
 
 
 def error_of(call) -> tuple[str, int, str]:
@@ -296,6 +373,7 @@ def test_keys_over_tls_are_accepted_without_the_switch(tmp_path):
         )
         name = unique_bucket_name("ssec-tls")
         s3.create_bucket(Bucket=name)
+        unblock_sse_c(s3, name)
         data = random_bytes(100_000, seed=76)
         s3.upload_fileobj(io.BytesIO(data), name, "k", ExtraArgs=sse_c(KEY_A))
         assert s3.get_object(Bucket=name, Key="k", **sse_c(KEY_A))["Body"].read() == data
@@ -316,3 +394,29 @@ def test_the_key_never_reaches_the_data_directory_or_the_log(server, s3, bucket)
             content = path.read_bytes()
             assert key not in content and encoded not in content and b"SSE-C-MARKER-" not in content, path
     assert encoded.decode() not in server.log_tail(10_000)
+
+
+def test_the_multipart_family_echoes_the_customer_key_headers(s3, bucket):
+    md5 = base64.b64encode(hashlib.md5(KEY_A).digest()).decode()
+
+    def echoed(reply):
+        return reply.get("SSECustomerAlgorithm"), reply.get("SSECustomerKeyMD5")
+
+    up = s3.create_multipart_upload(Bucket=bucket, Key="echo", **sse_c(KEY_A))
+    assert echoed(up) == ("AES256", md5)
+    part = s3.upload_part(
+        Bucket=bucket, Key="echo", UploadId=up["UploadId"], PartNumber=1, Body=b"only part", **sse_c(KEY_A)
+    )
+    assert echoed(part) == ("AES256", md5)
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="echo", UploadId=up["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}, **sse_c_encoded(KEY_A),
+    )
+    # botocore's CompleteMultipartUpload output has no SSE-C members: the raw headers show them.
+    headers = done["ResponseMetadata"]["HTTPHeaders"]
+    assert headers.get("x-amz-server-side-encryption-customer-algorithm") == "AES256"
+    assert headers.get("x-amz-server-side-encryption-customer-key-md5") == md5
+    # A plain upload echoes none of them.
+    plain = s3.create_multipart_upload(Bucket=bucket, Key="plain")
+    assert echoed(plain) == (None, None)
+    s3.abort_multipart_upload(Bucket=bucket, Key="plain", UploadId=plain["UploadId"])

@@ -511,6 +511,7 @@ pub(crate) async fn upload(
                     forbid_overwrite: false,
                     sse,
                     tags: Vec::new(),
+                    checksum: Default::default(),
                 },
             )
             .await?;
@@ -552,6 +553,7 @@ pub(crate) async fn initiate(
                     storage_class: None,
                     sse,
                     tags: Vec::new(),
+                    checksum: None,
                 },
             )
             .await?;
@@ -603,6 +605,7 @@ pub(crate) async fn upload_part(
                 number,
                 stream_of(req),
                 None,
+                &Default::default(),
             )
             .await?;
         Ok::<_, ConsoleError>(serde_json::json!({ "ETag": out.etag }))

@@ -468,6 +468,7 @@ mod tests {
                 envelope: Vec::new(),
             }),
             tags: Vec::new(),
+            checksum: None,
         }
     }
 

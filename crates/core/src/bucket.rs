@@ -54,7 +54,13 @@ impl Store {
             storage_class: input.storage_class,
             encryption: input.encryption,
             policy: None,
-            subresources: Default::default(),
+            // New buckets block SSE-C, as S3's do since April 2026 (Amazon S3 user guide,
+            // "Blocking or unblocking SSE-C for a general purpose bucket"); PutBucketEncryption
+            // unblocks it.
+            subresources: coffer_meta::BucketSubresources {
+                sse_c_blocked: true,
+                ..Default::default()
+            },
         };
         match self.meta.create_bucket(record).await {
             Ok(()) => {

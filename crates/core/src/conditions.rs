@@ -91,6 +91,7 @@ mod tests {
             segments: vec![],
             encryption: None,
             tags: vec![],
+            checksum: None,
         }
     }
 

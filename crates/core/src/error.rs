@@ -100,6 +100,12 @@ pub enum Error {
     /// The customer-provided key is not the one the object (or upload) was encrypted with.
     #[error("The provided encryption parameters did not match the ones used originally.")]
     CustomerKeyMismatch,
+    /// A write with a customer-provided key (SSE-C) into a bucket that blocks SSE-C (Amazon S3
+    /// user guide, "Blocking or unblocking SSE-C for a general purpose bucket").
+    #[error(
+        "Requests specifying Server Side Encryption with Customer provided keys are not allowed for this bucket."
+    )]
+    EncryptionTypeBlocked,
     /// A customer-provided key for an object that is not encrypted with one.
     #[error("The encryption parameters are not applicable to this object.")]
     CustomerKeyNotApplicable,

@@ -8,6 +8,7 @@
 //! size. This crate knows nothing of HTTP: no headers, status codes or XML.
 
 mod acl;
+mod additional;
 mod bucket;
 mod checksum;
 mod conditions;
@@ -28,6 +29,7 @@ mod store;
 mod subresource;
 mod tags;
 
+pub use additional::{BodyChecksum, supports_composite, supports_full_object};
 pub use bucket::{BucketSettings, CreateBucket};
 pub use checksum::{Crc64, crc64_combine, multipart_etag};
 pub use coffer_crypto::CustomerKey;
@@ -53,7 +55,7 @@ pub use subresource::{CorsRequest, LifecycleReport, is_past, wildcard_match};
 pub use tags::{MAX_TAGS, TagProblem, validate_tags};
 
 pub use coffer_meta::{
-    Acl, BucketRecord, BucketSubresources, CorsConfig, CorsRule, EncryptionRule, LifecycleAge,
-    LifecycleRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord, SseAlgorithm,
-    StorageClass, UnixMillis, UploadRecord,
+    Acl, BucketRecord, BucketSubresources, ChecksumAlgorithm, CorsConfig, CorsRule, EncryptionRule,
+    LifecycleAge, LifecycleRule, ObjectChecksum, ObjectEncryption, ObjectRecord, ObjectType,
+    PartRecord, SseAlgorithm, StorageClass, UnixMillis, UploadChecksum, UploadRecord,
 };

@@ -2,10 +2,12 @@
 
 use coffer_iam::{Action, Grant};
 use coffer_meta::{
-    Acl, ObjectRecord, ObjectType, PartRecord, PutCondition, StorageClass, UploadRecord,
+    Acl, ObjectChecksum, ObjectRecord, ObjectType, PartRecord, PutCondition, StorageClass,
+    UploadChecksum, UploadRecord,
 };
 use coffer_types::{BucketName, ObjectKey, UploadId};
 
+use crate::additional::{self, BodyChecksum};
 use crate::checksum::{crc64_combine, multipart_etag};
 use crate::data::{self, BodyStream, Seal};
 use crate::object::sealed;
@@ -37,6 +39,8 @@ pub struct InitiateUpload {
     pub sse: Option<SseRequest>,
     /// Tags of the final object.
     pub tags: Vec<(String, String)>,
+    /// The checksum the parts must carry and the final object gets, if any.
+    pub checksum: Option<UploadChecksum>,
 }
 
 /// What UploadPart / UploadPartCopy return.
@@ -61,6 +65,9 @@ pub struct CompletePart {
     pub part_number: u32,
     /// The ETag the client got for it (quotes and case do not matter).
     pub etag: String,
+    /// The additional checksum the client got for it (digest bytes, in the upload's
+    /// algorithm), if it lists one; it must equal the stored one.
+    pub checksum: Option<Vec<u8>>,
 }
 
 /// Input of CompleteMultipartUpload.
@@ -130,6 +137,25 @@ impl Store {
             )
             .await?
             .map(|(_data_key, enc)| enc);
+        if let Some(c) = input.checksum {
+            let supported = if c.composite {
+                additional::supports_composite(c.algorithm)
+            } else {
+                additional::supports_full_object(c.algorithm)
+            };
+            if !supported {
+                let kind = if c.composite {
+                    "COMPOSITE"
+                } else {
+                    "FULL_OBJECT"
+                };
+                return Err(Error::invalid_argument(
+                    "x-amz-checksum-type",
+                    kind,
+                    format!("The {kind} checksum type is not supported for this algorithm."),
+                ));
+            }
+        }
         let upload = UploadRecord {
             upload_id: UploadId::random(),
             key: input.key,
@@ -141,6 +167,7 @@ impl Store {
             storage_class: input.storage_class.unwrap_or(bucket.storage_class),
             encryption,
             tags: input.tags,
+            checksum: input.checksum,
         };
         self.meta
             .create_upload(&input.bucket, upload.clone())
@@ -156,6 +183,7 @@ impl Store {
         part_number: u32,
         written: data::Written,
         encryption: Option<coffer_meta::ObjectEncryption>,
+        checksum: Option<ObjectChecksum>,
     ) -> Result<PartOutput> {
         let part = PartRecord {
             part_number,
@@ -164,6 +192,7 @@ impl Store {
             crc64: written.crc64,
             last_modified: Self::now(),
             segment: written.segment,
+            checksum,
         };
         match self.meta.put_part(bucket, upload_id, part.clone()).await {
             Ok(()) => {
@@ -207,6 +236,7 @@ impl Store {
         part_number: u32,
         body: BodyStream,
         content_md5: Option<[u8; 16]>,
+        checksum: &BodyChecksum,
     ) -> Result<PartOutput> {
         require(grant, Action::PutObject, object_resource(bucket, key))?;
         Self::check_part_number(part_number)?;
@@ -222,8 +252,29 @@ impl Store {
             0,
         )
         .await?;
-        self.store_part(bucket, upload_id, part_number, written, upload.encryption)
-            .await
+        let checksum = checksum.stored();
+        // An upload initiated with a checksum algorithm takes only parts checksummed with it
+        // (Amazon S3 API reference, "UploadPart"), so that Complete can combine them.
+        if let Some(wanted) = upload.checksum
+            && checksum.as_ref().map(|c| c.algorithm) != Some(wanted.algorithm)
+        {
+            self.blobs.delete(&written.segment.blob).await.ok();
+            return Err(Error::invalid_argument(
+                "x-amz-checksum-algorithm",
+                format!("{:?}", wanted.algorithm),
+                "Checksum Type mismatch occurred: the part must carry the checksum algorithm \
+                 the upload was initiated with.",
+            ));
+        }
+        self.store_part(
+            bucket,
+            upload_id,
+            part_number,
+            written,
+            upload.encryption,
+            checksum,
+        )
+        .await
     }
 
     /// UploadPartCopy: a part made of (a range of) an existing object.
@@ -268,6 +319,7 @@ impl Store {
             .await?;
         let data_key = self.upload_data_key(ctx, grant, bucket, &upload).await?;
         let seal = seal_for(&upload, data_key.as_ref(), bucket, key);
+        let whole_source = range == (0..source.size);
         let body = data::read_range(self.blobs.clone(), &source, range, unseal).await?;
         let written = data::write_segment(
             self.blobs.as_ref(),
@@ -278,8 +330,22 @@ impl Store {
             0,
         )
         .await?;
-        self.store_part(bucket, upload_id, part_number, written, upload.encryption)
-            .await
+        // The copied bytes are the source's unchanged: a whole-object checksum of the source
+        // still holds for a part that is all of it. Ranges get none (the store does not
+        // compute checksums), so such an upload cannot complete with one.
+        let checksum = source
+            .checksum
+            .clone()
+            .filter(|c| c.composite_parts.is_none() && whole_source);
+        self.store_part(
+            bucket,
+            upload_id,
+            part_number,
+            written,
+            upload.encryption,
+            checksum,
+        )
+        .await
     }
 
     async fn all_parts(
@@ -328,7 +394,11 @@ impl Store {
                         .binary_search_by_key(&wanted.part_number, |p| p.part_number)
                         .ok()
                         .map(|i| &uploaded[i])
-                        .filter(|p| p.etag == normalize_etag(&wanted.etag));
+                        .filter(|p| p.etag == normalize_etag(&wanted.etag))
+                        .filter(|p| match &wanted.checksum {
+                            None => true,
+                            Some(given) => p.checksum.as_ref().is_some_and(|c| &c.value == given),
+                        });
                     match found {
                         Some(p) => chosen.push(p.clone()),
                         None => {
@@ -359,6 +429,7 @@ impl Store {
             size += p.size;
         }
         let etag = multipart_etag(chosen.iter().map(|p| p.etag.as_str()));
+        let checksum = additional::of_parts(upload.checksum, &chosen)?;
         let segments: Vec<_> = chosen.into_iter().map(|p| p.segment).collect();
         let data_key = self
             .upload_data_key(ctx, grant, &input.bucket, &upload)
@@ -385,6 +456,7 @@ impl Store {
             segments,
             encryption,
             tags: upload.tags,
+            checksum,
         };
         let condition = if input.forbid_overwrite {
             PutCondition::IfAbsent

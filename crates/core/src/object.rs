@@ -49,6 +49,9 @@ pub struct PutObject {
     pub sse: Option<SseRequest>,
     /// The object's tags (validated: [`validate_tags`](crate::validate_tags)).
     pub tags: Vec<(String, String)>,
+    /// The body's additional checksum, filled by the front-end when the body has ended; kept
+    /// with the object as given.
+    pub checksum: crate::BodyChecksum,
 }
 
 /// What a write returns.
@@ -202,6 +205,7 @@ impl Store {
             segments,
             encryption,
             tags: input.tags,
+            checksum: input.checksum.stored(),
         };
         let condition = if input.forbid_overwrite {
             PutCondition::IfAbsent
@@ -461,6 +465,12 @@ impl Store {
             segments,
             encryption,
             tags: input.tags.unwrap_or_else(|| source.tags.clone()),
+            // The data is copied unchanged (its CRC-64 was checked above), so a checksum of the
+            // whole data still holds; a composite one names parts the copy does not have.
+            checksum: source
+                .checksum
+                .clone()
+                .filter(|c| c.composite_parts.is_none()),
         };
         let condition = if input.forbid_overwrite && !onto_itself {
             PutCondition::IfAbsent
@@ -551,6 +561,9 @@ impl Store {
                 o.etag = chained_etag(&o.etag, &written.md5);
                 o.last_modified = Self::now();
                 o.segments.push(written.segment.clone());
+                // The appended bytes were not checksummed by the client: the old value no
+                // longer describes the data.
+                o.checksum = None;
                 (o, condition)
             }
             None => (
@@ -570,6 +583,7 @@ impl Store {
                     segments: vec![written.segment.clone()],
                     encryption: None,
                     tags: input.tags,
+                    checksum: None,
                 },
                 PutCondition::IfAbsent,
             ),

@@ -110,6 +110,9 @@ impl Store {
         customer: Option<&coffer_crypto::CustomerKey>,
     ) -> Result<Option<(coffer_crypto::DataKey, coffer_meta::ObjectEncryption)>> {
         if let Some(customer) = customer {
+            if bucket.subresources.sse_c_blocked {
+                return Err(Error::EncryptionTypeBlocked);
+            }
             if request.is_some() {
                 return Err(Error::invalid_argument(
                     "x-amz-server-side-encryption",

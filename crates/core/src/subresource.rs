@@ -34,6 +34,31 @@ impl Store {
         Ok(self.existing_bucket(name).await?.subresources)
     }
 
+    /// PutBucketEncryption's `BlockedEncryptionTypes`: whether new objects may be written with a
+    /// customer-provided key (SSE-C). Existing SSE-C objects stay readable either way.
+    pub async fn put_bucket_sse_c_blocked(
+        &self,
+        _ctx: &RequestContext,
+        grant: &Grant,
+        name: &BucketName,
+        blocked: bool,
+    ) -> Result<()> {
+        require(grant, Action::PutBucketEncryption, bucket_resource(name))?;
+        self.change_subresources(name, |s| s.sse_c_blocked = blocked)
+            .await
+    }
+
+    /// GetBucketEncryption's `BlockedEncryptionTypes`: whether SSE-C writes are refused.
+    pub async fn bucket_sse_c_blocked(
+        &self,
+        _ctx: &RequestContext,
+        grant: &Grant,
+        name: &BucketName,
+    ) -> Result<bool> {
+        require(grant, Action::GetBucketEncryption, bucket_resource(name))?;
+        Ok(self.subresources(name).await?.sse_c_blocked)
+    }
+
     /// PutBucketCors: replaces the bucket's CORS rules.
     pub async fn put_bucket_cors(
         &self,

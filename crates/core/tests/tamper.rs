@@ -114,6 +114,7 @@ impl Fixture {
                     forbid_overwrite: false,
                     sse,
                     tags: Vec::new(),
+                    checksum: Default::default(),
                 },
             )
             .await

@@ -9,8 +9,9 @@
 use coffer_types::{BlobId, BucketName, ObjectKey, UploadId};
 
 use crate::{
-    Acl, BucketRecord, EncryptionRule, Error, MetaStore, ObjectRecord, ObjectType, PartRecord,
-    PutCondition, Segment, SseAlgorithm, StorageClass, UnixMillis, UploadCursor, UploadRecord,
+    Acl, BucketRecord, ChecksumAlgorithm, EncryptionRule, Error, MetaStore, ObjectChecksum,
+    ObjectRecord, ObjectType, PartRecord, PutCondition, Segment, SseAlgorithm, StorageClass,
+    UnixMillis, UploadChecksum, UploadCursor, UploadRecord,
 };
 
 /// Asserts that `$result` is `Err` matching `$pattern`, printing what came instead.
@@ -106,6 +107,11 @@ pub fn test_object(key: &str, generation: u64, blobs: &[&BlobId]) -> ObjectRecor
         segments,
         encryption: None,
         tags: vec![("project".into(), "conformance".into())],
+        checksum: Some(ObjectChecksum {
+            algorithm: ChecksumAlgorithm::Crc64Nvme,
+            value: generation.to_be_bytes().to_vec(),
+            composite_parts: None,
+        }),
     }
 }
 
@@ -122,6 +128,10 @@ pub fn test_upload(key: &str) -> UploadRecord {
         storage_class: StorageClass::Ia,
         encryption: None,
         tags: vec![("stage".into(), "upload".into())],
+        checksum: Some(UploadChecksum {
+            algorithm: ChecksumAlgorithm::Sha256,
+            composite: true,
+        }),
     }
 }
 
@@ -139,6 +149,11 @@ pub fn test_part(part_number: u32, blob: &BlobId) -> PartRecord {
             crypto: Some(vec![part_number as u8; 4]),
             inline: None,
         },
+        checksum: Some(ObjectChecksum {
+            algorithm: ChecksumAlgorithm::Sha256,
+            value: vec![part_number as u8; 32],
+            composite_parts: None,
+        }),
     }
 }
 

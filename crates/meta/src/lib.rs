@@ -19,9 +19,9 @@ mod store;
 pub use error::{Error, Result};
 pub use memory::MemoryMetaStore;
 pub use record::{
-    Acl, BucketRecord, BucketSubresources, CorsConfig, CorsRule, EncryptionRule, LifecycleAge,
-    LifecycleRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord, Record, Segment,
-    SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket, decode_record,
-    encode_bucket, encode_record,
+    Acl, BucketRecord, BucketSubresources, ChecksumAlgorithm, CorsConfig, CorsRule, EncryptionRule,
+    LifecycleAge, LifecycleRule, ObjectChecksum, ObjectEncryption, ObjectRecord, ObjectType,
+    PartRecord, Record, Segment, SseAlgorithm, StorageClass, UnixMillis, UploadChecksum,
+    UploadRecord, decode_bucket, decode_record, encode_bucket, encode_record,
 };
 pub use store::{MetaStore, PutCondition, UploadCursor};

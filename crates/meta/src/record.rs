@@ -102,6 +102,55 @@ pub struct BucketSubresources {
     pub tags: Vec<(String, String)>,
     /// PutBucketLifecycle: the rules in the order given; empty when none.
     pub lifecycle: Vec<LifecycleRule>,
+    /// `BlockedEncryptionTypes` of the S3 PutBucketEncryption (Amazon S3 user guide, "Blocking or
+    /// unblocking SSE-C for a general purpose bucket"): new objects may not be written with a
+    /// customer-provided key. Set on buckets created since format 4; buckets of older formats
+    /// read as unblocked, so that an upgrade does not refuse writes that worked before. Kept
+    /// apart from `encryption`, so that a rule put through the OSS API leaves it as it is.
+    /// Added in format 4.
+    pub sse_c_blocked: bool,
+}
+
+/// The sub-resources as format 3 of the bucket record laid them out: no blocked encryption
+/// types. Do not change.
+#[derive(Deserialize)]
+struct BucketSubresourcesV3 {
+    cors: Option<CorsConfig>,
+    tags: Vec<(String, String)>,
+    lifecycle: Vec<LifecycleRule>,
+}
+
+/// A bucket record as format 3 laid it out. Do not change: existing data directories hold it.
+#[derive(Deserialize)]
+struct BucketRecordV3 {
+    name: BucketName,
+    created: UnixMillis,
+    owner: String,
+    acl: Acl,
+    storage_class: StorageClass,
+    encryption: Option<EncryptionRule>,
+    policy: Option<String>,
+    subresources: BucketSubresourcesV3,
+}
+
+impl From<BucketRecordV3> for BucketRecord {
+    fn from(v3: BucketRecordV3) -> Self {
+        Self {
+            name: v3.name,
+            created: v3.created,
+            owner: v3.owner,
+            acl: v3.acl,
+            storage_class: v3.storage_class,
+            encryption: v3.encryption,
+            policy: v3.policy,
+            subresources: BucketSubresources {
+                cors: v3.subresources.cors,
+                tags: v3.subresources.tags,
+                lifecycle: v3.subresources.lifecycle,
+                sse_c_blocked: false,
+            },
+        }
+    }
 }
 
 /// A bucket's CORS configuration.
@@ -199,6 +248,49 @@ pub struct ObjectEncryption {
     pub envelope: Vec<u8>,
 }
 
+/// An additional checksum algorithm (Amazon S3 user guide, "Checking object integrity in
+/// Amazon S3"). Values are the algorithm's digest bytes, CRCs big-endian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChecksumAlgorithm {
+    /// CRC-32 (ISO-HDLC).
+    Crc32,
+    /// CRC-32C (Castagnoli).
+    Crc32c,
+    /// CRC-64/NVME.
+    Crc64Nvme,
+    /// SHA-1.
+    Sha1,
+    /// SHA-256.
+    Sha256,
+}
+
+/// An additional checksum kept with an object or a part, as the front-end computed and verified
+/// it while the body streamed (the store never recomputes it). Added in format 4 of object and
+/// part records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectChecksum {
+    /// Which algorithm.
+    pub algorithm: ChecksumAlgorithm,
+    /// The digest: of the whole data, or (composite) of the parts' digests concatenated.
+    #[serde(with = "byte_string")]
+    pub value: Vec<u8>,
+    /// A multipart object's "checksum of checksums" over this many parts; `None` for a checksum
+    /// of the whole data (a part, a single-part object, or a multipart object whose CRC was
+    /// combined from its parts').
+    pub composite_parts: Option<u32>,
+}
+
+/// The checksum a multipart upload was initiated with; its parts must carry that algorithm.
+/// Added in format 3 of upload records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadChecksum {
+    /// Which algorithm.
+    pub algorithm: ChecksumAlgorithm,
+    /// The final object's checksum is a checksum of the parts' checksums rather than of the
+    /// whole data.
+    pub composite: bool,
+}
+
 /// An object: everything but its data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
@@ -234,6 +326,8 @@ pub struct ObjectRecord {
     /// Object tags, (key, value) in the order they were given; at most a handful (the front-end
     /// validates them). Added in format 3.
     pub tags: Vec<(String, String)>,
+    /// The additional checksum, if one was given. Added in format 4.
+    pub checksum: Option<ObjectChecksum>,
 }
 
 /// A multipart upload in progress.
@@ -259,6 +353,8 @@ pub struct UploadRecord {
     pub encryption: Option<ObjectEncryption>,
     /// Tags of the final object. Added in format 2.
     pub tags: Vec<(String, String)>,
+    /// The additional checksum the parts carry and the final object gets. Added in format 3.
+    pub checksum: Option<UploadChecksum>,
 }
 
 /// An upload record as format 1 laid it out: everything but the tags. Do not change.
@@ -288,6 +384,40 @@ impl From<UploadRecordV1> for UploadRecord {
             storage_class: v1.storage_class,
             encryption: v1.encryption,
             tags: Vec::new(),
+            checksum: None,
+        }
+    }
+}
+
+/// An upload record as format 2 laid it out: with the tags, without the checksum. Do not change.
+#[derive(Deserialize)]
+struct UploadRecordV2 {
+    upload_id: UploadId,
+    key: ObjectKey,
+    initiated: UnixMillis,
+    content_type: String,
+    headers: Vec<(String, String)>,
+    user_meta: Vec<(String, String)>,
+    acl: Acl,
+    storage_class: StorageClass,
+    encryption: Option<ObjectEncryption>,
+    tags: Vec<(String, String)>,
+}
+
+impl From<UploadRecordV2> for UploadRecord {
+    fn from(v2: UploadRecordV2) -> Self {
+        Self {
+            upload_id: v2.upload_id,
+            key: v2.key,
+            initiated: v2.initiated,
+            content_type: v2.content_type,
+            headers: v2.headers,
+            user_meta: v2.user_meta,
+            acl: v2.acl,
+            storage_class: v2.storage_class,
+            encryption: v2.encryption,
+            tags: v2.tags,
+            checksum: None,
         }
     }
 }
@@ -307,6 +437,8 @@ pub struct PartRecord {
     pub last_modified: UnixMillis,
     /// Where its bytes are.
     pub segment: Segment,
+    /// The additional checksum of the part, if one was given. Added in format 4.
+    pub checksum: Option<ObjectChecksum>,
 }
 
 /// Byte fields as serde byte strings rather than sequences of numbers. In postcard both are the
@@ -408,6 +540,9 @@ const FORMAT_V2: u8 = 2;
 /// hold their data inline, and of bucket records with their sub-resources (CORS, tags,
 /// lifecycle).
 const FORMAT_V3: u8 = 3;
+/// Format byte of object and part records with their additional checksum (and of upload
+/// records with theirs: format 3 of uploads).
+const FORMAT_V4: u8 = 4;
 
 /// A record type with its versioned layouts: the format byte it is written with now, and how
 /// older layouts are read.
@@ -418,27 +553,40 @@ pub trait Record: Serialize + DeserializeOwned {
     fn decode_older(format: u8, rest: &[u8]) -> Option<Result<Self>>;
 }
 
-/// Format 2 added the tags.
+/// Format 2 added the tags, format 3 the checksum.
 impl Record for UploadRecord {
-    const FORMAT: u8 = FORMAT_V2;
+    const FORMAT: u8 = FORMAT_V3;
     fn decode_older(format: u8, rest: &[u8]) -> Option<Result<Self>> {
-        (format == FORMAT_V1).then(|| postcard_decode::<UploadRecordV1>(rest).map(Self::from))
+        match format {
+            FORMAT_V1 => Some(postcard_decode::<UploadRecordV1>(rest).map(Self::from)),
+            FORMAT_V2 => Some(postcard_decode::<UploadRecordV2>(rest).map(Self::from)),
+            _ => None,
+        }
     }
 }
 
 /// Format 3 added the tags and inline segment data (no object record was ever written in
-/// format 2).
+/// format 2), format 4 the checksum.
 impl Record for ObjectRecord {
-    const FORMAT: u8 = FORMAT_V3;
+    const FORMAT: u8 = FORMAT_V4;
     fn decode_older(format: u8, rest: &[u8]) -> Option<Result<Self>> {
-        (format == FORMAT_V1).then(|| postcard_decode::<ObjectRecordV1>(rest).map(Self::from))
+        match format {
+            FORMAT_V1 => Some(postcard_decode::<ObjectRecordV1>(rest).map(Self::from)),
+            FORMAT_V3 => Some(postcard_decode::<ObjectRecordV3>(rest).map(Self::from)),
+            _ => None,
+        }
     }
 }
 
+/// Format 3 let the segment hold its data inline, format 4 added the checksum.
 impl Record for PartRecord {
-    const FORMAT: u8 = FORMAT_V3;
+    const FORMAT: u8 = FORMAT_V4;
     fn decode_older(format: u8, rest: &[u8]) -> Option<Result<Self>> {
-        (format == FORMAT_V1).then(|| postcard_decode::<PartRecordV1>(rest).map(Self::from))
+        match format {
+            FORMAT_V1 => Some(postcard_decode::<PartRecordV1>(rest).map(Self::from)),
+            FORMAT_V3 => Some(postcard_decode::<PartRecordV3>(rest).map(Self::from)),
+            _ => None,
+        }
     }
 }
 
@@ -505,6 +653,51 @@ impl From<ObjectRecordV1> for ObjectRecord {
             segments: v1.segments.into_iter().map(Segment::from).collect(),
             encryption: v1.encryption,
             tags: Vec::new(),
+            checksum: None,
+        }
+    }
+}
+
+/// An object record as format 3 laid it out: with tags and inline segment data, without the
+/// checksum. Do not change: existing data directories hold it.
+#[derive(Deserialize)]
+struct ObjectRecordV3 {
+    key: ObjectKey,
+    generation: u64,
+    size: u64,
+    etag: String,
+    crc64: u64,
+    last_modified: UnixMillis,
+    object_type: ObjectType,
+    storage_class: StorageClass,
+    acl: Acl,
+    content_type: String,
+    headers: Vec<(String, String)>,
+    user_meta: Vec<(String, String)>,
+    segments: Vec<Segment>,
+    encryption: Option<ObjectEncryption>,
+    tags: Vec<(String, String)>,
+}
+
+impl From<ObjectRecordV3> for ObjectRecord {
+    fn from(v3: ObjectRecordV3) -> Self {
+        Self {
+            key: v3.key,
+            generation: v3.generation,
+            size: v3.size,
+            etag: v3.etag,
+            crc64: v3.crc64,
+            last_modified: v3.last_modified,
+            object_type: v3.object_type,
+            storage_class: v3.storage_class,
+            acl: v3.acl,
+            content_type: v3.content_type,
+            headers: v3.headers,
+            user_meta: v3.user_meta,
+            segments: v3.segments,
+            encryption: v3.encryption,
+            tags: v3.tags,
+            checksum: None,
         }
     }
 }
@@ -529,6 +722,33 @@ impl From<PartRecordV1> for PartRecord {
             crc64: v1.crc64,
             last_modified: v1.last_modified,
             segment: v1.segment.into(),
+            checksum: None,
+        }
+    }
+}
+
+/// A part record as format 3 laid it out: a segment that may hold its data inline, no checksum.
+/// Do not change.
+#[derive(Deserialize)]
+struct PartRecordV3 {
+    part_number: u32,
+    size: u64,
+    etag: String,
+    crc64: u64,
+    last_modified: UnixMillis,
+    segment: Segment,
+}
+
+impl From<PartRecordV3> for PartRecord {
+    fn from(v3: PartRecordV3) -> Self {
+        Self {
+            part_number: v3.part_number,
+            size: v3.size,
+            etag: v3.etag,
+            crc64: v3.crc64,
+            last_modified: v3.last_modified,
+            segment: v3.segment,
+            checksum: None,
         }
     }
 }
@@ -588,16 +808,16 @@ impl From<BucketRecordV2> for BucketRecord {
     }
 }
 
-/// Encodes a bucket record in its current layout (format 3).
+/// Encodes a bucket record in its current layout (format 4).
 pub fn encode_bucket(record: &BucketRecord) -> Vec<u8> {
-    let mut out = vec![FORMAT_V3];
+    let mut out = vec![FORMAT_V4];
     // As in `encode_record`: plain data always serializes.
     out.extend(postcard::to_stdvec(record).expect("records always serialize"));
     out
 }
 
 /// Decodes a bucket record of any supported layout: format 1 (no policy), format 2 (no
-/// sub-resources) or format 3.
+/// sub-resources), format 3 (no blocked encryption types) or format 4.
 pub fn decode_bucket(bytes: &[u8]) -> Result<BucketRecord> {
     let corrupt = |e: postcard::Error| Error::Corrupt(e.to_string());
     match bytes.split_first() {
@@ -607,7 +827,10 @@ pub fn decode_bucket(bytes: &[u8]) -> Result<BucketRecord> {
         Some((&FORMAT_V2, rest)) => postcard::from_bytes::<BucketRecordV2>(rest)
             .map(BucketRecord::from)
             .map_err(corrupt),
-        Some((&FORMAT_V3, rest)) => postcard::from_bytes(rest).map_err(corrupt),
+        Some((&FORMAT_V3, rest)) => postcard::from_bytes::<BucketRecordV3>(rest)
+            .map(BucketRecord::from)
+            .map_err(corrupt),
+        Some((&FORMAT_V4, rest)) => postcard::from_bytes(rest).map_err(corrupt),
         Some((v, _)) => Err(Error::Corrupt(format!("unknown bucket record format {v}"))),
         None => Err(Error::Corrupt("empty record".into())),
     }
@@ -669,7 +892,7 @@ mod tests {
     #[test]
     fn unknown_bucket_formats_are_refused() {
         let mut bytes = encode_bucket(&golden_bucket(None));
-        bytes[0] = 4;
+        bytes[0] = 5;
         assert!(matches!(decode_bucket(&bytes), Err(Error::Corrupt(_))));
         assert!(matches!(decode_bucket(&[]), Err(Error::Corrupt(_))));
     }

@@ -1,8 +1,10 @@
 //! Golden files of the persisted record layout: bytes written by each format (byte 1; byte 2 for
 //! bucket records, which carry the bucket policy, and for upload records, which carry tags; byte
 //! 3 for object records, which carry tags and whose segments may hold their data inline, for
-//! part records, whose segment may, and for bucket records, which carry their sub-resources) under `testdata/`, decoded and compared field by field with
-//! the records they hold.
+//! part records, whose segment may, for bucket records, which carry their sub-resources, and for
+//! upload records, which carry their parts' checksum algorithm; byte 4 for object and part
+//! records, which carry their additional checksum) under `testdata/`, decoded and compared field
+//! by field with the records they hold.
 //!
 //! A release's files are never rewritten. When a record's layout changes, give it a new format
 //! byte, add `<record>.v2.bin` beside the old file, and keep the v1 file decoding (the migration
@@ -13,10 +15,10 @@
 use std::path::PathBuf;
 
 use coffer_meta::{
-    Acl, BucketRecord, BucketSubresources, CorsConfig, CorsRule, EncryptionRule, LifecycleAge,
-    LifecycleRule, ObjectEncryption, ObjectRecord, ObjectType, PartRecord, Record, Segment,
-    SseAlgorithm, StorageClass, UnixMillis, UploadRecord, decode_bucket, decode_record,
-    encode_bucket, encode_record,
+    Acl, BucketRecord, BucketSubresources, ChecksumAlgorithm, CorsConfig, CorsRule, EncryptionRule,
+    LifecycleAge, LifecycleRule, ObjectChecksum, ObjectEncryption, ObjectRecord, ObjectType,
+    PartRecord, Record, Segment, SseAlgorithm, StorageClass, UnixMillis, UploadChecksum,
+    UploadRecord, decode_bucket, decode_record, encode_bucket, encode_record,
 };
 use coffer_types::{BlobId, BucketName, ObjectKey, UploadId};
 
@@ -85,6 +87,7 @@ fn bucket_with_subresources() -> BucketRecord {
                     abort_multipart: None,
                 },
             ],
+            sse_c_blocked: false,
         },
         ..bucket_with_policy()
     }
@@ -125,6 +128,7 @@ fn object() -> ObjectRecord {
             envelope: vec![9; 5],
         }),
         tags: Vec::new(),
+        checksum: None,
     }
 }
 
@@ -156,6 +160,7 @@ fn upload() -> UploadRecord {
             envelope: vec![4; 3],
         }),
         tags: Vec::new(),
+        checksum: None,
     }
 }
 
@@ -180,7 +185,65 @@ fn part() -> PartRecord {
             crypto: Some(vec![7; 4]),
             inline: None,
         },
+        checksum: None,
     }
+}
+
+/// The part of format 4: the same, with its checksum.
+fn part_with_checksum() -> PartRecord {
+    PartRecord {
+        checksum: Some(ObjectChecksum {
+            algorithm: ChecksumAlgorithm::Sha256,
+            value: vec![0x5A; 32],
+            composite_parts: None,
+        }),
+        ..part()
+    }
+}
+
+/// The upload of format 3: with tags and the checksum its parts carry.
+fn upload_with_checksum() -> UploadRecord {
+    UploadRecord {
+        checksum: Some(UploadChecksum {
+            algorithm: ChecksumAlgorithm::Crc32c,
+            composite: true,
+        }),
+        ..upload_with_tags()
+    }
+}
+
+/// The object of format 4: a composite checksum over its two parts.
+fn object_with_checksum() -> ObjectRecord {
+    ObjectRecord {
+        checksum: Some(ObjectChecksum {
+            algorithm: ChecksumAlgorithm::Crc32c,
+            value: vec![0x12, 0x34, 0x56, 0x78],
+            composite_parts: Some(2),
+        }),
+        ..object_with_inline_data_and_tags()
+    }
+}
+
+/// Every checksum algorithm (the variant order fixes their bytes) in a format 4 object record,
+/// as a whole-data checksum.
+fn object_with_each_checksum() -> Vec<ObjectRecord> {
+    [
+        (ChecksumAlgorithm::Crc32, 4),
+        (ChecksumAlgorithm::Crc32c, 4),
+        (ChecksumAlgorithm::Crc64Nvme, 8),
+        (ChecksumAlgorithm::Sha1, 20),
+        (ChecksumAlgorithm::Sha256, 32),
+    ]
+    .into_iter()
+    .map(|(algorithm, len)| ObjectRecord {
+        checksum: Some(ObjectChecksum {
+            algorithm,
+            value: vec![0xC0; len],
+            composite_parts: None,
+        }),
+        ..object()
+    })
+    .collect()
 }
 
 /// The current encoding, format `format`: the file decodes to `record` and `record` encodes to
@@ -241,23 +304,41 @@ fn bucket_record_v2() {
     );
 }
 
-/// Format 3 bucket records carry the sub-resources (CORS, tags, lifecycle); the current
-/// encoding.
+/// Format 3 bucket records carry the sub-resources (CORS, tags, lifecycle); they still decode,
+/// with SSE-C not blocked.
 #[test]
 fn bucket_record_v3() {
-    let path = testdata("bucket.v3.bin");
-    if !path.exists() && std::env::var_os("COFFER_WRITE_GOLDEN").is_some() {
-        std::fs::write(&path, encode_bucket(&bucket_with_subresources()))
-            .expect("write the golden file");
-    }
-    let bytes = std::fs::read(&path).expect("the golden file exists");
+    let bytes = std::fs::read(testdata("bucket.v3.bin")).expect("the golden file exists");
     assert_eq!(bytes[0], 3, "format byte");
     assert_eq!(
         decode_bucket(&bytes).expect("decodes"),
         bucket_with_subresources()
     );
+}
+
+/// The bucket of format 4: every sub-resource set, SSE-C blocked.
+fn bucket_with_blocked_sse_c() -> BucketRecord {
+    let mut bucket = bucket_with_subresources();
+    bucket.subresources.sse_c_blocked = true;
+    bucket
+}
+
+/// Format 4 bucket records carry the blocked encryption types; the current encoding.
+#[test]
+fn bucket_record_v4() {
+    let path = testdata("bucket.v4.bin");
+    if !path.exists() && std::env::var_os("COFFER_WRITE_GOLDEN").is_some() {
+        std::fs::write(&path, encode_bucket(&bucket_with_blocked_sse_c()))
+            .expect("write the golden file");
+    }
+    let bytes = std::fs::read(&path).expect("the golden file exists");
+    assert_eq!(bytes[0], 4, "format byte");
     assert_eq!(
-        encode_bucket(&bucket_with_subresources()),
+        decode_bucket(&bytes).expect("decodes"),
+        bucket_with_blocked_sse_c()
+    );
+    assert_eq!(
+        encode_bucket(&bucket_with_blocked_sse_c()),
         bytes,
         "the current encoding changed without a new format byte"
     );
@@ -271,11 +352,25 @@ fn object_record_v1() {
     older("object.v1.bin", 1, object());
 }
 
-/// Format 3 object records: tags, and segments that may hold their data inline; the current
-/// encoding.
+/// Format 3 object records: tags, and segments that may hold their data inline; they still
+/// decode, without a checksum.
 #[test]
 fn object_record_v3() {
-    golden("object.v3.bin", 3, object_with_inline_data_and_tags());
+    older("object.v3.bin", 3, object_with_inline_data_and_tags());
+}
+
+/// Format 4 object records carry the additional checksum; the current encoding.
+#[test]
+fn object_record_v4() {
+    golden("object.v4.bin", 4, object_with_checksum());
+}
+
+/// Each checksum algorithm's variant in format 4 (whole-data checksums).
+#[test]
+fn object_record_v4_each_algorithm() {
+    for (i, record) in object_with_each_checksum().into_iter().enumerate() {
+        golden(&format!("object.v4.checksum-{i}.bin"), 4, record);
+    }
 }
 
 /// Format 1 upload records (no tags) still decode, as uploads without tags.
@@ -284,9 +379,16 @@ fn upload_record_v1() {
     older("upload.v1.bin", 1, upload());
 }
 
+/// Format 2 upload records (tags, no checksum) still decode.
 #[test]
 fn upload_record_v2() {
-    golden("upload.v2.bin", 2, upload_with_tags());
+    older("upload.v2.bin", 2, upload_with_tags());
+}
+
+/// Format 3 upload records carry the checksum algorithm of their parts; the current encoding.
+#[test]
+fn upload_record_v3() {
+    golden("upload.v3.bin", 3, upload_with_checksum());
 }
 
 #[test]
@@ -294,10 +396,16 @@ fn part_record_v1() {
     older("part.v1.bin", 1, part());
 }
 
-/// Format 3 part records (a segment that may hold its data inline); the current encoding.
+/// Format 3 part records (a segment that may hold its data inline, no checksum) still decode.
 #[test]
 fn part_record_v3() {
-    golden("part.v3.bin", 3, part());
+    older("part.v3.bin", 3, part());
+}
+
+/// Format 4 part records carry the part's checksum; the current encoding.
+#[test]
+fn part_record_v4() {
+    golden("part.v4.bin", 4, part_with_checksum());
 }
 
 /// An SSE-C object (the algorithm variant added last): its envelope holds a salt, a key check
@@ -317,12 +425,12 @@ fn object_sse_c() -> ObjectRecord {
 /// golden files), the new one decodes.
 #[test]
 fn object_record_v3_sse_c() {
-    golden("object.v3.sse-c.bin", 3, object_sse_c());
+    older("object.v3.sse-c.bin", 3, object_sse_c());
 }
 
 #[test]
 fn a_truncated_or_unknown_record_is_corrupt_not_a_panic() {
-    let bytes = std::fs::read(testdata("object.v3.bin")).expect("the golden file exists");
+    let bytes = std::fs::read(testdata("object.v4.bin")).expect("the golden file exists");
     for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
         assert!(
             decode_record::<ObjectRecord>(&bytes[..cut]).is_err(),

@@ -197,7 +197,9 @@ impl From<coffer_core::Error> for OssError {
             }
             E::ObjectNotAppendable => OssError::new(codes::OBJECT_NOT_APPENDABLE, message),
             E::FileAlreadyExists => OssError::new(codes::FILE_ALREADY_EXISTS, message),
-            E::AccessDenied => OssError::new(codes::ACCESS_DENIED, message),
+            E::AccessDenied | E::EncryptionTypeBlocked => {
+                OssError::new(codes::ACCESS_DENIED, message)
+            }
             E::IncompleteBody => OssError::new(codes::INCOMPLETE_BODY, message),
             // OSS has no customer-provided keys: such an object is readable only through the S3
             // API, with its key.

@@ -2,17 +2,21 @@
 //! Amazon S3"): `x-amz-checksum-crc32|crc32c|crc64nvme|sha1|sha256`, given as a header or as the
 //! trailer of an `aws-chunked` body (`x-amz-trailer`). The checksum is computed as the body
 //! streams (no buffering) and compared at its end; on a mismatch the stream fails, so the store
-//! discards the write, and the handler answers `BadDigest`.
+//! discards the write, and the handler answers `BadDigest`. A body that passed hands its value
+//! to the store (`coffer_core::BodyChecksum`), which keeps it with the object or part; GetObject
+//! and HeadObject answer it under `x-amz-checksum-mode: ENABLED` ([`response_headers`]).
 
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+
+use coffer_core::{ChecksumAlgorithm, ObjectChecksum};
 
 use crate::chunked::Trailers;
 use crate::error::{S3Error, codes};
@@ -64,7 +68,40 @@ impl Algorithm {
         }
     }
 
-    fn from_name(name: &str) -> Option<Self> {
+    /// The store's name for it.
+    pub(crate) fn stored(self) -> ChecksumAlgorithm {
+        match self {
+            Algorithm::Crc32 => ChecksumAlgorithm::Crc32,
+            Algorithm::Crc32c => ChecksumAlgorithm::Crc32c,
+            Algorithm::Crc64Nvme => ChecksumAlgorithm::Crc64Nvme,
+            Algorithm::Sha1 => ChecksumAlgorithm::Sha1,
+            Algorithm::Sha256 => ChecksumAlgorithm::Sha256,
+        }
+    }
+
+    /// The S3 algorithm of a stored checksum.
+    pub(crate) fn of_stored(stored: ChecksumAlgorithm) -> Self {
+        match stored {
+            ChecksumAlgorithm::Crc32 => Algorithm::Crc32,
+            ChecksumAlgorithm::Crc32c => Algorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme => Algorithm::Crc64Nvme,
+            ChecksumAlgorithm::Sha1 => Algorithm::Sha1,
+            ChecksumAlgorithm::Sha256 => Algorithm::Sha256,
+        }
+    }
+
+    /// The element naming it in XML documents: `ChecksumCRC32`, ...
+    pub(crate) fn element(self) -> &'static str {
+        match self {
+            Algorithm::Crc32 => "ChecksumCRC32",
+            Algorithm::Crc32c => "ChecksumCRC32C",
+            Algorithm::Crc64Nvme => "ChecksumCRC64NVME",
+            Algorithm::Sha1 => "ChecksumSHA1",
+            Algorithm::Sha256 => "ChecksumSHA256",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|a| a.name().eq_ignore_ascii_case(name))
@@ -87,7 +124,7 @@ impl Algorithm {
     }
 
     /// Decodes a base64 value of this algorithm; `None` if it is not one.
-    fn decode(self, value: &str) -> Option<Vec<u8>> {
+    pub(crate) fn decode(self, value: &str) -> Option<Vec<u8>> {
         base64::engine::general_purpose::STANDARD
             .decode(value.trim())
             .ok()
@@ -237,9 +274,34 @@ pub(crate) fn requested(p: &Parts) -> Result<Option<Requested>, S3Error> {
     Ok(Some(requested))
 }
 
-/// The checksum of a body that passed, `(algorithm, base64 value)`, for the reply; filled in
-/// when the body has ended.
-pub(crate) type Outcome = Arc<Mutex<Option<(Algorithm, String)>>>;
+/// The checksum of a body that passed, filled in when the body has ended: for the store to keep
+/// and for the reply.
+pub(crate) type Outcome = coffer_core::BodyChecksum;
+
+/// A stored checksum as S3 writes it: base64 of the digest, with `-N` after a composite of N
+/// parts (Amazon S3 user guide, "Checking object integrity in Amazon S3").
+pub(crate) fn encode(c: &ObjectChecksum) -> String {
+    let value = base64::engine::general_purpose::STANDARD.encode(&c.value);
+    match c.composite_parts {
+        Some(n) => format!("{value}-{n}"),
+        None => value,
+    }
+}
+
+/// `x-amz-checksum-type` of a stored checksum.
+pub(crate) fn type_name(c: &ObjectChecksum) -> &'static str {
+    if c.composite_parts.is_some() {
+        "COMPOSITE"
+    } else {
+        "FULL_OBJECT"
+    }
+}
+
+/// The checksum headers of an object: `x-amz-checksum-<alg>` and `x-amz-checksum-type`.
+pub(crate) fn response_headers(r: &mut crate::server::Reply, c: &ObjectChecksum) {
+    r.header(Algorithm::of_stored(c.algorithm).header(), encode(c));
+    r.header("x-amz-checksum-type", type_name(c));
+}
 
 /// `inner` with the requested checksum computed as it passes and compared at its end. On a
 /// mismatch the stream fails and `failure` says why ([`BAD_DIGEST`], [`MALFORMED_TRAILER`]).
@@ -286,12 +348,7 @@ where
                         Some(Err(code)) => Some(Err(refuse(&failure, code))),
                         Some(Ok(want)) if want != got => Some(Err(refuse(&failure, BAD_DIGEST))),
                         _ => {
-                            *outcome
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((
-                                algorithm,
-                                base64::engine::general_purpose::STANDARD.encode(&got),
-                            ));
+                            outcome.set(algorithm.stored(), got);
                             None
                         }
                     }
@@ -362,6 +419,7 @@ mod tests {
         requested: Requested,
         trailers: &[(&str, &str)],
     ) -> (bool, u8, Option<(Algorithm, String)>) {
+        let b64 = |v: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(v);
         let failure = Arc::new(AtomicU8::new(0));
         let outcome = Outcome::default();
         let trailer_slot = Trailers::default();
@@ -386,7 +444,9 @@ mod tests {
             }
             ok
         });
-        let outcome = outcome.lock().expect("not poisoned").clone();
+        let outcome = outcome
+            .get()
+            .map(|(a, v)| (Algorithm::of_stored(a), b64(v)));
         (ok, failure.load(Ordering::Relaxed), outcome)
     }
 

@@ -120,6 +120,11 @@ impl S3Error {
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(codes::INVALID_ARGUMENT, message)
     }
+
+    /// `InvalidRequest` with `message`.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(codes::INVALID_REQUEST, message)
+    }
 }
 
 impl From<coffer_core::Error> for S3Error {
@@ -154,6 +159,7 @@ impl From<coffer_core::Error> for S3Error {
             E::CustomerKeyRequired | E::CustomerKeyNotApplicable => codes::INVALID_REQUEST,
             // S3 answers a wrong customer key as a refusal, naming nothing about the key.
             E::CustomerKeyMismatch => return S3Error::new(codes::ACCESS_DENIED, "Access Denied"),
+            E::EncryptionTypeBlocked => codes::ACCESS_DENIED,
             E::NotRewrappable(_) => codes::INVALID_REQUEST,
             E::Kms(_) => codes::KMS_ERROR,
             E::Corrupt(_) | E::Internal(_) => return S3Error::internal(e),

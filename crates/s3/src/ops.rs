@@ -390,10 +390,17 @@ impl BodyCheck {
 
     /// The checksum of a body that passed: `(algorithm, base64 value)`.
     pub(crate) fn checksum(&self) -> Option<(checksum::Algorithm, String)> {
-        self.outcome
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.outcome.get().map(|(algorithm, value)| {
+            (
+                checksum::Algorithm::of_stored(algorithm),
+                base64::engine::general_purpose::STANDARD.encode(value),
+            )
+        })
+    }
+
+    /// The slot the store reads the body's checksum from once the body has ended.
+    pub(crate) fn store_slot(&self) -> coffer_core::BodyChecksum {
+        self.outcome.clone()
     }
 
     /// Answers the body's checksum header (`x-amz-checksum-crc32: ...`), as S3 does on writes.
@@ -564,6 +571,7 @@ async fn put_object(
                 forbid_overwrite,
                 sse: sse_request(p)?,
                 tags: tagging::request_tags(&p.headers)?,
+                checksum: check.store_slot(),
             },
         )
         .await;
@@ -637,7 +645,12 @@ fn sse_request(p: &Parts) -> Result<Option<coffer_core::SseRequest>, S3Error> {
 
 /// The SSE headers S3 answers for an encrypted object, whichever dialect wrote it.
 pub(super) fn encryption_headers(r: &mut Reply, o: &ObjectRecord) {
-    let Some(enc) = &o.encryption else { return };
+    encryption_headers_of(r, o.encryption.as_ref());
+}
+
+/// The SSE headers of an encryption (of an object, or of an upload and its parts).
+pub(super) fn encryption_headers_of(r: &mut Reply, enc: Option<&coffer_core::ObjectEncryption>) {
+    let Some(enc) = enc else { return };
     match enc.algorithm {
         coffer_core::SseAlgorithm::Aes256 => {
             r.header("x-amz-server-side-encryption", "AES256");
@@ -688,6 +701,18 @@ fn object_headers(r: &mut Reply, o: &ObjectRecord) {
     }
 }
 
+/// `x-amz-checksum-mode: ENABLED` asks for the object's additional checksum (Amazon S3 API
+/// reference, "GetObject"); it is answered for whole-object reads only, as S3 does, since it
+/// describes the whole data.
+fn checksum_headers(r: &mut Reply, p: &Parts, o: &ObjectRecord) {
+    if p.header("x-amz-checksum-mode")
+        .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"))
+        && let Some(c) = &o.checksum
+    {
+        checksum::response_headers(r, c);
+    }
+}
+
 async fn get_object(
     svc: &S3Service,
     ctx: &RequestContext,
@@ -703,6 +728,7 @@ async fn get_object(
             .await?;
         let mut r = Reply::new(StatusCode::OK);
         object_headers(&mut r, &o);
+        checksum_headers(&mut r, p, &o);
         r.header("content-length", o.size.to_string());
         return Ok(r);
     }
@@ -732,7 +758,10 @@ async fn get_object(
             );
             range.end - range.start
         }
-        None => o.size,
+        None => {
+            checksum_headers(&mut r, p, o);
+            o.size
+        }
     };
     r.header("content-length", len.to_string());
     if !head_only {

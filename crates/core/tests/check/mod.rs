@@ -52,6 +52,7 @@ pub(crate) fn code(e: &Error) -> &'static str {
         Error::CustomerKeyRequired => "customer-key-required",
         Error::CustomerKeyMismatch => "customer-key-mismatch",
         Error::CustomerKeyNotApplicable => "customer-key-not-applicable",
+        Error::EncryptionTypeBlocked => "encryption-type-blocked",
         Error::NotRewrappable(_) => "not-rewrappable",
         Error::Kms(_) => "kms",
         Error::Corrupt(_) => "corrupt",
@@ -290,6 +291,7 @@ impl World {
                     forbid_overwrite,
                     sse: sse.request(),
                     tags: Vec::new(),
+                    checksum: Default::default(),
                 },
             )
             .await;
@@ -454,6 +456,7 @@ impl World {
                     storage_class: None,
                     sse: sse.request(),
                     tags: Vec::new(),
+                    checksum: None,
                 },
             )
             .await;
@@ -471,7 +474,17 @@ impl World {
         let g = self.on_object(Action::PutObject, BUCKET, k);
         let out = self
             .store
-            .upload_part(&ctx(), &g, &bucket(), &key(k), id, number, body(data), None)
+            .upload_part(
+                &ctx(),
+                &g,
+                &bucket(),
+                &key(k),
+                id,
+                number,
+                body(data),
+                None,
+                &Default::default(),
+            )
             .await;
         coded(out).map(|p| p.etag)
     }
@@ -486,7 +499,11 @@ impl World {
         let g = self.on_object(Action::PutObject, BUCKET, k);
         let parts = parts.map(|ps| {
             ps.into_iter()
-                .map(|(part_number, etag)| CompletePart { part_number, etag })
+                .map(|(part_number, etag)| CompletePart {
+                    part_number,
+                    etag,
+                    checksum: None,
+                })
                 .collect()
         });
         let out = self

@@ -54,6 +54,7 @@ pub(super) async fn initiate(
         storage_class: request::storage_class(&parts.headers)?,
         sse: request::sse(&parts.headers)?,
         tags: request::tagging(&parts.headers)?,
+        checksum: None,
     };
     let upload = svc.store.initiate_upload(ctx, grant, input).await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
@@ -121,6 +122,7 @@ pub(super) async fn upload_part(
             number,
             body_stream(body),
             request::content_md5(&parts.headers)?,
+            &Default::default(),
         )
         .await?;
     let mut reply = Reply::new(StatusCode::OK);
@@ -207,6 +209,7 @@ pub(super) async fn complete(
             list.push(CompletePart {
                 part_number,
                 etag: p.etag,
+                checksum: None,
             });
         }
         Some(list)

@@ -72,6 +72,8 @@ pub(super) async fn put_object(
         forbid_overwrite: request::flag(&parts.headers, X_OSS_FORBID_OVERWRITE)?,
         sse: request::sse(&parts.headers)?,
         tags: request::tagging(&parts.headers)?,
+        // OSS has no additional checksums (it answers its CRC-64).
+        checksum: Default::default(),
     };
     let out = svc.store.put_object(ctx, grant, input).await?;
     let mut reply = Reply::new(StatusCode::OK);

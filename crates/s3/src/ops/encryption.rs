@@ -1,6 +1,8 @@
 //! Put/Get/DeleteBucketEncryption in the S3 shape (`ServerSideEncryptionConfiguration`), on the
 //! same bucket rule the OSS API's PutBucketEncryption sets: a rule put through either dialect is
-//! read through the other.
+//! read through the other. The rule's `BlockedEncryptionTypes` (Amazon S3 user guide, "Blocking or
+//! unblocking SSE-C for a general purpose bucket") is kept apart from it, in the bucket's
+//! sub-resources: the OSS API, which has no SSE-C, neither shows nor drops it.
 
 use coffer_core::{EncryptionRule, RequestContext, SseAlgorithm};
 use coffer_http::RequestBody;
@@ -31,6 +33,22 @@ struct RuleDoc {
     #[serde(default)]
     #[allow(dead_code)]
     bucket_key_enabled: Option<bool>,
+    blocked_encryption_types: Option<BlockedDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BlockedDoc {
+    #[serde(default)]
+    encryption_type: Vec<String>,
+}
+
+/// What a PutBucketEncryption document asks for: the default rule, and whether SSE-C is blocked
+/// (`None`: the document does not say, the setting stays).
+#[derive(Debug)]
+struct Configuration {
+    rule: Option<EncryptionRule>,
+    sse_c_blocked: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -50,15 +68,43 @@ fn malformed(detail: impl std::fmt::Display) -> S3Error {
     )
 }
 
-/// The bucket rule a `ServerSideEncryptionConfiguration` document asks for.
-fn rule_from_xml(text: &str) -> Result<EncryptionRule, S3Error> {
+/// What a `ServerSideEncryptionConfiguration` document asks for: a Rule with the default
+/// encryption, `BlockedEncryptionTypes` (`SSE-C` blocks, `NONE` unblocks), or both.
+fn configuration_from_xml(text: &str) -> Result<Configuration, S3Error> {
     let doc: ConfigurationDoc = quick_xml::de::from_str(text).map_err(malformed)?;
     let [rule] = doc.rule.as_slice() else {
         return Err(malformed("exactly one Rule is required"));
     };
-    let Some(default) = &rule.apply_server_side_encryption_by_default else {
-        return Err(malformed("ApplyServerSideEncryptionByDefault is required"));
+    let sse_c_blocked = match &rule.blocked_encryption_types {
+        None => None,
+        Some(blocked) => {
+            let mut sse_c = false;
+            for t in &blocked.encryption_type {
+                match t.trim() {
+                    "SSE-C" => sse_c = true,
+                    "NONE" => {}
+                    other => {
+                        return Err(S3Error::invalid_argument(format!(
+                            "The encryption type {other} is not valid: use SSE-C or NONE."
+                        )));
+                    }
+                }
+            }
+            Some(sse_c)
+        }
     };
+    let rule = match &rule.apply_server_side_encryption_by_default {
+        Some(default) => Some(rule_from_default(default)?),
+        None if sse_c_blocked.is_some() => None,
+        None => return Err(malformed("ApplyServerSideEncryptionByDefault is required")),
+    };
+    Ok(Configuration {
+        rule,
+        sse_c_blocked,
+    })
+}
+
+fn rule_from_default(default: &DefaultDoc) -> Result<EncryptionRule, S3Error> {
     let key_id = default
         .kms_master_key_id
         .as_deref()
@@ -93,14 +139,22 @@ pub(super) async fn put(
     body: RequestBody,
 ) -> Result<Reply, S3Error> {
     let text = read_xml(p, body, MAX_XML).await?;
-    let rule = rule_from_xml(&text)?;
-    // Choosing a named CMK as the default needs permission to see it, as through the OSS API.
-    if let Some(key_id) = &rule.kms_key_id {
-        svc.access.check_bucket_encryption_key(g, key_id).await?;
+    let config = configuration_from_xml(&text)?;
+    if let Some(rule) = config.rule {
+        // Choosing a named CMK as the default needs permission to see it, as through the OSS
+        // API.
+        if let Some(key_id) = &rule.kms_key_id {
+            svc.access.check_bucket_encryption_key(g, key_id).await?;
+        }
+        svc.store
+            .put_bucket_encryption(ctx, g, bucket(p)?, rule)
+            .await?;
     }
-    svc.store
-        .put_bucket_encryption(ctx, g, bucket(p)?, rule)
-        .await?;
+    if let Some(blocked) = config.sse_c_blocked {
+        svc.store
+            .put_bucket_sse_c_blocked(ctx, g, bucket(p)?, blocked)
+            .await?;
+    }
     Ok(Reply::new(StatusCode::OK))
 }
 
@@ -144,8 +198,12 @@ pub(super) async fn get(
             }
         }
     }
+    let blocked = svc.store.bucket_sse_c_blocked(ctx, g, name).await?;
     doc.close("ApplyServerSideEncryptionByDefault")
         .text("BucketKeyEnabled", "false")
+        .open("BlockedEncryptionTypes")
+        .text("EncryptionType", if blocked { "SSE-C" } else { "NONE" })
+        .close("BlockedEncryptionTypes")
         .close("Rule");
     Ok(Reply::xml(doc.finish("ServerSideEncryptionConfiguration")))
 }
@@ -167,7 +225,8 @@ mod tests {
     use super::*;
 
     fn check(xml: &str, expected: Result<(SseAlgorithm, Option<&str>), &str>) {
-        let got = rule_from_xml(xml)
+        let got = configuration_from_xml(xml)
+            .map(|c| c.rule.expect("a rule"))
             .map(|r| (r.algorithm, r.kms_key_id))
             .map_err(|e| e.code.code);
         let expected = expected.map(|(a, k)| (a, k.map(str::to_owned)));
@@ -202,5 +261,32 @@ mod tests {
         check(&doc(""), Err("MalformedXML"));
         check(&doc("<Rule></Rule>"), Err("MalformedXML"));
         check("<ServerSideEncryptionConfiguration>", Err("MalformedXML"));
+    }
+
+    #[test]
+    fn blocked_encryption_types_block_or_unblock_sse_c_or_say_nothing() {
+        let blocked = |inner: &str| {
+            configuration_from_xml(&doc(&format!("<Rule>{inner}</Rule>")))
+                .map(|c| (c.rule.is_some(), c.sse_c_blocked))
+                .map_err(|e| e.code.code)
+        };
+        let default = "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault>";
+        let types = |t: &str| format!("<BlockedEncryptionTypes>{t}</BlockedEncryptionTypes>");
+        assert_eq!(blocked(default), Ok((true, None)));
+        assert_eq!(
+            blocked(&format!(
+                "{default}{}",
+                types("<EncryptionType>SSE-C</EncryptionType>")
+            )),
+            Ok((true, Some(true)))
+        );
+        assert_eq!(
+            blocked(&types("<EncryptionType>NONE</EncryptionType>")),
+            Ok((false, Some(false)))
+        );
+        assert_eq!(
+            blocked(&types("<EncryptionType>SSE-KMS</EncryptionType>")),
+            Err("InvalidArgument")
+        );
     }
 }

@@ -11,6 +11,7 @@ use http::StatusCode;
 use serde::Deserialize;
 
 use super::{body_stream, bucket, content_md5, iso8601, key, metadata, quoted_etag};
+use crate::checksum::{self, Algorithm};
 use crate::error::{S3Error, codes};
 use crate::server::{Parts, Reply, S3Service};
 use crate::xml::Doc;
@@ -40,12 +41,62 @@ fn part_number(p: &Parts) -> Result<u32, S3Error> {
         })
 }
 
+/// The checksum CreateMultipartUpload asks the parts to carry: `x-amz-checksum-algorithm`, and
+/// `x-amz-checksum-type` (`COMPOSITE` or `FULL_OBJECT`; by default FULL_OBJECT for CRC64NVME,
+/// which has no composite, and COMPOSITE for the others, as on S3: Amazon S3 user guide,
+/// "Checking object integrity in Amazon S3").
+fn upload_checksum(p: &Parts) -> Result<Option<coffer_core::UploadChecksum>, S3Error> {
+    let kind = p.header("x-amz-checksum-type");
+    let Some(name) = p.header("x-amz-checksum-algorithm") else {
+        return match kind {
+            None => Ok(None),
+            Some(_) => Err(S3Error::invalid_request(
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+            )),
+        };
+    };
+    let algorithm = Algorithm::from_name(name)
+        .ok_or_else(|| S3Error::invalid_request("Checksum algorithm provided is unsupported."))?;
+    let composite = match kind.map(str::to_ascii_uppercase).as_deref() {
+        None => algorithm != Algorithm::Crc64Nvme,
+        Some("COMPOSITE") => true,
+        Some("FULL_OBJECT") => false,
+        Some(_) => {
+            return Err(S3Error::invalid_request(
+                "Value for x-amz-checksum-type header is invalid.",
+            ));
+        }
+    };
+    let wanted = coffer_core::UploadChecksum {
+        algorithm: algorithm.stored(),
+        composite,
+    };
+    let supported = if composite {
+        coffer_core::supports_composite(wanted.algorithm)
+    } else {
+        coffer_core::supports_full_object(wanted.algorithm)
+    };
+    if !supported {
+        return Err(S3Error::invalid_request(format!(
+            "The {} checksum type cannot be used with the {} checksum algorithm.",
+            if composite {
+                "COMPOSITE"
+            } else {
+                "FULL_OBJECT"
+            },
+            algorithm.name()
+        )));
+    }
+    Ok(Some(wanted))
+}
+
 pub(super) async fn create(
     svc: &S3Service,
     ctx: &RequestContext,
     p: &Parts,
     g: &Grant,
 ) -> Result<Reply, S3Error> {
+    let wanted = upload_checksum(p)?;
     let upload = svc
         .store
         .initiate_upload(
@@ -59,6 +110,7 @@ pub(super) async fn create(
                 storage_class: None,
                 sse: super::sse_request(p)?,
                 tags: super::tagging::request_tags(&p.headers)?,
+                checksum: wanted,
             },
         )
         .await?;
@@ -66,7 +118,26 @@ pub(super) async fn create(
     doc.text("Bucket", bucket(p)?.as_str())
         .text("Key", key(p)?.as_str())
         .text("UploadId", upload.upload_id.as_str());
-    Ok(Reply::xml(doc.finish("InitiateMultipartUploadResult")))
+    let mut r = Reply::xml(doc.finish("InitiateMultipartUploadResult"));
+    // As on PutObject: the encryption (for SSE-C the algorithm, and the key's MD5 the envelope
+    // adds), on every reply of the upload's family (Amazon S3 API reference,
+    // "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload").
+    super::encryption_headers_of(&mut r, upload.encryption.as_ref());
+    if let Some(c) = wanted {
+        r.header(
+            "x-amz-checksum-algorithm",
+            Algorithm::of_stored(c.algorithm).name(),
+        );
+        r.header(
+            "x-amz-checksum-type",
+            if c.composite {
+                "COMPOSITE"
+            } else {
+                "FULL_OBJECT"
+            },
+        );
+    }
+    Ok(r)
 }
 
 pub(super) async fn upload_part(
@@ -82,7 +153,17 @@ pub(super) async fn upload_part(
     let (stream, check) = body_stream(p, body)?;
     let out = match svc
         .store
-        .upload_part(ctx, g, bucket(p)?, key(p)?, &id, number, stream, md5)
+        .upload_part(
+            ctx,
+            g,
+            bucket(p)?,
+            key(p)?,
+            &id,
+            number,
+            stream,
+            md5,
+            &check.store_slot(),
+        )
         .await
     {
         Ok(out) => out,
@@ -91,6 +172,7 @@ pub(super) async fn upload_part(
     let mut r = Reply::new(StatusCode::OK);
     r.header("etag", quoted_etag(&out.etag));
     check.reply_header(&mut r);
+    super::encryption_headers_of(&mut r, out.encryption.as_ref());
     Ok(r)
 }
 
@@ -107,6 +189,50 @@ struct CompleteDocPart {
     part_number: u32,
     #[serde(rename = "ETag")]
     etag: String,
+    #[serde(rename = "ChecksumCRC32")]
+    crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C")]
+    crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME")]
+    crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1")]
+    sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256")]
+    sha256: Option<String>,
+}
+
+impl CompleteDocPart {
+    /// The part checksum the client lists, decoded: at most one; a value that is not one of its
+    /// algorithm is `InvalidPart` (it cannot match what was stored).
+    fn checksum(&self) -> Result<Option<Vec<u8>>, S3Error> {
+        let given = [
+            (Algorithm::Crc32, &self.crc32),
+            (Algorithm::Crc32c, &self.crc32c),
+            (Algorithm::Crc64Nvme, &self.crc64nvme),
+            (Algorithm::Sha1, &self.sha1),
+            (Algorithm::Sha256, &self.sha256),
+        ];
+        let mut found = None;
+        for (algorithm, value) in given {
+            let Some(value) = value else { continue };
+            if found.is_some() {
+                return Err(S3Error::invalid_request(
+                    "Expecting a single checksum per part. Multiple checksum Types are not allowed.",
+                ));
+            }
+            found = Some(algorithm.decode(value).ok_or_else(|| {
+                S3Error::new(
+                    codes::INVALID_PART,
+                    format!(
+                        "The {} of part {} is not a valid checksum.",
+                        algorithm.element(),
+                        self.part_number
+                    ),
+                )
+            })?);
+        }
+        Ok(found)
+    }
 }
 
 pub(super) async fn complete(
@@ -134,11 +260,14 @@ pub(super) async fn complete(
     let parts = doc
         .part
         .into_iter()
-        .map(|part| CompletePart {
-            part_number: part.part_number,
-            etag: part.etag.trim().trim_matches('"').to_ascii_uppercase(),
+        .map(|part| {
+            Ok(CompletePart {
+                part_number: part.part_number,
+                checksum: part.checksum()?,
+                etag: part.etag.trim().trim_matches('"').to_ascii_uppercase(),
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, S3Error>>()?;
     let out = svc
         .store
         .complete_upload(
@@ -158,7 +287,16 @@ pub(super) async fn complete(
         .text("Bucket", bucket(p)?.as_str())
         .text("Key", key(p)?.as_str())
         .text("ETag", &quoted_etag(&out.etag));
-    Ok(Reply::xml(doc.finish("CompleteMultipartUploadResult")))
+    if let Some(c) = &out.record.checksum {
+        doc.text(
+            Algorithm::of_stored(c.algorithm).element(),
+            &checksum::encode(c),
+        )
+        .text("ChecksumType", checksum::type_name(c));
+    }
+    let mut r = Reply::xml(doc.finish("CompleteMultipartUploadResult"));
+    super::encryption_headers(&mut r, &out.record);
+    Ok(r)
 }
 
 pub(super) async fn abort(
@@ -208,13 +346,33 @@ pub(super) async fn list_parts(
     }
     doc.text("MaxParts", &max.to_string())
         .text("IsTruncated", if page.truncated { "true" } else { "false" });
+    if let Some(c) = page.upload.checksum {
+        doc.text(
+            "ChecksumAlgorithm",
+            Algorithm::of_stored(c.algorithm).name(),
+        )
+        .text(
+            "ChecksumType",
+            if c.composite {
+                "COMPOSITE"
+            } else {
+                "FULL_OBJECT"
+            },
+        );
+    }
     for part in &page.parts {
         doc.open("Part")
             .text("PartNumber", &part.part_number.to_string())
             .text("LastModified", &iso8601(part.last_modified))
             .text("ETag", &quoted_etag(&part.etag))
-            .text("Size", &part.size.to_string())
-            .close("Part");
+            .text("Size", &part.size.to_string());
+        if let Some(c) = &part.checksum {
+            doc.text(
+                Algorithm::of_stored(c.algorithm).element(),
+                &checksum::encode(c),
+            );
+        }
+        doc.close("Part");
     }
     Ok(Reply::xml(doc.finish("ListPartsResult")))
 }
