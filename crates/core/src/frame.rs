@@ -232,62 +232,14 @@ impl Verify {
         Ok(())
     }
 
-    /// Checks the frames that lie whole at the start of `run` and gathers their data in place,
-    /// over the sums, into one buffer: one piece of a read (whole frames, as the grid asks) goes
-    /// on as one buffer, as a decrypted piece does, rather than as a buffer per chunk. Returns
-    /// what is left of `run` after those frames.
-    fn whole_frames(&mut self, mut run: Bytes, out: &mut Vec<Bytes>) -> io::Result<Bytes> {
-        let mut end = 0usize;
-        let mut index = self.index;
-        loop {
-            let start = index * self.frame.len();
-            if start >= self.segment_len {
-                break;
-            }
-            let len = (self.frame.len().min(self.segment_len - start) + SUM_LEN) as usize;
-            if end + len > run.len() {
-                break;
-            }
-            end += len;
-            index += 1;
-        }
-        if end == 0 {
-            return Ok(run);
-        }
-        let rest = run.split_off(end);
-        // The read's own buffer when nothing else holds it (the usual case), else a copy.
-        let mut buf = BytesMut::from(run);
-        let (mut read, mut written) = (0usize, 0usize);
-        while read < end {
-            let start = self.index * self.frame.len();
-            let data = self.frame.len().min(self.segment_len - start) as usize;
-            let sum = &buf[read + data..read + data + SUM_LEN as usize];
-            if chunk_sum(self.index, &buf[read..read + data])[..] != sum[..] {
-                return Err(checksum_failure());
-            }
-            buf.copy_within(read..read + data, written);
-            written += data;
-            read += data + SUM_LEN as usize;
-            self.index += 1;
-        }
-        buf.truncate(written);
-        let skip = self.skip.min(written as u64) as usize;
-        self.skip -= skip as u64;
-        let take = ((written - skip) as u64).min(self.want) as usize;
-        self.want -= take as u64;
-        if take > 0 {
-            out.push(buf.freeze().slice(skip..skip + take));
-        }
-        Ok(rest)
-    }
-
     /// Checks the whole frames `piece` completes; keeps a trailing part for the next piece.
     fn piece(&mut self, mut piece: Bytes) -> io::Result<Vec<Bytes>> {
         let mut out = Vec::new();
         while !piece.is_empty() && self.want > 0 {
             let need = self.frame_len() as usize;
             if self.carry.is_empty() && piece.len() >= need {
-                piece = self.whole_frames(piece, &mut out)?;
+                let frame = piece.split_to(need);
+                self.frame(frame, &mut out)?;
                 continue;
             }
             let n = (need - self.carry.len()).min(piece.len());
