@@ -396,6 +396,29 @@ def test_a_ram_user_who_may_read_one_bucket_sees_only_it_and_is_refused_writes_i
         delete_bucket_with_contents(other_bucket)
 
 
+def test_login_with_sts_credentials_acts_as_the_role(coffer, ram, bucket, bucket_name, tmp_path):
+    """STS credentials (an assumed role's key, secret and token) log in; the session acts as
+    the role's session (named as such), and lists what the role's policy lets it list."""
+    role = ram.role(tmp_path)
+    ram.policy(
+        [
+            {"Effect": "Allow", "Action": ["oss:ListBuckets"], "Resource": ["acs:oss:*:*:*"]},
+            {"Effect": "Allow", "Action": ["oss:GetBucketInfo", "oss:ListObjects"],
+             "Resource": [f"acs:oss:*:*:{bucket_name}"]},
+        ],
+        tmp_path,
+        role=role["RoleName"],
+    )
+    creds = ram.assume(role["Arn"])
+    r = browse(coffer, "stsLogin", ak=creds["AccessKeyId"], sk=creds["AccessKeySecret"],
+               token=creds["SecurityToken"])
+    assert role["RoleName"] in r["who"] and "test-session" in r["who"], r
+    assert r["buckets"] == [bucket_name], r
+    # Without the token the same key pair is refused at login.
+    assert "InvalidAccessKeyId" in r["withoutToken"] or "token" in r["withoutToken"].lower(), r
+    assert r["afterRefusal"] == "/login", r
+
+
 def test_usage_chart_and_audit_trail_with_filters(coffer, bucket, bucket_name, cmk, ram, tmp_path):
     # Calls the page must show: SSE-KMS writes and reads under the CMK (GenerateDataKey, Decrypt).
     for i in range(3):

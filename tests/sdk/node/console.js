@@ -277,6 +277,19 @@ const scenarios = {
   },
 
   // A RAM user who may only read one bucket: what it sees, and the denials it gets.
+  // Login with STS credentials (key id, secret and security token of an assumed role).
+  async stsLogin(page) {
+    await login(page, process.env.COFFER_AK, process.env.COFFER_SK, args.token);
+    result.who = (await page.locator('.who .principal').innerText()).trim();
+    result.buckets = await page.locator('#buckets tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.bucket));
+    await shot(page, 'sts-buckets');
+    // The same key pair without its token is refused, in words, and no session is made.
+    await page.context().clearCookies();
+    await login(page, process.env.COFFER_AK, process.env.COFFER_SK);
+    result.withoutToken = await flash(page);
+    result.afterRefusal = new URL(page.url()).pathname;
+  },
+
   async ramReadOnly(page) {
     await login(page);
     result.who = (await page.locator('.who .principal').innerText()).trim();
