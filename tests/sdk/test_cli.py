@@ -788,3 +788,35 @@ def test_progress_as_a_person_sees_it_in_tmux(cli, bucket_url, tmp_path):
         assert final == ["1 of 1 files, 314572800 bytes", "EXIT=0"], final
     finally:
         subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+
+
+def max_rss_kib(cli: Cli, *args: str) -> int:
+    """Runs `coffer *args` to its end and returns its peak resident set size, in KiB."""
+    proc = subprocess.Popen(cli.argv(*args), env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    assert proc.returncode == 0, f"coffer {' '.join(args)}: {err}"
+    return usage.ru_maxrss
+
+
+def test_memory_stays_flat_as_files_grow(cli, bucket_url, tmp_path):
+    """Uploads and downloads stream: the client's peak memory for a 2 GiB file is about that of a
+    256 MiB one (both multipart, parts in flight bounded by --parallel), not eight times it."""
+    sizes = {"small": 256 * MiB, "large": 2048 * MiB}
+    peaks = {}
+    for name, size in sizes.items():
+        src = tmp_path / f"{name}.bin"
+        with src.open("wb") as f:
+            f.truncate(size)  # sparse: the file costs no disk, its bytes still stream through
+        up = max_rss_kib(cli, "cp", str(src), f"{bucket_url}/{name}.bin", "--parallel", "4")
+        back = tmp_path / f"{name}.back"
+        down = max_rss_kib(cli, "cp", f"{bucket_url}/{name}.bin", str(back), "--parallel", "4")
+        assert back.stat().st_size == size
+        back.unlink()
+        src.unlink()
+        peaks[name] = (up, down)
+    for i, what in enumerate(["upload", "download"]):
+        small, large = peaks["small"][i], peaks["large"][i]
+        assert large < small + 48 * 1024, f"{what}: {small} KiB for 256 MiB, {large} KiB for 2 GiB"
+        assert large < 256 * 1024, f"{what}: {large} KiB for a 2 GiB file"
