@@ -154,6 +154,13 @@ impl Error {
         Error::Internal(Box::new(e))
     }
 
+    /// Whether this is a batch the record store refused because another process wrote since it
+    /// was planned ([`coffer_records::Error::Stale`]): planning again on a fresh read may succeed.
+    pub(crate) fn is_stale(&self) -> bool {
+        matches!(self, Error::Internal(e)
+            if matches!(e.downcast_ref::<coffer_records::Error>(), Some(coffer_records::Error::Stale)))
+    }
+
     pub(crate) fn invalid(what: &'static str, reason: &'static str) -> Self {
         Error::InvalidParameter { what, reason }
     }

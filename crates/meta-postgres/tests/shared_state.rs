@@ -339,3 +339,55 @@ fn the_first_node_seeds_the_shared_keyring_from_its_file() {
         dk.expose_secret()
     );
 }
+
+/// Two nodes whose first SSE-KMS requests come at once both ask for the default OSS key: each
+/// plans its creation on what it read, one batch lands first, and the other must find that key
+/// (not fail, not make a second alias). Several fresh databases, so the race is met each time.
+#[test]
+fn two_nodes_asking_for_the_default_oss_key_at_once_get_the_same_key() {
+    use coffer_kms::{Config, Kms, MemoryAuditLog, SystemClock};
+    use coffer_meta_postgres::PgRecordStore;
+
+    let cluster = common::TestCluster::start();
+    let account = AccountId::parse("1000000000000000").unwrap();
+    for round in 0..4 {
+        let url = cluster.fresh_database();
+        let node = || {
+            let store = PgRecordStore::open(&url, "kms", &coffer_kms::TABLES).unwrap();
+            Arc::new(
+                Kms::with_store(
+                    Box::new(store),
+                    Box::new(MemoryAuditLog::default()),
+                    &root(),
+                    Config::default(),
+                    Arc::new(SystemClock),
+                )
+                .unwrap(),
+            )
+        };
+        let nodes = [node(), node()];
+        let start = Arc::new(std::sync::Barrier::new(nodes.len()));
+        let threads: Vec<_> = nodes
+            .iter()
+            .cloned()
+            .map(|kms| {
+                let (start, account) = (start.clone(), account.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    kms.default_oss_key(&account).map(|m| m.key_id)
+                })
+            })
+            .collect();
+        let ids: Vec<KeyId> = threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("round {round}: {e}"))
+            })
+            .collect();
+        assert_eq!(ids[0], ids[1], "round {round}: two default keys");
+        // Both nodes, and a third that starts later, resolve the alias to it.
+        assert_eq!(node().default_oss_key(&account).unwrap().key_id, ids[0]);
+    }
+}

@@ -32,6 +32,10 @@ pub struct AliasEntry {
     pub key_id: KeyId,
 }
 
+/// Attempts at the default key before a refused batch is an error: each refusal means another
+/// node just wrote, so a handful covers any number of nodes starting together.
+const DEFAULT_KEY_ATTEMPTS: usize = 8;
+
 impl Kms {
     /// CreateAlias: `key` must be a key id or key ARN. Names under `alias/acs/` are refused
     /// ([`Error::UnsupportedAlias`]): only coffer's service path creates those.
@@ -123,7 +127,23 @@ impl Kms {
     /// The CMK behind `alias/acs/oss` in `account`: the key SSE-KMS uses when no key is named.
     /// Created (Enabled, AES-256, rotating yearly, creator `Oss`) on first use; concurrent first
     /// calls create exactly one. Users can use it but not disable, delete or reconfigure it.
+    ///
+    /// Several nodes on one store may make their first SSE-KMS request at once: the one whose
+    /// batch lands first makes the key, the others' batches are refused as planned on an older
+    /// generation, and they find its alias on their next attempt (which reads the store again).
+    /// Such a refused attempt can leave one unused key behind (made before its alias was
+    /// refused); never a second alias.
     pub fn default_oss_key(&self, account: &AccountId) -> Result<KeyMetadata> {
+        for _ in 1..DEFAULT_KEY_ATTEMPTS {
+            match self.make_default_oss_key(account) {
+                Err(e) if e.is_stale() => continue,
+                other => return other,
+            }
+        }
+        self.make_default_oss_key(account)
+    }
+
+    fn make_default_oss_key(&self, account: &AccountId) -> Result<KeyMetadata> {
         let alias = AliasName::parse(OSS_DEFAULT_ALIAS).expect("a valid alias name");
         let slot = (account.clone(), alias.clone());
         {
