@@ -352,26 +352,12 @@ def test_parts_must_carry_the_uploads_algorithm(s3, bucket_name):
 
 
 def test_aws_cli_multipart_copy_then_head_object_checksum_mode(coffer, s3, bucket_name, tmp_path):
-    from test_s3_tools import base_env, run, tool
+    from test_s3_tools import aws_cli
 
-    exe = tool("aws")
-    config = tmp_path / "aws-config"
-    config.write_text(
-        "[default]\nregion = us-east-1\n"
-        "s3 =\n  multipart_threshold = 5MB\n  multipart_chunksize = 5MB\n  addressing_style = path\n"
-    )
-    env = base_env(tmp_path)
-    env.update(
-        AWS_CONFIG_FILE=str(config),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
-        AWS_ACCESS_KEY_ID=coffer.access_key_id,
-        AWS_SECRET_ACCESS_KEY=coffer.access_key_secret,
-        AWS_MAX_ATTEMPTS="1",
-    )
+    aws = aws_cli(coffer, tmp_path)
     data = random_bytes(11 * MIB, seed=56)
     src = tmp_path / "big.bin"
     src.write_bytes(data)
-    aws = lambda *a: run([exe, "--endpoint-url", coffer.s3_endpoint, *a], env)  # noqa: E731
     aws("s3", "cp", "--only-show-errors", str(src), f"s3://{bucket_name}/big.bin")
     import json
 

@@ -110,6 +110,11 @@ def s3(coffer):
 @pytest.fixture
 def aws(coffer, tmp_path):
     """`aws ...` against the S3 listener: 5 MiB multipart threshold and parts, path-style."""
+    return aws_cli(coffer, tmp_path)
+
+
+def aws_cli(coffer, tmp_path):
+    """The aws cli as the `aws` fixture sets it up, for tests in other files."""
     exe = tool("aws")
     config = tmp_path / "aws-config"
     config.write_text(
